@@ -1,0 +1,5 @@
+"""vima-convert."""
+
+from importlib.metadata import version
+
+__version__ = version("vima-convert")

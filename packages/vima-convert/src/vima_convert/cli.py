@@ -1,0 +1,14 @@
+"""Command line entry point of vima-convert."""
+
+import argparse
+
+from vima_convert import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments."""
+    parser = argparse.ArgumentParser(prog="vima-convert")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.parse_args(argv)
+    parser.print_help()
+    return 0

@@ -1,0 +1,5 @@
+"""vima-schema."""
+
+from importlib.metadata import version
+
+__version__ = version("vima-schema")

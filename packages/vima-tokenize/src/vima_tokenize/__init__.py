@@ -1,0 +1,5 @@
+"""vima-tokenize."""
+
+from importlib.metadata import version
+
+__version__ = version("vima-tokenize")
