@@ -7,7 +7,14 @@ import typing
 from typing import Any
 
 from vima_schema.models import GenerationConfig, ResolverValue
-from vima_schema.standins import AnyNode, ContainerMetadata, DictConfig, ListConfig, Metadata, OmegaNode
+from vima_schema.standins import (
+    AnyNode,
+    ContainerMetadata,
+    DictConfig,
+    ListConfig,
+    Metadata,
+    OmegaNode,
+)
 
 MODALITIES_KEY = "modalities"
 

@@ -107,7 +107,9 @@ def load_pickle(path: Path | str, data: bytes | None = None) -> tuple[Any, set[P
     except PickleLoadError:
         raise
     except EOFError:
-        raise PickleLoadError(f"{path}: pickle is truncated (ended before its STOP opcode)") from None
+        raise PickleLoadError(
+            f"{path}: pickle is truncated (ended before its STOP opcode)"
+        ) from None
     except Exception as error:  # corrupt streams raise many different exception types
         raise PickleLoadError(
             f"{path}: pickle is corrupt ({type(error).__name__}: {error})"
