@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class Task(IntEnum):
@@ -113,7 +113,7 @@ class Partition(IntEnum):
     novel_task_generalization = 4
 
 
-class Difficulty(str, Enum):
+class Difficulty(StrEnum):
     """Scene difficulty of an episode."""
 
     easy = "easy"
@@ -122,7 +122,7 @@ class Difficulty(str, Enum):
     extremely_distracting = "extremely_distracting"
 
 
-class EndEffector(str, Enum):
+class EndEffector(StrEnum):
     """End effector of the robot; `token` is the reference tokenisation (0, 1)."""
 
     suction = "suction"
@@ -134,7 +134,7 @@ class EndEffector(str, Enum):
         return 0 if self is EndEffector.suction else 1
 
 
-class View(str, Enum):
+class View(StrEnum):
     """Camera views, in the sorted order consumers use."""
 
     front = "front"
@@ -144,14 +144,14 @@ class View(str, Enum):
 VIEWS: tuple[View, ...] = (View.front, View.top)
 
 
-class PlaceholderType(str, Enum):
+class PlaceholderType(StrEnum):
     """Kind of a prompt asset: a single object rendered alone, or a whole scene."""
 
     object = "object"
     scene = "scene"
 
 
-class PickleNamespace(str, Enum):
+class PickleNamespace(StrEnum):
     """Module root of the encyclopedia classes pickled in `trajectory.pkl`."""
 
     vimasim = "vimasim"  # released VIMA-Data
