@@ -1,14 +1,171 @@
-"""Command line entry point of vima-convert."""
+"""`vima-convert`: raw VIMA episodes -> per-episode files -> Hugging Face dataset."""
+
+from __future__ import annotations
 
 import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
 
 from vima_convert import __version__
 
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard {text!r} is not I/N") from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"--shard {text!r} needs 0 <= I < N")
+    return index, count
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vima-convert",
+        description="Convert raw VIMA episodes into a Hugging Face dataset, in two resumable "
+        "steps: parse (raw -> one file per episode) and build (files -> parquet dataset).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("parse", help="raw episodes -> one parsed file per episode")
+    p.add_argument("raw", nargs="+", metavar="RAW", help="raw root, episode folder, or '-'")
+    p.add_argument("--out", required=True, type=Path, metavar="PARSED")
+    p.add_argument("--workers", type=_positive, default=1)
+    p.add_argument("--shard", type=_shard, metavar="I/N", help="take a deterministic 1/N")
+    p.add_argument("--overwrite", action="store_true", help="redo episodes already parsed")
+    b = sub.add_parser("build", help="parsed files -> parquet dataset with train/valid splits")
+    b.add_argument("parsed", type=Path, metavar="PARSED")
+    b.add_argument("--out", required=True, type=Path, metavar="DATASET")
+    b.add_argument("--variant", default="original")
+    b.add_argument("--valid-size", default="50000", help="count over all tasks, or fraction")
+    b.add_argument("--seed", type=int, default=1000)
+    b.add_argument("--max-shard-mb", type=float, default=500.0)
+    b.add_argument("--workers", type=_positive, default=1)
+    r = sub.add_parser("reword", help="write the paraphrased-instruction variant")
+    r.add_argument("dataset", type=Path, metavar="DATASET")
+    r.add_argument("--from", dest="source", default="original")
+    r.add_argument("--to", dest="target", default="reworded")
+    r.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("stats", help="episodes, steps, objects, textures, prompt lengths")
+    s.add_argument("dataset", type=Path, metavar="DATASET")
+    s.add_argument("--config", help="one config (default: every parsed config)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--plot", type=Path, metavar="FILE.png")
+    e = sub.add_parser("export-raw", help="dataset -> raw episode folders (lossless)")
+    e.add_argument("dataset", type=Path, metavar="DATASET")
+    e.add_argument("--out", required=True, type=Path, metavar="RAW")
+    e.add_argument("--config", default="original--parsed")
+    e.add_argument("--split")
+    e.add_argument("--overwrite", action="store_true")
+    u = sub.add_parser("push", help="upload the dataset folder to the Hugging Face Hub")
+    u.add_argument("dataset", type=Path, metavar="DATASET")
+    u.add_argument("--repo-id", required=True)
+    u.add_argument("--private", action="store_true")
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments."""
-    parser = argparse.ArgumentParser(prog="vima-convert")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    """Entry point: 0 all done, 1 done except listed failures, 2 usage or configuration error."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_USAGE if exit_.code else EXIT_OK
+    start = time.perf_counter()
+    try:
+        code, product = _run(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"vima-convert: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"vima-convert {args.command}: {time.perf_counter() - start:.1f} s, peak RSS {peak:.0f} MB",
+        file=sys.stderr,
+    )
+    if product is not None:
+        print(product)
+    return code
+
+
+def _run(args: argparse.Namespace) -> tuple[int, str | None]:
+    if args.command == "parse":
+        from vima_convert.parse import parse
+
+        result = parse(
+            args.raw, args.out, workers=args.workers, shard=args.shard, overwrite=args.overwrite
+        )
+        print(
+            f"vima-convert parse: {result.written} written, {result.skipped} already done, "
+            f"{result.failed} failed (listed in {args.out / 'failures.jsonl'}); "
+            f"{result.bytes_in / 1e6:.1f} MB in, {result.bytes_out / 1e6:.1f} MB out",
+            file=sys.stderr,
+        )
+        return (EXIT_FAILURES if result.failed else EXIT_OK), str(args.out)
+    if args.command == "build":
+        from vima_convert.build import build
+        from vima_convert.split import parse_valid_size
+
+        result = build(
+            args.parsed,
+            args.out,
+            variant=args.variant,
+            valid_size=parse_valid_size(args.valid_size),
+            seed=args.seed,
+            max_shard_mb=args.max_shard_mb,
+            workers=args.workers,
+        )
+        per = result.bytes_out / max(result.episodes, 1)
+        print(
+            f"vima-convert build: {result.episodes} episodes in {result.shards} shards, "
+            f"{result.bytes_out / 1e6:.1f} MB ({per / 1e3:.1f} KB/episode), "
+            f"{len(result.failures)} failed",
+            file=sys.stderr,
+        )
+        return (EXIT_FAILURES if result.failures else EXIT_OK), str(args.out)
+    if args.command == "reword":
+        from vima_convert.reword_dataset import reword_dataset
+
+        result = reword_dataset(
+            args.dataset, source=args.source, target=args.target, seed=args.seed
+        )
+        print(
+            f"vima-convert reword: {result.reworded}/{result.episodes} prompts paraphrased, "
+            f"{len(result.kept)} kept unchanged",
+            file=sys.stderr,
+        )
+        return (EXIT_FAILURES if result.kept else EXIT_OK), str(args.dataset)
+    if args.command == "stats":
+        from vima_convert.stats import format_table, load_metadata, plot, summarize
+
+        data = load_metadata(args.dataset, args.config)
+        stats = summarize(data)
+        print(json.dumps(stats) if args.json else format_table(stats))
+        if args.plot:
+            return EXIT_OK, str(plot(data, args.plot))
+        return EXIT_OK, None
+    if args.command == "export-raw":
+        from vima_convert.export import export_raw
+
+        count = export_raw(
+            args.dataset, args.out, config=args.config, split=args.split, overwrite=args.overwrite
+        )
+        print(f"vima-convert export-raw: {count} episodes written", file=sys.stderr)
+        return EXIT_OK, str(args.out)
+    from vima_convert.push import PushError, push
+
+    try:
+        return EXIT_OK, push(args.dataset, args.repo_id, private=args.private)
+    except PushError as error:
+        print(f"vima-convert push: error: {error}", file=sys.stderr)
+        return EXIT_USAGE, None

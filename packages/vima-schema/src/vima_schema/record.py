@@ -7,14 +7,18 @@ documents each column.
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import numpy as np
 import pyarrow as pa
 
 from vima_schema.enums import TASK_NAMES, VIEWS, PlaceholderType, Task, View
+
+if TYPE_CHECKING:
+    import datasets
+
 from vima_schema.models import (
     FRAME_HEIGHT,
     FRAME_WIDTH,
@@ -32,63 +36,79 @@ OBJECT_COLUMNS = ("obj_name", "obj_assets", "texture_name")
 OBJECT_DETAILS = tuple(f for f in ObjectInfo.model_fields if f not in OBJECT_COLUMNS)
 POSE_KEYS = ("pose0_position", "pose0_rotation", "pose1_position", "pose1_rotation")
 
-_string = datasets.Value("string")
-_int64 = datasets.Value("int64")
-_binary = datasets.Value("binary")
 
-FEATURES = datasets.Features(
+def _struct(**fields: pa.DataType) -> pa.DataType:
+    return pa.struct([pa.field(name, kind) for name, kind in fields.items()])
+
+
+_floats = pa.list_(pa.float32())
+
+#: The record schema in pyarrow (no Hugging Face metadata; see `features()` for that).
+SCHEMA: pa.Schema = pa.schema(
     {
-        "task": datasets.ClassLabel(names=list(TASK_NAMES)),
-        "index": _int64,
-        "pickle_namespace": _string,
-        "end_effector_type": _string,
-        "n_objects": _int64,
-        "difficulty": _string,
-        "views": datasets.List(_string),
-        "modalities": datasets.List(_string),
-        "generation_config": _string,
-        "seed": _int64,
-        "action_bounds_low": datasets.List(datasets.Value("float32")),
-        "action_bounds_high": datasets.List(datasets.Value("float32")),
-        "robot_components": datasets.List(_int64),
-        "objects": datasets.List(
-            {
-                "obj_id": _int64,
-                "obj_name": _string,
-                "obj_assets": _string,
-                "texture_name": _string,
-                "details": _string,
-            }
+        "task": pa.int64(),
+        "index": pa.int64(),
+        "pickle_namespace": pa.string(),
+        "end_effector_type": pa.string(),
+        "n_objects": pa.int64(),
+        "difficulty": pa.string(),
+        "views": pa.list_(pa.string()),
+        "modalities": pa.list_(pa.string()),
+        "generation_config": pa.string(),
+        "seed": pa.int64(),
+        "action_bounds_low": _floats,
+        "action_bounds_high": _floats,
+        "robot_components": pa.list_(pa.int64()),
+        "objects": pa.list_(
+            _struct(
+                obj_id=pa.int64(),
+                obj_name=pa.string(),
+                obj_assets=pa.string(),
+                texture_name=pa.string(),
+                details=pa.string(),
+            )
         ),
-        "prompt": _string,
-        "prompt_assets": datasets.List(
-            {
-                "name": _string,
-                "placeholder_type": _string,
-                "view_order": datasets.List(_string),
-                "rgb_front": _binary,
-                "rgb_top": _binary,
-                "segm_front": _binary,
-                "segm_top": _binary,
-                "obj_info": datasets.List(
-                    {"obj_id": _int64, "obj_name": _string, "obj_color": _string}
+        "prompt": pa.string(),
+        "prompt_assets": pa.list_(
+            _struct(
+                name=pa.string(),
+                placeholder_type=pa.string(),
+                view_order=pa.list_(pa.string()),
+                rgb_front=pa.binary(),
+                rgb_top=pa.binary(),
+                segm_front=pa.binary(),
+                segm_top=pa.binary(),
+                obj_info=pa.list_(
+                    _struct(obj_id=pa.int64(), obj_name=pa.string(), obj_color=pa.string())
                 ),
-            }
+            )
         ),
-        "steps": _int64,
-        "success": datasets.Value("bool"),
-        "failure": datasets.Value("bool"),
-        "frames_front": datasets.List(_binary),
-        "frames_top": datasets.List(_binary),
-        "segm_front": _binary,
-        "segm_top": _binary,
-        "ee": datasets.List(_int64),
-        **{key: datasets.List(datasets.List(datasets.Value("float32"))) for key in POSE_KEYS},
+        "steps": pa.int64(),
+        "success": pa.bool_(),
+        "failure": pa.bool_(),
+        "frames_front": pa.list_(pa.binary()),
+        "frames_top": pa.list_(pa.binary()),
+        "segm_front": pa.binary(),
+        "segm_top": pa.binary(),
+        "ee": pa.list_(pa.int64()),
+        **{key: pa.list_(_floats) for key in POSE_KEYS},
     }
 )
 
-#: The same schema in pyarrow, with the Hugging Face features embedded as metadata.
-SCHEMA: pa.Schema = FEATURES.arrow_schema
+
+@functools.cache
+def features() -> datasets.Features:
+    """The record schema as `datasets.Features` (`task` is a ClassLabel of the 17 tasks)."""
+    import datasets
+
+    found = datasets.Features.from_arrow_schema(SCHEMA)
+    found["task"] = datasets.ClassLabel(names=list(TASK_NAMES))
+    return found
+
+
+def hf_schema() -> pa.Schema:
+    """`SCHEMA` with the Hugging Face features embedded, for parquet shards."""
+    return features().arrow_schema
 
 
 def episode_to_record(episode: Episode) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import builtins
 import collections
 import io
 import pickle
+import types
 import typing
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -117,8 +118,34 @@ def load_pickle(path: Path | str, data: bytes | None = None) -> tuple[Any, set[P
     return obj, unpickler.namespaces
 
 
+# pickle's own dispatch table: importing dill (as `datasets` does) adds dill's reducers to
+# `pickle._Pickler.dispatch`, which would write e.g. `int` as `dill._dill._load_type`.
+_STOCK_DISPATCH_METHODS = {
+    type(None): "save_none",
+    bool: "save_bool",
+    int: "save_long",
+    float: "save_float",
+    bytes: "save_bytes",
+    bytearray: "save_bytearray",
+    pickle.PickleBuffer: "save_picklebuffer",
+    str: "save_str",
+    tuple: "save_tuple",
+    list: "save_list",
+    dict: "save_dict",
+    set: "save_set",
+    frozenset: "save_frozenset",
+    types.FunctionType: "save_global",
+    type: "save_type",
+}
+
+
 class _NamespacePickler(pickle._Pickler):  # type: ignore[name-defined]
     """Pure-python pickler that writes stand-ins under their original module names."""
+
+    dispatch: typing.ClassVar[dict[type, Any]] = {
+        cls: getattr(pickle._Pickler, name)  # type: ignore[attr-defined]
+        for cls, name in _STOCK_DISPATCH_METHODS.items()
+    }
 
     def __init__(self, file: BinaryIO, namespace: PickleNamespace) -> None:
         super().__init__(file, protocol=4)

@@ -1,0 +1,143 @@
+"""Step 2: parsed episode files -> parquet shards in a Hugging Face dataset layout."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from vima_schema.atomic import replace_directory, temporary_sibling
+from vima_schema.dataset_card import write_card
+from vima_schema.dataset_layout import PARSED, SPLITS, shard_name, task_dir
+from vima_schema.enums import Task
+from vima_schema.record import hf_schema
+from vima_schema.runner import run_items
+
+from vima_convert.episode_file import SUFFIX, read_episode_file
+from vima_convert.split import assign_splits
+
+ROWS_PER_GROUP = 64
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9}
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Episodes (parsed files) that go into one output shard."""
+
+    files: tuple[Path, ...]
+    target: Path
+
+
+@dataclass
+class BuildSummary:
+    """Counts of a build run."""
+
+    episodes: int = 0
+    shards: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def list_parsed(parsed: Path) -> dict[Task, dict[int, Path]]:
+    """Parsed files per task and index (`PARSED/<task>/<task>_<NNNNNN>.arrow`)."""
+    found: dict[Task, dict[int, Path]] = {}
+    for folder in sorted(p for p in parsed.iterdir() if p.is_dir() and p.name in Task.__members__):
+        task = Task.from_name(folder.name)
+        for path in folder.glob(f"{task.name}_*{SUFFIX}"):
+            index = path.name[len(task.name) + 1 : -len(SUFFIX)]
+            if index.isdigit():
+                found.setdefault(task, {})[int(index)] = path
+    return found
+
+
+def plan_shards(files: list[Path], max_bytes: int) -> list[list[Path]]:
+    """Consecutive groups of files whose summed size stays under `max_bytes` (at least one)."""
+    groups: list[list[Path]] = [[]]
+    size = 0
+    for path in files:
+        file_size = path.stat().st_size
+        if groups[-1] and size + file_size > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(path)
+        size += file_size
+    return groups
+
+
+def write_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
+    """Write one shard (streamed, row groups of ROWS_PER_GROUP); return rows and failures."""
+    rows = 0
+    failures: list[tuple[str, str]] = []
+    tmp = job.target.with_name(f".{job.target.name}.tmp")
+    with pq.ParquetWriter(tmp, hf_schema(), **PARQUET_OPTIONS) as writer:
+        for start in range(0, len(job.files), ROWS_PER_GROUP):
+            tables = []
+            for path in job.files[start : start + ROWS_PER_GROUP]:
+                try:
+                    tables.append(read_episode_file(path))
+                except ValueError as error:
+                    failures.append((str(path), str(error)))
+            if tables:
+                writer.write_table(pa.concat_tables(tables))
+                rows += sum(t.num_rows for t in tables)
+    tmp.replace(job.target)
+    return rows, failures
+
+
+def build(
+    parsed: Path,
+    dataset: Path,
+    *,
+    variant: str = "original",
+    valid_size: int | float = 50_000,
+    seed: int = 1000,
+    max_shard_mb: float = 500.0,
+    workers: int = 1,
+) -> BuildSummary:
+    """Build `<variant>--parsed--<task>` configs from the parsed files; rewrite the card."""
+    files = list_parsed(parsed)
+    if not files:
+        raise ValueError(f"{parsed}: no parsed episode files (run `vima-convert parse` first)")
+    splits = assign_splits({t: sorted(v) for t, v in files.items()}, valid_size, seed)
+    max_bytes = int(max_shard_mb * 1024 * 1024)
+    jobs: list[ShardJob] = []
+    staging: dict[Task, Path] = {}
+    for task, by_split in splits.items():
+        staging[task] = temporary_sibling(task_dir(dataset, variant, PARSED, task.name))
+        for split in SPLITS:
+            paths = [files[task][i] for i in by_split[split]]
+            if not paths:
+                continue
+            groups = plan_shards(paths, max_bytes)
+            for number, group in enumerate(groups):
+                target = staging[task] / shard_name(split, number, len(groups))
+                jobs.append(ShardJob(tuple(group), target))
+    summary = BuildSummary(bytes_in=sum(p.stat().st_size for job in jobs for p in job.files))
+    try:
+        for outcome in run_items(
+            write_shard, jobs, workers=workers, desc="build", unit="shard", total=len(jobs)
+        ):
+            if outcome.error is not None:
+                raise RuntimeError(f"{outcome.item.target.name}: {outcome.error}")
+            rows, failures = outcome.value
+            summary.episodes += rows
+            summary.shards += 1
+            summary.failures += failures
+            for _path, error in failures:
+                print(f"vima-convert: skipped unreadable parsed file: {error}", file=sys.stderr)
+        for task, folder in staging.items():
+            replace_directory(folder, task_dir(dataset, variant, PARSED, task.name))
+    finally:
+        for folder in staging.values():
+            shutil.rmtree(folder, ignore_errors=True)
+    summary.bytes_out = sum(
+        p.stat().st_size
+        for t in staging
+        for p in task_dir(dataset, variant, PARSED, t.name).glob("*")
+    )
+    write_card(dataset)
+    return summary

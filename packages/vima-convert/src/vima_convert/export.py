@@ -1,0 +1,26 @@
+"""`export-raw`: dataset rows back to raw episode folders (lossless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from vima_schema.dataset_layout import shards_of_config
+from vima_schema.record import record_to_episode
+from vima_schema.writer import write_episode
+
+
+def export_raw(
+    dataset: Path, out: Path, *, config: str, split: str | None = None, overwrite: bool = False
+) -> int:
+    """Write every episode of `config` (and `split`) as `out/<task>/<NNNNNN>/`; return count."""
+    shards = shards_of_config(dataset, config, split)
+    if not shards:
+        raise ValueError(f"{dataset}: config {config!r} has no shards for split {split or 'any'}")
+    count = 0
+    for shard in shards:
+        for batch in pq.ParquetFile(shard.path).iter_batches(batch_size=32):
+            for row in batch.to_pylist():
+                write_episode(record_to_episode(row), out, overwrite=overwrite)
+                count += 1
+    return count

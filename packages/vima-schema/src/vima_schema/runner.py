@@ -1,0 +1,73 @@
+"""Running one function over many items with workers, progress on stderr, and failures."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Result of one item: `error` is None on success."""
+
+    item: Any
+    value: Any = None
+    error: str | None = None
+
+
+def _call(job: tuple[Callable[[Any], Any], Any]) -> Outcome:
+    func, item = job
+    try:
+        return Outcome(item, func(item))
+    except Exception as error:  # one bad item must not stop the run
+        return Outcome(item, error=str(error) or type(error).__name__)
+
+
+def run_items(
+    func: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int = 1,
+    desc: str = "",
+    unit: str = "ep",
+    total: int | None = None,
+) -> Iterator[Outcome]:
+    """Apply `func` to each item in `workers` processes, yielding outcomes as they finish.
+
+    Exceptions become failed outcomes; a tqdm bar with the rate goes to stderr.
+    """
+    jobs = ((func, item) for item in items)
+    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+    try:
+        if workers <= 1:
+            for job in jobs:
+                yield _call(job)
+                bar.update()
+            return
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with context.Pool(workers) as pool:
+            for outcome in pool.imap_unordered(_call, jobs, chunksize=8):
+                yield outcome
+                bar.update()
+    finally:
+        bar.close()
+
+
+def append_failure(path: Path, item: str, error: str) -> None:
+    """Append one `{"path", "error", "time"}` line to a failures.jsonl file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"path": item, "error": error, "time": time.strftime("%FT%T")})
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
