@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from vima_schema.enums import PickleNamespace
+from vima_schema.models import Episode
+from vima_schema.reader import read_episode
 from vima_schema.safe_pickle import dump_pickle, load_pickle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +45,12 @@ def samples_root() -> Path:
     """Root of the sample episodes (`data/samples`), holding both format variants."""
     assert len(SAMPLE_DIRS) == 11, f"expected 11 sample episodes under {SAMPLES_ROOT}"
     return SAMPLES_ROOT
+
+
+@pytest.fixture(scope="session")
+def sample_episodes() -> list[Episode]:
+    """All 11 sample episodes, read once per session (do not modify them)."""
+    return [read_episode(path) for path in SAMPLE_DIRS]
 
 
 CopyEpisode = Callable[..., Path]

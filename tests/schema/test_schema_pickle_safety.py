@@ -77,8 +77,8 @@ def test_protocol_0_global_opcode_refused(tmp_path: Path) -> None:
     [
         (lambda m: _Payload(eval, f"open({str(m)!r}, 'w')"), "builtins.eval"),
         (lambda m: _Payload(exec, f"open({str(m)!r}, 'w')"), "builtins.exec"),
-        (lambda m: _Payload(getattr, os, "system"), "builtins.getattr"),
-        (lambda m: _Payload(__import__("subprocess").Popen, ["touch", str(m)]), "subprocess.Popen"),
+        (lambda m: _Payload(getattr, _Payload(__import__, "os"), "system"), "builtins.getattr"),
+        (lambda m: _Payload(subprocess.Popen, ["touch", str(m)]), "subprocess.Popen"),
         (lambda m: _Payload(np.load, str(m)), "numpy.load"),
         (lambda m: _Payload(np.frombuffer, b"\x00"), "numpy.frombuffer"),
     ],
@@ -186,7 +186,9 @@ def test_reading_needs_no_foreign_packages(samples_root: Path, block: bool) -> N
         str(samples_root / "vima-bench-generated" / "follow_order" / "000000"),
     ]
     blocked = [*FOREIGN_MODULES, "dill", "datasets"] if block else []
-    code = _ISOLATED_READ.format(blocked=blocked, paths=paths, foreign=list(FOREIGN_MODULES))
+    # dill (pulled in by `datasets`) patches pickle's pure-python pickler, so keep it out too
+    unwanted = [*FOREIGN_MODULES, "dill", "datasets"]
+    code = _ISOLATED_READ.format(blocked=blocked, paths=paths, foreign=unwanted)
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
@@ -205,3 +207,13 @@ def test_reading_in_process_imports_no_foreign_package(sample_dir: Path) -> None
     read_episode(sample_dir)
     after = {m for m in FOREIGN_MODULES if m in sys.modules}
     assert after == before
+
+
+def test_dump_pickle_ignores_dill_patches(sample_dir: Path) -> None:
+    """dill (imported by `datasets`) patches pickle's pure-python pickler; writing must not care."""
+    pytest.importorskip("dill")
+    obj, namespaces = load_pickle(sample_dir / "trajectory.pkl")
+    data = dump_pickle(obj, next(iter(namespaces)))
+    assert b"dill" not in data
+    assert load_pickle(sample_dir / "x.pkl", data)[1] == namespaces
+    assert b"dill" not in dump_pickle({"types": [int, dict, list, type(None)]})

@@ -2,24 +2,25 @@
 
 Resampling method
 -----------------
-Both functions use *area* (box-filter) resampling: an output pixel is the average of the source
-image over the output pixel's footprint, each source pixel weighted by the exact fraction of the
-footprint it covers. The weights are computed with integer arithmetic per axis (exact rationals,
-one final division) and applied separably as two small matrix products.
+Both functions use *area* (box-filter) resampling: an output pixel is the mean of the source
+image over the output pixel's footprint, each source pixel weighted by the fraction of the
+footprint it covers. Per axis the overlaps are integers once lengths are scaled by the output
+size (output pixel i spans ``[i*in, (i+1)*in)``, source pixel j spans ``[j*out, (j+1)*out)``), so
+``sum = Wy_int @ image @ Wx_int.T`` is an exact integer and the result is ``sum / (in_h * in_w)``.
 
-* Downscaling: this is cv2 ``INTER_AREA``'s area-averaging rule (for integer factors it is plain
-  block-mean pooling, which `resize_frame` computes in integer arithmetic).
-* Upscaling: the same overlap rule gives a piecewise-constant image whose output pixels that
-  straddle a source pixel boundary are a linear blend of the two source pixels; this is the rule
-  cv2 ``INTER_AREA`` uses when enlarging (weights ``1 - fx, fx`` with ``fx`` the overlap fraction).
-* Only equal-direction scaling is guaranteed to behave like cv2 (object crops are padded to a
-  square, so both axes always scale alike). For mixed up/down scaling cv2 switches to its upscale
-  rule on both axes; here each axis keeps its exact area weights.
+* Downscaling: this is cv2 ``INTER_AREA``'s area-averaging rule; for integer factors
+  (128x256 -> 64x128) it is plain block-mean pooling.
+* Upscaling: the same overlap rule gives a piecewise-constant image in which output pixels that
+  straddle a source pixel boundary blend the two source pixels linearly by overlap; this is the
+  rule cv2 ``INTER_AREA`` uses when enlarging (taps ``1 - fx, fx``, ``fx`` the overlap fraction).
+* Object crops are padded to a square, so both axes always scale the same way. (For mixed
+  up/down scaling cv2 applies its upscale rule to both axes; here each axis keeps exact area
+  weights.)
 
-Rounding: results are stored as uint8, rounded half up (``floor(x + 0.5)``) and clipped to
-[0, 255]. Exact ties are resolved up consistently (a tiny epsilon absorbs float error; true
-values are rationals whose distance from a tie is far larger than the epsilon). The reference
-(CoGeLoT) stores float32 values; uint8 storage differs from it by at most 0.5 per value.
+Rounding: results are stored as uint8, rounded half up, ``floor(sum / D + 1/2)``. The products are
+computed with float32 BLAS only while every partial sum stays an integer below 2**24 (exact), else
+float64, so the rounding is exact and ties always go up. The reference (CoGeLoT) stores cv2's
+float32 output instead; uint8 storage differs from the exact mean by at most 0.5.
 """
 
 from __future__ import annotations
@@ -30,16 +31,20 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["ObjectCrops", "area_resize", "object_crops", "resize_frame"]
+__all__ = [
+    "CROP_SIZE",
+    "FRAME_HEIGHT",
+    "FRAME_WIDTH",
+    "ObjectCrops",
+    "object_crops",
+    "resize_frame",
+]
 
 CROP_SIZE = 32
 FRAME_HEIGHT = 64
 FRAME_WIDTH = 128
 
-# Added before flooring so exact halves always round up despite float error. True values are
-# rationals with denominator <= in_h * in_w, so they sit >= 1/65536 away from a tie for the frame
-# sizes used here; float64 error on values <= 255 is ~1e-13.
-_TIE_EPS = 1e-7
+_FLOAT32_EXACT = 2**24  # integers below this are exact in float32
 
 
 @dataclass(frozen=True)
@@ -57,93 +62,95 @@ class ObjectCrops:
     mask: np.ndarray
 
 
-@lru_cache(maxsize=512)
-def _area_weights(in_size: int, out_size: int) -> np.ndarray:
-    """Return the (out_size, in_size) area-overlap weight matrix (rows sum to 1), read-only.
-
-    Output pixel i covers source interval [i*in/out, (i+1)*in/out). Everything is scaled by
-    ``out_size`` so the overlaps are integers; each row's overlaps sum to ``in_size``.
-    """
+@lru_cache(maxsize=1024)
+def _area_weights(in_size: int, out_size: int, dtype: type = np.float32) -> np.ndarray:
+    """Integer area-overlap weights, shape (out_size, in_size), each row summing to ``in_size``."""
     if in_size < 1 or out_size < 1:
         raise ValueError(f"sizes must be positive, got in={in_size}, out={out_size}")
     i = np.arange(out_size, dtype=np.int64)[:, None]
     j = np.arange(in_size, dtype=np.int64)[None, :]
     lo = np.maximum(i * in_size, j * out_size)
     hi = np.minimum((i + 1) * in_size, (j + 1) * out_size)
-    weights = np.maximum(hi - lo, 0).astype(np.float64) / in_size
+    weights = np.maximum(hi - lo, 0).astype(dtype)
     weights.flags.writeable = False
     return weights
 
 
-def _round_to_uint8(values: np.ndarray) -> np.ndarray:
-    out = np.floor(values + (0.5 + _TIE_EPS))
-    np.clip(out, 0, 255, out=out)
-    return out.astype(np.uint8)
+def _exact_dtype(denominator: int) -> type:
+    return np.float32 if 255 * denominator < _FLOAT32_EXACT else np.float64
 
 
-def area_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Area-resize a (C, H, W) image to (C, height, width), returning uint8 (round half up)."""
-    if image.ndim != 3:
-        raise ValueError(f"expected a (C, H, W) image, got shape {image.shape}")
-    _, in_h, in_w = image.shape
-    wy = _area_weights(in_h, height)
-    wx = _area_weights(in_w, width)
-    return _round_to_uint8(wy @ image.astype(np.float64) @ wx.T)
+def _check_uint8_chw(rgb: np.ndarray, name: str) -> None:
+    if rgb.ndim != 3:
+        raise ValueError(f"{name} must be (C, H, W), got shape {rgb.shape}")
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8, got {rgb.dtype}")
 
 
 def resize_frame(
     rgb: np.ndarray, height: int = FRAME_HEIGHT, width: int = FRAME_WIDTH
 ) -> np.ndarray:
-    """Area-resize a (C, H, W) frame (default 3x128x256) to uint8 (C, height, width).
+    """Area-resize a uint8 (C, H, W) frame (default 3x128x256) to uint8 (C, height, width).
 
-    When H and W are integer multiples of the target (128x256 -> 64x128), this is exact block-mean
-    pooling in integer arithmetic, rounded half up: ``(2 * sum + k) // (2 * k)``.
+    Integer factors (128x256 -> 64x128) use exact block-mean pooling in integer arithmetic,
+    rounded half up: ``(2 * sum + k) // (2 * k)`` with ``k`` pixels per block. Other sizes use the
+    exact area weights described in the module docstring.
     """
-    if rgb.ndim != 3:
-        raise ValueError(f"expected a (C, H, W) frame, got shape {rgb.shape}")
-    channels, in_h, in_w = rgb.shape
+    _check_uint8_chw(rgb, "rgb")
     if height < 1 or width < 1:
         raise ValueError(f"target size must be positive, got {height}x{width}")
-    if in_h % height or in_w % width or not np.issubdtype(rgb.dtype, np.integer):
-        return area_resize(rgb, height, width)
-    kh, kw = in_h // height, in_w // width
-    small_unsigned = rgb.dtype.kind == "u" and rgb.dtype.itemsize <= 2
-    acc = np.zeros((channels, height, width), dtype=np.uint32 if small_unsigned else np.int64)
-    for dy in range(kh):
-        rows = rgb[:, dy::kh]
-        for dx in range(kw):
-            acc += rows[:, :, dx::kw]
-    k = kh * kw
-    acc = (2 * acc + k) // (2 * k)
-    np.clip(acc, 0, 255, out=acc)
-    return acc.astype(np.uint8)
+    channels, in_h, in_w = rgb.shape
+    if in_h % height == 0 and in_w % width == 0:
+        kh, kw = in_h // height, in_w // width
+        k = kh * kw
+        acc_dtype = np.uint16 if (2 * 255 + 1) * k < 2**16 else np.uint32
+        acc = np.zeros((channels, height, width), dtype=acc_dtype)
+        for dy in range(kh):
+            rows = rgb[:, dy::kh]
+            for dx in range(kw):
+                acc += rows[:, :, dx::kw]
+        return ((2 * acc + k) // (2 * k)).astype(np.uint8)
+    denominator = in_h * in_w
+    dtype = _exact_dtype(denominator)
+    wy = _area_weights(in_h, height, dtype)
+    wx = _area_weights(in_w, width, dtype)
+    total = (wy @ rgb.astype(dtype) @ wx.T).astype(np.float64)
+    return np.floor((total + 0.5 * denominator) / denominator).astype(np.uint8)
 
 
 def _bbox_extents(
     segm: np.ndarray, object_ids: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return (present, ymin, ymax, xmin, xmax) for every id, from one batched comparison."""
+    """Return (present, ymin, ymax, xmin, xmax) for every id from one batched comparison.
+
+    ``present`` is True when the id has at least 2 pixels.
+    """
     height, width = segm.shape
     ids = np.asarray(object_ids, dtype=np.int64).reshape(-1)
     n = ids.size
     if np.issubdtype(segm.dtype, np.integer):
         info = np.iinfo(segm.dtype)
-        valid = (ids >= info.min) & (ids <= info.max)
+        valid = (ids >= info.min) & (ids <= info.max)  # other ids cannot occur in segm
+        probe = np.where(valid, ids, 0).astype(segm.dtype)
     else:
         valid = np.ones(n, dtype=bool)
-    probe = np.where(valid, ids, 0).astype(segm.dtype)
+        probe = ids.astype(segm.dtype)
     eq = segm[None, :, :] == probe[:, None, None]  # (N, H, W) bool, C-contiguous
-    if width % 8 == 0:
-        rows = eq.view(np.uint64).reshape(n, height, width // 8).any(axis=2)
+    if width % 8 == 0 and height < 256 and width // 8 < 256:
+        # Sum 8 booleans per uint64 word: each byte lane counts at most 255 ones, so no carry
+        # crosses lanes; a row (column) is occupied iff its lane/word sum is non-zero.
+        words = eq.view(np.uint64).reshape(n, height, width // 8)
+        rows = words.sum(axis=2) != 0
+        cols = words.sum(axis=1).view(np.uint8) != 0
     else:
         rows = eq.any(axis=2)
-    cols = eq.any(axis=1)
+        cols = eq.any(axis=1)
     present = rows.any(axis=1) & valid
     ymin = rows.argmax(axis=1)
     ymax = height - 1 - rows[:, ::-1].argmax(axis=1)
     xmin = cols.argmax(axis=1)
     xmax = width - 1 - cols[:, ::-1].argmax(axis=1)
-    # A single-pixel bbox means exactly one pixel; any larger bbox holds at least two.
+    # A single-pixel bbox holds exactly one pixel; any larger bbox holds at least two.
     present &= (ymax > ymin) | (xmax > xmin)
     return present, ymin, ymax, xmin, xmax
 
@@ -151,46 +158,63 @@ def _bbox_extents(
 def object_crops(
     rgb: np.ndarray, segm: np.ndarray, object_ids: Sequence[int], size: int = CROP_SIZE
 ) -> ObjectCrops:
-    """Crop each requested object of one view of one frame (reference section 3.1).
+    """Crop each requested object of one view of one frame (model reference section 3.1).
 
     Args:
         rgb: uint8 (3, H, W) frame, channels first (H, W = 128, 256 in VIMA).
         segm: (H, W) integer segmentation map of the same view.
-        object_ids: ids to crop, in output order. Object placeholders use id 0 (the object),
-            not 255 (the background); scene placeholders 2, 3, ...; observations the
+        object_ids: ids to crop, in output order (not reordered). Object placeholders use id 0
+            (the object; 255 is the background), scene placeholders 2, 3, ..., observations the
             ``obj_id_to_info`` keys.
         size: side of the square output crops.
 
     Returns:
         `ObjectCrops` with one slot per requested id. An id with fewer than 2 pixels is absent:
-        mask False, zero crop, zero bbox. Otherwise bbox is ``[xc, yc, h, w]`` with
+        mask False, zero crop, zero bbox. Otherwise the bbox is ``[xc, yc, h, w]`` with
         ``xc = (xmin + xmax) // 2``, ``yc = (ymin + ymax) // 2``, ``h = ymax - ymin``,
-        ``w = xmax - xmin``; the crop is ``rgb[:, ymin:ymax+1, xmin:xmax+1]`` zero-padded to a
-        centred square (``diff // 2`` before) and area-resized to ``size x size``.
+        ``w = xmax - xmin``, and the crop is ``rgb[:, ymin:ymax+1, xmin:xmax+1]`` zero-padded to
+        a centred square (``diff // 2`` before) and area-resized to ``size x size``.
     """
-    if rgb.ndim != 3 or segm.ndim != 2 or rgb.shape[1:] != segm.shape:
-        raise ValueError(
-            f"expected rgb (C, H, W) and segm (H, W), got {rgb.shape} and {segm.shape}"
-        )
+    _check_uint8_chw(rgb, "rgb")
+    if segm.ndim != 2 or rgb.shape[1:] != segm.shape:
+        raise ValueError(f"segm must be (H, W) matching rgb {rgb.shape}, got {segm.shape}")
     if size < 1:
         raise ValueError(f"size must be positive, got {size}")
     n = len(object_ids)
-    crops = np.zeros((n, rgb.shape[0], size, size), dtype=np.uint8)
-    bboxes = np.zeros((n, 4), dtype=np.int64)
+    channels = rgb.shape[0]
+    crops = np.zeros((n, channels, size, size), dtype=np.uint8)
     if n == 0:
-        return ObjectCrops(crops=crops, bboxes=bboxes, mask=np.zeros(0, dtype=bool))
+        return ObjectCrops(crops, np.zeros((0, 4), dtype=np.int64), np.zeros(0, dtype=bool))
+
     present, ymin, ymax, xmin, xmax = _bbox_extents(segm, object_ids)
-    for k in np.flatnonzero(present):
-        y0, y1, x0, x1 = int(ymin[k]), int(ymax[k]), int(xmin[k]), int(xmax[k])
-        h, w = y1 - y0, x1 - x0
-        bboxes[k] = ((x0 + x1) // 2, (y0 + y1) // 2, h, w)
-        side = max(h, w) + 1
-        # Zero padding contributes nothing, so pad implicitly by slicing the square's weights.
-        before_y = (side - (h + 1)) // 2
-        before_x = (side - (w + 1)) // 2
-        weights = _area_weights(side, size)
-        wy = weights[:, before_y : before_y + h + 1]
-        wx = weights[:, before_x : before_x + w + 1]
-        patch = rgb[:, y0 : y1 + 1, x0 : x1 + 1].astype(np.float64)
-        crops[k] = _round_to_uint8(wy @ patch @ wx.T)
-    return ObjectCrops(crops=crops, bboxes=bboxes, mask=present.astype(bool, copy=False))
+    bboxes = np.stack([(xmin + xmax) // 2, (ymin + ymax) // 2, ymax - ymin, xmax - xmin], axis=1)
+    bboxes = bboxes.astype(np.int64, copy=False)
+    bboxes[~present] = 0
+
+    idx = np.flatnonzero(present)
+    if idx.size:
+        # Per object: sums as (size, C*size) so each crop is two plain 2-D GEMMs; padding is
+        # implicit (zero rows/cols contribute nothing), so only the real patch is multiplied.
+        totals = np.empty((idx.size, size, channels * size), dtype=np.float64)
+        denominators = np.empty((idx.size, 1, 1), dtype=np.float64)
+        extents = zip(
+            ymin[idx].tolist(),
+            ymax[idx].tolist(),
+            xmin[idx].tolist(),
+            xmax[idx].tolist(),
+            strict=True,
+        )
+        for j, (y0, y1, x0, x1) in enumerate(extents):
+            ph, pw = y1 - y0 + 1, x1 - x0 + 1
+            side = max(ph, pw)
+            before_y, before_x = (side - ph) // 2, (side - pw) // 2
+            dtype = _exact_dtype(side * side)
+            weights = _area_weights(side, size, dtype)
+            patch = rgb[:, y0 : y1 + 1, x0 : x1 + 1].astype(dtype)
+            cols = patch.reshape(channels * ph, pw) @ weights[:, before_x : before_x + pw].T
+            cols = cols.reshape(channels, ph, size).transpose(1, 0, 2).reshape(ph, channels * size)
+            totals[j] = weights[:, before_y : before_y + ph] @ cols
+            denominators[j] = side * side
+        rounded = np.floor((totals + 0.5 * denominators) / denominators)
+        crops[idx] = rounded.reshape(idx.size, size, channels, size).transpose(0, 2, 1, 3)
+    return ObjectCrops(crops=crops, bboxes=bboxes, mask=present)

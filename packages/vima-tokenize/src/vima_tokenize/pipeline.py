@@ -1,0 +1,132 @@
+"""Tokenizing every parsed shard of a dataset variant into preprocessed shards."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tokenizers import Tokenizer
+from vima_schema.dataset_card import write_card
+from vima_schema.dataset_layout import PARSED, PREPROCESSED, list_shards, shard_rows, task_dir
+from vima_schema.enums import TASK_NAMES
+from vima_schema.runner import append_failure, run_items
+
+from vima_tokenize.preprocess import preprocess_row
+from vima_tokenize.record import hf_schema
+from vima_tokenize.text import load_tokenizer
+
+FAILURES_FILE = "failures.jsonl"
+ROWS_PER_GROUP = 64
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9}
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """One parsed shard and the preprocessed shard it becomes."""
+
+    source: Path
+    target: Path
+    tokenizer: str | None
+
+
+@dataclass
+class TokenizeSummary:
+    """Counts of a tokenize run."""
+
+    shards_written: int = 0
+    shards_skipped: int = 0
+    episodes: int = 0
+    bytes_out: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+@functools.cache
+def _tokenizer(name: str | None) -> Tokenizer:
+    return load_tokenizer(name)
+
+
+def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
+    """Write the preprocessed shard of one parsed shard; return rows written and failures."""
+    tokenizer = _tokenizer(job.tokenizer)
+    failures: list[tuple[str, str]] = []
+    rows = 0
+    tmp = job.target.with_name(f".{job.target.name}.tmp")
+    job.target.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(tmp, hf_schema(), **PARQUET_OPTIONS) as writer:
+        for batch in pq.ParquetFile(job.source).iter_batches(batch_size=ROWS_PER_GROUP):
+            out = []
+            for row in batch.to_pylist():
+                try:
+                    out.append(preprocess_row(row, tokenizer))
+                except Exception as error:  # one bad episode is reported, not fatal
+                    name = f"{job.source}#{TASK_NAMES[row['task']]}/{row['index']}"
+                    failures.append((name, f"{name}: {error}"))
+            if out:
+                writer.write_table(pa.Table.from_pylist(out, schema=hf_schema()))
+                rows += len(out)
+    tmp.replace(job.target)
+    return rows, failures
+
+
+def tokenize_dataset(
+    dataset: Path,
+    *,
+    variant: str = "original",
+    tokenizer: str | None = None,
+    workers: int = 1,
+    overwrite: bool = False,
+) -> TokenizeSummary:
+    """Tokenize the `<variant>--parsed--*` configs into `<variant>--preprocessed--*`.
+
+    Each output shard mirrors one parsed shard (same split and name), so episodes keep their
+    split; a complete output shard is skipped unless `overwrite` (resumable per shard).
+    """
+    _tokenizer(tokenizer)  # fail early on a bad --tokenizer
+    shards = list_shards(dataset, variant, PARSED)
+    if not shards:
+        raise ValueError(f"{dataset}: variant {variant!r} has no parsed shards")
+    summary = TokenizeSummary()
+    jobs: list[ShardJob] = []
+    expected: dict[Path, set[str]] = {}
+    for shard in shards:
+        target = task_dir(dataset, variant, PREPROCESSED, shard.task) / shard.path.name
+        expected.setdefault(target.parent, set()).add(target.name)
+        if not overwrite and _complete(target, shard.path):
+            summary.shards_skipped += 1
+            continue
+        jobs.append(ShardJob(shard.path, target, tokenizer))
+    for folder, names in expected.items():
+        for stale in folder.glob("*.parquet"):
+            if stale.name not in names:
+                stale.unlink()
+    failures_file = dataset / variant / PREPROCESSED / FAILURES_FILE
+    for outcome in run_items(
+        tokenize_shard, jobs, workers=workers, desc="tokenize", unit="shard", total=len(jobs)
+    ):
+        if outcome.error is not None:
+            failure = (str(outcome.item.source), f"{outcome.item.source}: {outcome.error}")
+            failures = [failure]
+        else:
+            rows, failures = outcome.value
+            summary.episodes += rows
+            summary.shards_written += 1
+        for name, error in failures:
+            summary.failures.append((name, error))
+            append_failure(failures_file, name, error)
+            print(f"vima-tokenize: skipped {error}", file=sys.stderr)
+    summary.bytes_out = sum(
+        p.stat().st_size for folder in expected for p in folder.glob("*.parquet")
+    )
+    write_card(dataset)
+    return summary
+
+
+def _complete(target: Path, source: Path) -> bool:
+    try:
+        return shard_rows(target) == shard_rows(source)
+    except (OSError, pa.ArrowInvalid):
+        return False

@@ -1,0 +1,115 @@
+"""One parsed episode row -> one preprocessed (tokenized) row."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tokenizers import Tokenizer
+from vima_schema.layout import placeholders
+from vima_schema.record import POSE_KEYS, asset_rgb, asset_segm, segm_frames
+
+from vima_tokenize.actions import discretize, pad_positions
+from vima_tokenize.crops import object_crops, resize_frame
+from vima_tokenize.record import VIEW_NAMES
+from vima_tokenize.text import encode_prompt
+
+_END_EFFECTORS = {"suction": 0, "spatula": 1}
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """Decode one stored JPEG frame to uint8 (3, H, W)."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB")).transpose(2, 0, 1)
+
+
+def _stack_crops(
+    images: list[tuple[np.ndarray, np.ndarray]], ids: list[list[int]], slots: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    crops = np.zeros((len(images), slots, 3, 32, 32), np.uint8)
+    boxes = np.zeros((len(images), slots, 4), np.int16)
+    mask = np.zeros((len(images), slots), bool)
+    for i, ((rgb, segm), wanted) in enumerate(zip(images, ids, strict=True)):
+        if not wanted:
+            continue
+        found = object_crops(rgb, segm, wanted)
+        crops[i, : len(wanted)] = found.crops
+        boxes[i, : len(wanted)] = found.bboxes
+        mask[i, : len(wanted)] = found.mask
+    return crops, boxes, mask
+
+
+def preprocess_row(row: dict[str, Any], tokenizer: Tokenizer) -> dict[str, Any]:
+    """Tokenize one parsed row (see `vima_tokenize.record` for the output columns).
+
+    Prompt images follow the placeholder order of the prompt (a placeholder used twice gives
+    two images); their object ids come from the asset's `obj_info` (the object itself for object
+    placeholders, scene ids from 2). Observations keep all T+1 frames, one slot per episode
+    object in `obj_id_to_info` order.
+    """
+    encoded = encode_prompt(tokenizer, row["prompt"])
+    order = placeholders(row["prompt"])
+    if encoded.placeholders != order:
+        raise ValueError(
+            f"tokenizer split placeholders {encoded.placeholders} but the prompt has {order}"
+        )
+    assets = {asset["name"]: asset for asset in row["prompt_assets"]}
+    missing = [name for name in order if name not in assets]
+    if missing:
+        raise ValueError(f"prompt placeholder(s) without asset: {missing}")
+    image_ids = [[o["obj_id"] for o in assets[name]["obj_info"]] for name in order]
+    slots = max((len(ids) for ids in image_ids), default=0)
+    out: dict[str, Any] = {
+        "task": row["task"],
+        "index": row["index"],
+        "prompt": row["prompt"],
+        "token_types": encoded.token_types.tolist(),
+        "word_ids": encoded.word_ids.astype(np.int32).tolist(),
+        "num_images": len(order),
+        "prompt_objects": slots,
+        "prompt_object_ids": [i for ids in image_ids for i in ids + [-1] * (slots - len(ids))],
+    }
+    object_ids = [o["obj_id"] for o in row["objects"]]
+    frames = len(row["frames_front"])
+    for view in VIEW_NAMES:
+        images = [
+            (asset_rgb(assets[n][f"rgb_{view}"]), asset_segm(assets[n][f"segm_{view}"]))
+            for n in order
+        ]
+        crops, boxes, mask = _stack_crops(images, image_ids, slots)
+        out[f"prompt_crops_{view}"] = crops.tobytes()
+        out[f"prompt_bbox_{view}"] = boxes.tobytes()
+        out[f"prompt_mask_{view}"] = mask.tobytes()
+        out[f"prompt_frames_{view}"] = np.stack(
+            [resize_frame(rgb) for rgb, _ in images] or [np.zeros((3, 64, 128), np.uint8)]
+        )[: len(images)].tobytes()
+        rgbs = [decode_jpeg(data) for data in row[f"frames_{view}"]]
+        segms = segm_frames(row[f"segm_{view}"], frames)
+        crops, boxes, mask = _stack_crops(
+            list(zip(rgbs, segms, strict=True)), [object_ids] * frames, len(object_ids)
+        )
+        out[f"obs_crops_{view}"] = crops.tobytes()
+        out[f"obs_bbox_{view}"] = boxes.tobytes()
+        out[f"obs_mask_{view}"] = mask.tobytes()
+        out[f"obs_frames_{view}"] = np.stack([resize_frame(rgb) for rgb in rgbs]).tobytes()
+    poses = {key: np.asarray(row[key], dtype=np.float32) for key in POSE_KEYS}
+    steps = int(row["steps"])
+    for key in POSE_KEYS:
+        poses[key] = poses[key].reshape(steps, -1)
+    is_2d = False
+    for key in ("pose0_position", "pose1_position"):
+        poses[key], is_2d = pad_positions(poses[key])
+    bins = discretize(poses)
+    out.update(
+        num_observations=frames,
+        num_objects=len(object_ids),
+        object_ids=object_ids,
+        end_effector=_END_EFFECTORS[row["end_effector_type"]],
+        steps=steps,
+        position_is_2d=is_2d,
+        actions=np.concatenate([poses[k] for k in POSE_KEYS], axis=1).astype(np.float32).tobytes(),
+        action_bins=np.concatenate([bins[k] for k in POSE_KEYS], axis=1).astype(np.uint8).tobytes(),
+    )
+    return out

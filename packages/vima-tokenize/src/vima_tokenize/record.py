@@ -1,0 +1,107 @@
+"""The preprocessed (tokenized) record and its loader.
+
+Arrays are stored as raw little-endian bytes in `binary` columns next to the integers that give
+their shapes, so a row turns into numpy arrays with `np.frombuffer` and no per-row validation.
+Pixels are uint8 (the model divides by 255 anyway), bounding boxes int16, bins uint8.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+from vima_schema.enums import TASK_NAMES
+
+if TYPE_CHECKING:
+    import datasets
+
+CROP = 32
+FRAME_H, FRAME_W = 64, 128
+VIEW_NAMES = ("front", "top")
+
+#: (dtype, trailing shape) of every array column; leading dims come from the count columns.
+ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {}
+for _view in VIEW_NAMES:
+    ARRAYS.update(
+        {
+            f"prompt_crops_{_view}": ("uint8", (3, CROP, CROP)),
+            f"prompt_bbox_{_view}": ("int16", (4,)),
+            f"prompt_mask_{_view}": ("bool", ()),
+            f"prompt_frames_{_view}": ("uint8", (3, FRAME_H, FRAME_W)),
+            f"obs_crops_{_view}": ("uint8", (3, CROP, CROP)),
+            f"obs_bbox_{_view}": ("int16", (4,)),
+            f"obs_mask_{_view}": ("bool", ()),
+            f"obs_frames_{_view}": ("uint8", (3, FRAME_H, FRAME_W)),
+        }
+    )
+ARRAYS["actions"] = ("float32", (14,))
+ARRAYS["action_bins"] = ("uint8", (14,))
+
+SCHEMA = pa.schema(
+    {
+        "task": pa.int64(),
+        "index": pa.int64(),
+        "prompt": pa.string(),
+        "token_types": pa.list_(pa.int8()),
+        "word_ids": pa.list_(pa.int32()),
+        "num_images": pa.int32(),
+        "prompt_objects": pa.int32(),
+        "prompt_object_ids": pa.list_(pa.int32()),
+        "num_observations": pa.int32(),
+        "num_objects": pa.int32(),
+        "object_ids": pa.list_(pa.int32()),
+        "end_effector": pa.int8(),
+        "steps": pa.int32(),
+        "position_is_2d": pa.bool_(),
+        **{name: pa.binary() for name in ARRAYS},
+    }
+)
+
+
+@functools.cache
+def features() -> datasets.Features:
+    """`SCHEMA` as `datasets.Features` (`task` a ClassLabel of the 17 tasks)."""
+    import datasets
+
+    found = datasets.Features.from_arrow_schema(SCHEMA)
+    found["task"] = datasets.ClassLabel(names=list(TASK_NAMES))
+    return found
+
+
+def hf_schema() -> pa.Schema:
+    """`SCHEMA` with the Hugging Face features embedded, for parquet shards."""
+    return features().arrow_schema
+
+
+def leading_shape(row: dict[str, Any], name: str) -> tuple[int, ...]:
+    """Leading dimensions of array column `name` in `row`."""
+    if name.startswith("prompt_frames"):
+        return (row["num_images"],)
+    if name.startswith("prompt_"):
+        return (row["num_images"], row["prompt_objects"])
+    if name.startswith("obs_frames"):
+        return (row["num_observations"],)
+    if name.startswith("obs_"):
+        return (row["num_observations"], row["num_objects"])
+    return (row["steps"],)
+
+
+def load_arrays(row: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Numpy arrays of one preprocessed row (zero-copy views of its bytes), ready to collate.
+
+    Besides the array columns: `token_types` int8, `word_ids` int64, `object_ids` int64,
+    `prompt_object_ids` int64 (num_images, prompt_objects; -1 = padding).
+    """
+    arrays = {
+        name: np.frombuffer(row[name], dtype=dtype).reshape(*leading_shape(row, name), *trailing)
+        for name, (dtype, trailing) in ARRAYS.items()
+    }
+    arrays["token_types"] = np.asarray(row["token_types"], dtype=np.int8)
+    arrays["word_ids"] = np.asarray(row["word_ids"], dtype=np.int64)
+    arrays["object_ids"] = np.asarray(row["object_ids"], dtype=np.int64)
+    arrays["prompt_object_ids"] = np.asarray(row["prompt_object_ids"], dtype=np.int64).reshape(
+        row["num_images"], row["prompt_objects"]
+    )
+    return arrays
