@@ -152,6 +152,16 @@ def test_crops_match_independent_oracle(seed: int) -> None:
         np.testing.assert_array_equal(out.crops[k], _oracle_crop(rgb, y0, y1, x0, x1, size))
 
 
+def test_large_frame_uses_exact_float64_path() -> None:
+    """Squares above 256 px exceed float32's exact range; the result must still be exact."""
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, size=(3, 300, 300), dtype=np.uint8)
+    segm = np.zeros((300, 300), dtype=np.uint8)
+    segm[3:293, 5:280] = 1
+    out = object_crops(rgb, segm, [1], size=32)
+    np.testing.assert_array_equal(out.crops[0], _oracle_crop(rgb, 3, 292, 5, 279, 32))
+
+
 # --------------------------------------------------------------------------- resize_frame
 
 

@@ -134,6 +134,7 @@ def discretize(actions: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     Values are clipped into the axis bounds, normalised ``v' = (v - min) / (max - min)`` and
     binned with ``floor(v' * (n - 1) + 1/2)`` (computed in float64). NaN raises ValueError.
+    Padding values (e.g. -100) are not special-cased: mask padded steps out before calling.
     """
     out: dict[str, np.ndarray] = {}
     for key, values in actions.items():

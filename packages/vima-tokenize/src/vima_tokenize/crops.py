@@ -195,7 +195,9 @@ def object_crops(
     if idx.size:
         # Per object: sums as (size, C*size) so each crop is two plain 2-D GEMMs; padding is
         # implicit (zero rows/cols contribute nothing), so only the real patch is multiplied.
-        totals = np.empty((idx.size, size, channels * size), dtype=np.float64)
+        # One dtype per call: float32 is exact whenever the largest possible square fits.
+        dtype = _exact_dtype(max(rgb.shape[1:]) ** 2)
+        totals = np.empty((idx.size, size, channels * size), dtype=dtype)
         denominators = np.empty((idx.size, 1, 1), dtype=np.float64)
         extents = zip(
             ymin[idx].tolist(),
@@ -208,12 +210,11 @@ def object_crops(
             ph, pw = y1 - y0 + 1, x1 - x0 + 1
             side = max(ph, pw)
             before_y, before_x = (side - ph) // 2, (side - pw) // 2
-            dtype = _exact_dtype(side * side)
             weights = _area_weights(side, size, dtype)
             patch = rgb[:, y0 : y1 + 1, x0 : x1 + 1].astype(dtype)
             cols = patch.reshape(channels * ph, pw) @ weights[:, before_x : before_x + pw].T
             cols = cols.reshape(channels, ph, size).transpose(1, 0, 2).reshape(ph, channels * size)
-            totals[j] = weights[:, before_y : before_y + ph] @ cols
+            np.matmul(weights[:, before_y : before_y + ph], cols, out=totals[j])
             denominators[j] = side * side
         rounded = np.floor((totals + 0.5 * denominators) / denominators)
         crops[idx] = rounded.reshape(idx.size, size, channels, size).transpose(0, 2, 1, 3)
