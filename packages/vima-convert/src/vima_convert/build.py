@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from vima_schema.atomic import replace_directory, temporary_sibling
 from vima_schema.dataset_card import write_card
-from vima_schema.dataset_layout import PARSED, SPLITS, shard_name, task_dir
+from vima_schema.dataset_layout import PARQUET_OPTIONS, PARSED, SPLITS, shard_name, task_dir
 from vima_schema.enums import Task
 from vima_schema.record import hf_schema
 from vima_schema.runner import run_items
@@ -20,7 +20,6 @@ from vima_convert.episode_file import SUFFIX, read_episode_file
 from vima_convert.split import assign_splits
 
 ROWS_PER_GROUP = 64
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The per-episode file of step 1: one Arrow IPC file (zstd) holding one parsed record.
+"""The per-episode file of step 1: one Arrow IPC file (lz4) holding one parsed record.
 
 Arrow IPC is safe to load (no code runs), keeps the exact record of `vima_schema.record`, and
 step 2 gathers it without any conversion. docs/FORMAT.md gives the measurements behind it.
@@ -17,7 +17,7 @@ from vima_schema.record import SCHEMA, episode_to_record
 
 SUFFIX = ".arrow"
 FAILURES_FILE = "failures.jsonl"
-_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
+_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 
 
 def episode_file(parsed: Path, task: Task, index: int) -> Path:

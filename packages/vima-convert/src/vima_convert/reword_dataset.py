@@ -10,10 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from vima_schema.dataset_card import write_card
-from vima_schema.dataset_layout import PARSED, list_shards, task_dir
+from vima_schema.dataset_layout import PARQUET_OPTIONS, PARSED, list_shards, task_dir
 from vima_schema.enums import TASK_NAMES
 
-from vima_convert.build import PARQUET_OPTIONS
 from vima_convert.reword import RewordError, reword_prompt
 
 

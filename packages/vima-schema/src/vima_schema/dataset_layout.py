@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 from vima_schema.enums import Task
 
 SPLITS = ("train", "valid")
+#: Writer options of every parquet shard (zstd level 3: see docs/PERFORMANCE.md).
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
 PARSED = "parsed"
 PREPROCESSED = "preprocessed"
 _SHARD = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")

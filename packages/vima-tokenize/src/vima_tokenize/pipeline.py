@@ -11,7 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 from vima_schema.dataset_card import write_card
-from vima_schema.dataset_layout import PARSED, PREPROCESSED, list_shards, shard_rows, task_dir
+from vima_schema.dataset_layout import (
+    PARQUET_OPTIONS,
+    PARSED,
+    PREPROCESSED,
+    list_shards,
+    shard_rows,
+    task_dir,
+)
 from vima_schema.enums import TASK_NAMES
 from vima_schema.runner import append_failure, run_items
 
@@ -21,7 +28,6 @@ from vima_tokenize.text import load_tokenizer
 
 FAILURES_FILE = "failures.jsonl"
 ROWS_PER_GROUP = 64
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9}
 
 
 @dataclass(frozen=True)
