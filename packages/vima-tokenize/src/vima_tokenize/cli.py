@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--overwrite", action="store_true", help="redo complete shards")
+    parser.add_argument(
+        "--keep-final-observation",
+        action="store_true",
+        help="keep the observation after the last action (T+1 observations, as stored)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
@@ -47,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             tokenizer=args.tokenizer,
             workers=args.workers,
             overwrite=args.overwrite,
+            keep_final_observation=args.keep_final_observation,
         )
     except (ValueError, FileNotFoundError) as error:
         print(f"vima-tokenize: error: {error}", file=sys.stderr)

@@ -37,6 +37,7 @@ class ShardJob:
     source: Path
     target: Path
     tokenizer: str | None
+    keep_final_observation: bool = False
 
 
 @dataclass
@@ -67,7 +68,11 @@ def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
             out = []
             for row in batch.to_pylist():
                 try:
-                    out.append(preprocess_row(row, tokenizer))
+                    out.append(
+                        preprocess_row(
+                            row, tokenizer, keep_final_observation=job.keep_final_observation
+                        )
+                    )
                 except Exception as error:  # one bad episode is reported, not fatal
                     name = f"{job.source}#{TASK_NAMES[row['task']]}/{row['index']}"
                     failures.append((name, f"{name}: {error}"))
@@ -85,6 +90,7 @@ def tokenize_dataset(
     tokenizer: str | None = None,
     workers: int = 1,
     overwrite: bool = False,
+    keep_final_observation: bool = False,
 ) -> TokenizeSummary:
     """Tokenize the `<variant>--parsed--*` configs into `<variant>--preprocessed--*`.
 
@@ -104,7 +110,7 @@ def tokenize_dataset(
         if not overwrite and _complete(target, shard.path):
             summary.shards_skipped += 1
             continue
-        jobs.append(ShardJob(shard.path, target, tokenizer))
+        jobs.append(ShardJob(shard.path, target, tokenizer, keep_final_observation))
     for folder, names in expected.items():
         for stale in folder.glob("*.parquet"):
             if stale.name not in names:

@@ -13,7 +13,7 @@ from vima_schema.record import POSE_KEYS, asset_rgb, asset_segm, segm_frames
 
 from vima_tokenize.actions import discretize, pad_positions
 from vima_tokenize.crops import object_crops, resize_frame
-from vima_tokenize.record import VIEW_NAMES
+from vima_tokenize.record import VIEW_NAMES, delta_encode
 from vima_tokenize.text import encode_prompt
 
 _END_EFFECTORS = {"suction": 0, "spatula": 1}
@@ -41,13 +41,16 @@ def _stack_crops(
     return crops, boxes, mask
 
 
-def preprocess_row(row: dict[str, Any], tokenizer: Tokenizer) -> dict[str, Any]:
+def preprocess_row(
+    row: dict[str, Any], tokenizer: Tokenizer, *, keep_final_observation: bool = False
+) -> dict[str, Any]:
     """Tokenize one parsed row (see `vima_tokenize.record` for the output columns).
 
     Prompt images follow the placeholder order of the prompt (a placeholder used twice gives
     two images); their object ids come from the asset's `obj_info` (the object itself for object
-    placeholders, scene ids from 2). Observations keep all T+1 frames, one slot per episode
-    object in `obj_id_to_info` order.
+    placeholders, scene ids from 2). Observations have one slot per episode object in
+    `obj_id_to_info` order; like the reference, the final observation (after the last action)
+    is dropped, so there are T observations for T actions, unless `keep_final_observation`.
     """
     encoded = encode_prompt(tokenizer, row["prompt"])
     order = placeholders(row["prompt"])
@@ -72,25 +75,26 @@ def preprocess_row(row: dict[str, Any], tokenizer: Tokenizer) -> dict[str, Any]:
         "prompt_object_ids": [i for ids in image_ids for i in ids + [-1] * (slots - len(ids))],
     }
     object_ids = [o["obj_id"] for o in row["objects"]]
-    frames = len(row["frames_front"])
+    stored = len(row["frames_front"])
+    frames = stored if keep_final_observation else int(row["steps"])
     for view in VIEW_NAMES:
         images = [
             (asset_rgb(assets[n][f"rgb_{view}"]), asset_segm(assets[n][f"segm_{view}"]))
             for n in order
         ]
         crops, boxes, mask = _stack_crops(images, image_ids, slots)
-        out[f"prompt_crops_{view}"] = crops.tobytes()
+        out[f"prompt_crops_{view}"] = delta_encode(crops).tobytes()
         out[f"prompt_bbox_{view}"] = boxes.tobytes()
         out[f"prompt_mask_{view}"] = mask.tobytes()
         out[f"prompt_frames_{view}"] = np.stack(
             [resize_frame(rgb) for rgb, _ in images] or [np.zeros((3, 64, 128), np.uint8)]
         )[: len(images)].tobytes()
-        rgbs = [decode_jpeg(data) for data in row[f"frames_{view}"]]
-        segms = segm_frames(row[f"segm_{view}"], frames)
+        rgbs = [decode_jpeg(data) for data in row[f"frames_{view}"][:frames]]
+        segms = segm_frames(row[f"segm_{view}"], stored)[:frames]
         crops, boxes, mask = _stack_crops(
             list(zip(rgbs, segms, strict=True)), [object_ids] * frames, len(object_ids)
         )
-        out[f"obs_crops_{view}"] = crops.tobytes()
+        out[f"obs_crops_{view}"] = delta_encode(crops).tobytes()
         out[f"obs_bbox_{view}"] = boxes.tobytes()
         out[f"obs_mask_{view}"] = mask.tobytes()
         out[f"obs_frames_{view}"] = np.stack([resize_frame(rgb) for rgb in rgbs]).tobytes()
