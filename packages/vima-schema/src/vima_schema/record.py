@@ -96,14 +96,19 @@ SCHEMA: pa.Schema = pa.schema(
 )
 
 
+def task_features(schema: pa.Schema) -> datasets.Features:
+    """`datasets.Features` of a pyarrow schema whose int `task` column is a ClassLabel."""
+    import datasets
+
+    found = datasets.Features.from_arrow_schema(schema)
+    found["task"] = datasets.ClassLabel(names=list(TASK_NAMES))
+    return found
+
+
 @functools.cache
 def features() -> datasets.Features:
     """The record schema as `datasets.Features` (`task` is a ClassLabel of the 17 tasks)."""
-    import datasets
-
-    found = datasets.Features.from_arrow_schema(SCHEMA)
-    found["task"] = datasets.ClassLabel(names=list(TASK_NAMES))
-    return found
+    return task_features(SCHEMA)
 
 
 def hf_schema() -> pa.Schema:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-from vima_schema.enums import TASK_NAMES
+from vima_schema.record import task_features
 
 if TYPE_CHECKING:
     import datasets
@@ -67,11 +67,7 @@ SCHEMA = pa.schema(
 @functools.cache
 def features() -> datasets.Features:
     """`SCHEMA` as `datasets.Features` (`task` a ClassLabel of the 17 tasks)."""
-    import datasets
-
-    found = datasets.Features.from_arrow_schema(SCHEMA)
-    found["task"] = datasets.ClassLabel(names=list(TASK_NAMES))
-    return found
+    return task_features(SCHEMA)
 
 
 def hf_schema() -> pa.Schema:
