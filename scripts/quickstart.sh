@@ -21,4 +21,5 @@ run vima-convert stats "$OUT/dataset" --config original--parsed --plot "$OUT/sta
 run vima-convert export-raw "$OUT/dataset" --out "$OUT/roundtrip" --overwrite >/dev/null
 run vima-schema validate "$OUT/roundtrip"
 run vima-tokenize "$OUT/dataset" --workers 2 >/dev/null
+run vima-tokenize "$OUT/dataset" --variant reworded --workers 2 >/dev/null
 echo "$OUT/dataset"
