@@ -8,14 +8,18 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from vima_convert.build import build
 from vima_convert.cli import main
 from vima_convert.parse import parse
+from vima_schema.dataset_layout import shards_of_config
 from vima_schema.models import Episode
 from vima_schema.reader import read_episode
 from vima_schema.synthetic import write_corpus
@@ -100,6 +104,23 @@ def parsed_files(parsed: Path) -> dict[str, bytes]:
 def shard_files(dataset: Path) -> dict[str, bytes]:
     """Bytes of every parquet shard below `dataset`, by relative path."""
     return file_bytes(dataset, "*/*/*/*.parquet")
+
+
+def rows_by_split(dataset: Path, config: str) -> dict[str, list[dict[str, Any]]]:
+    """Rows (task, index) of a config read with pyarrow, per split, in shard order."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for shard in shards_of_config(dataset, config):
+        table = pq.read_table(shard.path, columns=["task", "index"])
+        found[shard.split] += table.to_pylist()
+    return dict(found)
+
+
+def valid_members(dataset: Path, variant: str = "original") -> set[tuple[int, int]]:
+    """(task, index) of every valid episode of a dataset."""
+    return {
+        (row["task"], row["index"])
+        for row in rows_by_split(dataset, f"{variant}--parsed").get("valid", [])
+    }
 
 
 def episode_keys(root: Path) -> set[tuple[str, int]]:

@@ -63,23 +63,27 @@ def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
     rows = 0
     tmp = job.target.with_name(f".{job.target.name}.tmp")
     job.target.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(tmp, hf_schema(), **PARQUET_OPTIONS) as writer:
-        for batch in pq.ParquetFile(job.source).iter_batches(batch_size=ROWS_PER_GROUP):
-            out = []
-            for row in batch.to_pylist():
-                try:
-                    out.append(
-                        preprocess_row(
-                            row, tokenizer, keep_final_observation=job.keep_final_observation
+    try:
+        with pq.ParquetWriter(tmp, hf_schema(), **PARQUET_OPTIONS) as writer:
+            for batch in pq.ParquetFile(job.source).iter_batches(batch_size=ROWS_PER_GROUP):
+                out = []
+                for row in batch.to_pylist():
+                    try:
+                        out.append(
+                            preprocess_row(
+                                row, tokenizer, keep_final_observation=job.keep_final_observation
+                            )
                         )
-                    )
-                except Exception as error:  # one bad episode is reported, not fatal
-                    name = f"{job.source}#{TASK_NAMES[row['task']]}/{row['index']}"
-                    failures.append((name, f"{name}: {error}"))
-            if out:
-                writer.write_table(pa.Table.from_pylist(out, schema=hf_schema()))
-                rows += len(out)
-    tmp.replace(job.target)
+                    except Exception as error:  # one bad episode is reported, not fatal
+                        name = f"{job.source}#{TASK_NAMES[row['task']]}/{row['index']}"
+                        failures.append((name, f"{name}: {error}"))
+                if out:
+                    writer.write_table(pa.Table.from_pylist(out, schema=hf_schema()))
+                    rows += len(out)
+        tmp.replace(job.target)
+    except BaseException:  # a failed shard leaves no partial temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return rows, failures
 
 
@@ -126,13 +130,11 @@ def tokenize_dataset(
             rows, failures = outcome.value
             summary.episodes += rows
             summary.shards_written += 1
+            summary.bytes_out += outcome.item.target.stat().st_size
         for name, error in failures:
             summary.failures.append((name, error))
             append_failure(failures_file, name, error)
             print(f"vima-tokenize: skipped {error}", file=sys.stderr)
-    summary.bytes_out = sum(
-        p.stat().st_size for folder in expected for p in folder.glob("*.parquet")
-    )
     write_card(dataset)
     return summary
 
