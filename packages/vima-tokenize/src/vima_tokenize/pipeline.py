@@ -20,6 +20,7 @@ from vima_schema.dataset_layout import (
     task_dir,
 )
 from vima_schema.enums import TASK_NAMES
+from vima_schema.record import POSE_KEYS
 from vima_schema.runner import append_failure, run_items
 
 from vima_tokenize.preprocess import preprocess_row
@@ -27,6 +28,21 @@ from vima_tokenize.record import hf_schema
 from vima_tokenize.text import load_tokenizer
 
 FAILURES_FILE = "failures.jsonl"
+#: Parsed columns the preprocessing reads.
+INPUT_COLUMNS = [
+    "task",
+    "index",
+    "prompt",
+    "prompt_assets",
+    "objects",
+    "steps",
+    "end_effector_type",
+    "frames_front",
+    "frames_top",
+    "segm_front",
+    "segm_top",
+    *POSE_KEYS,
+]
 ROWS_PER_GROUP = 64
 
 
@@ -65,7 +81,8 @@ def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
     job.target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with pq.ParquetWriter(tmp, hf_schema(), **PARQUET_OPTIONS) as writer:
-            for batch in pq.ParquetFile(job.source).iter_batches(batch_size=ROWS_PER_GROUP):
+            source = pq.ParquetFile(job.source)
+            for batch in source.iter_batches(batch_size=ROWS_PER_GROUP, columns=INPUT_COLUMNS):
                 out = []
                 for row in batch.to_pylist():
                     try:
@@ -102,6 +119,7 @@ def tokenize_dataset(
     split; a complete output shard is skipped unless `overwrite` (resumable per shard).
     """
     _tokenizer(tokenizer)  # fail early on a bad --tokenizer
+    hf_schema()  # built once here; worker processes inherit it instead of importing datasets
     shards = list_shards(dataset, variant, PARSED)
     if not shards:
         raise ValueError(f"{dataset}: variant {variant!r} has no parsed shards")
