@@ -245,3 +245,21 @@ def test_parse_missing_raw_is_usage_error(tmp_path: Path, run_cli: RunCli, corpu
     assert str(missing) in run.err
     assert run.out == ""
     assert parsed_files(tmp_path / "parsed") == {}
+
+
+def test_parse_alias_task_folder_uses_canonical_name(tmp_path: Path, run_cli: RunCli) -> None:
+    # `sweep` is an old folder name of sweep_without_exceeding: same episode identity.
+    source = RAW_SAMPLES / "sweep_without_exceeding" / "000000"
+    alias = copy_tree(source, tmp_path / "old" / "sweep" / "000000")
+    parsed = tmp_path / "parsed"
+    run = run_cli("parse", alias.parent.parent, "--out", parsed)
+    assert run.code == 0, run.err
+    name = expected_name("sweep_without_exceeding", 0)
+    assert set(parsed_files(parsed)) == {name}
+    assert parsed_files(parsed)[name] == encode_episode(read_episode(source))
+    run = run_cli("parse", alias.parent.parent, "--out", parsed)
+    assert counts(run.err) == (0, 1, 0)
+    run = run_cli("parse", RAW_SAMPLES / "sweep_without_exceeding", alias, "--out", parsed)
+    assert run.code == 1
+    assert counts(run.err) == (0, 1, 1)
+    assert failures(parsed)[-1]["path"] == str(alias)

@@ -128,7 +128,10 @@ def test_resume_after_sigkill_gives_identical_dataset(
     with subprocess.Popen(
         command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     ) as process:
+        give_up = time.monotonic() + 120  # guard against a hung child, not a timing check
         while process.poll() is None and not any(parsed.glob("*/*.arrow")):
+            if time.monotonic() > give_up:
+                break
             time.sleep(0.001)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)

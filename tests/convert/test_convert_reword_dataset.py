@@ -3,6 +3,9 @@ test_convert_reword.py)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +15,15 @@ import pytest
 from vima_schema.dataset_layout import list_shards
 from vima_schema.layout import placeholders
 
-from .conftest import CORPUS_EPISODES, CORPUS_VALID, RunCli, copy_tree, shard_files
+from .conftest import (
+    CORPUS_EPISODES,
+    CORPUS_VALID,
+    REPO_ROOT,
+    RunCli,
+    copy_tree,
+    rows_by_split,
+    shard_files,
+)
 
 
 def prompts(dataset: Path, variant: str) -> dict[tuple[str, int], str]:
@@ -58,10 +69,8 @@ def test_reword_cli_writes_loadable_configs(
     for config in ["reworded--parsed", *(f"reworded--parsed--{t}" for t in tasks)]:
         assert f"- config_name: {config}\n" in text
         loaded = datasets.load_dataset(str(dataset_copy), config, cache_dir=cache)
-        source = datasets.load_dataset(
-            str(dataset_copy), config.replace("reworded", "original"), cache_dir=cache
-        )
-        assert loaded.num_rows == source.num_rows, config
+        source = rows_by_split(dataset_copy, config.replace("reworded", "original"))
+        assert loaded.num_rows == {split: len(rows) for split, rows in source.items()}, config
     whole = datasets.load_dataset(str(dataset_copy), "reworded--parsed", cache_dir=cache)
     assert whole.num_rows == {"train": CORPUS_EPISODES - CORPUS_VALID, "valid": CORPUS_VALID}
     assert set(whole["valid"]["prompt"]) <= set(prompts(dataset_copy, "reworded").values())
@@ -109,6 +118,38 @@ def test_reword_reproducible_and_seed_dependent(
     original = prompts(reworded, "original")
     for key, prompt in second.items():
         assert Counter(placeholders(prompt)) == Counter(placeholders(original[key]))
+
+
+def test_reword_reproducible_across_processes(reworded: Path, dataset_copy: Path) -> None:
+    # Another interpreter with another string-hash seed gives the same shards, byte for byte.
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    command = [sys.executable, "-m", "vima_convert", "reword", str(dataset_copy), "--seed", "3"]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == str(dataset_copy)
+    assert shard_files(dataset_copy) == shard_files(reworded)
+
+
+def test_reword_after_rebuild_with_other_shards(
+    tmp_path: Path, run_cli: RunCli, reworded: Path, dataset_copy: Path, clean_parsed: Path
+) -> None:
+    reword(run_cli, dataset_copy, "--seed", "3")
+    run = run_cli(
+        "build", clean_parsed, "--out", dataset_copy, "--valid-size", str(CORPUS_VALID),
+        "--max-shard-mb", "0.06",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    reword(run_cli, dataset_copy, "--seed", "3")
+    for task in {s.task for s in list_shards(dataset_copy)}:
+        names = {v: {s.path.name for s in list_shards(dataset_copy, v, "parsed", task)}
+                 for v in ("original", "reworded")}  # fmt: skip
+        assert names["reworded"] == names["original"], task
+        assert len(names["original"]) > 1
+    assert prompts(dataset_copy, "reworded") == prompts(reworded, "reworded")
+    loaded = datasets.load_dataset(
+        str(dataset_copy), "reworded--parsed", cache_dir=str(tmp_path / "hf-cache")
+    )
+    assert loaded.num_rows == {"train": CORPUS_EPISODES - CORPUS_VALID, "valid": CORPUS_VALID}
 
 
 def test_reword_to_another_variant_name(run_cli: RunCli, dataset_copy: Path) -> None:

@@ -40,9 +40,11 @@ def reword_dataset(
     if not shards:
         raise ValueError(f"{dataset}: variant {source!r} has no parsed shards")
     summary = RewordSummary()
+    written: dict[Path, set[str]] = {}
     for shard in shards:
         out_dir = task_dir(dataset, target, PARSED, shard.task)
         out_dir.mkdir(parents=True, exist_ok=True)
+        written.setdefault(out_dir, set()).add(shard.path.name)
         tmp = out_dir / f".{shard.path.name}.tmp"
         source_file = pq.ParquetFile(shard.path)
         with pq.ParquetWriter(tmp, source_file.schema_arrow, **PARQUET_OPTIONS) as writer:
@@ -52,6 +54,12 @@ def reword_dataset(
                 batch = batch.set_column(column, "prompt", pa.array(prompts, pa.string()))
                 writer.write_batch(batch)
         tmp.replace(out_dir / shard.path.name)
+    # Shards of an earlier run that the source no longer has (e.g. rebuilt with other shard
+    # counts) would otherwise stay in the target config and duplicate its episodes.
+    for out_dir, names in written.items():
+        for stale in out_dir.glob("*.parquet"):
+            if stale.name not in names:
+                stale.unlink()
     write_card(dataset)
     return summary
 
