@@ -87,6 +87,13 @@ def write_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
     return rows, failures
 
 
+def _remove_other_tasks(stage_dir: Path, keep: set[str]) -> None:
+    """Delete task folders of an earlier build whose task is not in this build."""
+    for folder in stage_dir.iterdir():
+        if folder.is_dir() and folder.name in Task.__members__ and folder.name not in keep:
+            shutil.rmtree(folder)
+
+
 def build(
     parsed: Path,
     dataset: Path,
@@ -102,6 +109,7 @@ def build(
     if not files:
         raise ValueError(f"{parsed}: no parsed episode files (run `vima-convert parse` first)")
     splits = assign_splits({t: sorted(v) for t, v in files.items()}, valid_size, seed)
+    hf_schema()  # built once here; worker processes inherit it instead of importing datasets
     max_bytes = int(max_shard_mb * 1024 * 1024)
     jobs: list[ShardJob] = []
     staging: dict[Task, Path] = {}
@@ -130,6 +138,7 @@ def build(
                 print(f"vima-convert: skipped unreadable parsed file: {error}", file=sys.stderr)
         for task, folder in staging.items():
             replace_directory(folder, task_dir(dataset, variant, PARSED, task.name))
+        _remove_other_tasks(dataset / variant / PARSED, {task.name for task in staging})
     finally:
         for folder in staging.values():
             shutil.rmtree(folder, ignore_errors=True)

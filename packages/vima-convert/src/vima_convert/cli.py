@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     s = sub.add_parser("stats", help="episodes, steps, objects, textures, prompt lengths")
     s.add_argument("dataset", type=Path, metavar="DATASET")
-    s.add_argument("--config", help="one config (default: every parsed config)")
+    s.add_argument("--config", default="original--parsed", help="default: original--parsed")
     s.add_argument("--json", action="store_true")
     s.add_argument("--plot", type=Path, metavar="FILE.png")
     e = sub.add_parser("export-raw", help="dataset -> raw episode folders (lossless)")
