@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image
-
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE})
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
@@ -48,6 +46,8 @@ def jpeg_problem(data: bytes, width: int, height: int) -> str | None:
 
 def jpeg_decode_problem(data: bytes, width: int, height: int) -> str | None:
     """Decode the whole JPEG with Pillow; return the problem or None."""
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from vima_schema.enums import TASK_NAMES, VIEWS, PlaceholderType, Task, View
+from vima_schema.hf_features import with_hf_features
 
 if TYPE_CHECKING:
     import datasets
@@ -111,9 +112,10 @@ def features() -> datasets.Features:
     return task_features(SCHEMA)
 
 
+@functools.cache
 def hf_schema() -> pa.Schema:
     """`SCHEMA` with the Hugging Face features embedded, for parquet shards."""
-    return features().arrow_schema
+    return with_hf_features(SCHEMA, {"task": TASK_NAMES})
 
 
 def episode_to_record(episode: Episode) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+from vima_schema.enums import TASK_NAMES
+from vima_schema.hf_features import with_hf_features
 from vima_schema.record import task_features
 
 if TYPE_CHECKING:
@@ -70,9 +72,10 @@ def features() -> datasets.Features:
     return task_features(SCHEMA)
 
 
+@functools.cache
 def hf_schema() -> pa.Schema:
     """`SCHEMA` with the Hugging Face features embedded, for parquet shards."""
-    return features().arrow_schema
+    return with_hf_features(SCHEMA, {"task": TASK_NAMES})
 
 
 def leading_shape(row: dict[str, Any], name: str) -> tuple[int, ...]:
