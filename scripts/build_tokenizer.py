@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from vima_tokenize.vocabulary import PLACEHOLDER_TOKENS, corpus_sentences
+from vima_schema.vocabulary import PLACEHOLDER_TOKENS
+from vima_tokenize.vocabulary import corpus_sentences
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "packages/vima-tokenize/src/vima_tokenize/data/tokenizer.json"

@@ -12,6 +12,13 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 from vima_schema.safe_pickle import load_pickle
+from vima_schema.vocabulary import (
+    NOVEL_WORDS,
+    OBJECT_NAMES,
+    PLACEHOLDER_NAMES,
+    PLACEHOLDER_TOKENS,
+    TEXTURE_NAMES,
+)
 from vima_tokenize import text
 from vima_tokenize.text import (
     EOS_ID,
@@ -24,16 +31,7 @@ from vima_tokenize.text import (
     load_tokenizer,
     placeholder_ids,
 )
-from vima_tokenize.vocabulary import (
-    NOVEL_WORDS,
-    OBJECT_NAMES,
-    PLACEHOLDER_NAMES,
-    PLACEHOLDER_TOKENS,
-    TASK_TEMPLATES,
-    TEXTURE_NAMES,
-    corpus_sentences,
-    split_on_placeholders,
-)
+from vima_tokenize.vocabulary import TASK_TEMPLATES, corpus_sentences, split_on_placeholders
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JSON = REPO_ROOT / "packages/vima-tokenize/src/vima_tokenize/data/tokenizer.json"

@@ -8,7 +8,8 @@ whose vocabulary slots (verbs, prepositions, nouns, adverbs, ...) are drawn from
 Template mini-language (all templates are plain strings):
 
 * ``<name>`` inserts the value ``name`` extracted from the prompt, verbatim.
-* ``[name]`` inserts a random entry of the vocabulary list ``name`` (entries may contain further
+* ``[name]`` inserts a random entry of the word list ``name`` (``PARAPHRASE_SLOTS`` and the
+  task's ``TASK_PARAPHRASE_SLOTS`` of :mod:`vima_schema.vocabulary`; entries may contain further
   ``[...]`` slots and are expanded recursively); ``[^name]`` also upper-cases its first letter.
 
 Novel words (novel_noun, novel_adj_and_noun) are bound to their placeholders *by name* from the
@@ -26,6 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vima_schema.vocabulary import (
+    DIRECTIONS,
+    PARAPHRASE_SLOTS,
+    TASK_PARAPHRASE_SLOTS,
+)
+
 __all__ = ["PARAPHRASE_VOCABULARY", "SUPPORTED_TASKS", "RewordError", "reword_prompt"]
 
 
@@ -34,93 +41,10 @@ class RewordError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------
-# Vocabulary slots
+# Vocabulary slots (word lists: vima_schema.vocabulary)
 # --------------------------------------------------------------------------------------------
 
 Vocab = Mapping[str, tuple[str, ...]]
-
-_VOCAB: dict[str, tuple[str, ...]] = {
-    # placing
-    "put": ("put", "place", "move", "set", "position", "drop"),
-    "placed": ("placed", "put", "moved", "set", "dropped"),
-    "putting": ("putting", "placing", "moving", "dropping"),
-    "pick": ("pick up", "take", "grab", "lift"),
-    "into": ("into", "onto", "inside", "in", "on top of", "within"),
-    "the": ("the", ""),
-    # generic nouns
-    "object": ("object", "item", "thing"),
-    "objects": ("objects", "items", "things"),
-    "an_object": ("an object", "an item", "a thing"),
-    # rotation
-    "rotate": ("rotate", "turn", "spin", "swivel", "pivot"),
-    "rotated": ("rotated", "turned", "spun"),
-    "rotating": ("rotating", "turning", "spinning"),
-    "rotation": ("rotation", "turn", "spin"),
-    "by": ("by", "through"),
-    "exactly": ("exactly", "precisely", ""),
-    # scenes and rearrangement
-    "from": ("in", "from", "shown in", "seen in"),
-    "rearrange": ("rearrange", "reorganize", "reposition", "arrange"),
-    "setup": ("scene", "arrangement", "configuration", "layout", "setup"),
-    "match": ("match", "look like", "resemble"),
-    "matches": ("matches", "looks like", "resembles"),
-    "restore": (
-        "restore them",
-        "restore the [original] [setup]",
-        "put them back where they were",
-        "move them back to their [original] positions",
-        "return everything to how it was",
-        "undo the rearrangement",
-    ),
-    "then": ("then", "after that", "next", "afterwards"),
-    "original": ("original", "initial", "starting", "first"),
-    # memory tasks
-    "previously": ("previously", "originally", "initially", "formerly", "earlier"),
-    "finally": ("finally", "lastly", "at the end", "in the end", "eventually"),
-    "restore_it": ("restore it", "return it", "bring it back", "put it back", "move it back"),
-    "back_into": ("into", "to"),
-    # imitation
-    "follow": ("follow", "copy", "imitate", "reproduce", "mimic"),
-    "motion": ("motion", "movement", "trajectory", "path"),
-    "stack": ("stack", "pile", "pile up"),
-    "tower": ("tower", "stack", "pile"),
-    "order": ("order", "sequence"),
-    "frame_sep": (" ", ", ", " then "),
-    # sweeping
-    "sweep": ("sweep", "push", "shove", "slide", "move"),
-    "into_zone": ("into", "inside", "within"),
-    # novel concepts
-    "specific": ("specific", "particular", "certain", "fixed"),
-    "for_example": (
-        "for example",
-        "for instance",
-        "here are some examples",
-        "see these examples",
-        "examples",
-    ),
-}
-
-_EXCEED_VOCAB: dict[str, tuple[str, ...]] = {
-    "limit_ing": (
-        "exceeding",
-        "going beyond",
-        "going past",
-        "going over",
-        "crossing",
-        "overstepping",
-    ),
-    "limit": ("exceed", "go beyond", "go past", "go over", "cross", "overstep"),
-}
-_TOUCH_VOCAB: dict[str, tuple[str, ...]] = {
-    "limit_ing": ("touching", "contacting", "hitting", "bumping into"),
-    "limit": ("touch", "contact", "hit", "bump into"),
-}
-_TEXTURE_VOCAB: dict[str, tuple[str, ...]] = {
-    "attr": ("texture", "pattern", "look", "appearance", "surface pattern"),
-}
-_PROFILE_VOCAB: dict[str, tuple[str, ...]] = {
-    "attr": ("profile", "shape", "outline", "silhouette", "form"),
-}
 
 # Words emitted by code rather than by templates (articles, list joiners, pronouns, adverb).
 _CODE_WORDS: tuple[str, ...] = ("a", "an", "and", "it", "them", "less", "the")
@@ -286,6 +210,7 @@ _PH = r"\{[A-Za-z0-9_]+\}"
 _W = r"[A-Za-z]+"
 _TEX = r"[A-Za-z][A-Za-z ]*?"
 _END = r"\s*\.?"
+_DIRECTION = "|".join(DIRECTIONS)
 
 
 def _pattern(body: str) -> re.Pattern[str]:
@@ -386,7 +311,7 @@ def _render_frames(templates: Sequence[str]) -> Callable[[Slots, _Filler], str]:
     """Renderer for tasks with a sequence of frame placeholders."""
 
     def render(slots: Slots, filler: _Filler) -> str:
-        sep = filler.pick(_VOCAB["frame_sep"])
+        sep = filler.pick(PARAPHRASE_SLOTS["frame_sep"])
         values = {k: v for k, v in slots.items() if k != "frames"}
         values["frames"] = sep.join(slots["frames"])
         return filler.sentence(templates, values)
@@ -659,34 +584,34 @@ _TASKS: dict[str, _TaskSpec] = {
         parse=_simple(_parse_plain),
         render=_render_plain(_SWEEP),
         templates=(_SWEEP,),
-        vocab=_EXCEED_VOCAB,
+        vocab=TASK_PARAPHRASE_SLOTS["sweep_without_exceeding"],
     ),
     "sweep_without_touching": _TaskSpec(
         patterns=(_pattern(_SWEEP_BODY.replace("VERB", "touching")),),
         parse=_simple(_parse_plain),
         render=_render_plain(_SWEEP),
         templates=(_SWEEP,),
-        vocab=_TOUCH_VOCAB,
+        vocab=TASK_PARAPHRASE_SLOTS["sweep_without_touching"],
     ),
     "same_texture": _TaskSpec(
         patterns=(_pattern(_SAME_BODY.replace("ATTR", "(?:texture|color)")),),
         parse=_simple(_parse_plain),
         render=_render_plain(_SAME_ATTRIBUTE),
         templates=(_SAME_ATTRIBUTE,),
-        vocab=_TEXTURE_VOCAB,
+        vocab=TASK_PARAPHRASE_SLOTS["same_texture"],
     ),
     "same_shape": _TaskSpec(
         patterns=(_pattern(_SAME_BODY.replace("ATTR", "(?:profile|shape)")),),
         parse=_simple(_parse_plain),
         render=_render_plain(_SAME_ATTRIBUTE),
         templates=(_SAME_ATTRIBUTE,),
-        vocab=_PROFILE_VOCAB,
+        vocab=TASK_PARAPHRASE_SLOTS["same_shape"],
     ),
     "manipulate_old_neighbor": _TaskSpec(
         patterns=(
             _pattern(
                 rf"First put (?P<d>{_PH}) into (?P<b>{_PH}),? (?:and )?then put the object that "
-                r"was previously at its (?P<dir>north|south|east|west) into the same (?P=b)"
+                rf"was previously at its (?P<dir>{_DIRECTION}) into the same (?P=b)"
             ),
         ),
         parse=_simple(_parse_plain),
@@ -760,7 +685,7 @@ def reword_prompt(prompt: str, task: str, rng: random.Random, textures: Sequence
         ValueError: no template could keep every placeholder / texture (should not happen).
     """
     spec, slots = _parse(prompt, task)
-    filler = _Filler(rng, {**_VOCAB, **spec.vocab})
+    filler = _Filler(rng, {**PARAPHRASE_SLOTS, **spec.vocab})
     wanted = Counter(_PH_RE.findall(prompt))
     protected = {t: _texture_count(prompt, t) for t in textures if t}
     protected = {t: n for t, n in protected.items() if n}
@@ -788,9 +713,7 @@ def reword_prompt(prompt: str, task: str, rng: random.Random, textures: Sequence
 def _collect_vocabulary() -> frozenset[str]:
     """Every word the templates and vocabulary slots can emit (lower-case and capitalised)."""
     texts: list[str] = list(_CODE_WORDS)
-    vocabularies: list[Vocab] = [_VOCAB, _EXCEED_VOCAB, _TOUCH_VOCAB, _TEXTURE_VOCAB]
-    vocabularies.append(_PROFILE_VOCAB)
-    for vocab in vocabularies:
+    for vocab in (PARAPHRASE_SLOTS, *TASK_PARAPHRASE_SLOTS.values()):
         for entries in vocab.values():
             texts.extend(entries)
     for spec in _TASKS.values():

@@ -13,7 +13,6 @@ from typing import Any
 
 import pyarrow as pa
 
-
 _FLOAT_NAMES = {"halffloat": "float16", "float": "float32", "double": "float64"}
 
 

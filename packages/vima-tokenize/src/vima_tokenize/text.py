@@ -4,9 +4,9 @@ The default tokenizer (`data/tokenizer.json`, built by `scripts/build_tokenizer.
 byte-level BPE trained on the VIMA prompt vocabulary: case is kept, there is no normalizer and
 every input (unseen words, random letters, any unicode) tokenizes without `<unk>` and decodes
 back exactly. Special ids: `<pad>` = 0, `</s>` = 1 (appended to every encoding, like T5),
-`<unk>` = 2 (never produced). The 114 placeholders (`vocabulary.PLACEHOLDER_TOKENS`) are added
-tokens placed after the model vocabulary, so each `{name}` is exactly one token wherever it
-stands (`"{dragged_obj}."`, `"({scene})"`, `"a{base_obj}"`).
+`<unk>` = 2 (never produced). The 114 placeholders (`vima_schema.vocabulary.PLACEHOLDER_TOKENS`)
+are added tokens placed after the model vocabulary, so each `{name}` is exactly one token
+wherever it stands (`"{dragged_obj}."`, `"({scene})"`, `"a{base_obj}"`).
 
 `encode_prompt` splits a prompt into word tokens (type 0, embedded by the text model) and image
 placeholders (type 1). Only the 114 known names are placeholders: any other `{x}` in a prompt
@@ -25,8 +25,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from tokenizers import AddedToken, Tokenizer
-
-from vima_tokenize.vocabulary import PLACEHOLDER_TOKENS
+from vima_schema.vocabulary import PLACEHOLDER_TOKENS
 
 TOKENIZER_FILENAME = "tokenizer.json"
 PAD_ID = 0

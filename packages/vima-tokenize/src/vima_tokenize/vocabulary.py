@@ -1,9 +1,10 @@
-"""The VIMA prompt vocabulary as data: placeholder tokens and the tokenizer training corpus.
+"""The tokenizer training corpus of the VIMA prompt vocabulary.
 
-Sources: VIMA-Bench task templates (17 tasks), the object and texture encyclopedia, the novel
-words of the concept-grounding tasks, the paraphrase ("reworded") vocabulary of CoGeLoT and the
-"textual" descriptions. `corpus_sentences()` turns these into the sentences the default
-tokenizer is trained on (see `scripts/build_tokenizer.py`).
+The domain vocabulary (placeholders, objects, textures, novel words, directions, angles, number
+words, the paraphrase slot word lists) lives in `vima_schema.vocabulary`. This module adds what
+only the tokenizer needs: the VIMA-Bench task templates, the "textual" re-templated sentences,
+extra words and punctuation, and `corpus_sentences()`, the sentences the default tokenizer is
+trained on (see `scripts/build_tokenizer.py`).
 """
 
 from __future__ import annotations
@@ -13,157 +14,28 @@ import random
 import re
 from collections.abc import Iterator
 
-# --------------------------------------------------------------------------------------------
-# Placeholders
-# --------------------------------------------------------------------------------------------
-
-INDEXED_PLACEHOLDER_NAMES: tuple[str, ...] = (
-    "base_obj",
-    "dragged_obj",
-    "demo_blicker_obj",
-    "demo_less_blicker_obj",
-    "start_scene",
-    "end_scene",
-    "before_twist",
-    "after_twist",
-    "frame",
+from vima_schema.vocabulary import (
+    DIRECTIONS,
+    NOVEL_ADJECTIVES,
+    NOVEL_ADJECTIVES_EXTREME,
+    NOVEL_NOUNS,
+    NOVEL_NOUNS_EXTREME,
+    NOVEL_WORDS,
+    NUMBER_WORDS,
+    OBJECT_ALIASES,
+    OBJECT_NAMES,
+    PARAPHRASE_SLOTS,
+    PLACEHOLDER_NAMES,
+    ROTATE_ANGLES,
+    SWEEP_DETERMINERS,
+    TASK_PARAPHRASE_SLOTS,
+    TEXTURE_NAMES,
+    TWIST_ANGLES,
 )
-"""Names that occur plain and with a suffix `_0` ... `_10`."""
-
-MAX_PLACEHOLDER_INDEX = 10
-
-SINGLE_PLACEHOLDER_NAMES: tuple[str, ...] = (
-    "swept_obj",
-    "bounds",
-    "constraint",
-    "scene",
-    "ring",
-    "hanoi_stand",
-)
-"""Names that only occur without a suffix."""
-
-PLACEHOLDER_NAMES: tuple[str, ...] = (
-    *(
-        name if index is None else f"{name}_{index}"
-        for name in INDEXED_PLACEHOLDER_NAMES
-        for index in (None, *range(MAX_PLACEHOLDER_INDEX + 1))
-    ),
-    *SINGLE_PLACEHOLDER_NAMES,
-)
-"""The 114 placeholder names (without braces), in CoGeLoT's order."""
-
-PLACEHOLDER_TOKENS: tuple[str, ...] = tuple(f"{{{name}}}" for name in PLACEHOLDER_NAMES)
-"""The 114 placeholder tokens as written in prompts, e.g. `"{base_obj}"`."""
 
 PLACEHOLDER_PATTERN = re.compile(r"\{[A-Za-z0-9_]+\}")
 """Matches any `{name}`; only names in `PLACEHOLDER_NAMES` are placeholders."""
 
-# --------------------------------------------------------------------------------------------
-# Encyclopedia
-# --------------------------------------------------------------------------------------------
-
-LETTERS: tuple[str, ...] = ("A", "E", "G", "M", "R", "T", "V")
-
-BASE_OBJECTS: tuple[str, ...] = ("bowl", "pan", "pallet", "frame", "container", "square")
-DRAGGED_OBJECTS: tuple[str, ...] = (
-    *(f"letter {letter}" for letter in LETTERS),
-    "cross",
-    "diamond",
-    "triangle",
-    "flower",
-    "heart",
-    "hexagon",
-    "pentagon",
-    "L-shaped block",
-    "ring",
-    "round",
-    "star",
-    "block",
-    "shorter block",
-)
-SWEEP_OBJECTS: tuple[str, ...] = ("small block", "three-sided rectangle", "line")
-OTHER_OBJECTS: tuple[str, ...] = ("stand", "disk", "hanoi stand", "hanoi disk")
-OBJECT_ALIASES: tuple[str, ...] = ("cube", "L-shape", "zone", "frypan", "gray", "grey")
-OBJECT_NAMES: tuple[str, ...] = (
-    *BASE_OBJECTS,
-    *DRAGGED_OBJECTS,
-    *SWEEP_OBJECTS,
-    *OTHER_OBJECTS,
-)
-
-COLORS: tuple[str, ...] = (
-    "blue",
-    "red",
-    "green",
-    "orange",
-    "yellow",
-    "purple",
-    "pink",
-    "cyan",
-    "olive",
-)
-DARKENED_COLORS: tuple[str, ...] = COLORS[:-1]
-"""Colours with a "dark" variant (all but olive)."""
-IMAGE_TEXTURES: tuple[str, ...] = (
-    "brick",
-    "tiles",
-    "wooden",
-    "granite",
-    "plastic",
-    "polka dot",
-    "checkerboard",
-    "tiger",
-    "magma",
-    "rainbow",
-)
-PATTERN_COLORS: tuple[str, ...] = ("red", "yellow", "green", "blue", "purple")
-COLOR_PAIRS: tuple[tuple[str, str], ...] = tuple(itertools.combinations(PATTERN_COLORS, 2))
-
-
-def _texture_names() -> tuple[str, ...]:
-    names: list[str] = list(IMAGE_TEXTURES)
-    for pattern in ("stripe", "polka dot"):
-        for first, second in COLOR_PAIRS:
-            names += [f"{first} and {second} {pattern}", f"dark {first} and {second} {pattern}"]
-    for color in PATTERN_COLORS:
-        names += [f"{color} swirl", f"dark {color} swirl"]
-    names += [f"{color} paisley" for color in PATTERN_COLORS]
-    names += list(COLORS)
-    names += [f"dark {color}" for color in DARKENED_COLORS]
-    return tuple(names)
-
-
-TEXTURE_NAMES: tuple[str, ...] = _texture_names()
-"""The 82 texture names of the encyclopedia (49 non-dark)."""
-
-NOVEL_NOUNS: tuple[str, ...] = ("dax", "blicket", "wug", "zup")
-NOVEL_NOUNS_EXTREME: tuple[str, ...] = ("xachup", "feplicat", "gazip", "duchat")
-NOVEL_ADJECTIVES: tuple[str, ...] = ("daxer", "blicker", "modier", "kobar")
-NOVEL_ADJECTIVES_EXTREME: tuple[str, ...] = ("xachupiar", "feplicatarie", "gazipierdo", "duchatler")
-NOVEL_WORDS: tuple[str, ...] = (
-    *NOVEL_NOUNS,
-    *NOVEL_NOUNS_EXTREME,
-    *NOVEL_ADJECTIVES,
-    *NOVEL_ADJECTIVES_EXTREME,
-)
-
-DIRECTIONS: tuple[str, ...] = ("north", "south", "west", "east")
-ROTATE_ANGLES: tuple[int, ...] = (20, 30, 40, 60, 80, 90, 100, 120, 140, 150, 160)
-TWIST_ANGLES: tuple[int, ...] = tuple(range(30, 360, 30))
-NUMBER_WORDS: tuple[str, ...] = (
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-)
-SWEEP_DETERMINERS: tuple[str, ...] = ("any", "one", "two", "three", "four", "five", "all")
 PUNCTUATION: tuple[str, ...] = tuple(".,:;!?\"'()[]-_/&+*=<>")
 
 # --------------------------------------------------------------------------------------------
@@ -236,109 +108,6 @@ TEXTUAL_TEMPLATES: tuple[str, ...] = (
     "Finally restore it into its original container.",
     "Put the <object> into the <object>.",
     "Rotate the <object> <angle> degrees.",
-)
-
-# --------------------------------------------------------------------------------------------
-# Paraphrase ("reworded") vocabulary
-# --------------------------------------------------------------------------------------------
-
-PARAPHRASE_VOCABULARY: dict[str, tuple[str, ...]] = {
-    "place": ("put", "place", "move", "position", "drop", "store", "stick", "set"),
-    "lift": ("pick up", "take", "lift", "grab"),
-    "move": ("move", "relocate", "shift", "place"),
-    "sweep": (
-        "put",
-        "place",
-        "position",
-        "sweep",
-        "push",
-        "shove",
-        "move",
-        "relocate",
-        "shift",
-    ),
-    "rotate": ("rotate", "turn", "spin", "pivot", "swivel"),
-    "rearrange": ("rearrange", "reposition", "reorder", "reorganize"),
-    "stack": ("stack", "place", "put", "rearrange", "organize"),
-    "article": ("the", "one"),
-    "onto": ("onto", "into", "on top of", "within the confines of", "on"),
-    "inside": ("in", "inside", "within", "inside of", "into"),
-    "noun": ("object", "item", "thing"),
-    "nouns": ("objects", "items", "things"),
-    "precisely": ("exactly", "precisely", "about", "around", "approximately", "roughly"),
-    "scene": ("scene", "arrangement", "configuration", "layout", "setup", "composition"),
-    "restore": ("restore", "put it back", "undo", "reverse", "revert back"),
-    "exceeding": (
-        "exceeding",
-        "going over",
-        "surpassing",
-        "overstepping",
-        "going beyond",
-        "fully crossing",
-    ),
-    "touching": ("touching", "reaching"),
-    "same": ("same", "identical", "matching", "similar"),
-    "texture": ("texture", "pattern", "look", "style"),
-    "profile": ("profile", "shape", "form", "structure"),
-    "original": ("starting", "original", "initial"),
-    "finally": ("finally", "last", "then"),
-    "motion": ("motion", "movement", "maneuver"),
-    "build": ("build", "create", "construct", "form", "make"),
-    "order": ("order", "way", "manner", "sequence"),
-    "container": (
-        "container",
-        "object",
-        "item",
-        "thing",
-        "place",
-        "location",
-        "spot",
-        "position",
-        "area",
-        "zone",
-    ),
-}
-
-# Paraphrase frames; `<slot>` draws from PARAPHRASE_VOCABULARY or the task slots below.
-PARAPHRASE_TEMPLATES: tuple[str, ...] = (
-    "<place> <article> {dragged_obj_1} <onto> the {base_obj}.",
-    "<place> {dragged_obj_1} <onto> the {base_obj}.",
-    "<lift> the {dragged_obj_1} and <place> it <onto> the {base_obj}.",
-    "<move> <nouns> in the {scene} so that <article> <dragged_texture> <noun> are <onto> the "
-    "<base_texture> <noun>.",
-    "<lift> the <dragged_texture> <noun> in {scene} and <place> it <onto> the <base_texture> "
-    "<noun>.",
-    "<rotate> the {dragged_obj} <precisely> <angle> degrees.",
-    "<lift> the {dragged_obj} and <rotate> <angle> degrees.",
-    "<rotate> the {dragged_obj} by <angle> degrees.",
-    "<rearrange> <nouns> to this {scene}.",
-    "<rearrange> the <nouns> to match this <scene> {scene}.",
-    "<rearrange> <nouns> to this <scene> {scene} and then <restore>.",
-    "<rearrange> the <nouns> to this {scene}, then <restore> to the <original> <scene>.",
-    "{demo_blicker_obj_1} is <adj> than {demo_less_blicker_obj_1}. <place> the <adv><adj> "
-    "{dragged_obj} <onto> the {base_obj}.",
-    "this is a <noun1> {dragged_obj_1}. this is a <noun2> {base_obj}. <place> the <noun1> "
-    "<onto> the <noun2>.",
-    "<lift> the <noun1> and <place> it <onto> the <noun2>.",
-    '"twist" is defined as rotating <nouns> a specific amount. for examples: from '
-    "{before_twist_1} to {after_twist_1}. now twist all <texture> <nouns>.",
-    "<rotate> all <texture> <nouns> like in the examples: from {before_twist_1} to "
-    "{after_twist_1}.",
-    "follow this <motion> for {dragged_obj}: {frame_0} {frame_1} {frame_2}.",
-    "<move> the {dragged_obj} following this <motion>: {frame_0} {frame_1} {frame_2}.",
-    "<stack> <nouns> in this <order> {frame_0} {frame_1} {frame_2}.",
-    "<build> a tower of <nouns> in this <order>: {frame_0} {frame_1} {frame_2}.",
-    "<build> a stack of <nouns> in this <order> {frame_0} {frame_1} {frame_2}.",
-    "<sweep> <det> {swept_obj} <inside> the {bounds} without <exceeding> the {constraint}.",
-    "<sweep> <det> {swept_obj} <inside> {bounds} without <touching> {constraint}.",
-    "<place> all <nouns> with the <same> <texture> as {base_obj} <inside> it.",
-    "<place> all <nouns> with the <same> <profile> as {base_obj} <inside> it.",
-    "first <place> {dragged_obj} <onto> {base_obj} then <place> the <noun> that was previously "
-    "at its <direction> <onto> the same {base_obj}.",
-    "<place> {dragged_obj} <onto> {base_obj_1} then {base_obj_2}. <finally> <restore> it "
-    "<onto> its <original> <container>.",
-    "<place> {dragged_obj} <inside> {base_obj_1} and then {base_obj_2}, <finally> <restore> "
-    "it to its <original> <container>.",
 )
 
 # Extra words likely in hand-written or paraphrased instructions.
@@ -485,6 +254,28 @@ def split_on_placeholders(text: str) -> list[str]:
 _PLACEHOLDER_NAME_SET = frozenset(PLACEHOLDER_NAMES)
 
 
+_SLOT_REFERENCE = re.compile(r"\[\^?([a-z_]+)\]")
+
+
+def _resolve_references(text: str, slots: dict[str, tuple[str, ...]]) -> str:
+    """`text` with each nested `[slot]` reference replaced by that slot's first entry."""
+    return _SLOT_REFERENCE.sub(lambda match: slots[match.group(1)][0], text)
+
+
+def _paraphrase_phrases() -> list[tuple[str, ...]]:
+    """The phrases of each paraphrase slot (`vima_schema.vocabulary`), one tuple per slot.
+
+    Nested `[slot]` references are resolved; blank entries (" ", "") are dropped.
+    """
+    out: list[tuple[str, ...]] = []
+    for task_slots in (PARAPHRASE_SLOTS, *TASK_PARAPHRASE_SLOTS.values()):
+        slots = {**PARAPHRASE_SLOTS, **task_slots}
+        for values in task_slots.values():
+            phrases = (_resolve_references(value, slots).strip() for value in values)
+            out.append(tuple(phrase for phrase in phrases if phrase))
+    return [phrases for phrases in out if phrases]
+
+
 def _raw_sentences() -> Iterator[str]:
     rng = random.Random(0)
     task_slots = _task_slot_values()
@@ -497,11 +288,10 @@ def _raw_sentences() -> Iterator[str]:
     for template in TEXTUAL_TEMPLATES:
         for sentence in _expand(template, task_slots, rng, 200):
             yield from _case_variants(sentence)
-    para_slots = {**task_slots, **PARAPHRASE_VOCABULARY}
-    for template in PARAPHRASE_TEMPLATES:
-        for sentence in _expand(template, para_slots, rng, 60):
-            sentence = sentence[0].upper() + sentence[1:]
-            yield from _case_variants(sentence)
+    paraphrase = _paraphrase_phrases()
+    for phrases in paraphrase:
+        # one word list per slot, so every phrase also occurs inside a sentence
+        yield from _case_variants(", ".join(phrases))
     words: list[str] = [
         *OBJECT_NAMES,
         *OBJECT_ALIASES,
@@ -510,7 +300,7 @@ def _raw_sentences() -> Iterator[str]:
         *DIRECTIONS,
         *NUMBER_WORDS,
         *EXTRA_WORDS,
-        *itertools.chain.from_iterable(PARAPHRASE_VOCABULARY.values()),
+        *itertools.chain.from_iterable(paraphrase),
     ]
     for word in words:
         yield from _case_variants(word)
