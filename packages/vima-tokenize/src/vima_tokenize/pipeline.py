@@ -43,7 +43,8 @@ INPUT_COLUMNS = [
     "segm_top",
     *POSE_KEYS,
 ]
-ROWS_PER_GROUP = 64
+ROWS_PER_GROUP = 64  # episodes per output row group
+ROWS_PER_READ = 16  # parsed episodes converted to python at once (bounds memory)
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,9 @@ def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
     try:
         with pq.ParquetWriter(tmp, hf_schema(), **PARQUET_OPTIONS) as writer:
             source = pq.ParquetFile(job.source)
-            for batch in source.iter_batches(batch_size=ROWS_PER_GROUP, columns=INPUT_COLUMNS):
-                out = []
+            out: list[dict] = []
+            batches = source.iter_batches(batch_size=ROWS_PER_READ, columns=INPUT_COLUMNS)
+            for batch in batches:
                 for row in batch.to_pylist():
                     try:
                         out.append(
@@ -94,9 +96,12 @@ def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
                     except Exception as error:  # one bad episode is reported, not fatal
                         name = f"{job.source}#{TASK_NAMES[row['task']]}/{row['index']}"
                         failures.append((name, f"{name}: {error}"))
-                if out:
+                if len(out) >= ROWS_PER_GROUP:
                     writer.write_table(pa.Table.from_pylist(out, schema=hf_schema()))
-                    rows += len(out)
+                    rows, out = rows + len(out), []
+            if out:
+                writer.write_table(pa.Table.from_pylist(out, schema=hf_schema()))
+                rows += len(out)
         tmp.replace(job.target)
     except BaseException:  # a failed shard leaves no partial temporary file behind
         tmp.unlink(missing_ok=True)
