@@ -124,9 +124,16 @@ def build(
                 target = staging[task] / shard_name(split, number, len(groups))
                 jobs.append(ShardJob(tuple(group), target))
     summary = BuildSummary(bytes_in=sum(p.stat().st_size for job in jobs for p in job.files))
+    jobs.sort(key=lambda job: len(job.files), reverse=True)  # largest first
     try:
         for outcome in run_items(
-            write_shard, jobs, workers=workers, desc="build", unit="shard", total=len(jobs)
+            write_shard,
+            jobs,
+            workers=workers,
+            desc="build",
+            unit="shard",
+            total=len(jobs),
+            chunksize=1,
         ):
             if outcome.error is not None:
                 raise RuntimeError(f"{outcome.item.target.name}: {outcome.error}")

@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:
         return EXIT_USAGE if exit_.code else EXIT_OK
+    from vima_schema.runner import one_native_thread_per_worker
+
+    one_native_thread_per_worker(getattr(args, "workers", 1))
     start = time.perf_counter()
     try:
         code, product = _run(args)

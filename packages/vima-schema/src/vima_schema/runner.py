@@ -27,6 +27,20 @@ class Outcome:
     error: str | None = None
 
 
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_native_thread_per_worker(workers: int) -> None:
+    """With several workers, keep BLAS/OpenMP to one thread each (call before importing numpy).
+
+    Worker processes already use every core; threaded BLAS inside each of them oversubscribes
+    the machine (measured: 2 workers took 13.2 s instead of 7.9 s on 2 cores).
+    """
+    if workers > 1:
+        for name in _THREAD_VARIABLES:
+            os.environ.setdefault(name, "1")
+
+
 def _call(job: tuple[Callable[[Any], Any], Any]) -> Outcome:
     func, item = job
     try:
@@ -43,10 +57,12 @@ def run_items(
     desc: str = "",
     unit: str = "ep",
     total: int | None = None,
+    chunksize: int = 8,
 ) -> Iterator[Outcome]:
     """Apply `func` to each item in `workers` processes, yielding outcomes as they finish.
 
-    Exceptions become failed outcomes; a tqdm bar with the rate goes to stderr.
+    Exceptions become failed outcomes; a tqdm bar with the rate goes to stderr. Use
+    `chunksize=1` for few large items (shards), so that no worker idles while another queues.
     """
     jobs = ((func, item) for item in items)
     bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
@@ -58,7 +74,7 @@ def run_items(
             return
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with context.Pool(workers) as pool:
-            for outcome in pool.imap_unordered(_call, jobs, chunksize=8):
+            for outcome in pool.imap_unordered(_call, jobs, chunksize=chunksize):
                 yield outcome
                 bar.update()
     finally:

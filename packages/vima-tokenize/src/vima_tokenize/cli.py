@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("vima-tokenize: error: --workers must be >= 1", file=sys.stderr)
         return EXIT_USAGE
+    from vima_schema.runner import one_native_thread_per_worker
+
+    one_native_thread_per_worker(args.workers)
     from vima_tokenize.pipeline import tokenize_dataset
 
     start = time.perf_counter()

@@ -143,8 +143,15 @@ def tokenize_dataset(
             if stale.name not in names:
                 stale.unlink()
     failures_file = dataset / variant / PREPROCESSED / FAILURES_FILE
+    jobs.sort(key=lambda job: job.source.stat().st_size, reverse=True)  # largest first
     for outcome in run_items(
-        tokenize_shard, jobs, workers=workers, desc="tokenize", unit="shard", total=len(jobs)
+        tokenize_shard,
+        jobs,
+        workers=workers,
+        desc="tokenize",
+        unit="shard",
+        total=len(jobs),
+        chunksize=1,
     ):
         if outcome.error is not None:
             failure = (str(outcome.item.source), f"{outcome.item.source}: {outcome.error}")
