@@ -74,7 +74,7 @@ def read_episode(
         if not entries.get(folder, False):
             problems.append(f"missing folder {folder}/")
     expected = set(PICKLE_FILES) | set(FRAME_DIRS.values())
-    problems += [f"unexpected entry {name!r}" for name in sorted(set(entries) - expected)]
+    extra = [f"unexpected entry {name!r}" for name in sorted(set(entries) - expected)]
     loaded: dict[str, Any] = {}
     namespaces: set[PickleNamespace] = set()
     for name in PICKLE_FILES:
@@ -85,12 +85,12 @@ def read_episode(
             except PickleLoadError as error:
                 problems.append(str(error).replace(f"{path / name}: ", f"{name}: "))
     if problems:
-        raise EpisodeError(path, problems)
+        raise EpisodeError(path, problems + extra)
     assert task is not None and index is not None
     raw = _RawEpisode(path, loaded[OBS_FILE], loaded[ACTION_FILE], loaded[TRAJECTORY_FILE])
     episode = raw.to_episode(task, index, namespaces, deep)
-    if raw.problems:
-        raise EpisodeError(path, raw.problems)
+    if raw.problems or extra:
+        raise EpisodeError(path, extra + raw.problems)
     assert episode is not None
     return episode
 

@@ -107,7 +107,9 @@ def load_pickle(path: Path | str, data: bytes | None = None) -> tuple[Any, set[P
         obj = unpickler.load()
     except PickleLoadError:
         raise
-    except EOFError:
+    except (EOFError, pickle.UnpicklingError) as error:
+        if isinstance(error, pickle.UnpicklingError) and "truncated" not in str(error):
+            raise PickleLoadError(f"{path}: pickle is corrupt ({error})") from None
         raise PickleLoadError(
             f"{path}: pickle is truncated (ended before its STOP opcode)"
         ) from None
