@@ -105,21 +105,21 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
     if args.command == "parse":
         from vima_convert.parse import parse
 
-        result = parse(
+        parsed = parse(
             args.raw, args.out, workers=args.workers, shard=args.shard, overwrite=args.overwrite
         )
         print(
-            f"vima-convert parse: {result.written} written, {result.skipped} already done, "
-            f"{result.failed} failed (listed in {args.out / 'failures.jsonl'}); "
-            f"{result.bytes_in / 1e6:.1f} MB in, {result.bytes_out / 1e6:.1f} MB out",
+            f"vima-convert parse: {parsed.written} written, {parsed.skipped} already done, "
+            f"{parsed.failed} failed (listed in {args.out / 'failures.jsonl'}); "
+            f"{parsed.bytes_in / 1e6:.1f} MB in, {parsed.bytes_out / 1e6:.1f} MB out",
             file=sys.stderr,
         )
-        return (EXIT_FAILURES if result.failed else EXIT_OK), str(args.out)
+        return (EXIT_FAILURES if parsed.failed else EXIT_OK), str(args.out)
     if args.command == "build":
         from vima_convert.build import build
         from vima_convert.split import parse_valid_size
 
-        result = build(
+        built = build(
             args.parsed,
             args.out,
             variant=args.variant,
@@ -128,26 +128,26 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
             max_shard_mb=args.max_shard_mb,
             workers=args.workers,
         )
-        per = result.bytes_out / max(result.episodes, 1)
+        per = built.bytes_out / max(built.episodes, 1)
         print(
-            f"vima-convert build: {result.episodes} episodes in {result.shards} shards, "
-            f"{result.bytes_out / 1e6:.1f} MB ({per / 1e3:.1f} KB/episode), "
-            f"{len(result.failures)} failed",
+            f"vima-convert build: {built.episodes} episodes in {built.shards} shards, "
+            f"{built.bytes_out / 1e6:.1f} MB ({per / 1e3:.1f} KB/episode), "
+            f"{len(built.failures)} failed",
             file=sys.stderr,
         )
-        return (EXIT_FAILURES if result.failures else EXIT_OK), str(args.out)
+        return (EXIT_FAILURES if built.failures else EXIT_OK), str(args.out)
     if args.command == "reword":
         from vima_convert.reword_dataset import reword_dataset
 
-        result = reword_dataset(
+        reworded = reword_dataset(
             args.dataset, source=args.source, target=args.target, seed=args.seed
         )
         print(
-            f"vima-convert reword: {result.reworded}/{result.episodes} prompts paraphrased, "
-            f"{len(result.kept)} kept unchanged",
+            f"vima-convert reword: {reworded.reworded}/{reworded.episodes} prompts paraphrased, "
+            f"{len(reworded.kept)} kept unchanged",
             file=sys.stderr,
         )
-        return (EXIT_FAILURES if result.kept else EXIT_OK), str(args.dataset)
+        return (EXIT_FAILURES if reworded.kept else EXIT_OK), str(args.dataset)
     if args.command == "stats":
         from vima_convert.stats import format_table, load_metadata, plot, summarize
 

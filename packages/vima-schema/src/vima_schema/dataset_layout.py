@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -18,7 +19,11 @@ SPLITS = ("train", "valid")
 #: Writer options of every parquet shard: zstd level 3, and no dictionary encoding, which on
 #: the large binary columns (frames, masks, images) makes writing 4x and reading 6x slower for
 #: no size gain (docs/PERFORMANCE.md).
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "use_dictionary": False}
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": False,
+}
 PARSED = "parsed"
 PREPROCESSED = "preprocessed"
 _SHARD = re.compile(r"^(?P<split>[a-z]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet$")

@@ -21,8 +21,8 @@ FRAME_HEIGHT = 128
 FRAME_WIDTH = 256
 
 
-def _array(dtype: str, shape: tuple[int | None, ...]) -> Any:
-    """Annotated numpy array type checked for dtype and shape (None = any length)."""
+def _checked(dtype: str, shape: tuple[int | None, ...]) -> PlainValidator:
+    """Validator of a numpy array's dtype and shape (None = any length)."""
 
     def validate(value: Any) -> np.ndarray:
         if not isinstance(value, np.ndarray):
@@ -36,16 +36,17 @@ def _array(dtype: str, shape: tuple[int | None, ...]) -> Any:
             raise ValueError(f"expected shape {wanted}, got {value.shape}")
         return value
 
-    return Annotated[np.ndarray, PlainValidator(validate), PlainSerializer(lambda a: a.tolist())]
+    return PlainValidator(validate)
 
 
-RgbImage = _array("uint8", (3, FRAME_HEIGHT, FRAME_WIDTH))
-SegmImage = _array("uint8", (FRAME_HEIGHT, FRAME_WIDTH))
-SegmFrames = _array("uint8", (None, FRAME_HEIGHT, FRAME_WIDTH))
-EndEffectorFrames = _array("int64", (None,))
-Positions = _array("float32", (None, None))
-Rotations = _array("float32", (None, 4))
-Bounds = _array("float32", (None,))
+_AS_LIST = PlainSerializer(lambda array: array.tolist())
+RgbImage = Annotated[np.ndarray, _checked("uint8", (3, FRAME_HEIGHT, FRAME_WIDTH)), _AS_LIST]
+SegmImage = Annotated[np.ndarray, _checked("uint8", (FRAME_HEIGHT, FRAME_WIDTH)), _AS_LIST]
+SegmFrames = Annotated[np.ndarray, _checked("uint8", (None, FRAME_HEIGHT, FRAME_WIDTH)), _AS_LIST]
+EndEffectorFrames = Annotated[np.ndarray, _checked("int64", (None,)), _AS_LIST]
+Positions = Annotated[np.ndarray, _checked("float32", (None, None)), _AS_LIST]
+Rotations = Annotated[np.ndarray, _checked("float32", (None, 4)), _AS_LIST]
+Bounds = Annotated[np.ndarray, _checked("float32", (None,)), _AS_LIST]
 
 
 class VimaModel(BaseModel):

@@ -286,7 +286,7 @@ def _object_info(info: Any) -> Any:
     return converted
 
 
-def _prompt_asset(asset: dict[str, Any]) -> dict[str, Any]:
+def _prompt_asset(asset: dict[str, Any]) -> Any:
     segm = dict(asset["segm"])
     info = segm.pop(OBJ_INFO_KEY, None)
     kind = asset["placeholder_type"]

@@ -45,56 +45,55 @@ def _struct(**fields: pa.DataType) -> pa.DataType:
 _floats = pa.list_(pa.float32())
 
 #: The record schema in pyarrow (no Hugging Face metadata; see `features()` for that).
-SCHEMA: pa.Schema = pa.schema(
-    {
-        "task": pa.int64(),
-        "index": pa.int64(),
-        "pickle_namespace": pa.string(),
-        "end_effector_type": pa.string(),
-        "n_objects": pa.int64(),
-        "difficulty": pa.string(),
-        "views": pa.list_(pa.string()),
-        "modalities": pa.list_(pa.string()),
-        "generation_config": pa.string(),
-        "seed": pa.int64(),
-        "action_bounds_low": _floats,
-        "action_bounds_high": _floats,
-        "robot_components": pa.list_(pa.int64()),
-        "objects": pa.list_(
-            _struct(
-                obj_id=pa.int64(),
-                obj_name=pa.string(),
-                obj_assets=pa.string(),
-                texture_name=pa.string(),
-                details=pa.string(),
-            )
-        ),
-        "prompt": pa.string(),
-        "prompt_assets": pa.list_(
-            _struct(
-                name=pa.string(),
-                placeholder_type=pa.string(),
-                view_order=pa.list_(pa.string()),
-                rgb_front=pa.binary(),
-                rgb_top=pa.binary(),
-                segm_front=pa.binary(),
-                segm_top=pa.binary(),
-                obj_info=pa.list_(
-                    _struct(obj_id=pa.int64(), obj_name=pa.string(), obj_color=pa.string())
-                ),
-            )
-        ),
-        "steps": pa.int64(),
-        "success": pa.bool_(),
-        "failure": pa.bool_(),
-        "frames_front": pa.list_(pa.binary()),
-        "frames_top": pa.list_(pa.binary()),
-        "segm_front": pa.binary(),
-        "segm_top": pa.binary(),
-        "ee": pa.list_(pa.int64()),
-        **{key: pa.list_(_floats) for key in POSE_KEYS},
-    }
-)
+_FIELDS: dict[str, pa.DataType] = {
+    "task": pa.int64(),
+    "index": pa.int64(),
+    "pickle_namespace": pa.string(),
+    "end_effector_type": pa.string(),
+    "n_objects": pa.int64(),
+    "difficulty": pa.string(),
+    "views": pa.list_(pa.string()),
+    "modalities": pa.list_(pa.string()),
+    "generation_config": pa.string(),
+    "seed": pa.int64(),
+    "action_bounds_low": _floats,
+    "action_bounds_high": _floats,
+    "robot_components": pa.list_(pa.int64()),
+    "objects": pa.list_(
+        _struct(
+            obj_id=pa.int64(),
+            obj_name=pa.string(),
+            obj_assets=pa.string(),
+            texture_name=pa.string(),
+            details=pa.string(),
+        )
+    ),
+    "prompt": pa.string(),
+    "prompt_assets": pa.list_(
+        _struct(
+            name=pa.string(),
+            placeholder_type=pa.string(),
+            view_order=pa.list_(pa.string()),
+            rgb_front=pa.binary(),
+            rgb_top=pa.binary(),
+            segm_front=pa.binary(),
+            segm_top=pa.binary(),
+            obj_info=pa.list_(
+                _struct(obj_id=pa.int64(), obj_name=pa.string(), obj_color=pa.string())
+            ),
+        )
+    ),
+    "steps": pa.int64(),
+    "success": pa.bool_(),
+    "failure": pa.bool_(),
+    "frames_front": pa.list_(pa.binary()),
+    "frames_top": pa.list_(pa.binary()),
+    "segm_front": pa.binary(),
+    "segm_top": pa.binary(),
+    "ee": pa.list_(pa.int64()),
+    **{key: pa.list_(_floats) for key in POSE_KEYS},
+}
+SCHEMA: pa.Schema = pa.schema(_FIELDS)
 
 
 def task_features(schema: pa.Schema) -> datasets.Features:

@@ -141,7 +141,11 @@ _STOCK_DISPATCH_METHODS = {
 }
 
 
-class _NamespacePickler(pickle._Pickler):  # type: ignore[name-defined]
+#: The pure-python pickler (private in the standard library, so typed as Any).
+_PurePickler: Any = pickle._Pickler  # type: ignore[attr-defined]
+
+
+class _NamespacePickler(_PurePickler):
     """Pure-python pickler that writes stand-ins under their original module names."""
 
     dispatch: typing.ClassVar[dict[type, Any]] = {

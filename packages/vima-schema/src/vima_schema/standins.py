@@ -69,7 +69,7 @@ class OmegaNode:
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         import copyreg
 
-        return (copyreg.__newobj__, (type(self),), self.state)
+        return (copyreg.__newobj__, (type(self),), self.state)  # type: ignore[attr-defined]
 
 
 class DictConfig(OmegaNode):

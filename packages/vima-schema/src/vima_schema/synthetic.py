@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vima_schema.enums import View
 from vima_schema.models import Episode
 from vima_schema.writer import write_episode
 
@@ -31,7 +32,9 @@ def varied_copy(episode: Episode, index: int, shift: int) -> Episode:
     if shift == 0:
         return episode.model_copy(update={"index": index})
     frames = {v: [_shift_jpeg(f, shift) for f in fs] for v, fs in episode.frames.items()}
-    segm = {v: np.ascontiguousarray(np.roll(a, shift, axis=2)) for v, a in episode.segm.items()}
+    segm: dict[View, np.ndarray] = {
+        v: np.ascontiguousarray(np.roll(a, shift, axis=2)) for v, a in episode.segm.items()
+    }
     assets = {
         name: asset.model_copy(
             update={

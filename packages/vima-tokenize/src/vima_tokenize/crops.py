@@ -211,7 +211,7 @@ def object_crops(
             side = max(ph, pw)
             before_y, before_x = (side - ph) // 2, (side - pw) // 2
             weights = _area_weights(side, size, dtype)
-            patch = rgb[:, y0 : y1 + 1, x0 : x1 + 1].astype(dtype)
+            patch: np.ndarray = rgb[:, y0 : y1 + 1, x0 : x1 + 1].astype(dtype)
             cols = patch.reshape(channels * ph, pw) @ weights[:, before_x : before_x + pw].T
             cols = cols.reshape(channels, ph, size).transpose(1, 0, 2).reshape(ph, channels * size)
             np.matmul(weights[:, before_y : before_y + ph], cols, out=totals[j])

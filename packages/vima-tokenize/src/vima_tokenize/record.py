@@ -45,25 +45,24 @@ DELTA_CODED = frozenset(name for name in ARRAYS if "_crops_" in name)
 ARRAYS["actions"] = ("float32", (14,))
 ARRAYS["action_bins"] = ("uint8", (14,))
 
-SCHEMA = pa.schema(
-    {
-        "task": pa.int64(),
-        "index": pa.int64(),
-        "prompt": pa.string(),
-        "token_types": pa.list_(pa.int8()),
-        "word_ids": pa.list_(pa.int32()),
-        "num_images": pa.int32(),
-        "prompt_objects": pa.int32(),
-        "prompt_object_ids": pa.list_(pa.int32()),
-        "num_observations": pa.int32(),
-        "num_objects": pa.int32(),
-        "object_ids": pa.list_(pa.int32()),
-        "end_effector": pa.int8(),
-        "steps": pa.int32(),
-        "position_is_2d": pa.bool_(),
-        **{name: pa.binary() for name in ARRAYS},
-    }
-)
+_FIELDS: dict[str, pa.DataType] = {
+    "task": pa.int64(),
+    "index": pa.int64(),
+    "prompt": pa.string(),
+    "token_types": pa.list_(pa.int8()),
+    "word_ids": pa.list_(pa.int32()),
+    "num_images": pa.int32(),
+    "prompt_objects": pa.int32(),
+    "prompt_object_ids": pa.list_(pa.int32()),
+    "num_observations": pa.int32(),
+    "num_objects": pa.int32(),
+    "object_ids": pa.list_(pa.int32()),
+    "end_effector": pa.int8(),
+    "steps": pa.int32(),
+    "position_is_2d": pa.bool_(),
+    **{name: pa.binary() for name in ARRAYS},
+}
+SCHEMA = pa.schema(_FIELDS)
 
 
 @functools.cache

@@ -223,9 +223,11 @@ def _expand(
         column = values + [rng.choice(values) for _ in range(count - len(values))]
         rng.shuffle(column)
         columns[name] = column
-    return [
-        _SLOT_PATTERN.sub(lambda m, i=i: columns[m.group(1)][i], template) for i in range(count)
-    ]
+
+    def filled(i: int) -> str:
+        return _SLOT_PATTERN.sub(lambda match: columns[match.group(1)][i], template)
+
+    return [filled(i) for i in range(count)]
 
 
 def _case_variants(sentence: str) -> Iterator[str]:
