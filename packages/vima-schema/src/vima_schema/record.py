@@ -44,7 +44,6 @@ def _struct(**fields: pa.DataType) -> pa.DataType:
 
 _floats = pa.list_(pa.float32())
 
-#: The record schema in pyarrow (no Hugging Face metadata; see `features()` for that).
 _FIELDS: dict[str, pa.DataType] = {
     "task": pa.int64(),
     "index": pa.int64(),
@@ -93,6 +92,7 @@ _FIELDS: dict[str, pa.DataType] = {
     "ee": pa.list_(pa.int64()),
     **{key: pa.list_(_floats) for key in POSE_KEYS},
 }
+#: The record schema in pyarrow (no Hugging Face metadata; see `features()` for that).
 SCHEMA: pa.Schema = pa.schema(_FIELDS)
 
 
