@@ -666,3 +666,20 @@ def test_usage_errors_exit_2(converted_raw: Path, tmp_path: Path) -> None:
     assert run.code == 2 and "reworded" in run.stderr
     assert tokenize(converted_raw, "--workers", "0").code == 2
     assert not (converted_raw / "original" / "preprocessed").exists()
+
+
+def test_rerun_with_other_settings_redoes_every_shard(
+    tokenized_raw: Tokenized, tmp_path: Path
+) -> None:
+    dataset = tmp_path / "dataset"
+    shutil.copytree(tokenized_raw.dataset, dataset)
+    count = len(shards(dataset, "preprocessed"))
+    run = tokenize(dataset, "--keep-final-observation")
+    assert run.code == 0, run.stderr
+    assert f"in {count} shards (0 already done)" in run.stderr
+    for path in shards(dataset, "preprocessed").values():
+        table = pq.read_table(path, columns=["num_observations", "steps"])
+        observations = table["num_observations"].to_pylist()
+        assert observations == [s + 1 for s in table["steps"].to_pylist()]
+    again = tokenize(dataset, "--keep-final-observation")
+    assert f"in 0 shards ({count} already done)" in again.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from vima_tokenize.record import hf_schema
 from vima_tokenize.text import load_tokenizer
 
 FAILURES_FILE = "failures.jsonl"
+SETTINGS_KEY = b"vima_tokenize"
 #: Parsed columns the preprocessing reads.
 INPUT_COLUMNS = [
     "task",
@@ -55,6 +58,7 @@ class ShardJob:
     target: Path
     tokenizer: str | None
     keep_final_observation: bool = False
+    settings: str = ""
 
 
 @dataclass
@@ -73,6 +77,18 @@ def _tokenizer(name: str | None) -> Tokenizer:
     return load_tokenizer(name)
 
 
+def settings_of(tokenizer: Tokenizer, keep_final_observation: bool) -> str:
+    """What a preprocessed shard depends on besides its input, stored in its metadata.
+
+    A shard written with another tokenizer or observation setting is not "complete": a rerun
+    with new settings redoes it instead of silently keeping the old shard.
+    """
+    digest = hashlib.sha256(tokenizer.to_str().encode()).hexdigest()
+    return json.dumps(
+        {"tokenizer_sha256": digest, "keep_final_observation": keep_final_observation}
+    )
+
+
 def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
     """Write the preprocessed shard of one parsed shard; return rows written and failures."""
     tokenizer = _tokenizer(job.tokenizer)
@@ -81,7 +97,9 @@ def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
     tmp = job.target.with_name(f".{job.target.name}.tmp")
     job.target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with pq.ParquetWriter(tmp, hf_schema(), **PARQUET_OPTIONS) as writer:
+        metadata = {**(hf_schema().metadata or {}), SETTINGS_KEY: job.settings.encode()}
+        schema = hf_schema().with_metadata(metadata)
+        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
             source = pq.ParquetFile(job.source)
             out: list[dict] = []
             batches = source.iter_batches(batch_size=ROWS_PER_READ, columns=INPUT_COLUMNS)
@@ -123,7 +141,7 @@ def tokenize_dataset(
     Each output shard mirrors one parsed shard (same split and name), so episodes keep their
     split; a complete output shard is skipped unless `overwrite` (resumable per shard).
     """
-    _tokenizer(tokenizer)  # fail early on a bad --tokenizer
+    settings = settings_of(_tokenizer(tokenizer), keep_final_observation)  # fails early
     hf_schema()  # built once here; worker processes inherit it instead of importing datasets
     shards = list_shards(dataset, variant, PARSED)
     if not shards:
@@ -134,10 +152,10 @@ def tokenize_dataset(
     for shard in shards:
         target = task_dir(dataset, variant, PREPROCESSED, shard.task) / shard.path.name
         expected.setdefault(target.parent, set()).add(target.name)
-        if not overwrite and _complete(target, shard.path):
+        if not overwrite and _complete(target, shard.path, settings):
             summary.shards_skipped += 1
             continue
-        jobs.append(ShardJob(shard.path, target, tokenizer, keep_final_observation))
+        jobs.append(ShardJob(shard.path, target, tokenizer, keep_final_observation, settings))
     for folder, names in expected.items():
         for stale in folder.glob("*.parquet"):
             if stale.name not in names:
@@ -169,8 +187,10 @@ def tokenize_dataset(
     return summary
 
 
-def _complete(target: Path, source: Path) -> bool:
+def _complete(target: Path, source: Path, settings: str) -> bool:
     try:
-        return shard_rows(target) == shard_rows(source)
+        metadata = pq.read_schema(target).metadata or {}
+        same = metadata.get(SETTINGS_KEY) == settings.encode()
+        return same and shard_rows(target) == shard_rows(source)
     except (OSError, pa.ArrowInvalid):
         return False
