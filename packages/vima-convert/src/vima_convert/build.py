@@ -111,6 +111,9 @@ def build(
     splits = assign_splits({t: sorted(v) for t, v in files.items()}, valid_size, seed)
     hf_schema()  # built once here; worker processes inherit it instead of importing datasets
     max_bytes = int(max_shard_mb * 1024 * 1024)
+    stage_dir = dataset / variant / PARSED
+    for leftover in stage_dir.glob(".*.tmp") if stage_dir.is_dir() else []:
+        shutil.rmtree(leftover, ignore_errors=True)  # staging folders of a killed build
     jobs: list[ShardJob] = []
     staging: dict[Task, Path] = {}
     for task, by_split in splits.items():
