@@ -9,9 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from vima_convert import __version__
+from vima_schema.runner import (
+    EXIT_FAILURES,
+    EXIT_OK,
+    EXIT_USAGE,
+    one_native_thread_per_worker,
+)
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+from vima_convert import __version__
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -82,8 +87,6 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:
         return EXIT_USAGE if exit_.code else EXIT_OK
-    from vima_schema.runner import one_native_thread_per_worker
-
     one_native_thread_per_worker(getattr(args, "workers", 1))
     start = time.perf_counter()
     try:

@@ -10,7 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from vima_schema.dataset_card import write_card
-from vima_schema.dataset_layout import PARQUET_OPTIONS, PARSED, list_shards, task_dir
+from vima_schema.dataset_layout import (
+    PARQUET_OPTIONS,
+    PARSED,
+    list_shards,
+    remove_other_shards,
+    task_dir,
+)
 from vima_schema.enums import TASK_NAMES
 
 from vima_convert.reword import RewordError, reword_prompt
@@ -54,12 +60,8 @@ def reword_dataset(
                 batch = batch.set_column(column, "prompt", pa.array(prompts, pa.string()))
                 writer.write_batch(batch)
         tmp.replace(out_dir / shard.path.name)
-    # Shards of an earlier run that the source no longer has (e.g. rebuilt with other shard
-    # counts) would otherwise stay in the target config and duplicate its episodes.
     for out_dir, names in written.items():
-        for stale in out_dir.glob("*.parquet"):
-            if stale.name not in names:
-                stale.unlink()
+        remove_other_shards(out_dir, names)
     write_card(dataset)
     return summary
 

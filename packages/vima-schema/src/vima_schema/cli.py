@@ -16,8 +16,7 @@ from vima_schema.enums import PickleNamespace
 from vima_schema.layout import placeholders
 from vima_schema.models import Episode
 from vima_schema.reader import EpisodeError, read_episode
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 
 
 def main(argv: list[str] | None = None) -> int:

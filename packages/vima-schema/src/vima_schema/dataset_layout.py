@@ -100,15 +100,14 @@ def shards_of_config(root: Path, name: str, split: str | None = None) -> list[Sh
     return [s for s in shards if split is None or s.split == split]
 
 
-def config_names(root: Path) -> list[str]:
-    """All config names present under `root` (per task and per variant/stage)."""
-    names: set[str] = set()
-    for shard in list_shards(root):
-        names.add(config_name(shard.variant, shard.stage))
-        names.add(config_name(shard.variant, shard.stage, shard.task))
-    return sorted(names)
-
-
 def shard_rows(path: Path) -> int:
     """Number of rows of a parquet shard (reads only its footer)."""
     return pq.read_metadata(path).num_rows
+
+
+def remove_other_shards(folder: Path, keep: set[str]) -> None:
+    """Delete parquet shards in `folder` not named in `keep` (left by an earlier run with other
+    shard counts, they would otherwise duplicate episodes in the config)."""
+    for path in folder.glob("*.parquet"):
+        if path.name not in keep:
+            path.unlink()

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+from vima_schema.enums import TASK_NAMES
+
+if TYPE_CHECKING:
+    import datasets
 
 _FLOAT_NAMES = {"halffloat": "float16", "float": "float32", "double": "float64"}
 
@@ -32,3 +37,17 @@ def with_hf_features(schema: pa.Schema, class_labels: Mapping[str, Sequence[str]
         features[name] = {"names": list(names), "_type": "ClassLabel"}
     metadata = {"huggingface": json.dumps({"info": {"features": features}})}
     return schema.with_metadata(metadata)
+
+
+def task_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with features embedded and its int `task` column as a ClassLabel of the tasks."""
+    return with_hf_features(schema, {"task": TASK_NAMES})
+
+
+def task_features(schema: pa.Schema) -> datasets.Features:
+    """The same as `datasets.Features` (imports `datasets`, which takes seconds)."""
+    import datasets
+
+    found = datasets.Features.from_arrow_schema(schema)
+    found["task"] = datasets.ClassLabel(names=list(TASK_NAMES))
+    return found

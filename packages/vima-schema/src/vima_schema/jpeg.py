@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
+
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE})
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
@@ -42,6 +44,14 @@ def jpeg_problem(data: bytes, width: int, height: int) -> str | None:
             break
         pos += 2 + length
     return "has no frame header"
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """Decode a stored JPEG frame to a uint8 array (3, H, W), channels first."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB")).transpose(2, 0, 1)
 
 
 def jpeg_decode_problem(data: bytes, width: int, height: int) -> str | None:

@@ -11,7 +11,6 @@ ACTION_FILE = "action.pkl"
 TRAJECTORY_FILE = "trajectory.pkl"
 PICKLE_FILES = (OBS_FILE, ACTION_FILE, TRAJECTORY_FILE)
 FRAME_DIRS: dict[View, str] = {view: f"rgb_{view.value}" for view in VIEWS}
-TASK_METADATA_FILE = "metadata.pkl"
 
 TRAJECTORY_KEYS = (
     "end_effector_type",

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from vima_schema.enums import TASK_NAMES, VIEWS, PlaceholderType, Task, View
-from vima_schema.hf_features import with_hf_features
+from vima_schema.enums import VIEWS, PlaceholderType, Task, View
+from vima_schema.hf_features import task_features, task_schema
+from vima_schema.layout import ACTION_KEYS
 
 if TYPE_CHECKING:
     import datasets
@@ -35,7 +36,6 @@ from vima_schema.models import (
 #: Object fields stored as typed columns; the other encyclopedia fields go to `details` (JSON).
 OBJECT_COLUMNS = ("obj_name", "obj_assets", "texture_name")
 OBJECT_DETAILS = tuple(f for f in ObjectInfo.model_fields if f not in OBJECT_COLUMNS)
-POSE_KEYS = ("pose0_position", "pose0_rotation", "pose1_position", "pose1_rotation")
 
 
 def _struct(**fields: pa.DataType) -> pa.DataType:
@@ -90,19 +90,10 @@ _FIELDS: dict[str, pa.DataType] = {
     "segm_front": pa.binary(),
     "segm_top": pa.binary(),
     "ee": pa.list_(pa.int64()),
-    **{key: pa.list_(_floats) for key in POSE_KEYS},
+    **{key: pa.list_(_floats) for key in ACTION_KEYS},
 }
 #: The record schema in pyarrow (no Hugging Face metadata; see `features()` for that).
 SCHEMA: pa.Schema = pa.schema(_FIELDS)
-
-
-def task_features(schema: pa.Schema) -> datasets.Features:
-    """`datasets.Features` of a pyarrow schema whose int `task` column is a ClassLabel."""
-    import datasets
-
-    found = datasets.Features.from_arrow_schema(schema)
-    found["task"] = datasets.ClassLabel(names=list(TASK_NAMES))
-    return found
 
 
 @functools.cache
@@ -114,7 +105,7 @@ def features() -> datasets.Features:
 @functools.cache
 def hf_schema() -> pa.Schema:
     """`SCHEMA` with the Hugging Face features embedded, for parquet shards."""
-    return with_hf_features(SCHEMA, {"task": TASK_NAMES})
+    return task_schema(SCHEMA)
 
 
 def episode_to_record(episode: Episode) -> dict[str, Any]:
@@ -148,7 +139,7 @@ def episode_to_record(episode: Episode) -> dict[str, Any]:
         "segm_front": episode.segm[View.front].tobytes(),
         "segm_top": episode.segm[View.top].tobytes(),
         "ee": episode.ee.tolist(),
-        **{key: getattr(episode.actions, key).tolist() for key in POSE_KEYS},
+        **{key: getattr(episode.actions, key).tolist() for key in ACTION_KEYS},
     }
 
 
@@ -181,7 +172,7 @@ def record_to_episode(row: dict[str, Any]) -> Episode:
         frames={View.front: list(row["frames_front"]), View.top: list(row["frames_top"])},
         segm={view: segm_frames(row[f"segm_{view.value}"], frames) for view in VIEWS},
         ee=np.asarray(row["ee"], dtype=np.int64),
-        actions=Actions(**{key: pose_array(row[key], key) for key in POSE_KEYS}),
+        actions=Actions(**{key: pose_array(row[key], key) for key in ACTION_KEYS}),
     )
 
 

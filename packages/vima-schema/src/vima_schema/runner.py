@@ -14,6 +14,9 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+#: Exit codes of every vima-* command: all done / done except listed failures / usage error.
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
 T = TypeVar("T")
 R = TypeVar("R")
 

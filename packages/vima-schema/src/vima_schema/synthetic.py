@@ -15,15 +15,15 @@ import numpy as np
 from PIL import Image
 
 from vima_schema.enums import View
+from vima_schema.jpeg import decode_jpeg
 from vima_schema.models import Episode
 from vima_schema.writer import write_episode
 
 
 def _shift_jpeg(data: bytes, shift: int) -> bytes:
-    with Image.open(io.BytesIO(data)) as image:
-        pixels = np.roll(np.asarray(image.convert("RGB")), shift, axis=1)
+    pixels = np.roll(decode_jpeg(data), shift, axis=2).transpose(1, 2, 0)
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="JPEG")
+    Image.fromarray(np.ascontiguousarray(pixels)).save(out, format="JPEG")
     return out.getvalue()
 
 

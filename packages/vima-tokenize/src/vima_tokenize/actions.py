@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from vima_schema.layout import ACTION_KEYS
 
 __all__ = [
     "ACTION_KEYS",
@@ -43,12 +44,6 @@ __all__ = [
     "undiscretize",
 ]
 
-ACTION_KEYS: tuple[str, ...] = (
-    "pose0_position",
-    "pose0_rotation",
-    "pose1_position",
-    "pose1_rotation",
-)
 
 POSITION_LOW: tuple[float, ...] = (0.25, -0.5, 0.0)
 POSITION_HIGH: tuple[float, ...] = (0.75, 0.5, 0.32)

@@ -8,9 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from vima_tokenize import __version__
+from vima_schema.runner import (
+    EXIT_FAILURES,
+    EXIT_OK,
+    EXIT_USAGE,
+    one_native_thread_per_worker,
+)
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+from vima_tokenize import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("vima-tokenize: error: --workers must be >= 1", file=sys.stderr)
         return EXIT_USAGE
-    from vima_schema.runner import one_native_thread_per_worker
-
     one_native_thread_per_worker(args.workers)
     from vima_tokenize.pipeline import tokenize_dataset
 

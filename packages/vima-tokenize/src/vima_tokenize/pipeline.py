@@ -18,11 +18,12 @@ from vima_schema.dataset_layout import (
     PARSED,
     PREPROCESSED,
     list_shards,
+    remove_other_shards,
     shard_rows,
     task_dir,
 )
 from vima_schema.enums import TASK_NAMES
-from vima_schema.record import POSE_KEYS
+from vima_schema.layout import ACTION_KEYS
 from vima_schema.runner import append_failure, run_items
 
 from vima_tokenize.preprocess import preprocess_row
@@ -44,7 +45,7 @@ INPUT_COLUMNS = [
     "frames_top",
     "segm_front",
     "segm_top",
-    *POSE_KEYS,
+    *ACTION_KEYS,
 ]
 ROWS_PER_GROUP = 64  # episodes per output row group
 ROWS_PER_READ = 16  # parsed episodes converted to python at once (bounds memory)
@@ -157,9 +158,7 @@ def tokenize_dataset(
             continue
         jobs.append(ShardJob(shard.path, target, tokenizer, keep_final_observation, settings))
     for folder, names in expected.items():
-        for stale in folder.glob("*.parquet"):
-            if stale.name not in names:
-                stale.unlink()
+        remove_other_shards(folder, names)
     failures_file = dataset / variant / PREPROCESSED / FAILURES_FILE
     jobs.sort(key=lambda job: job.source.stat().st_size, reverse=True)  # largest first
     for outcome in run_items(
@@ -189,8 +188,8 @@ def tokenize_dataset(
 
 def _complete(target: Path, source: Path, settings: str) -> bool:
     try:
-        metadata = pq.read_schema(target).metadata or {}
-        same = metadata.get(SETTINGS_KEY) == settings.encode()
-        return same and shard_rows(target) == shard_rows(source)
+        footer = pq.read_metadata(target)
+        same = (footer.schema.to_arrow_schema().metadata or {}).get(SETTINGS_KEY)
+        return same == settings.encode() and footer.num_rows == shard_rows(source)
     except (OSError, pa.ArrowInvalid):
         return False

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from tokenizers import Tokenizer
-from vima_schema.layout import placeholders
-from vima_schema.record import POSE_KEYS, asset_rgb, asset_segm, segm_frames
+from vima_schema.enums import EndEffector
+from vima_schema.jpeg import decode_jpeg
+from vima_schema.layout import ACTION_KEYS, placeholders
+from vima_schema.record import asset_rgb, asset_segm, pose_array, segm_frames
 
 from vima_tokenize.actions import discretize, pad_positions
-from vima_tokenize.crops import object_crops, resize_frame
+from vima_tokenize.crops import CROP_SIZE, object_crops, resize_frame
 from vima_tokenize.record import VIEW_NAMES, delta_encode
 from vima_tokenize.text import encode_prompt
-
-_END_EFFECTORS = {"suction": 0, "spatula": 1}
-
-
-def decode_jpeg(data: bytes) -> np.ndarray:
-    """Decode one stored JPEG frame to uint8 (3, H, W)."""
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB")).transpose(2, 0, 1)
 
 
 def _stack_crops(
     images: list[tuple[np.ndarray, np.ndarray]], ids: list[list[int]], slots: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    crops = np.zeros((len(images), slots, 3, 32, 32), np.uint8)
+    crops = np.zeros((len(images), slots, 3, CROP_SIZE, CROP_SIZE), np.uint8)
     boxes = np.zeros((len(images), slots, 4), np.int16)
     mask = np.zeros((len(images), slots), bool)
     for i, ((rgb, segm), wanted) in enumerate(zip(images, ids, strict=True)):
@@ -76,7 +68,8 @@ def preprocess_row(
     }
     object_ids = [o["obj_id"] for o in row["objects"]]
     stored = len(row["frames_front"])
-    frames = stored if keep_final_observation else int(row["steps"])
+    steps = int(row["steps"])
+    frames = stored if keep_final_observation else steps
     for view in VIEW_NAMES:
         images = [
             (asset_rgb(assets[n][f"rgb_{view}"]), asset_segm(assets[n][f"segm_{view}"]))
@@ -98,10 +91,7 @@ def preprocess_row(
         out[f"obs_bbox_{view}"] = boxes.tobytes()
         out[f"obs_mask_{view}"] = mask.tobytes()
         out[f"obs_frames_{view}"] = np.stack([resize_frame(rgb) for rgb in rgbs]).tobytes()
-    poses = {key: np.asarray(row[key], dtype=np.float32) for key in POSE_KEYS}
-    steps = int(row["steps"])
-    for key in POSE_KEYS:
-        poses[key] = poses[key].reshape(steps, -1)
+    poses = {key: pose_array(row[key], key) for key in ACTION_KEYS}
     is_2d = False
     for key in ("pose0_position", "pose1_position"):
         poses[key], is_2d = pad_positions(poses[key])
@@ -110,10 +100,12 @@ def preprocess_row(
         num_observations=frames,
         num_objects=len(object_ids),
         object_ids=object_ids,
-        end_effector=_END_EFFECTORS[row["end_effector_type"]],
+        end_effector=EndEffector(row["end_effector_type"]).token,
         steps=steps,
         position_is_2d=is_2d,
-        actions=np.concatenate([poses[k] for k in POSE_KEYS], axis=1).astype(np.float32).tobytes(),
-        action_bins=np.concatenate([bins[k] for k in POSE_KEYS], axis=1).astype(np.uint8).tobytes(),
+        actions=np.concatenate([poses[k] for k in ACTION_KEYS], axis=1).tobytes(),
+        action_bins=np.concatenate([bins[k] for k in ACTION_KEYS], axis=1)
+        .astype(np.uint8)
+        .tobytes(),
     )
     return out

@@ -14,30 +14,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-from vima_schema.enums import TASK_NAMES
-from vima_schema.hf_features import with_hf_features
-from vima_schema.record import task_features
+from vima_schema.enums import VIEWS
+from vima_schema.hf_features import task_features, task_schema
+
+from vima_tokenize.crops import CROP_SIZE, FRAME_HEIGHT, FRAME_WIDTH
 
 if TYPE_CHECKING:
     import datasets
 
-CROP = 32
-FRAME_H, FRAME_W = 64, 128
-VIEW_NAMES = ("front", "top")
+VIEW_NAMES = tuple(view.value for view in VIEWS)
 
 #: (dtype, trailing shape) of every array column; leading dims come from the count columns.
 ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {}
 for _view in VIEW_NAMES:
     ARRAYS.update(
         {
-            f"prompt_crops_{_view}": ("uint8", (3, CROP, CROP)),
+            f"prompt_crops_{_view}": ("uint8", (3, CROP_SIZE, CROP_SIZE)),
             f"prompt_bbox_{_view}": ("int16", (4,)),
             f"prompt_mask_{_view}": ("bool", ()),
-            f"prompt_frames_{_view}": ("uint8", (3, FRAME_H, FRAME_W)),
-            f"obs_crops_{_view}": ("uint8", (3, CROP, CROP)),
+            f"prompt_frames_{_view}": ("uint8", (3, FRAME_HEIGHT, FRAME_WIDTH)),
+            f"obs_crops_{_view}": ("uint8", (3, CROP_SIZE, CROP_SIZE)),
             f"obs_bbox_{_view}": ("int16", (4,)),
             f"obs_mask_{_view}": ("bool", ()),
-            f"obs_frames_{_view}": ("uint8", (3, FRAME_H, FRAME_W)),
+            f"obs_frames_{_view}": ("uint8", (3, FRAME_HEIGHT, FRAME_WIDTH)),
         }
     )
 #: Columns stored delta-coded along their last axis.
@@ -74,7 +73,7 @@ def features() -> datasets.Features:
 @functools.cache
 def hf_schema() -> pa.Schema:
     """`SCHEMA` with the Hugging Face features embedded, for parquet shards."""
-    return with_hf_features(SCHEMA, {"task": TASK_NAMES})
+    return task_schema(SCHEMA)
 
 
 def leading_shape(row: dict[str, Any], name: str) -> tuple[int, ...]:
