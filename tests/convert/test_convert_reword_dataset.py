@@ -1,5 +1,5 @@
 """`vima-convert reword`: the paraphrased variant of a dataset (the engine itself is tested in
-test_convert_reword.py)."""
+tests/schema/test_schema_paraphrase.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from vima_schema.dataset_layout import list_shards
 from vima_schema.layout import placeholders
+from vima_schema.variant_rewrite import FINGERPRINT_KEY
 
 from .conftest import (
     CORPUS_EPISODES,
@@ -97,7 +98,9 @@ def test_reword_other_columns_identical(reworded: Path) -> None:
         target = reworded / "reworded" / "parsed" / shard.task / shard.path.name
         source_table, target_table = pq.read_table(shard.path), pq.read_table(target)
         assert target_table.schema == source_table.schema
-        assert target_table.schema.metadata == source_table.schema.metadata  # HF features
+        metadata = dict(target_table.schema.metadata)
+        assert metadata.pop(FINGERPRINT_KEY)  # what the shard was derived from
+        assert metadata == source_table.schema.metadata  # HF features
         assert target_table.drop_columns(["prompt"]).equals(source_table.drop_columns(["prompt"]))
     assert {s.path.name for s in list_shards(reworded, "reworded")} == {
         s.path.name for s in list_shards(reworded, "original")

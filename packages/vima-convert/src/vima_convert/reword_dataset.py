@@ -8,18 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
-from vima_schema.dataset_card import write_card
-from vima_schema.dataset_layout import (
-    PARQUET_OPTIONS,
-    PARSED,
-    list_shards,
-    remove_other_shards,
-    task_dir,
-)
 from vima_schema.enums import TASK_NAMES
+from vima_schema.paraphrase import RewordError, reword_prompt
+from vima_schema.variant_rewrite import replace_column, rewrite_parsed_variant
 
-from vima_convert.reword import RewordError, reword_prompt
+#: Version of the reword output; part of each shard's fingerprint.
+REWORD_VERSION = 1
 
 
 @dataclass
@@ -42,27 +36,19 @@ def reword_dataset(
     """Write `<target>--parsed--<task>` configs whose prompts paraphrase those of `source`."""
     if source == target:
         raise ValueError("--from and --to must name different variants")
-    shards = list_shards(dataset, source, PARSED)
-    if not shards:
-        raise ValueError(f"{dataset}: variant {source!r} has no parsed shards")
     summary = RewordSummary()
-    written: dict[Path, set[str]] = {}
-    for shard in shards:
-        out_dir = task_dir(dataset, target, PARSED, shard.task)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written.setdefault(out_dir, set()).add(shard.path.name)
-        tmp = out_dir / f".{shard.path.name}.tmp"
-        source_file = pq.ParquetFile(shard.path)
-        with pq.ParquetWriter(tmp, source_file.schema_arrow, **PARQUET_OPTIONS) as writer:
-            for batch in source_file.iter_batches(batch_size=64):
-                prompts = _reword_batch(batch, seed, summary)
-                column = batch.schema.get_field_index("prompt")
-                batch = batch.set_column(column, "prompt", pa.array(prompts, pa.string()))
-                writer.write_batch(batch)
-        tmp.replace(out_dir / shard.path.name)
-    for out_dir, names in written.items():
-        remove_other_shards(out_dir, names)
-    write_card(dataset)
+
+    def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
+        return replace_column(batch, "prompt", _reword_batch(batch, seed, summary))
+
+    rewrite_parsed_variant(
+        dataset,
+        source=source,
+        target=target,
+        transform=transform,
+        settings={"transform": "reworded", "seed": seed, "version": REWORD_VERSION},
+        overwrite=True,
+    )
     return summary
 
 

@@ -33,7 +33,12 @@ OBS_KEYS = ("segm", "ee")
 ASSET_KEYS = ("rgb", "segm", "placeholder_type")
 OBJ_INFO_KEY = "obj_info"
 
-PLACEHOLDER_PATTERN = re.compile(r"\{([^{}\s]+)\}")
+PLACEHOLDER_NAME_REGEX = r"[A-Za-z0-9_]+"
+"""A placeholder name: ASCII letters, digits and underscores (`{foo-bar}` is ordinary text)."""
+PLACEHOLDER_REGEX = r"\{" + PLACEHOLDER_NAME_REGEX + r"\}"
+"""Regular expression (no group) of one `{name}` placeholder, for use inside larger patterns."""
+PLACEHOLDER_PATTERN = re.compile(r"\{(" + PLACEHOLDER_NAME_REGEX + r")\}")
+"""The one placeholder syntax of the workspace; group 1 is the name without braces."""
 
 
 def frame_name(index: int) -> str:

@@ -3,7 +3,7 @@
 * Prompt placeholders: the `{name}` slots of VIMA-Bench prompts (CoGeLoT's list and order).
 * The object and texture encyclopedia, novel words of the concept-grounding tasks, directions,
   angles, number words and sweep determiners (VIMA-Bench task generators).
-* The paraphrase slots: word lists the "reworded" engine (`vima_convert.reword`) draws its
+* The paraphrase slots: word lists the "reworded" engine (`vima_schema.paraphrase`) draws its
   verbs, prepositions, nouns, adverbs, ... from; its templates stay with the engine.
 
 Only data lives here (no tokenizer, no template logic); the order of every tuple is part of the

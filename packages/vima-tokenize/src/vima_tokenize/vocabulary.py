@@ -14,6 +14,7 @@ import random
 import re
 from collections.abc import Iterator
 
+from vima_schema.layout import PLACEHOLDER_PATTERN
 from vima_schema.vocabulary import (
     DIRECTIONS,
     NOVEL_ADJECTIVES,
@@ -32,9 +33,6 @@ from vima_schema.vocabulary import (
     TEXTURE_NAMES,
     TWIST_ANGLES,
 )
-
-PLACEHOLDER_PATTERN = re.compile(r"\{[A-Za-z0-9_]+\}")
-"""Matches any `{name}`; only names in `PLACEHOLDER_NAMES` are placeholders."""
 
 PUNCTUATION: tuple[str, ...] = tuple(".,:;!?\"'()[]-_/&+*=<>")
 
@@ -246,7 +244,7 @@ def split_on_placeholders(text: str) -> list[str]:
     pieces: list[str] = []
     start = 0
     for match in PLACEHOLDER_PATTERN.finditer(text):
-        if match.group(0)[1:-1] in _PLACEHOLDER_NAME_SET:
+        if match.group(1) in _PLACEHOLDER_NAME_SET:
             pieces.append(text[start : match.start()])
             start = match.end()
     pieces.append(text[start:])

@@ -1,4 +1,4 @@
-"""Tests of the paraphrase ("reworded") engine of vima-convert."""
+"""Tests of the paraphrase ("reworded") engine of vima-schema."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from vima_convert.reword import (
+from vima_schema.layout import PLACEHOLDER_REGEX
+from vima_schema.paraphrase import (
     PARAPHRASE_VOCABULARY,
     SUPPORTED_TASKS,
     RewordError,
@@ -16,7 +17,7 @@ from vima_convert.reword import (
 )
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples" / "vima-raw"
-PH = re.compile(r"\{[A-Za-z0-9_]+\}")
+PH = re.compile(PLACEHOLDER_REGEX)
 
 # Prompts of instance 000000 of the 13 training tasks (vima-raw-format.md §5.3), with the
 # texture names that occur in them.
@@ -339,3 +340,24 @@ def test_vocabulary() -> None:
     for word in ("put", "Put", "rotate", "degrees", "twist", "exceeding", "touching", "profile"):
         assert word in PARAPHRASE_VOCABULARY
     assert all(re.fullmatch(r"[A-Za-z]+", w) for w in PARAPHRASE_VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Put the {dragged_obj_1} into {base_obj}.", ["dragged_obj_1", "base_obj"]),
+        ("a {foo-bar} b", []),
+        ("{x y} {} {{scene}}", ["scene"]),
+    ],
+)
+def test_one_placeholder_syntax(text: str, names: list[str]) -> None:
+    # The schema, the paraphraser and the tokenizer corpus agree on what a placeholder is.
+    from vima_schema.layout import placeholders
+    from vima_tokenize.vocabulary import split_on_placeholders
+
+    assert placeholders(text) == names
+    assert [m[1:-1] for m in PH.findall(text)] == names
+    known = [n for n in names if n in ("dragged_obj_1", "base_obj", "scene")]
+    assert "".join(split_on_placeholders(text)) == PH.sub(
+        lambda m: "" if m.group(0)[1:-1] in known else m.group(0), text
+    )

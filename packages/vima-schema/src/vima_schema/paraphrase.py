@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vima_schema import paraphrase_templates as tpl
+from vima_schema.layout import PLACEHOLDER_REGEX
 from vima_schema.vocabulary import (
     DIRECTIONS,
     PARAPHRASE_SLOTS,
@@ -50,163 +52,10 @@ Vocab = Mapping[str, tuple[str, ...]]
 _CODE_WORDS: tuple[str, ...] = ("a", "an", "and", "it", "them", "less", "the")
 
 # --------------------------------------------------------------------------------------------
-# Target templates
+# Source patterns (target templates: vima_schema.paraphrase_templates)
 # --------------------------------------------------------------------------------------------
 
-_VISUAL_MANIPULATION = (
-    "[put] [the] <d> [into] [the] <b>.",
-    "[pick] [the] <d> and [put] <it> [into] [the] <b>.",
-    "[the] <d> should be [placed] [into] [the] <b>.",
-    "[the] <b> is where [the] <d> should go.",
-    "Get [the] <d> [into] [the] <b>.",
-    "Find [the] <d> and [put] <it> [into] [the] <b>.",
-)
-_SCENE_UNDERSTANDING = (
-    "[put] the <t1> [object] [from] <scene> [into] the <t2> [object].",
-    "In <scene>, find the <t1> [object] and [put] it [into] the <t2> [object].",
-    "[pick] the <t1> [object] [from] <scene> and [put] it [into] the <t2> [object].",
-    "The <t1> [object] [from] <scene> should be [placed] [into] the <t2> [object].",
-    "Look at <scene> and [put] the <t1> [object] there [into] the <t2> [object].",
-)
-_ROTATE = (
-    "[rotate] [the] <d> [by] [exactly] <angle> degrees.",
-    "[pick] [the] <d> and [rotate] it [by] <angle> degrees.",
-    "[the] <d> should be [rotated] [by] [exactly] <angle> degrees.",
-    "Give [the] <d> a <angle> degree [rotation].",
-    "Apply a [rotation] of <angle> degrees to [the] <d>.",
-    "[rotate] [the] <d> through an angle of <angle> degrees.",
-)
-_REARRANGE = (
-    "[rearrange] the [objects] to [match] this [setup] <scene>.",
-    "[rearrange] everything so that it [matches] <scene>.",
-    "Make the workspace [match] the [setup] shown in <scene>.",
-    "[put] the [objects] where they are in <scene>.",
-    "Reproduce the [setup] of <scene>.",
-    "[rearrange] to this [setup]: <scene>.",
-)
-_REARRANGE_THEN_RESTORE = (
-    "[rearrange] the [objects] to [match] this [setup] <scene>, [then] [restore].",
-    "First [rearrange] the [objects] into the [setup] <scene> and [then] [restore].",
-    "Make the [objects] [match] the [setup] in <scene>, and [then] [restore].",
-    "[put] the [objects] where they are in <scene>. [^then], [restore].",
-    "[rearrange] everything so that it [matches] <scene>, then [restore].",
-)
-_NOVEL_ADJ_DEMO = (
-    "<a> is <adj> than <b>.",
-    "<a> is <adj> compared to <b>.",
-    "Compared to <b>, <a> is <adj>.",
-    "<b> is less <adj> than <a>.",
-    "We see that <a> is <adj> than <b>.",
-)
-_NOVEL_ADJ_INSTRUCTION = (
-    "[put] the <adv><adj> <d> [into] the <b>.",
-    "[pick] the <adv><adj> <d> and [put] it [into] the <b>.",
-    "Now [put] the <adv><adj> <d> [into] the <b>.",
-    "The <adv><adj> <d> should be [placed] [into] the <b>.",
-    "Find the <adv><adj> <d> and [put] it [into] the <b>.",
-)
-_NOVEL_NOUN_DEFINITION = (
-    "<ph> is <art> <w>.",
-    "We call <ph> <art> <w>.",
-    "Here is <art> <w>: <ph>.",
-    "The [object] <ph> is called <art> <w>.",
-    "<ph> is what we call <art> <w>.",
-)
-_NOVEL_NOUN_INSTRUCTION = (
-    "[put] <d_the> [into] <b_the>.",
-    "[pick] <d_the> and [put] <it> [into] <b_the>.",
-    "<d_the> should be [placed] [into] <b_the>.",
-    "Now [put] <d_a> [into] <b_a>.",
-    "[put] <d_a> [into] <b_a>.",
-    "Find <d_the> and [put] <it> [into] <b_the>.",
-)
-_TWIST_INTRO = (
-    '"Twist" means [rotating] [an_object] by a [specific] angle. [^for_example]:',
-    'To "twist" is to [rotate] [an_object] by a [specific] angle. [^for_example]:',
-    'The verb "twist" refers to [rotating] [an_object] by a [specific] angle. [^for_example]:',
-    'We define "twist" as [rotating] [an_object] by a [specific] angle. [^for_example]:',
-)
-_TWIST_DEMO = (
-    "From <b> to <a>.",
-    "<b> becomes <a>.",
-    "<b> is twisted into <a>.",
-    "<b> turns into <a>.",
-    "Before: <b>, after: <a>.",
-)
-_TWIST_INSTRUCTION = (
-    "Now twist all <tex> [objects].",
-    "Now twist every <tex> [object].",
-    "Your task is to twist all <tex> [objects].",
-    "Twist all the <tex> [objects] now.",
-    "Next, twist each <tex> [object].",
-    "Apply the twist to every <tex> [object].",
-)
-_FOLLOW_MOTION = (
-    "[follow] this [motion] for <d>: <frames>.",
-    "Make <d> [follow] the [motion] shown in <frames>.",
-    "[put] <d> through the [motion] in <frames>.",
-    "<d> should [follow] this [motion]: <frames>.",
-    "Reproduce this [motion] with <d>: <frames>.",
-)
-_FOLLOW_ORDER = (
-    "[stack] the [objects] in this [order]: <frames>.",
-    "[stack] the [objects] following this [order] <frames>.",
-    "Build a [tower] of [objects] in this [order]: <frames>.",
-    "[follow] this [order] to [stack] the [objects]: <frames>.",
-    "[stack] the [objects] as shown in <frames>.",
-    "Using the [order] <frames>, [stack] the [objects].",
-)
-_SWEEP = (
-    "[sweep] <det> <swept> [into_zone] [the] <bounds> without [limit_ing] [the] <constraint>.",
-    "[sweep] <det> of the <swept> [into_zone] [the] <bounds> without [limit_ing] [the] "
-    "<constraint>.",
-    "Without [limit_ing] [the] <constraint>, [sweep] <det> <swept> [into_zone] [the] <bounds>.",
-    "[sweep] <det> <swept> [into_zone] [the] <bounds>, but do not [limit] [the] <constraint>.",
-    "[sweep] <det> <swept> [into_zone] [the] <bounds> while making sure not to [limit] [the] "
-    "<constraint>.",
-)
-_SAME_ATTRIBUTE = (
-    "[put] all [objects] with the same [attr] as <b> [into] it.",
-    "[put] all [objects] that share the [attr] of <b> [into] it.",
-    "Find every [object] whose [attr] matches that of <b> and [put] them [into] it.",
-    "Every [object] with the same [attr] as <b> should be [placed] [into] it.",
-    "[put] [into] <b> all [objects] that have the same [attr] as it.",
-    "Gather the [objects] sharing the [attr] of <b> and [put] them [into] it.",
-)
-_MANIPULATE_OLD_NEIGHBOR = (
-    "First [put] <d> [into] <b>, [then] [put] the [object] that was [previously] at its <dir> "
-    "[into] the same <b>.",
-    "[put] <d> [into] <b> first. [^then], [put] the [object] [previously] at its <dir> [into] "
-    "that same <b>.",
-    "Start by [putting] <d> [into] <b>, and [then] [put] the [object] that used to be at its "
-    "<dir> [into] the same <b>.",
-    "[put] <d> [into] <b>. [^then], [put] its former <dir> neighbor [into] the same <b> as well.",
-    "First [put] <d> [into] <b>; [then] the [object] that was [previously] <dir> of it goes "
-    "[into] the same <b> too.",
-    "After [putting] <d> [into] <b>, [put] the [object] that was [previously] at its <dir> side "
-    "[into] the same <b>.",
-)
-_PICK_CHAIN = (
-    " then [into] <b>",
-    ", then [into] <b>",
-    " and then [into] <b>",
-    ", and after that [into] <b>",
-)
-_PICK_IN_ORDER_THEN_RESTORE = (
-    "[put] <d> [into] <chain>. [^finally], [restore_it] [back_into] its [original] container.",
-    "First [put] <d> [into] <chain>; [finally], [restore_it] [back_into] the container it started "
-    "in.",
-    "[pick] <d> and [put] it [into] <chain>. [^finally], [restore_it] [back_into] its [original] "
-    "container.",
-    "<d> should go [into] <chain>, and [finally] back [into] its [original] container.",
-    "[put] <d> [into] <chain>, then [restore_it] [back_into] its [original] container.",
-)
-
-# --------------------------------------------------------------------------------------------
-# Source patterns
-# --------------------------------------------------------------------------------------------
-
-_PH = r"\{[A-Za-z0-9_]+\}"
+_PH = PLACEHOLDER_REGEX
 _W = r"[A-Za-z]+"
 _TEX = r"[A-Za-z][A-Za-z ]*?"
 _END = r"\s*\.?"
@@ -332,8 +181,10 @@ def _parse_pick_in_order(match: re.Match[str]) -> Slots:
 
 def _render_pick_in_order(slots: Slots, filler: _Filler) -> str:
     bases: list[str] = slots["bases"]
-    chain = bases[0] + "".join(filler.fill(filler.pick(_PICK_CHAIN), {"b": b}) for b in bases[1:])
-    template = filler.pick(_PICK_IN_ORDER_THEN_RESTORE)
+    chain = bases[0] + "".join(
+        filler.fill(filler.pick(tpl.PICK_CHAIN), {"b": b}) for b in bases[1:]
+    )
+    template = filler.pick(tpl.PICK_IN_ORDER_THEN_RESTORE)
     sentences = filler.fill(template, {"d": slots["d"], "chain": chain}).split(". ")
     return ". ".join(_upper_first(s) for s in sentences)
 
@@ -366,7 +217,7 @@ def _adj_demos(match: re.Match[str], prompt: str, task: str) -> list[tuple[str, 
 
 def _render_definitions(pairs: Sequence[tuple[str, str]], filler: _Filler) -> list[str]:
     """One sentence per (novel word, placeholder) pair; a template is chosen per prompt."""
-    template = filler.pick(_NOVEL_NOUN_DEFINITION)
+    template = filler.pick(tpl.NOVEL_NOUN_DEFINITION)
     return [
         _upper_first(filler.fill(template, {"w": w, "ph": ph, "art": _article(w)}))
         for w, ph in pairs
@@ -375,7 +226,7 @@ def _render_definitions(pairs: Sequence[tuple[str, str]], filler: _Filler) -> li
 
 def _render_adj_demos(demos: Sequence[tuple[str, str]], adj: str, filler: _Filler) -> list[str]:
     """One sentence per adjective demo; a template is chosen per prompt."""
-    template = filler.pick(_NOVEL_ADJ_DEMO)
+    template = filler.pick(tpl.NOVEL_ADJ_DEMO)
     return [_upper_first(filler.fill(template, {"a": a, "b": b, "adj": adj})) for a, b in demos]
 
 
@@ -383,7 +234,7 @@ def _render_novel_adj(slots: Slots, filler: _Filler) -> str:
     sentences = _render_definitions(slots.get("defs", ()), filler)
     sentences += _render_adj_demos(slots["demos"], slots["adj"], filler)
     values = {"adv": slots["adv"], "adj": slots["adj"], "d": slots["d"], "b": slots["b"]}
-    sentences.append(filler.sentence(_NOVEL_ADJ_INSTRUCTION, values))
+    sentences.append(filler.sentence(tpl.NOVEL_ADJ_INSTRUCTION, values))
     return " ".join(sentences)
 
 
@@ -402,15 +253,15 @@ def _render_novel_noun(slots: Slots, filler: _Filler) -> str:
         "b_a": _noun_phrase([slots["base"]], None),
         "it": "them" if len(dragged) > 1 else "it",
     }
-    sentences.append(filler.sentence(_NOVEL_NOUN_INSTRUCTION, values))
+    sentences.append(filler.sentence(tpl.NOVEL_NOUN_INSTRUCTION, values))
     return " ".join(sentences)
 
 
 def _render_twist(slots: Slots, filler: _Filler) -> str:
-    sentences = [_upper_first(filler.fill(filler.pick(_TWIST_INTRO), {}))]
-    template = filler.pick(_TWIST_DEMO)
+    sentences = [_upper_first(filler.fill(filler.pick(tpl.TWIST_INTRO), {}))]
+    template = filler.pick(tpl.TWIST_DEMO)
     sentences += [_upper_first(filler.fill(template, {"b": b, "a": a})) for b, a in slots["demos"]]
-    sentences.append(filler.sentence(_TWIST_INSTRUCTION, {"tex": slots["tex"]}))
+    sentences.append(filler.sentence(tpl.TWIST_INSTRUCTION, {"tex": slots["tex"]}))
     return " ".join(sentences)
 
 
@@ -484,8 +335,8 @@ _TASKS: dict[str, _TaskSpec] = {
             ),
         ),
         parse=_simple(_parse_visual_manipulation),
-        render=_render_plain(_VISUAL_MANIPULATION),
-        templates=(_VISUAL_MANIPULATION,),
+        render=_render_plain(tpl.VISUAL_MANIPULATION),
+        templates=(tpl.VISUAL_MANIPULATION,),
     ),
     "scene_understanding": _TaskSpec(
         patterns=(
@@ -494,22 +345,22 @@ _TASKS: dict[str, _TaskSpec] = {
             ),
         ),
         parse=_simple(_parse_plain),
-        render=_render_plain(_SCENE_UNDERSTANDING),
-        templates=(_SCENE_UNDERSTANDING,),
+        render=_render_plain(tpl.SCENE_UNDERSTANDING),
+        templates=(tpl.SCENE_UNDERSTANDING,),
     ),
     "rotate": _TaskSpec(
         patterns=(
             _pattern(rf"Rotate (?:the )?(?P<d>{_PH}) (?:by )?(?P<angle>\d+(?:\.\d+)?) degrees?"),
         ),
         parse=_simple(_parse_plain),
-        render=_render_plain(_ROTATE),
-        templates=(_ROTATE,),
+        render=_render_plain(tpl.ROTATE),
+        templates=(tpl.ROTATE,),
     ),
     "rearrange": _TaskSpec(
         patterns=(_pattern(rf"Rearrange (?:objects )?to this (?:setup )?(?P<scene>{_PH})"),),
         parse=_simple(_parse_plain),
-        render=_render_plain(_REARRANGE),
-        templates=(_REARRANGE,),
+        render=_render_plain(tpl.REARRANGE),
+        templates=(tpl.REARRANGE,),
     ),
     "rearrange_then_restore": _TaskSpec(
         patterns=(
@@ -518,8 +369,8 @@ _TASKS: dict[str, _TaskSpec] = {
             ),
         ),
         parse=_simple(_parse_plain),
-        render=_render_sentences(_REARRANGE_THEN_RESTORE),
-        templates=(_REARRANGE_THEN_RESTORE,),
+        render=_render_sentences(tpl.REARRANGE_THEN_RESTORE),
+        templates=(tpl.REARRANGE_THEN_RESTORE,),
     ),
     "novel_adj": _TaskSpec(
         patterns=(
@@ -530,7 +381,7 @@ _TASKS: dict[str, _TaskSpec] = {
         ),
         parse=_parse_novel_adj,
         render=_render_novel_adj,
-        templates=(_NOVEL_ADJ_DEMO, _NOVEL_ADJ_INSTRUCTION),
+        templates=(tpl.NOVEL_ADJ_DEMO, tpl.NOVEL_ADJ_INSTRUCTION),
     ),
     "novel_noun": _TaskSpec(
         patterns=(
@@ -541,7 +392,7 @@ _TASKS: dict[str, _TaskSpec] = {
         ),
         parse=_parse_novel_noun,
         render=_render_novel_noun,
-        templates=(_NOVEL_NOUN_DEFINITION, _NOVEL_NOUN_INSTRUCTION),
+        templates=(tpl.NOVEL_NOUN_DEFINITION, tpl.NOVEL_NOUN_INSTRUCTION),
     ),
     "novel_adj_and_noun": _TaskSpec(
         patterns=(
@@ -552,7 +403,7 @@ _TASKS: dict[str, _TaskSpec] = {
         ),
         parse=_parse_novel_adj,
         render=_render_novel_adj,
-        templates=(_NOVEL_NOUN_DEFINITION, _NOVEL_ADJ_DEMO, _NOVEL_ADJ_INSTRUCTION),
+        templates=(tpl.NOVEL_NOUN_DEFINITION, tpl.NOVEL_ADJ_DEMO, tpl.NOVEL_ADJ_INSTRUCTION),
     ),
     "twist": _TaskSpec(
         patterns=(
@@ -563,48 +414,48 @@ _TASKS: dict[str, _TaskSpec] = {
         ),
         parse=_parse_twist,
         render=_render_twist,
-        templates=(_TWIST_INTRO, _TWIST_DEMO, _TWIST_INSTRUCTION),
+        templates=(tpl.TWIST_INTRO, tpl.TWIST_DEMO, tpl.TWIST_INSTRUCTION),
     ),
     "follow_motion": _TaskSpec(
         patterns=(
             _pattern(rf"Follow this motion for (?P<d>{_PH}):? (?P<frames>{_PH}(?: {_PH})*)"),
         ),
         parse=_simple(_parse_frames),
-        render=_render_frames(_FOLLOW_MOTION),
-        templates=(_FOLLOW_MOTION,),
+        render=_render_frames(tpl.FOLLOW_MOTION),
+        templates=(tpl.FOLLOW_MOTION,),
     ),
     "follow_order": _TaskSpec(
         patterns=(_pattern(rf"Stack objects in this order:? (?P<frames>{_PH}(?: {_PH})*)"),),
         parse=_simple(_parse_frames),
-        render=_render_frames(_FOLLOW_ORDER),
-        templates=(_FOLLOW_ORDER,),
+        render=_render_frames(tpl.FOLLOW_ORDER),
+        templates=(tpl.FOLLOW_ORDER,),
     ),
     "sweep_without_exceeding": _TaskSpec(
         patterns=(_pattern(_SWEEP_BODY.replace("VERB", "exceeding")),),
         parse=_simple(_parse_plain),
-        render=_render_plain(_SWEEP),
-        templates=(_SWEEP,),
+        render=_render_plain(tpl.SWEEP),
+        templates=(tpl.SWEEP,),
         vocab=TASK_PARAPHRASE_SLOTS["sweep_without_exceeding"],
     ),
     "sweep_without_touching": _TaskSpec(
         patterns=(_pattern(_SWEEP_BODY.replace("VERB", "touching")),),
         parse=_simple(_parse_plain),
-        render=_render_plain(_SWEEP),
-        templates=(_SWEEP,),
+        render=_render_plain(tpl.SWEEP),
+        templates=(tpl.SWEEP,),
         vocab=TASK_PARAPHRASE_SLOTS["sweep_without_touching"],
     ),
     "same_texture": _TaskSpec(
         patterns=(_pattern(_SAME_BODY.replace("ATTR", "(?:texture|color)")),),
         parse=_simple(_parse_plain),
-        render=_render_plain(_SAME_ATTRIBUTE),
-        templates=(_SAME_ATTRIBUTE,),
+        render=_render_plain(tpl.SAME_ATTRIBUTE),
+        templates=(tpl.SAME_ATTRIBUTE,),
         vocab=TASK_PARAPHRASE_SLOTS["same_texture"],
     ),
     "same_shape": _TaskSpec(
         patterns=(_pattern(_SAME_BODY.replace("ATTR", "(?:profile|shape)")),),
         parse=_simple(_parse_plain),
-        render=_render_plain(_SAME_ATTRIBUTE),
-        templates=(_SAME_ATTRIBUTE,),
+        render=_render_plain(tpl.SAME_ATTRIBUTE),
+        templates=(tpl.SAME_ATTRIBUTE,),
         vocab=TASK_PARAPHRASE_SLOTS["same_shape"],
     ),
     "manipulate_old_neighbor": _TaskSpec(
@@ -615,8 +466,8 @@ _TASKS: dict[str, _TaskSpec] = {
             ),
         ),
         parse=_simple(_parse_plain),
-        render=_render_sentences(_MANIPULATE_OLD_NEIGHBOR),
-        templates=(_MANIPULATE_OLD_NEIGHBOR,),
+        render=_render_sentences(tpl.MANIPULATE_OLD_NEIGHBOR),
+        templates=(tpl.MANIPULATE_OLD_NEIGHBOR,),
     ),
     "pick_in_order_then_restore": _TaskSpec(
         patterns=(
@@ -627,7 +478,7 @@ _TASKS: dict[str, _TaskSpec] = {
         ),
         parse=_simple(_parse_pick_in_order),
         render=_render_pick_in_order,
-        templates=(_PICK_CHAIN, _PICK_IN_ORDER_THEN_RESTORE),
+        templates=(tpl.PICK_CHAIN, tpl.PICK_IN_ORDER_THEN_RESTORE),
     ),
 }
 
