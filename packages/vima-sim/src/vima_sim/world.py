@@ -1,0 +1,248 @@
+"""The pybullet world: scene loading, template objects, textures and the two observation cameras."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pybullet as pb
+
+from vima_sim.encyclopedia import ASSETS_ROOT, ObjectEntry, TextureEntry
+
+IMAGE_SIZE = (128, 256)
+TIME_STEP = 1.0 / 240.0
+PLANE_URDF = "plane/plane.urdf"
+WORKSPACE_URDF = "ur5/workspace.urdf"
+UR5_URDF = "ur5/ur5.urdf"
+SUCTION_BASE_URDF = "ur5/suction/suction-base.urdf"
+SUCTION_HEAD_URDF = "ur5/suction/suction-head.urdf"
+HOME_JOINTS = np.array([-1, -0.5, 0.5, -0.5, -0.5, 0]) * np.pi
+Z_SHRINK, XY_SHRINK = 1.1, 1
+
+Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A near-orthographic camera far above the workspace (VIMA-Bench's observation cameras)."""
+
+    position: tuple[float, float, float]
+    rotation: tuple[float, float, float, float]
+    focal: float
+    zrange: tuple[float, float]
+
+
+CAMERAS: dict[str, Camera] = {
+    "front": Camera(
+        (1000 + 0.5 - 0.09, 0.0, 1000.0),
+        tuple(pb.getQuaternionFromEuler((np.pi / 4, np.pi, -np.pi / 2))),
+        640000 // 1.80,
+        (900.0, 10001.0),
+    ),
+    "top": Camera(
+        (0.5, 0.0, 1000.0),
+        tuple(pb.getQuaternionFromEuler((0, np.pi, -np.pi / 2))),
+        640000 // 2.55,
+        (900.0, 1001.0),
+    ),
+}
+VIEWS = ("front", "top")
+
+
+def _camera_matrices(camera: Camera, size: tuple[int, int]) -> tuple[list[float], list[float]]:
+    rot = np.float32(pb.getMatrixFromQuaternion(camera.rotation)).reshape(3, 3)
+    look = rot @ np.float32([0, 0, 1])
+    up = rot @ np.float32([0, -1, 0])
+    target = np.asarray(camera.position) + look
+    view = pb.computeViewMatrix(camera.position, target, up)
+    fov = 180 * np.arctan((size[0] / 2) / camera.focal) * 2 / np.pi
+    proj = pb.computeProjectionMatrixFOV(fov, size[1] / size[0], *camera.zrange)
+    return view, proj
+
+
+_MATRICES = {view: _camera_matrices(cam, IMAGE_SIZE) for view, cam in CAMERAS.items()}
+
+
+def render(client: int, view: str) -> tuple[np.ndarray, np.ndarray]:
+    """RGB (3, 128, 256) uint8 and segmentation (128, 256) uint8 (object id, low 8 bits)."""
+    view_m, proj_m = _MATRICES[view]
+    height, width = IMAGE_SIZE
+    _, _, color, _, segm = pb.getCameraImage(
+        width=width,
+        height=height,
+        viewMatrix=view_m,
+        projectionMatrix=proj_m,
+        flags=pb.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX,
+        renderer=pb.ER_TINY_RENDERER,
+        physicsClientId=client,
+    )
+    rgb = np.asarray(color, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
+    seg = np.asarray(segm).reshape(height, width).astype(np.int64).astype(np.uint8)
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)), seg
+
+
+def _fmt(value: float) -> str:
+    return str(value)
+
+
+def template_replacements(
+    obj: ObjectEntry, size: tuple[float, ...], scaling: float | tuple[float, ...]
+) -> dict[str, list[str]]:
+    """Placeholder values of a template URDF, computed as VIMA-Bench's replace functions do."""
+    scale_vec = [scaling] * 3 if isinstance(scaling, float | int) else list(scaling)
+    fn = None if obj.replace_fn is None else obj.replace_fn["name"]
+    if fn in ("_kit_obj_common", "_google_scanned_obj_common"):
+        assert obj.mesh is not None and obj.mesh_scale is not None
+        if isinstance(scaling, float | int):
+            scale = [s * scaling for s in obj.mesh_scale]
+        else:
+            scale = [s1 * s2 for s1, s2 in zip(scale_vec, obj.mesh_scale, strict=True)]
+        return {
+            "FNAME": [str(ASSETS_ROOT / obj.mesh)],
+            "SCALE": [
+                _fmt(scale[0] / XY_SHRINK),
+                _fmt(scale[1] / XY_SHRINK),
+                _fmt(scale[2] / Z_SHRINK),
+            ],
+        }
+    dims = list(size)
+    if fn == "container_replace_fn":
+        dims = [v / XY_SHRINK if i < 2 else v / Z_SHRINK for i, v in enumerate(dims)]
+    if isinstance(scaling, float | int):
+        dims = [s * scaling for s in dims]
+    else:
+        dims = [s1 * s2 for s1, s2 in zip(scale_vec, dims, strict=True)]
+    out = {"DIM": [_fmt(d) for d in dims]}
+    if fn == "container_replace_fn":
+        out["HALF"] = [str(h) for h in np.float32(dims) / 2]
+    return out
+
+
+class World:
+    """One pybullet DIRECT client with VIMA-Bench's workspace, arm and suction cup."""
+
+    def __init__(self) -> None:
+        self.client = pb.connect(pb.DIRECT)
+        self._tmp = Path(tempfile.mkdtemp(prefix="vima-sim-"))
+        pb.setAdditionalSearchPath(str(ASSETS_ROOT), physicsClientId=self.client)
+        self.ur5 = -1
+        self.suction_base = -1
+        self.suction_head = -1
+        self.joints: list[int] = []
+        self.rigid: list[int] = []
+        self.fixed: list[int] = []
+        self.ticks = 0
+
+    def close(self) -> None:
+        """Disconnect and remove the template files."""
+        if self.client >= 0:
+            pb.disconnect(physicsClientId=self.client)
+            self.client = -1
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # -- scene ------------------------------------------------------------------------------
+    def reset(self, *, with_robot: bool = True) -> None:
+        """Empty the world and load plane (id 0), workspace (1), and arm + suction (2, 3, 4)."""
+        c = self.client
+        pb.resetSimulation(physicsClientId=c)
+        pb.setGravity(0, 0, -9.8, physicsClientId=c)
+        pb.setTimeStep(TIME_STEP, physicsClientId=c)
+        self.rigid, self.fixed, self.ticks = [], [], 0
+        pb.loadURDF(str(ASSETS_ROOT / PLANE_URDF), [0, 0, -0.001], physicsClientId=c)
+        pb.loadURDF(str(ASSETS_ROOT / WORKSPACE_URDF), [0.5, 0, 0], physicsClientId=c)
+        if not with_robot:
+            return
+        self.ur5 = pb.loadURDF(str(ASSETS_ROOT / UR5_URDF), physicsClientId=c)
+        down = pb.getQuaternionFromEuler((np.pi, 0, 0))
+        self.suction_base = pb.loadURDF(
+            str(ASSETS_ROOT / SUCTION_BASE_URDF), (0.487, 0.109, 0.438), down, physicsClientId=c
+        )
+        pb.createConstraint(
+            self.ur5, 9, self.suction_base, -1, pb.JOINT_FIXED, (0, 0, 0), (0, 0, 0),
+            (0, 0, 0.01), physicsClientId=c,
+        )  # fmt: skip
+        self.suction_head = pb.loadURDF(
+            str(ASSETS_ROOT / SUCTION_HEAD_URDF), (0.487, 0.109, 0.347), down, physicsClientId=c
+        )
+        head = pb.createConstraint(
+            self.ur5, 9, self.suction_head, -1, pb.JOINT_FIXED, (0, 0, 0), (0, 0, 0),
+            (0, 0, -0.08), physicsClientId=c,
+        )  # fmt: skip
+        pb.changeConstraint(head, maxForce=50, physicsClientId=c)
+        for body in (self.ur5, self.suction_base, self.suction_head):
+            _hide(body, c)
+        n = pb.getNumJoints(self.ur5, physicsClientId=c)
+        infos = [pb.getJointInfo(self.ur5, i, physicsClientId=c) for i in range(n)]
+        self.joints = [info[0] for info in infos if info[2] == pb.JOINT_REVOLUTE]
+        for joint, value in zip(self.joints, HOME_JOINTS, strict=True):
+            pb.resetJointState(self.ur5, joint, value, physicsClientId=c)
+
+    def urdf_for(
+        self, obj: ObjectEntry, size: tuple[float, ...], scaling: float | tuple[float, ...] = 1.0
+    ) -> str:
+        """Path of the URDF of `obj` at `size` (a filled template, cached by content)."""
+        if not obj.from_template:
+            return str(ASSETS_ROOT / obj.assets)
+        text = (ASSETS_ROOT / obj.assets).read_text(encoding="utf-8")
+        for key, values in template_replacements(obj, size, scaling).items():
+            for i, value in enumerate(values):
+                text = text.replace(f"{key}{i}", value)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:16]
+        path = self._tmp / f"{Path(obj.assets).name}.{digest}.urdf"
+        if not path.exists():
+            path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    def add_object(
+        self,
+        obj: ObjectEntry,
+        texture: TextureEntry,
+        size: tuple[float, ...],
+        pose: Pose,
+        *,
+        fixed: bool,
+        scaling: float | tuple[float, ...] = 1.0,
+    ) -> int:
+        """Load an object with its texture; return its body id."""
+        urdf = self.urdf_for(obj, size, scaling)
+        body = pb.loadURDF(
+            urdf, pose[0], pose[1], useFixedBase=int(fixed), physicsClientId=self.client
+        )
+        apply_texture(self.client, body, texture)
+        (self.fixed if fixed else self.rigid).append(body)
+        return body
+
+    def render(self, view: str) -> tuple[np.ndarray, np.ndarray]:
+        """Render one observation view."""
+        return render(self.client, view)
+
+    def pose(self, body: int) -> Pose:
+        """Base position and orientation of a body."""
+        pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self.client)
+        return tuple(pos), tuple(orn)  # type: ignore[return-value]
+
+
+def _hide(body: int, client: int) -> None:
+    for shape in pb.getVisualShapeData(body, physicsClientId=client):
+        pb.changeVisualShape(
+            body, shape[1], rgbaColor=[*shape[7][:3], 0], physicsClientId=client
+        )
+
+
+def apply_texture(client: int, body: int, texture: TextureEntry) -> None:
+    """Colour or texture link -1 of a body as VIMA-Bench does."""
+    if texture.color is not None:
+        pb.changeVisualShape(body, -1, rgbaColor=[*texture.color, 1], physicsClientId=client)
+    else:
+        assert texture.asset is not None
+        tex = pb.loadTexture(str(ASSETS_ROOT / texture.asset), physicsClientId=client)
+        pb.changeVisualShape(body, -1, textureUniqueId=tex, physicsClientId=client)
+
+
+def yaw_quaternion(theta: float) -> tuple[float, float, float, float]:
+    """Quaternion (x, y, z, w) of a rotation by `theta` about z (pybullet's convention)."""
+    return tuple(pb.getQuaternionFromEuler((0.0, 0.0, theta)))  # type: ignore[return-value]
