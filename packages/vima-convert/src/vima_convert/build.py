@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from vima_schema.atomic import replace_directory, temporary_sibling
 from vima_schema.dataset_card import write_card
-from vima_schema.dataset_layout import PARQUET_OPTIONS, PARSED, SPLITS, shard_name, task_dir
+from vima_schema.dataset_layout import PARSED, SPLITS, list_shards, shard_name, task_dir
+from vima_schema.dataset_meta import (
+    FORMAT_VERSION,
+    describe_columns,
+    parsed_index_rows,
+    write_config_info,
+    write_episode_index,
+)
 from vima_schema.enums import Task
-from vima_schema.record import hf_schema
+from vima_schema.parquet_shard import shard_writer
+from vima_schema.provenance import write_provenance
+from vima_schema.record import hf_schema, record_layout
 from vima_schema.runner import run_items
 
-from vima_convert.episode_file import SUFFIX, read_episode_file
+from vima_convert import __version__
+from vima_convert.episode_file import SUFFIX, decode_episode_file
 from vima_convert.split import assign_splits
 
 ROWS_PER_GROUP = 64
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ShardJob:
-    """Episodes (parsed files) that go into one output shard."""
+class BuildJob:
+    """Episodes (parsed files) that go into one output shard, and the build's settings."""
 
     files: tuple[Path, ...]
     target: Path
+    settings: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -67,23 +80,35 @@ def plan_shards(files: list[Path], max_bytes: int) -> list[list[Path]]:
     return groups
 
 
-def write_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
-    """Write one shard (streamed, row groups of ROWS_PER_GROUP); return rows and failures."""
+def write_shard(job: BuildJob) -> tuple[int, list[tuple[str, str]]]:
+    """Write one shard (streamed, row groups of ROWS_PER_GROUP); return rows and failures.
+
+    The shard records its provenance: the format version, the build settings and the SHA-256
+    of its parsed input files in order.
+    """
     rows = 0
     failures: list[tuple[str, str]] = []
-    tmp = job.target.with_name(f".{job.target.name}.tmp")
-    with pq.ParquetWriter(tmp, hf_schema(), **PARQUET_OPTIONS) as writer:
+    inputs = hashlib.sha256()
+    with shard_writer(job.target, hf_schema()) as writer:
         for start in range(0, len(job.files), ROWS_PER_GROUP):
             tables = []
             for path in job.files[start : start + ROWS_PER_GROUP]:
                 try:
-                    tables.append(read_episode_file(path))
-                except ValueError as error:
+                    data = path.read_bytes()
+                    tables.append(decode_episode_file(data, path))
+                except (OSError, ValueError) as error:
                     failures.append((str(path), str(error)))
+                    continue
+                inputs.update(hashlib.sha256(data).digest())
             if tables:
                 writer.write_table(pa.concat_tables(tables))
                 rows += sum(t.num_rows for t in tables)
-    tmp.replace(job.target)
+        provenance = {
+            "format_version": FORMAT_VERSION,
+            "inputs_sha256": inputs.hexdigest(),
+            "settings": dict(job.settings),
+        }
+        write_provenance(writer, provenance, len(failures))
     return rows, failures
 
 
@@ -104,7 +129,11 @@ def build(
     max_shard_mb: float = 500.0,
     workers: int = 1,
 ) -> BuildSummary:
-    """Build `<variant>--parsed--<task>` configs from the parsed files; rewrite the card."""
+    """Build `<variant>--parsed--<task>` configs from the parsed files.
+
+    Also rewrites the card, the config's description in `meta/info.json` and its rows of
+    `meta/episodes.parquet`.
+    """
     files = list_parsed(parsed)
     if not files:
         raise ValueError(f"{parsed}: no parsed episode files (run `vima-convert parse` first)")
@@ -114,7 +143,8 @@ def build(
     stage_dir = dataset / variant / PARSED
     for leftover in stage_dir.glob(".*.tmp") if stage_dir.is_dir() else []:
         shutil.rmtree(leftover, ignore_errors=True)  # staging folders of a killed build
-    jobs: list[ShardJob] = []
+    settings = {"variant": variant, "valid_size": valid_size, "seed": seed}
+    jobs: list[BuildJob] = []
     staging: dict[Task, Path] = {}
     for task, by_split in splits.items():
         staging[task] = temporary_sibling(task_dir(dataset, variant, PARSED, task.name))
@@ -125,7 +155,7 @@ def build(
             groups = plan_shards(paths, max_bytes)
             for number, group in enumerate(groups):
                 target = staging[task] / shard_name(split, number, len(groups))
-                jobs.append(ShardJob(tuple(group), target))
+                jobs.append(BuildJob(tuple(group), target, tuple(settings.items())))
     summary = BuildSummary(bytes_in=sum(p.stat().st_size for job in jobs for p in job.files))
     jobs.sort(key=lambda job: len(job.files), reverse=True)  # largest first
     try:
@@ -139,13 +169,16 @@ def build(
             chunksize=1,
         ):
             if outcome.error is not None:
-                raise RuntimeError(f"{outcome.item.target.name}: {outcome.error}")
+                raise RuntimeError(
+                    f"{outcome.item.target.name}: {outcome.error_type}: {outcome.error}\n"
+                    f"{outcome.traceback}"
+                )
             rows, failures = outcome.value
             summary.episodes += rows
             summary.shards += 1
             summary.failures += failures
             for _path, error in failures:
-                print(f"vima-convert: skipped unreadable parsed file: {error}", file=sys.stderr)
+                log.warning("vima-convert: skipped unreadable parsed file: %s", error)
         for task, folder in staging.items():
             replace_directory(folder, task_dir(dataset, variant, PARSED, task.name))
         _remove_other_tasks(dataset / variant / PARSED, {task.name for task in staging})
@@ -158,4 +191,19 @@ def build(
         for p in task_dir(dataset, variant, PARSED, t.name).glob("*")
     )
     write_card(dataset)
+    write_metadata(dataset, variant, settings)
     return summary
+
+
+def write_metadata(dataset: Path, variant: str, settings: dict[str, Any]) -> None:
+    """Describe `<variant>--parsed` in `meta/info.json` and index its episodes."""
+    shards = list_shards(dataset, variant, PARSED)
+    rows = [parsed_index_rows(dataset, shard) for shard in shards]
+    write_episode_index(dataset, variant, PARSED, pa.concat_tables(rows))
+    description = {
+        "writer": f"vima-convert {__version__} build",
+        "settings": settings,
+        **describe_columns(hf_schema()),
+        "arrays": record_layout(),
+    }
+    write_config_info(dataset, variant, PARSED, description)

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import sys
-import time
+import logging
 from pathlib import Path
 
-from vima_schema.runner import (
-    EXIT_FAILURES,
-    EXIT_OK,
-    EXIT_USAGE,
-    one_native_thread_per_worker,
-)
+from vima_schema.command import run_command, verbose_option
+from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 
 from vima_convert import __version__
+
+log = logging.getLogger("vima_convert")
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -44,13 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("parse", help="raw episodes -> one parsed file per episode")
+    common = [verbose_option()]
+    p = sub.add_parser("parse", parents=common, help="raw episodes -> one parsed file per episode")
     p.add_argument("raw", nargs="+", metavar="RAW", help="raw root, episode folder, or '-'")
     p.add_argument("--out", required=True, type=Path, metavar="PARSED")
     p.add_argument("--workers", type=_positive, default=1)
     p.add_argument("--shard", type=_shard, metavar="I/N", help="take a deterministic 1/N")
     p.add_argument("--overwrite", action="store_true", help="redo episodes already parsed")
-    b = sub.add_parser("build", help="parsed files -> parquet dataset with train/valid splits")
+    b = sub.add_parser(
+        "build", parents=common, help="parsed files -> parquet dataset with train/valid splits"
+    )
     b.add_argument("parsed", type=Path, metavar="PARSED")
     b.add_argument("--out", required=True, type=Path, metavar="DATASET")
     b.add_argument("--variant", default="original")
@@ -58,23 +57,29 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=1000)
     b.add_argument("--max-shard-mb", type=float, default=500.0)
     b.add_argument("--workers", type=_positive, default=1)
-    r = sub.add_parser("reword", help="write the paraphrased-instruction variant")
+    r = sub.add_parser("reword", parents=common, help="write the paraphrased-instruction variant")
     r.add_argument("dataset", type=Path, metavar="DATASET")
     r.add_argument("--from", dest="source", default="original")
     r.add_argument("--to", dest="target", default="reworded")
     r.add_argument("--seed", type=int, default=0)
-    s = sub.add_parser("stats", help="episodes, steps, objects, textures, prompt lengths")
+    s = sub.add_parser(
+        "stats", parents=common, help="episodes, steps, objects, textures, prompt lengths"
+    )
     s.add_argument("dataset", type=Path, metavar="DATASET")
     s.add_argument("--config", default="original--parsed", help="default: original--parsed")
     s.add_argument("--json", action="store_true")
     s.add_argument("--plot", type=Path, metavar="FILE.png")
-    e = sub.add_parser("export-raw", help="dataset -> raw episode folders (lossless)")
+    e = sub.add_parser(
+        "export-raw", parents=common, help="dataset -> raw episode folders (lossless)"
+    )
     e.add_argument("dataset", type=Path, metavar="DATASET")
     e.add_argument("--out", required=True, type=Path, metavar="RAW")
     e.add_argument("--config", default="original--parsed")
     e.add_argument("--split")
     e.add_argument("--overwrite", action="store_true")
-    u = sub.add_parser("push", help="upload the dataset folder to the Hugging Face Hub")
+    u = sub.add_parser(
+        "push", parents=common, help="upload the dataset folder to the Hugging Face Hub"
+    )
     u.add_argument("dataset", type=Path, metavar="DATASET")
     u.add_argument("--repo-id", required=True)
     u.add_argument("--private", action="store_true")
@@ -82,26 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 all done, 1 done except listed failures, 2 usage or configuration error."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code else EXIT_OK
-    one_native_thread_per_worker(getattr(args, "workers", 1))
-    start = time.perf_counter()
-    try:
-        code, product = _run(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"vima-convert: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"vima-convert {args.command}: {time.perf_counter() - start:.1f} s, peak RSS {peak:.0f} MB",
-        file=sys.stderr,
-    )
-    if product is not None:
-        print(product)
-    return code
+    """Entry point: 0 all done, 1 done except listed failures, 2 usage or configuration error,
+    3 unexpected error (see `vima_schema.command`)."""
+    return run_command("vima-convert", _parser(), _run, argv)
 
 
 def _run(args: argparse.Namespace) -> tuple[int, str | None]:
@@ -111,11 +99,10 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
         parsed = parse(
             args.raw, args.out, workers=args.workers, shard=args.shard, overwrite=args.overwrite
         )
-        print(
+        log.info(
             f"vima-convert parse: {parsed.written} written, {parsed.skipped} already done, "
             f"{parsed.failed} failed (listed in {args.out / 'failures.jsonl'}); "
-            f"{parsed.bytes_in / 1e6:.1f} MB in, {parsed.bytes_out / 1e6:.1f} MB out",
-            file=sys.stderr,
+            f"{parsed.bytes_in / 1e6:.1f} MB in, {parsed.bytes_out / 1e6:.1f} MB out"
         )
         return (EXIT_FAILURES if parsed.failed else EXIT_OK), str(args.out)
     if args.command == "build":
@@ -132,11 +119,10 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
             workers=args.workers,
         )
         per = built.bytes_out / max(built.episodes, 1)
-        print(
+        log.info(
             f"vima-convert build: {built.episodes} episodes in {built.shards} shards, "
             f"{built.bytes_out / 1e6:.1f} MB ({per / 1e3:.1f} KB/episode), "
-            f"{len(built.failures)} failed",
-            file=sys.stderr,
+            f"{len(built.failures)} failed"
         )
         return (EXIT_FAILURES if built.failures else EXIT_OK), str(args.out)
     if args.command == "reword":
@@ -145,10 +131,9 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
         reworded = reword_dataset(
             args.dataset, source=args.source, target=args.target, seed=args.seed
         )
-        print(
+        log.info(
             f"vima-convert reword: {reworded.reworded}/{reworded.episodes} prompts paraphrased, "
-            f"{len(reworded.kept)} kept unchanged",
-            file=sys.stderr,
+            f"{len(reworded.kept)} kept unchanged"
         )
         return (EXIT_FAILURES if reworded.kept else EXIT_OK), str(args.dataset)
     if args.command == "stats":
@@ -166,12 +151,12 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
         count = export_raw(
             args.dataset, args.out, config=args.config, split=args.split, overwrite=args.overwrite
         )
-        print(f"vima-convert export-raw: {count} episodes written", file=sys.stderr)
+        log.info(f"vima-convert export-raw: {count} episodes written")
         return EXIT_OK, str(args.out)
     from vima_convert.push import PushError, push
 
     try:
         return EXIT_OK, push(args.dataset, args.repo_id, private=args.private)
     except PushError as error:
-        print(f"vima-convert push: error: {error}", file=sys.stderr)
+        log.error(f"vima-convert push: error: {error}")
         return EXIT_USAGE, None

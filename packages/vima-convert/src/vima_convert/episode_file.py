@@ -44,8 +44,16 @@ def write_episode_file(path: Path, episode: Episode) -> int:
 def read_episode_file(path: Path) -> pa.Table:
     """Read one parsed file as a one-row table; ValueError names the file if it is broken."""
     try:
-        with pa.memory_map(str(path)) as source:
-            table = ipc.open_file(source).read_all()
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable parsed episode file ({error})") from None
+    return decode_episode_file(data, path)
+
+
+def decode_episode_file(data: bytes, path: Path) -> pa.Table:
+    """The one-row table of a parsed file's bytes `data` (read from `path`, named in errors)."""
+    try:
+        table = ipc.open_file(pa.py_buffer(data)).read_all()
     except (OSError, pa.ArrowInvalid) as error:
         raise ValueError(f"{path}: not a readable parsed episode file ({error})") from None
     if table.schema.remove_metadata() != SCHEMA.remove_metadata() or table.num_rows != 1:

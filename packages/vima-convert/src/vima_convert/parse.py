@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +19,8 @@ from vima_convert.episode_file import (
     is_complete,
     write_episode_file,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,7 +98,7 @@ def parse(
             summary.failed += 1
             summary.failures.append((str(folder), error))
             append_failure(parsed / FAILURES_FILE, str(folder), error)
-            print(f"vima-convert: skipped {error}", file=sys.stderr)
+            log.warning("vima-convert: skipped %s", error)
         else:
             seen[key] = folder
             folders.append(folder)
@@ -108,8 +110,15 @@ def parse(
                 error = f"{outcome.item}: {error}"
             summary.failed += 1
             summary.failures.append((str(outcome.item), error))
-            append_failure(parsed / FAILURES_FILE, str(outcome.item), error)
-            print(f"vima-convert: skipped bad episode: {error}", file=sys.stderr)
+            append_failure(
+                parsed / FAILURES_FILE,
+                str(outcome.item),
+                error,
+                error_type=outcome.error_type,
+                traceback=outcome.traceback,
+            )
+            log.warning("vima-convert: skipped bad episode: %s", error)
+            log.debug("%s", outcome.traceback)
             continue
         status, size_in, size_out = outcome.value
         if status == "skipped":

@@ -6,32 +6,34 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from vima_schema.dataset_layout import PARSED, list_shards, shards_of_config
-from vima_schema.enums import TASK_NAMES
+from vima_schema.dataset_layout import shards_of_config
+from vima_schema.dataset_meta import read_episode_index
 
-_COLUMNS = ["task", "index", "steps", "n_objects", "prompt", "objects"]
+#: Counts that differ by more than this factor are plotted on a log scale.
+LOG_SCALE_RATIO = 50
 
 
-def load_metadata(dataset: Path, config: str | None = None) -> pl.DataFrame:
-    """One row per episode (task, split, steps, objects, textures, prompt length)."""
-    shards = shards_of_config(dataset, config) if config else list_shards(dataset, stage=PARSED)
-    if not shards:
-        raise ValueError(
-            f"{dataset}: no parsed shards{f' for config {config!r}' if config else ''}"
-        )
-    frames = [
-        pl.read_parquet(shard.path, columns=_COLUMNS).with_columns(
-            pl.lit(shard.split).alias("split"), pl.lit(shard.variant).alias("variant")
-        )
-        for shard in shards
-    ]
-    data = pl.concat(frames)
-    return data.with_columns(
-        pl.col("task").map_elements(lambda v: TASK_NAMES[v], return_dtype=pl.String),
-        pl.col("prompt").str.split(" ").list.len().alias("prompt_words"),
-        pl.col("objects").list.eval(pl.element().struct.field("texture_name")).alias("textures"),
-        pl.col("objects").list.eval(pl.element().struct.field("obj_name")).alias("shapes"),
-    ).drop("objects")
+def load_metadata(dataset: Path, config: str = "original--parsed") -> pl.DataFrame:
+    """One row per episode of `config` (task, split, steps, objects, textures, prompt length),
+    read from the episode index `meta/episodes.parquet`, never from the shards."""
+    if not shards_of_config(dataset, config):
+        raise ValueError(f"{dataset}: no parsed shards for config {config!r}")
+    variant, stage, *task = config.split("--")
+    data = pl.from_arrow(read_episode_index(dataset, variant, stage))
+    assert isinstance(data, pl.DataFrame)
+    if task:
+        data = data.filter(pl.col("task") == task[0])
+    return data.rename({"objects": "n_objects"}).select(
+        "task",
+        "index",
+        "split",
+        "variant",
+        "steps",
+        "n_objects",
+        "prompt_words",
+        "textures",
+        "shapes",
+    )
 
 
 def summarize(data: pl.DataFrame) -> dict[str, Any]:
@@ -84,24 +86,53 @@ def format_table(stats: dict[str, Any]) -> str:
 
 
 def plot(data: pl.DataFrame, path: Path) -> Path:
-    """Save histograms of steps, objects and prompt length, and episodes per task, as PNG."""
+    """Save episodes per task and histograms of steps, objects and prompt length as PNG.
+
+    Train and valid are stacked in two colours; counts are integers, on a log scale when they
+    differ by more than `LOG_SCALE_RATIO` (as tasks and splits do at full scale).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
+    splits = sorted(data["split"].unique().to_list(), key=lambda s: (s != "train", s))
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    per_task = data.group_by("task").len().sort("task")
-    axes[0, 0].barh(per_task["task"].to_list(), per_task["len"].to_list())
-    axes[0, 0].set_title("episodes per task")
+    tasks = sorted(data["task"].unique().to_list())
+    panels = [(axes[0, 0], "task", "episodes per task", tasks)]
     for axis, column, title in (
         (axes[0, 1], "steps", "actions per episode"),
         (axes[1, 0], "n_objects", "objects per episode"),
         (axes[1, 1], "prompt_words", "prompt length (words)"),
     ):
-        values = data[column].to_list()
-        axis.hist(values, bins=range(min(values), max(values) + 2), align="left", rwidth=0.8)
+        low, high = int(data[column].min()), int(data[column].max())  # type: ignore[arg-type]
+        panels.append((axis, column, title, list(range(low, high + 1))))
+    for axis, column, title, keys in panels:
+        counts = data.group_by(column, "split").len()
+        base = [0] * len(keys)
+        position = list(range(len(keys)))
+        for split in splits:
+            found = dict(counts.filter(pl.col("split") == split).select(column, "len").iter_rows())
+            heights = [int(found.get(key, 0)) for key in keys]
+            if column == "task":
+                axis.barh(position, heights, left=base, label=split)
+            else:
+                axis.bar(keys, heights, bottom=base, label=split, width=0.8)
+            base = [b + h for b, h in zip(base, heights, strict=True)]
+        count_axis = axis.xaxis if column == "task" else axis.yaxis
+        count_axis.set_major_locator(MaxNLocator(integer=True))
+        nonzero = [b for b in base if b]
+        if nonzero and max(nonzero) > LOG_SCALE_RATIO * min(nonzero):
+            (axis.set_xscale if column == "task" else axis.set_yscale)("log")
+        if column == "task":
+            axis.set_yticks(position, keys)
+            axis.set_xlabel("episodes")
+        else:
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.set_ylabel("episodes")
         axis.set_title(title)
+        axis.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -1,25 +1,78 @@
-"""Atomic writes: data lands under a temporary name and is renamed into place."""
+"""Crash-safe writes: data lands under a temporary name, is flushed to disk, then renamed.
+
+A reader (or a run resumed after a crash or power loss) sees either the old file or folder or
+the whole new one: file contents are fsync'ed before the rename and the parent folder after it,
+and a folder being replaced stays in place until its successor is.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
+import functools
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+
+def fsync_directory(path: Path | str) -> None:
+    """Flush a folder's entries (renames, new files) to disk; a no-op where unsupported."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path | str) -> None:
+    """Flush a file's contents to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temporary_path(path: Path | str) -> Path:
+    """A fresh unused hidden name next to `path` (`.<name>.<random>.tmp`), not created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)
+
+
+@contextmanager
+def atomic_output(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path to write `path`'s new contents to; on success it is fsync'ed and
+    renamed onto `path` (then the folder is fsync'ed); on any error it is deleted."""
+    path = Path(path)
+    tmp = temporary_path(path)
+    try:
+        yield tmp
+        fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, tmp.open("wb") as handle:
+        handle.write(data)
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:
@@ -35,11 +88,67 @@ def temporary_sibling(path: Path | str) -> Path:
 
 
 def replace_directory(source: Path, target: Path) -> None:
-    """Move the complete directory `source` onto `target`, replacing any old one."""
-    if target.exists():
+    """Move the complete directory `source` onto `target`, replacing any old one.
+
+    Everything below `source` is fsync'ed first. On Linux the two folders are swapped in one
+    atomic `renameat2(RENAME_EXCHANGE)`, so `target` never goes missing; elsewhere the old copy
+    is moved aside, and put back if the new one cannot be moved in.
+    """
+    _fsync_tree(source)
+    if not target.exists():
+        os.replace(source, target)
+    elif _exchange(source, target):
+        shutil.rmtree(source)  # now the old copy
+    else:
         trash = temporary_sibling(target)
         os.replace(target, trash / "old")
-        os.replace(source, target)
+        try:
+            os.replace(source, target)
+        except BaseException:
+            os.replace(trash / "old", target)
+            trash.rmdir()
+            raise
         shutil.rmtree(trash)
-    else:
-        os.replace(source, target)
+    fsync_directory(target.parent)
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            fsync_file(Path(folder) / name)
+        fsync_directory(folder)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically swap two paths (Linux `renameat2`); False where the system cannot."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    result = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # file system or kernel without RENAME_EXCHANGE
+    raise OSError(code, os.strerror(code), str(second))
+
+
+@functools.cache
+def _renameat2() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    function.argtypes += [ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function

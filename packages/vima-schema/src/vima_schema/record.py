@@ -108,6 +108,29 @@ def hf_schema() -> pa.Schema:
     return task_schema(SCHEMA)
 
 
+def record_layout() -> dict[str, dict[str, Any]]:
+    """How the byte and nested array columns decode (for `meta/info.json`): dtype and shape,
+    with `steps` = T actions and `steps+1` frames; `[]` marks a list per asset."""
+    image = [3, FRAME_HEIGHT, FRAME_WIDTH]
+    layout: dict[str, dict[str, Any]] = {}
+    for view in VIEWS:
+        name = view.value
+        layout[f"frames_{name}"] = {"encoding": "jpeg", "shape": ["steps+1", *image]}
+        layout[f"segm_{name}"] = {
+            "dtype": "uint8",
+            "shape": ["steps+1", FRAME_HEIGHT, FRAME_WIDTH],
+        }
+        layout[f"prompt_assets[].rgb_{name}"] = {"dtype": "uint8", "shape": image}
+        layout[f"prompt_assets[].segm_{name}"] = {
+            "dtype": "uint8",
+            "shape": [FRAME_HEIGHT, FRAME_WIDTH],
+        }
+    for key in ACTION_KEYS:
+        components = [3, 2] if key.endswith("position") else [4]
+        layout[key] = {"dtype": "float32", "shape": ["steps", components]}
+    return layout
+
+
 def episode_to_record(episode: Episode) -> dict[str, Any]:
     """One dataset row for an episode (plain python values and bytes)."""
     return {

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
-#: Exit codes of every vima-* command: all done / done except listed failures / usage error.
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+#: Exit codes of every vima-* command: all done / done except listed failures / usage or
+#: configuration error / unexpected error (a bug or an environment problem such as a full disk;
+#: one line on stderr, the traceback with `--verbose`).
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,11 +26,14 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Outcome:
-    """Result of one item: `error` is None on success."""
+    """Result of one item: `error` is None on success, else the message, with the exception's
+    type name in `error_type` and its formatted traceback in `traceback`."""
 
     item: Any
     value: Any = None
     error: str | None = None
+    error_type: str | None = None
+    traceback: str | None = None
 
 
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -49,7 +55,12 @@ def _call(job: tuple[Callable[[Any], Any], Any]) -> Outcome:
     try:
         return Outcome(item, func(item))
     except Exception as error:  # one bad item must not stop the run
-        return Outcome(item, error=str(error) or type(error).__name__)
+        return Outcome(
+            item,
+            error=str(error) or type(error).__name__,
+            error_type=type(error).__name__,
+            traceback=traceback.format_exc(),
+        )
 
 
 def run_items(
@@ -84,9 +95,24 @@ def run_items(
         bar.close()
 
 
-def append_failure(path: Path, item: str, error: str) -> None:
-    """Append one `{"path", "error", "time"}` line to a failures.jsonl file."""
+def append_failure(
+    path: Path,
+    item: str,
+    error: str,
+    *,
+    error_type: str | None = None,
+    traceback: str | None = None,
+) -> None:
+    """Append one `{"path", "error", "type", "traceback", "time"}` line to a failures.jsonl
+    file (`type` and `traceback` are null for failures found without an exception)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"path": item, "error": error, "time": time.strftime("%FT%T")})
+    record = {
+        "path": item,
+        "error": error,
+        "type": error_type,
+        "traceback": traceback,
+        "time": time.strftime("%FT%T"),
+    }
+    line = json.dumps(record)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(line + "\n")
