@@ -2,4 +2,7 @@
 
 from importlib.metadata import version
 
+from vima_sim.env import VimaEnv
+
 __version__ = version("vima-sim")
+__all__ = ["VimaEnv", "__version__"]

@@ -1,0 +1,181 @@
+"""Arm control (IK and joint moves on a physics-tick budget), the suction cup and pick-and-place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+
+from vima_sim.world import HOME_JOINTS, Pose, World
+
+EE_TIP_LINK = 10
+IK_LOWER = [-3 * np.pi / 2, -2.3562, -17, -17, -17, -17]
+IK_UPPER = [-np.pi / 2, 0, 17, 17, 17, 17]
+IK_RANGES = [np.pi, 2.3562, 34, 34, 34, 34]
+JOINT_SPEED = 0.01  # rad per tick
+JOINT_TOLERANCE = 0.01  # rad
+#: Ticks one joint-space move may take before it counts as timed out (VIMA-Bench: 5 s of
+#: wall-clock time; here 5 s of simulated time at 240 Hz, so the outcome never depends on load).
+MOVE_TICK_BUDGET = 1200
+APPROACH_HEIGHT = 0.32
+DESCENT_STEP = 0.001
+MAX_DESCENT_STEPS = 2 * int(APPROACH_HEIGHT / DESCENT_STEP)
+SETTLE_SPEED = 5e-3
+SETTLE_MAX_TICKS = 1000
+
+
+def multiply(a: Pose, b: Pose) -> Pose:
+    """Compose two poses."""
+    pos, orn = pb.multiplyTransforms(a[0], a[1], b[0], b[1])
+    return tuple(pos), tuple(orn)  # type: ignore[return-value]
+
+
+def invert(a: Pose) -> Pose:
+    """Inverse of a pose."""
+    pos, orn = pb.invertTransform(a[0], a[1])
+    return tuple(pos), tuple(orn)  # type: ignore[return-value]
+
+
+class Arm:
+    """UR5 with the suction cup of a World; counts physics ticks."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.c = world.client
+        self.grasp: int | None = None  # constraint id while holding an object
+        self.activated = False
+
+    # -- physics ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """One physics step."""
+        pb.stepSimulation(physicsClientId=self.c)
+        self.world.ticks += 1
+
+    def joints(self) -> np.ndarray:
+        """Current joint angles."""
+        w = self.world
+        return np.array([pb.getJointState(w.ur5, j, physicsClientId=self.c)[0] for j in w.joints])
+
+    def movej(self, target: np.ndarray, speed: float = JOINT_SPEED) -> bool:
+        """Move the joints towards `target` at constant speed; return True on timeout."""
+        w = self.world
+        for _ in range(MOVE_TICK_BUDGET):
+            current = self.joints()
+            diff = target - current
+            if np.all(np.abs(diff) < JOINT_TOLERANCE):
+                return False
+            norm = np.linalg.norm(diff)
+            step = current + (diff / norm if norm > 0 else 0) * speed
+            pb.setJointMotorControlArray(
+                w.ur5, w.joints, pb.POSITION_CONTROL, targetPositions=step,
+                positionGains=np.ones(len(w.joints)), physicsClientId=self.c,
+            )  # fmt: skip
+            self.tick()
+        return True
+
+    def solve_ik(self, pose: Pose) -> np.ndarray:
+        """Joint angles that put the tool tip at `pose`."""
+        joints = pb.calculateInverseKinematics(
+            bodyUniqueId=self.world.ur5, endEffectorLinkIndex=EE_TIP_LINK,
+            targetPosition=pose[0], targetOrientation=pose[1], lowerLimits=IK_LOWER,
+            upperLimits=IK_UPPER, jointRanges=IK_RANGES, restPoses=HOME_JOINTS.tolist(),
+            maxNumIterations=100, residualThreshold=1e-5, physicsClientId=self.c,
+        )  # fmt: skip
+        out = np.float32(joints)
+        out[2:] = (out[2:] + np.pi) % (2 * np.pi) - np.pi
+        return out
+
+    def movep(self, pose: Pose, speed: float = JOINT_SPEED) -> bool:
+        """Move the tool tip to `pose`; return True on timeout."""
+        return self.movej(self.solve_ik(pose), speed)
+
+    # -- suction ------------------------------------------------------------------------------
+    def detect_contact(self) -> bool:
+        """Whether the suction tip (or the held object) touches anything."""
+        body, link = self.world.suction_head, 0
+        if self.activated and self.grasp is not None:
+            info = pb.getConstraintInfo(self.grasp, physicsClientId=self.c)
+            body, link = info[2], info[3]
+        points = pb.getContactPoints(bodyA=body, linkIndexA=link, physicsClientId=self.c)
+        if self.activated:
+            points = [p for p in points if p[2] != self.world.suction_head]
+        return bool(points)
+
+    def activate(self) -> None:
+        """Grasp the touched rigid object with a fixed constraint (fixed bodies are not picked)."""
+        if self.activated:
+            return
+        head = self.world.suction_head
+        points = pb.getContactPoints(bodyA=head, linkIndexA=0, physicsClientId=self.c)
+        if points:
+            obj, link = points[-1][2], points[-1][4]
+            if obj in self.world.rigid:
+                state = pb.getLinkState(head, 0, physicsClientId=self.c)
+                obj_pose = self.world.pose(obj)
+                obj_to_body = multiply(invert((state[0], state[1])), obj_pose)
+                self.grasp = pb.createConstraint(
+                    parentBodyUniqueId=head, parentLinkIndex=0, childBodyUniqueId=obj,
+                    childLinkIndex=link, jointType=pb.JOINT_FIXED, jointAxis=(0, 0, 0),
+                    parentFramePosition=obj_to_body[0], parentFrameOrientation=obj_to_body[1],
+                    childFramePosition=(0, 0, 0), childFrameOrientation=(0, 0, 0),
+                    physicsClientId=self.c,
+                )  # fmt: skip
+        self.activated = True
+
+    def release(self) -> None:
+        """Drop whatever is held."""
+        if self.activated:
+            self.activated = False
+            if self.grasp is not None:
+                pb.removeConstraint(self.grasp, physicsClientId=self.c)
+                self.grasp = None
+
+    def holding(self) -> bool:
+        """Whether an object is held."""
+        return self.grasp is not None
+
+    # -- primitives ---------------------------------------------------------------------------
+    def _descend(self, start: Pose) -> Pose | None:
+        """Lower in 1 mm steps from `start` until contact; None on timeout."""
+        delta = ((0.0, 0.0, -DESCENT_STEP), (0.0, 0.0, 0.0, 1.0))
+        target = start
+        for _ in range(MAX_DESCENT_STEPS):
+            if self.detect_contact():
+                return target
+            target = multiply(target, delta)
+            if self.movep(target):
+                return None
+        return target
+
+    def pick_place(self, pose0: Pose, pose1: Pose) -> tuple[bool, bool]:
+        """Suction pick at pose0 and place at pose1 (z ignored); return (timeout, grasped)."""
+        pick = ((pose0[0][0], pose0[0][1], 0.0), pose0[1])
+        place = ((pose1[0][0], pose1[0][1], 0.0), pose1[1])
+        above = ((0.0, 0.0, APPROACH_HEIGHT), (0.0, 0.0, 0.0, 1.0))
+        prepick = multiply(pick, above)
+        timeout = self.movep(prepick)
+        if timeout or self._descend(prepick) is None:
+            return True, False
+        self.activate()
+        timeout = self.movep(prepick)
+        grasped = self.holding()
+        if not grasped:
+            self.release()
+            return timeout or self.movep(prepick), False
+        preplace = multiply(place, above)
+        timeout |= self.movep(preplace)
+        if timeout or self._descend(preplace) is None:
+            return True, True
+        self.release()
+        return self.movep(preplace), True
+
+    def settle(self) -> bool:
+        """Tick until every rigid object is (nearly) still; False if it took too long."""
+        for _ in range(SETTLE_MAX_TICKS):
+            speeds = [
+                np.linalg.norm(pb.getBaseVelocity(b, physicsClientId=self.c)[0])
+                for b in self.world.rigid
+            ]
+            if all(s < SETTLE_SPEED for s in speeds):
+                return True
+            self.tick()
+        return False

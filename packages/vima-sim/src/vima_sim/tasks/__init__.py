@@ -1,0 +1,49 @@
+"""The implemented VIMA-Bench tasks and where each exists."""
+
+from __future__ import annotations
+
+from vima_schema.enums import Difficulty, Partition, Task
+
+from vima_sim.encyclopedia import partition_tasks
+from vima_sim.tasks import follow_order, old_neighbor, put_into, rotate, same_shape
+from vima_sim.tasks.base import REGISTRY, SceneSamplingError, TaskBase
+
+__all__ = ["SceneSamplingError", "TaskBase", "available", "make_task"]
+_MODULES = (follow_order, old_neighbor, put_into, rotate, same_shape)
+
+EVALUATION_PARTITIONS = (
+    Partition.placement_generalization,
+    Partition.combinatorial_generalization,
+    Partition.novel_object_generalization,
+    Partition.novel_task_generalization,
+)
+
+
+def available() -> dict[str, dict[str, list[str]]]:
+    """Implemented tasks -> {"partitions": [...], "difficulties": [...]} where each exists."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for task in REGISTRY.classes:
+        parts = [p.name for p in Partition if task in partition_tasks(p)]
+        out[task.name] = {"partitions": parts, "difficulties": [d.value for d in Difficulty]}
+    return out
+
+
+def make_task(task: Task | str, partition: Partition | str, difficulty: Difficulty | str) -> TaskBase:
+    """A task object; ValueError for unknown or unimplemented names and undefined pairs."""
+    task = task if isinstance(task, Task) else Task.from_name(task)
+    if isinstance(partition, str):
+        try:
+            partition = Partition[partition]
+        except KeyError:
+            valid = ", ".join(Partition.__members__)
+            raise ValueError(f"unknown partition {partition!r} (valid: {valid})") from None
+    try:
+        difficulty = Difficulty(difficulty)
+    except ValueError:
+        valid = ", ".join(d.value for d in Difficulty)
+        raise ValueError(f"unknown difficulty {difficulty!r} (valid: {valid})") from None
+    cls = REGISTRY.classes.get(task)
+    if cls is None:
+        done = ", ".join(t.name for t in REGISTRY.classes)
+        raise ValueError(f"task {task.name!r} is not implemented yet (implemented: {done})")
+    return cls(partition, difficulty)
