@@ -150,7 +150,8 @@ def task_settings(task: Task, partition: Partition) -> TaskSettings:
     if task.name not in table:
         defined = ", ".join(table) or "none of the implemented tasks"
         raise ValueError(
-            f"task {task.name!r} is not defined in partition {partition.name!r} (defined: {defined})"
+            f"task {task.name!r} is not defined in partition {partition.name!r} "
+            f"(defined: {defined})"
         )
     raw = table[task.name]
     light = light_textures()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import Any
 
 import gymnasium as gym
@@ -37,7 +36,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
     `step(action)` executes one suction pick-and-place.
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
 
     def __init__(
         self,
@@ -185,6 +184,3 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
         pose0 = ((*values["pose0_position"], 0.0), tuple(values["pose0_rotation"]))
         pose1 = ((*values["pose1_position"], 0.0), tuple(values["pose1_rotation"]))
         return pose0, pose1
-
-
-

@@ -36,7 +36,9 @@ class AssetRenderer:
                 globalScaling=asset.global_scaling, physicsClientId=c,
             )  # fmt: skip
             apply_texture(c, body, asset.texture)
-            infos = [AssetObject(obj_id=body, obj_name=asset.obj.name, obj_color=asset.texture.name)]
+            infos = [
+                AssetObject(obj_id=body, obj_name=asset.obj.name, obj_color=asset.texture.name)
+            ]
             views = (View.front, View.top)
             kind = PlaceholderType.object
         else:

@@ -228,9 +228,7 @@ class World:
 
 def _hide(body: int, client: int) -> None:
     for shape in pb.getVisualShapeData(body, physicsClientId=client):
-        pb.changeVisualShape(
-            body, shape[1], rgbaColor=[*shape[7][:3], 0], physicsClientId=client
-        )
+        pb.changeVisualShape(body, shape[1], rgbaColor=[*shape[7][:3], 0], physicsClientId=client)
 
 
 def apply_texture(client: int, body: int, texture: TextureEntry) -> None:

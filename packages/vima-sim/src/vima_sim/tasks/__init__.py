@@ -28,7 +28,9 @@ def available() -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def make_task(task: Task | str, partition: Partition | str, difficulty: Difficulty | str) -> TaskBase:
+def make_task(
+    task: Task | str, partition: Partition | str, difficulty: Difficulty | str
+) -> TaskBase:
     """A task object; ValueError for unknown or unimplemented names and undefined pairs."""
     task = task if isinstance(task, Task) else Task.from_name(task)
     if isinstance(partition, str):

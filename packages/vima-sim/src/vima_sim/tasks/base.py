@@ -128,7 +128,7 @@ class TaskBase:
         for body in self.world.rigid + self.world.fixed:
             free[top.ids == body] = 0
         free[0, :] = free[:, 0] = free[-1, :] = free[:, -1] = 0
-        free = erode(free, int(round(math.hypot(size[0], size[1]) / PIXEL)))
+        free = erode(free, round(math.hypot(size[0], size[1]) / PIXEL))
         if not free.any():
             return None
         x, y = pixel_to_xy(*sample_pixel(free, self.rng))

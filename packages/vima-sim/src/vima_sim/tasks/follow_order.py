@@ -68,9 +68,7 @@ class FollowOrder(TaskBase):
         stacks: list[list[int]] = [[k] for k in range(n)]
         frames = [self._frame(stacks, blocks, size)]
         for _ in range(N_MOVES):
-            options = [
-                (a, b) for a in range(n) for b in range(n) if a != b and stacks[a]
-            ]
+            options = [(a, b) for a in range(n) for b in range(n) if a != b and stacks[a]]
             src, dst = options[int(self.rng.integers(len(options)))]
             block = stacks[src].pop()
             stacks[dst].append(block)
@@ -92,10 +90,14 @@ class FollowOrder(TaskBase):
         self.distractors = []  # shown in the workspace only; VIMA-Bench does not check them
         self.assets = {f"frame_{i}": frame for i, frame in enumerate(frames)}
         self.prompt = (
-            "Stack objects in this order " + " ".join(f"{{frame_{i}}}" for i in range(len(frames))) + "."
+            "Stack objects in this order "
+            + " ".join(f"{{frame_{i}}}" for i in range(len(frames)))
+            + "."
         )
 
-    def _frame(self, stacks: list[list[int]], blocks: list[Spawned], size: tuple[float, ...]) -> SceneAsset:
+    def _frame(
+        self, stacks: list[list[int]], blocks: list[Spawned], size: tuple[float, ...]
+    ) -> SceneAsset:
         objects = []
         for k, stack in enumerate(stacks):
             for level, block in enumerate(stack):

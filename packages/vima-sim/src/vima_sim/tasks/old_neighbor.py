@@ -40,7 +40,9 @@ class ManipulateOldNeighbor(TaskBase):
         cells = [(i, j) for i in range(rows) for j in range(cols)]
         if r["empty_cell"]:
             cells.pop(int(self.rng.integers(len(cells))))
-        base_shapes = self.settings.dragged_obj if r["base_from_dragged"] else self.settings.base_obj
+        base_shapes = (
+            self.settings.dragged_obj if r["base_from_dragged"] else self.settings.base_obj
+        )
         base_obj = get_object(self.choice(base_shapes))
         base_texture = get_texture(self.choice(self.settings.base_texture))
         bx, by = r["base_position"]
@@ -80,7 +82,9 @@ class ManipulateOldNeighbor(TaskBase):
         self.distractors = [(b, 0) for b in bodies.values() if b not in (target, other)]
         spawned = {s.body: s for s in self.spawned}
         self.assets = {
-            "dragged_obj": ObjectAsset(spawned[target].obj, spawned[target].texture, spawned[target].urdf),
+            "dragged_obj": ObjectAsset(
+                spawned[target].obj, spawned[target].texture, spawned[target].urdf
+            ),
             "base_obj": ObjectAsset(base.obj, base.texture, base.urdf),
         }
         self.prompt = (

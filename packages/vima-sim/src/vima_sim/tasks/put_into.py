@@ -25,9 +25,7 @@ def in_hollow(a: Spawned | tuple, b: Spawned) -> bool:
     """VIMA-Bench's rough 2-D check of an object lying inside a hollow one (frame, square)."""
     pose_a, size_a = (a.pose, a.size) if isinstance(a, Spawned) else a
     dist = float(np.linalg.norm(np.float32(pose_a[0][:2]) - np.float32(b.pose[0][:2])))
-    return dist <= max(
-        (size_a[0] + b.size[0]) / 2 + 0.01, (size_a[1] + b.size[1]) / 2 + 0.01
-    )
+    return dist <= max((size_a[0] + b.size[0]) / 2 + 0.01, (size_a[1] + b.size[1]) / 2 + 0.01)
 
 
 class PutInto(TaskBase):
@@ -99,7 +97,9 @@ class PutInto(TaskBase):
                 continue
             is_base = shape in base_shapes
             if is_base and shape in HOLLOW_BASES:
-                if any(in_hollow(d, Spawned(-1, obj, base.texture, size, "", pose)) for d in dragged):
+                if any(
+                    in_hollow(d, Spawned(-1, obj, base.texture, size, "", pose)) for d in dragged
+                ):
                     continue
             elif not is_base and base.obj.name in HOLLOW_BASES and in_hollow((pose, size), base):
                 continue
@@ -113,7 +113,9 @@ class PutInto(TaskBase):
 
     def asset(self, item: Spawned) -> ObjectAsset:
         """The prompt image of a spawned object (neutral gray when the task wants it)."""
-        return ObjectAsset(item.obj, NEUTRAL_GRAY if self.neutral_color else item.texture, item.urdf)
+        return ObjectAsset(
+            item.obj, NEUTRAL_GRAY if self.neutral_color else item.texture, item.urdf
+        )
 
     def reset_scene(self) -> None:
         """Base, dragged object, goal, distractors and prompt."""
@@ -159,4 +161,3 @@ class NovelNoun(PutInto):
         if self.rng.random() < 0.5:
             definitions.reverse()
         return " ".join([*definitions, f"Put a {dragged_name} into a {base_name}."])
-

@@ -30,7 +30,7 @@ class SameShape(TaskBase):
         self.goals = [g for g in self.goals if not self.goal_achieved(g)]
 
     def check(self) -> tuple[bool, bool]:
-        """Distractor check; success when all goals are done; failure if one leaves the workspace."""
+        """Distractor check; success once all goals are done; failure off the workspace."""
         if not self.distractors_ok():
             return False, True
         if not self.goals:
@@ -40,7 +40,9 @@ class SameShape(TaskBase):
     def reset_scene(self) -> None:
         """A base, two objects sharing its profile, distractors of other profiles."""
         base_texture = get_texture(self.choice(self.settings.base_texture))
-        shapes = self.settings.dragged_obj if self.rules["base_from_dragged"] else self.settings.base_obj
+        shapes = (
+            self.settings.dragged_obj if self.rules["base_from_dragged"] else self.settings.base_obj
+        )
         base: Spawned | None = None
         for _ in range(REJECT_SAMPLING_MAX_TIMES):
             obj = get_object(self.choice(shapes))

@@ -1,0 +1,67 @@
+"""`vima-sim generate`: oracle episodes written as raw VIMA episode folders (resumable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vima_schema.discover import is_episode_folder
+from vima_schema.layout import episode_folder_name
+from vima_schema.writer import write_episode
+
+from vima_sim.env import VimaEnv
+from vima_sim.rollout import oracle_rollout
+
+
+@dataclass(frozen=True)
+class Job:
+    """One episode to generate."""
+
+    task: str
+    partition: str
+    difficulty: str
+    index: int
+    seed: int
+    out: str
+
+
+_ENVS: dict[tuple[str, str, str], VimaEnv] = {}
+
+
+def _env(job: Job) -> VimaEnv:
+    key = (job.task, job.partition, job.difficulty)
+    if key not in _ENVS:
+        _ENVS[key] = VimaEnv(job.task, job.partition, job.difficulty)
+    return _ENVS[key]
+
+
+def episode_seed(base_seed: int, index: int) -> int:
+    """Seed of episode `index` (before retries for unsampleable scenes)."""
+    return base_seed + index
+
+
+def pending_jobs(
+    tasks: list[str], partition: str, difficulty: str, episodes: int, seed: int, out: Path
+) -> list[Job]:
+    """Episodes not yet on disk (a finished folder is never redone)."""
+    jobs = []
+    for task in tasks:
+        for index in range(episodes):
+            folder = out / task / episode_folder_name(index)
+            if is_episode_folder(folder):
+                continue
+            jobs.append(
+                Job(task, partition, difficulty, index, episode_seed(seed, index), str(out))
+            )
+    return jobs
+
+
+def run_job(job: Job) -> str:
+    """Roll out the oracle; write the episode if it succeeded, else raise."""
+    result = oracle_rollout(_env(job), job.seed, record=True, index=job.index)
+    if not result.success or result.episode is None:
+        raise RuntimeError(
+            f"{job.task} #{job.index}: oracle did not succeed (seed {result.seed}, "
+            f"{result.steps} steps)"
+        )
+    return str(write_episode(result.episode, job.out, overwrite=True))

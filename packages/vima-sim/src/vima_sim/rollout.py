@@ -1,0 +1,58 @@
+"""Oracle roll-outs: one seeded episode solved by the scripted oracle, recorded."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from vima_schema.models import Episode
+
+from vima_sim.env import VimaEnv
+from vima_sim.recording import EpisodeRecorder
+from vima_sim.tasks import SceneSamplingError
+
+#: Seeds tried for one episode index: seed, seed + SEED_STRIDE, ... (scene sampling can fail).
+SEED_ATTEMPTS = 10
+SEED_STRIDE = 100_000
+
+
+@dataclass
+class Rollout:
+    """Outcome of one oracle episode."""
+
+    seed: int
+    success: bool
+    steps: int
+    reset_s: float
+    step_s: list[float] = field(default_factory=list)
+    episode: Episode | None = None
+
+
+def oracle_rollout(env: VimaEnv, seed: int, *, record: bool = False, index: int = 0) -> Rollout:
+    """Reset with `seed` (or the next seeds when the scene cannot be sampled) and run the oracle."""
+    for attempt in range(SEED_ATTEMPTS):
+        try_seed = seed + attempt * SEED_STRIDE
+        start = time.perf_counter()
+        try:
+            obs, info = env.reset(seed=try_seed)
+        except SceneSamplingError:
+            continue
+        out = Rollout(try_seed, False, 0, time.perf_counter() - start)
+        recorder = EpisodeRecorder()
+        recorder.start(obs, info)
+        for _ in range(info["max_steps"]):
+            action = env.oracle_action()
+            if action is None:
+                break
+            start = time.perf_counter()
+            obs, _, terminated, truncated, step_info = env.step(action)
+            out.step_s.append(time.perf_counter() - start)
+            recorder.add(action, obs, step_info)
+            out.steps += 1
+            out.success = bool(step_info["success"])
+            if terminated or truncated:
+                break
+        if record:
+            out.episode = recorder.episode(index)
+        return out
+    raise SceneSamplingError(f"no scene could be sampled for seeds {seed} + k * {SEED_STRIDE}")
