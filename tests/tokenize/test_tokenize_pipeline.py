@@ -31,7 +31,7 @@ from vima_schema.record import hf_schema as parsed_hf_schema
 from vima_schema.safe_pickle import load_pickle
 from vima_tokenize.actions import ACTION_KEYS, bin_width, discretize, undiscretize
 from vima_tokenize.cli import main as tokenize_main
-from vima_tokenize.pipeline import ShardJob, tokenize_dataset, tokenize_shard
+from vima_tokenize.pipeline import TokenizeJob, tokenize_dataset, tokenize_shard
 from vima_tokenize.record import ARRAYS, load_arrays
 from vima_tokenize.text import EncodedPrompt, decode_prompt, load_tokenizer
 
@@ -564,7 +564,7 @@ def test_failed_shard_leaves_no_temporary_file(tmp_path: Path) -> None:
     source.write_bytes(b"PAR1 not a parquet file")
     target = tmp_path / "preprocessed" / "twist" / source.name
     with pytest.raises(pa.ArrowInvalid):
-        tokenize_shard(ShardJob(source, target, None))
+        tokenize_shard(TokenizeJob(source, target, None))
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 

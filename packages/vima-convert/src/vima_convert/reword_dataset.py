@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import random
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +11,8 @@ import pyarrow as pa
 from vima_schema.enums import TASK_NAMES
 from vima_schema.paraphrase import RewordError, reword_prompt
 from vima_schema.variant_rewrite import replace_column, rewrite_parsed_variant
+
+log = logging.getLogger(__name__)
 
 #: Version of the reword output; part of each shard's fingerprint.
 REWORD_VERSION = 1
@@ -67,5 +69,5 @@ def _reword_batch(batch: pa.RecordBatch, seed: int, summary: RewordSummary) -> l
         except (RewordError, ValueError) as error:
             prompts.append(prompt)
             summary.kept.append((f"{task}/{index}", str(error)))
-            print(f"vima-convert: kept original prompt of {task}/{index}: {error}", file=sys.stderr)
+            log.warning("vima-convert: kept original prompt of %s/%s: %s", task, index, error)
     return prompts

@@ -10,8 +10,8 @@ the shards whose fingerprint is unchanged and redoes the others.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +21,20 @@ import pyarrow.parquet as pq
 
 from vima_schema.dataset_card import write_card
 from vima_schema.dataset_layout import (
-    PARQUET_OPTIONS,
     PARSED,
     list_shards,
     remove_other_shards,
     task_dir,
 )
+from vima_schema.dataset_meta import (
+    describe_columns,
+    parsed_index_rows,
+    read_meta,
+    write_config_info,
+    write_episode_index,
+)
+from vima_schema.parquet_shard import shard_writer
+from vima_schema.provenance import derived_provenance
 
 BatchTransform = Callable[[pa.RecordBatch], pa.RecordBatch]
 """Maps a batch of parsed rows to a batch with the same schema and number of rows."""
@@ -57,61 +65,70 @@ def rewrite_parsed_variant(
     """Write `<target>--parsed--<task>` shards: those of `source` passed through `transform`.
 
     `settings` (JSON-serialisable) names everything the transform depends on (its name, seed,
-    version); it is stored with each shard. Shards of `target` with no counterpart in `source`
-    are removed. Raises `ValueError` when `source` has no parsed shards or equals `target`.
+    version); it is stored with each shard, with the source shard's path, content hash and
+    episode ids and the format version (`vima_schema.provenance`). A shard about to be redone
+    is deleted first, and shards and task folders of `target` with no counterpart in `source`
+    are removed, so `target` mirrors `source` exactly. The card, `meta/info.json` and
+    `meta/episodes.parquet` are updated. Raises `ValueError` when `source` has no parsed shards
+    or equals `target`, `DatasetFormatError` for a dataset of an unknown format version.
     """
     if source == target:
         raise ValueError(f"source and target variant are both {source!r}")
     shards = list_shards(dataset, source, PARSED)
     if not shards:
         raise ValueError(f"{dataset}: variant {source!r} has no parsed shards")
+    read_meta(dataset)
     summary = RewriteSummary()
     written: dict[Path, set[str]] = {}
     for shard in shards:
         out_dir = task_dir(dataset, target, PARSED, shard.task)
         out = out_dir / shard.path.name
         written.setdefault(out_dir, set()).add(shard.path.name)
-        fingerprint = _fingerprint(shard.path, settings)
+        provenance = derived_provenance(
+            shard.path, shard.path.relative_to(dataset).as_posix(), settings
+        )
+        fingerprint = json.dumps(provenance, sort_keys=True)
         if not overwrite and _recorded_fingerprint(out) == fingerprint:
             summary.shards_skipped += 1
             continue
+        out.unlink(missing_ok=True)  # stale: never left published, even if redoing fails
         summary.rows_written += _rewrite_shard(shard.path, out, transform, fingerprint)
         summary.shards_written += 1
     for out_dir, names in written.items():
         remove_other_shards(out_dir, names)
+    for folder in (dataset / target / PARSED).iterdir():
+        if folder.is_dir() and folder not in written:
+            shutil.rmtree(folder)  # a task the source no longer has
     write_card(dataset)
+    _write_metadata(dataset, target, settings)
     return summary
 
 
+def _write_metadata(dataset: Path, target: str, settings: dict[str, object]) -> None:
+    shards = list_shards(dataset, target, PARSED)
+    rows = pa.concat_tables([parsed_index_rows(dataset, shard) for shard in shards])
+    write_episode_index(dataset, target, PARSED, rows)
+    description = {
+        "writer": "vima_schema.variant_rewrite",
+        "settings": settings,
+        **describe_columns(pq.read_schema(shards[0].path)),
+    }
+    write_config_info(dataset, target, PARSED, description)
+
+
 def _rewrite_shard(source: Path, out: Path, transform: BatchTransform, fingerprint: str) -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     source_file = pq.ParquetFile(source)
     schema = source_file.schema_arrow
     schema = schema.with_metadata({**(schema.metadata or {}), FINGERPRINT_KEY: fingerprint})
     rows = 0
-    try:
-        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-            for batch in source_file.iter_batches(batch_size=ROWS_PER_BATCH):
-                new = transform(batch)
-                if new.num_rows != batch.num_rows or not new.schema.equals(batch.schema):
-                    raise ValueError(f"{source}: the transform changed the rows or the schema")
-                writer.write_batch(new)
-                rows += new.num_rows
-        tmp.replace(out)
-    except BaseException:  # no partial temporary file is left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    with shard_writer(out, schema) as writer:  # atomic: no partial file is left behind
+        for batch in source_file.iter_batches(batch_size=ROWS_PER_BATCH):
+            new = transform(batch)
+            if new.num_rows != batch.num_rows or not new.schema.equals(batch.schema):
+                raise ValueError(f"{source}: the transform changed the rows or the schema")
+            writer.write_batch(new)
+            rows += new.num_rows
     return rows
-
-
-def _fingerprint(source: Path, settings: dict[str, object]) -> str:
-    digest = hashlib.sha256()
-    with source.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    identity = {"source": source.name, "sha256": digest.hexdigest()}
-    return json.dumps({"input": identity, "settings": settings}, sort_keys=True)
 
 
 def _recorded_fingerprint(path: Path) -> str | None:

@@ -5,33 +5,52 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sys
+import logging
+import shutil
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 from vima_schema.dataset_card import write_card
 from vima_schema.dataset_layout import (
-    PARQUET_OPTIONS,
     PARSED,
     PREPROCESSED,
+    Shard,
     list_shards,
     remove_other_shards,
-    shard_rows,
     task_dir,
+)
+from vima_schema.dataset_meta import (
+    describe_columns,
+    parsed_index_rows,
+    read_meta,
+    write_config_info,
+    write_episode_index,
 )
 from vima_schema.enums import TASK_NAMES
 from vima_schema.layout import ACTION_KEYS
+from vima_schema.parquet_shard import shard_writer
+from vima_schema.provenance import derived_provenance, is_current, write_provenance
 from vima_schema.runner import append_failure, run_items
 
+from vima_tokenize import __version__
+from vima_tokenize.actions import AXIS_BINS, AXIS_HIGH, AXIS_LOW, AXIS_NAMES, NUM_AXES
 from vima_tokenize.preprocess import preprocess_row
-from vima_tokenize.record import hf_schema
+from vima_tokenize.record import ARRAYS, hf_schema, leading_shape_names
 from vima_tokenize.text import load_tokenizer
 
 FAILURES_FILE = "failures.jsonl"
+#: Schema-metadata key of a shard's settings (JSON: tokenizer_sha256, keep_final_observation,
+#: tokenize_version), read by the trainer to check that shards agree.
 SETTINGS_KEY = b"vima_tokenize"
+#: Version of the preprocessing itself; part of every shard's provenance.
+TOKENIZE_VERSION = 1
 #: Parsed columns the preprocessing reads.
 INPUT_COLUMNS = [
     "task",
@@ -50,16 +69,21 @@ INPUT_COLUMNS = [
 ROWS_PER_GROUP = 64  # episodes per output row group
 ROWS_PER_READ = 16  # parsed episodes converted to python at once (bounds memory)
 
+log = logging.getLogger(__name__)
+
+Failure = tuple[str, str, str, str]
+"""(episode or shard, message, exception type, traceback)."""
+
 
 @dataclass(frozen=True)
-class ShardJob:
-    """One parsed shard and the preprocessed shard it becomes."""
+class TokenizeJob:
+    """One parsed shard, the preprocessed shard it becomes and what that depends on."""
 
     source: Path
     target: Path
     tokenizer: str | None
     keep_final_observation: bool = False
-    settings: str = ""
+    provenance: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -78,53 +102,54 @@ def _tokenizer(name: str | None) -> Tokenizer:
     return load_tokenizer(name)
 
 
-def settings_of(tokenizer: Tokenizer, keep_final_observation: bool) -> str:
-    """What a preprocessed shard depends on besides its input, stored in its metadata.
+def tokenizer_sha256(tokenizer: Tokenizer) -> str:
+    """SHA-256 of the tokenizer's JSON (placeholders included)."""
+    return hashlib.sha256(tokenizer.to_str().encode()).hexdigest()
 
-    A shard written with another tokenizer or observation setting is not "complete": a rerun
-    with new settings redoes it instead of silently keeping the old shard.
+
+def settings_of(tokenizer: Tokenizer, keep_final_observation: bool) -> dict[str, Any]:
+    """What a preprocessed shard depends on besides its source shard (in its provenance)."""
+    return {
+        "tokenize_version": TOKENIZE_VERSION,
+        "tokenizer_sha256": tokenizer_sha256(tokenizer),
+        "keep_final_observation": keep_final_observation,
+    }
+
+
+def tokenize_shard(job: TokenizeJob) -> tuple[int, list[Failure]]:
+    """Write the preprocessed shard of one parsed shard; return rows written and failures.
+
+    The shard records `job.provenance` and the number of failed episodes in its footer.
     """
-    digest = hashlib.sha256(tokenizer.to_str().encode()).hexdigest()
-    return json.dumps(
-        {"tokenizer_sha256": digest, "keep_final_observation": keep_final_observation}
-    )
-
-
-def tokenize_shard(job: ShardJob) -> tuple[int, list[tuple[str, str]]]:
-    """Write the preprocessed shard of one parsed shard; return rows written and failures."""
     tokenizer = _tokenizer(job.tokenizer)
-    failures: list[tuple[str, str]] = []
+    failures: list[Failure] = []
     rows = 0
-    tmp = job.target.with_name(f".{job.target.name}.tmp")
-    job.target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        metadata = {**(hf_schema().metadata or {}), SETTINGS_KEY: job.settings.encode()}
-        schema = hf_schema().with_metadata(metadata)
-        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-            source = pq.ParquetFile(job.source)
-            out: list[dict] = []
-            batches = source.iter_batches(batch_size=ROWS_PER_READ, columns=INPUT_COLUMNS)
-            for batch in batches:
-                for row in batch.to_pylist():
-                    try:
-                        out.append(
-                            preprocess_row(
-                                row, tokenizer, keep_final_observation=job.keep_final_observation
-                            )
+    settings = json.dumps(dict(job.provenance).get("settings", {}), sort_keys=True)
+    schema = hf_schema().with_metadata(
+        {**(hf_schema().metadata or {}), SETTINGS_KEY: settings.encode()}
+    )
+    with shard_writer(job.target, schema) as writer:
+        source = pq.ParquetFile(job.source)
+        out: list[dict[str, Any]] = []
+        for batch in source.iter_batches(batch_size=ROWS_PER_READ, columns=INPUT_COLUMNS):
+            for row in batch.to_pylist():
+                try:
+                    out.append(
+                        preprocess_row(
+                            row, tokenizer, keep_final_observation=job.keep_final_observation
                         )
-                    except Exception as error:  # one bad episode is reported, not fatal
-                        name = f"{job.source}#{TASK_NAMES[row['task']]}/{row['index']}"
-                        failures.append((name, f"{name}: {error}"))
-                if len(out) >= ROWS_PER_GROUP:
-                    writer.write_table(pa.Table.from_pylist(out, schema=hf_schema()))
-                    rows, out = rows + len(out), []
-            if out:
+                    )
+                except Exception as error:  # one bad episode is reported, not fatal
+                    name = f"{job.source}#{TASK_NAMES[row['task']]}/{row['index']}"
+                    message = f"{name}: {error}"
+                    failures.append((name, message, type(error).__name__, traceback.format_exc()))
+            if len(out) >= ROWS_PER_GROUP:
                 writer.write_table(pa.Table.from_pylist(out, schema=hf_schema()))
-                rows += len(out)
-        tmp.replace(job.target)
-    except BaseException:  # a failed shard leaves no partial temporary file behind
-        tmp.unlink(missing_ok=True)
-        raise
+                rows, out = rows + len(out), []
+        if out:
+            writer.write_table(pa.Table.from_pylist(out, schema=hf_schema()))
+            rows += len(out)
+        write_provenance(writer, dict(job.provenance), len(failures))
     return rows, failures
 
 
@@ -140,25 +165,41 @@ def tokenize_dataset(
     """Tokenize the `<variant>--parsed--*` configs into `<variant>--preprocessed--*`.
 
     Each output shard mirrors one parsed shard (same split and name), so episodes keep their
-    split; a complete output shard is skipped unless `overwrite` (resumable per shard).
+    split. A shard whose recorded provenance (source bytes and episode ids, settings, format
+    version) matches and that lost no episode is skipped unless `overwrite`; any other old
+    shard is deleted before it is redone, and shards and task folders with no parsed
+    counterpart are removed, so the preprocessed variant mirrors the parsed one exactly.
+    Afterwards `meta/info.json` describes the config (with action statistics of its train
+    split) and `meta/episodes.parquet` indexes its episodes.
     """
-    settings = settings_of(_tokenizer(tokenizer), keep_final_observation)  # fails early
+    loaded = _tokenizer(tokenizer)  # fails early on a bad name
+    settings = settings_of(loaded, keep_final_observation)
     hf_schema()  # built once here; worker processes inherit it instead of importing datasets
     shards = list_shards(dataset, variant, PARSED)
     if not shards:
         raise ValueError(f"{dataset}: variant {variant!r} has no parsed shards")
+    read_meta(dataset)  # refuses a dataset of an unknown format version
     summary = TokenizeSummary()
-    jobs: list[ShardJob] = []
+    jobs: list[TokenizeJob] = []
     expected: dict[Path, set[str]] = {}
+    sources: dict[Path, Shard] = {}
     for shard in shards:
         target = task_dir(dataset, variant, PREPROCESSED, shard.task) / shard.path.name
         expected.setdefault(target.parent, set()).add(target.name)
-        if not overwrite and _complete(target, shard.path, settings):
+        sources[target] = shard
+        provenance = derived_provenance(
+            shard.path, shard.path.relative_to(dataset).as_posix(), settings
+        )
+        if not overwrite and is_current(target, provenance):
             summary.shards_skipped += 1
             continue
-        jobs.append(ShardJob(shard.path, target, tokenizer, keep_final_observation, settings))
-    for folder, names in expected.items():
-        remove_other_shards(folder, names)
+        target.unlink(missing_ok=True)  # stale: never left published, even if redoing fails
+        jobs.append(
+            TokenizeJob(
+                shard.path, target, tokenizer, keep_final_observation, tuple(provenance.items())
+            )
+        )
+    _mirror(dataset / variant / PREPROCESSED, expected)
     failures_file = dataset / variant / PREPROCESSED / FAILURES_FILE
     jobs.sort(key=lambda job: job.source.stat().st_size, reverse=True)  # largest first
     for outcome in run_items(
@@ -171,25 +212,124 @@ def tokenize_dataset(
         chunksize=1,
     ):
         if outcome.error is not None:
-            failure = (str(outcome.item.source), f"{outcome.item.source}: {outcome.error}")
-            failures = [failure]
+            source = outcome.item.source
+            failures: list[Failure] = [
+                (
+                    str(source),
+                    f"{source}: {outcome.error}",
+                    outcome.error_type or "",
+                    outcome.traceback or "",
+                )
+            ]
         else:
             rows, failures = outcome.value
             summary.episodes += rows
             summary.shards_written += 1
             summary.bytes_out += outcome.item.target.stat().st_size
-        for name, error in failures:
+        for name, error, error_type, trace in failures:
             summary.failures.append((name, error))
-            append_failure(failures_file, name, error)
-            print(f"vima-tokenize: skipped {error}", file=sys.stderr)
+            append_failure(failures_file, name, error, error_type=error_type, traceback=trace)
+            log.warning("vima-tokenize: skipped %s", error)
+            log.debug("%s", trace)
     write_card(dataset)
+    _write_metadata(dataset, variant, sources, tokenizer, settings)
     return summary
 
 
-def _complete(target: Path, source: Path, settings: str) -> bool:
-    try:
-        footer = pq.read_metadata(target)
-        same = (footer.schema.to_arrow_schema().metadata or {}).get(SETTINGS_KEY)
-        return same == settings.encode() and footer.num_rows == shard_rows(source)
-    except (OSError, pa.ArrowInvalid):
-        return False
+def _mirror(stage_dir: Path, expected: dict[Path, set[str]]) -> None:
+    """Remove shards and task folders of `stage_dir` with no counterpart in `expected`."""
+    for folder, names in expected.items():
+        if folder.is_dir():
+            remove_other_shards(folder, names)
+    if stage_dir.is_dir():
+        for folder in stage_dir.iterdir():
+            if folder.is_dir() and folder not in expected:
+                shutil.rmtree(folder)
+
+
+def _write_metadata(
+    dataset: Path,
+    variant: str,
+    sources: dict[Path, Shard],
+    tokenizer: str | None,
+    settings: dict[str, Any],
+) -> None:
+    """Index the preprocessed episodes and describe the config in `meta/info.json`."""
+    index_parts = []
+    actions_by_task: dict[str, list[np.ndarray]] = {}
+    for target, source in sorted(sources.items()):
+        if not target.exists():
+            continue
+        table = pq.read_table(target, columns=["task", "index", "token_types", "actions"])
+        parsed = parsed_index_rows(dataset, source)
+        position = {key: row for row, key in enumerate(parsed["index"].to_pylist())}
+        taken = parsed.take([position[i] for i in table["index"].to_pylist()])
+        rows = table.num_rows
+        taken = taken.set_column(
+            taken.schema.get_field_index("stage"), "stage", pa.array([PREPROCESSED] * rows)
+        )
+        taken = taken.set_column(
+            taken.schema.get_field_index("shard"),
+            "shard",
+            pa.array([target.relative_to(dataset).as_posix()] * rows, pa.string()),
+        )
+        taken = taken.set_column(
+            taken.schema.get_field_index("row"), "row", pa.array(range(rows), pa.int64())
+        )
+        tokens = pc.list_value_length(table["token_types"]).cast(pa.int32())
+        taken = taken.set_column(
+            taken.schema.get_field_index("prompt_tokens"), "prompt_tokens", tokens
+        )
+        index_parts.append(taken)
+        if source.split == "train" and rows:
+            actions = table["actions"].combine_chunks()
+            _validity, offsets, data = actions.buffers()
+            bounds = np.frombuffer(offsets, np.int32)[actions.offset : actions.offset + rows + 1]
+            values = np.frombuffer(data, np.uint8)[bounds[0] : bounds[-1]].view(np.float32)
+            actions_by_task.setdefault(source.task, []).append(
+                values.reshape(-1, NUM_AXES)
+            )
+    if index_parts:
+        write_episode_index(dataset, variant, PREPROCESSED, pa.concat_tables(index_parts))
+    description = {
+        "writer": f"vima-tokenize {__version__}",
+        "settings": {**settings, "tokenizer": tokenizer or "default (shipped with vima-tokenize)"},
+        **describe_columns(hf_schema()),
+        "arrays": {
+            name: {"dtype": dtype, "shape": [*leading_shape_names(name), *trailing]}
+            for name, (dtype, trailing) in ARRAYS.items()
+        },
+        "actions": {
+            "axes": list(AXIS_NAMES),
+            "bins": list(AXIS_BINS),
+            "low": list(AXIS_LOW),
+            "high": list(AXIS_HIGH),
+            "statistics": action_statistics(actions_by_task),
+        },
+    }
+    write_config_info(dataset, variant, PREPROCESSED, description)
+
+
+def action_statistics(actions_by_task: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    """Per-axis `count`, `min`, `max`, `mean`, `std` of continuous actions ((T, 14) arrays),
+    per task and over all tasks (`overall`)."""
+
+    def summary(arrays: list[np.ndarray]) -> dict[str, Any]:
+        values = np.concatenate(arrays).astype(np.float64)
+        if not len(values):
+            return {"count": 0}
+        return {
+            "count": len(values),
+            "min": values.min(axis=0).tolist(),
+            "max": values.max(axis=0).tolist(),
+            "mean": values.mean(axis=0).tolist(),
+            "std": values.std(axis=0).tolist(),
+        }
+
+    stats = {task: summary(arrays) for task, arrays in sorted(actions_by_task.items())}
+    everything = [array for arrays in actions_by_task.values() for array in arrays]
+    return {
+        "split": "train",
+        "overall": summary(everything) if everything else {"count": 0},
+        "per_task": stats,
+    }

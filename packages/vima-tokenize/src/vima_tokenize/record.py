@@ -76,17 +76,25 @@ def hf_schema() -> pa.Schema:
     return task_schema(SCHEMA)
 
 
+def leading_shape_names(name: str) -> tuple[str, ...]:
+    """Count columns giving the leading dimensions of array column `name`."""
+    if name.startswith("prompt_frames"):
+        return ("num_images",)
+    if name.startswith("prompt_"):
+        return ("num_images", "prompt_objects")
+    if name.startswith("obs_frames"):
+        return ("num_observations",)
+    if name.startswith("obs_"):
+        return ("num_observations", "num_objects")
+    return ("steps",)
+
+
+_LEADING = {name: leading_shape_names(name) for name in ARRAYS}
+
+
 def leading_shape(row: dict[str, Any], name: str) -> tuple[int, ...]:
     """Leading dimensions of array column `name` in `row`."""
-    if name.startswith("prompt_frames"):
-        return (row["num_images"],)
-    if name.startswith("prompt_"):
-        return (row["num_images"], row["prompt_objects"])
-    if name.startswith("obs_frames"):
-        return (row["num_observations"],)
-    if name.startswith("obs_"):
-        return (row["num_observations"], row["num_objects"])
-    return (row["steps"],)
+    return tuple(row[count] for count in _LEADING[name])
 
 
 def delta_encode(array: np.ndarray) -> np.ndarray:
