@@ -1,0 +1,73 @@
+"""Shared fixtures of the vima-eval tests: a small dataset built from the sample episodes
+(parsed and tokenized once per session; copy it before changing anything) and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from vima_convert.build import build
+from vima_convert.parse import parse
+from vima_eval.cli import main
+from vima_schema.reader import read_episode
+from vima_schema.synthetic import write_corpus
+from vima_tokenize.pipeline import tokenize_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EVAL_SAMPLE_DIRS = sorted((REPO_ROOT / "data" / "samples").glob("*/*/000000"))
+#: Episodes of the eval corpus (two varied copies of each of the 11 samples) and valid split.
+EVAL_EPISODES = 22
+EVAL_VALID = 11
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """Outcome of one in-process `vima-eval` call."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def last_line(self) -> str:
+        lines = [line for line in self.out.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+
+RunEval = Callable[..., EvalRun]
+
+
+@pytest.fixture
+def run_eval(capsys: pytest.CaptureFixture[str]) -> RunEval:
+    """`run_eval("report", RESULT, "--out", DIR)`: call `vima_eval.cli.main`, capture output."""
+
+    def run(*args: str | Path) -> EvalRun:
+        capsys.readouterr()
+        code = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return EvalRun(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def eval_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DATASET with `original--parsed--*` and `original--preprocessed--*` (read-only)."""
+    root = tmp_path_factory.mktemp("eval")
+    samples = [read_episode(path) for path in EVAL_SAMPLE_DIRS]
+    write_corpus(samples, root / "raw", EVAL_EPISODES)
+    parse([str(root / "raw")], root / "parsed")
+    summary = build(root / "parsed", root / "dataset", valid_size=EVAL_VALID)
+    assert summary.episodes == EVAL_EPISODES
+    tokenized = tokenize_dataset(root / "dataset")
+    assert tokenized.episodes == EVAL_EPISODES and not tokenized.failures
+    return root / "dataset"
+
+
+@pytest.fixture
+def eval_dataset_copy(tmp_path: Path, eval_dataset: Path) -> Path:
+    """A writable copy of the session dataset."""
+    return Path(shutil.copytree(eval_dataset, tmp_path / "dataset"))
