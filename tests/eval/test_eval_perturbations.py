@@ -274,3 +274,14 @@ def test_shuffle_objects_orders(instructions: list[Instruction]) -> None:
 def test_every_task_name_is_known_to_the_registry() -> None:
     for perturbation in PERTURBATIONS.values():
         assert perturbation.tasks <= set(TASK_NAMES)
+
+
+def test_perturbations_doc_is_generated_and_current() -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "perturbation_examples.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
