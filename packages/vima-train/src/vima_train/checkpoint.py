@@ -1,0 +1,87 @@
+"""Reading vima-train checkpoints (Lightning checkpoints with a `vima_train` metadata entry).
+
+The metadata records everything needed to rebuild the policy and reproduce its inputs: the
+resolved run config, the tokenizer (JSON and SHA-256), the tokenize settings of the training
+data (`keep_final_observation`), the action axes and bin counts, the step and the metrics.
+Checkpoints are read with `torch.load(weights_only=True)`: no arbitrary pickle is executed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+from tokenizers import Tokenizer
+
+from vima_train.config import RunConfig
+from vima_train.model.policy import Policy
+from vima_train.module import CHECKPOINT_FORMAT, META_KEY
+
+POLICY_PREFIX = "policy."
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable vima-train checkpoint (message names file and problem)."""
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The whole checkpoint dict, loaded safely; CheckpointError if it is not ours."""
+    path = Path(path)
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except Exception as error:  # torch raises several types for corrupt/foreign files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({error})") from None
+    if not isinstance(checkpoint, dict) or META_KEY not in checkpoint:
+        raise CheckpointError(f"{path}: not a vima-train checkpoint (no '{META_KEY}' entry)")
+    meta = checkpoint[META_KEY]
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: checkpoint format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT}"
+        )
+    return checkpoint
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The `vima_train` metadata of a checkpoint (config, tokenizer, axes, step, metrics)."""
+    return dict(read_checkpoint(path)[META_KEY])
+
+
+def checkpoint_config(meta: dict[str, Any], path: str | Path = "checkpoint") -> RunConfig:
+    """The validated run config stored in checkpoint metadata."""
+    try:
+        return RunConfig.model_validate(meta["config"])
+    except (KeyError, ValidationError) as error:
+        raise CheckpointError(f"{path}: stored config is not valid ({error})") from None
+
+
+def tokenizer_of(meta: dict[str, Any]) -> Tokenizer:
+    """The tokenizer the policy's training data was tokenized with."""
+    return Tokenizer.from_str(meta["tokenizer_json"])
+
+
+def load_policy(path: str | Path, map_location: str | torch.device = "cpu") -> Policy:
+    """Rebuild the policy of a checkpoint in eval mode; `policy.checkpoint_meta` holds the
+    metadata. CheckpointError when the file is not a vima-train checkpoint or its weights do
+    not fit the stored config."""
+    checkpoint = read_checkpoint(path, map_location)
+    meta = checkpoint[META_KEY]
+    config = checkpoint_config(meta, path)
+    policy = Policy(config.model, int(meta["vocab_size"]))
+    state = {
+        key[len(POLICY_PREFIX) :]: value
+        for key, value in checkpoint.get("state_dict", {}).items()
+        if key.startswith(POLICY_PREFIX)
+    }
+    try:
+        policy.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first = str(error).splitlines()[1:2] or [str(error)]
+        raise CheckpointError(
+            f"{path}: weights do not fit the stored model ({first[0].strip()})"
+        ) from None
+    policy.checkpoint_meta = dict(meta)
+    return policy.to(map_location).eval()

@@ -1,0 +1,240 @@
+"""Run configuration: pydantic models, presets (YAML files) and `KEY=VALUE` overrides.
+
+A preset is a YAML file in `vima_train/presets/`; `extends: NAME` starts from another preset and
+deep-merges the file's keys over it. Every key is validated (unknown keys are errors).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A preset, override or config file that cannot be used (message names the problem)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptEncoderConfig(_Strict):
+    """Encoder of the interleaved word/visual prompt."""
+
+    kind: Literal["transformer", "t5"] = "transformer"
+    #: transformer: layers and heads of the encoder trained from scratch.
+    layers: int = Field(2, ge=0)
+    heads: int = Field(4, ge=1)
+    #: Most prompt tokens (words + visual tokens); longer prompts are an error.
+    max_length: int = Field(512, ge=1)
+    #: t5: local folder or hub name of a pretrained T5 (transformers `T5EncoderModel`).
+    t5_path: str | None = None
+    #: t5: a `T5Config` as a mapping, to build a randomly initialised T5 instead (tests).
+    t5_config: dict[str, Any] | None = None
+    #: t5: train only the last N blocks (and the final layer norm); the word embedding and the
+    #: other blocks are frozen and kept in eval mode (no dropout). None trains everything.
+    train_last_n: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _t5_source(self) -> PromptEncoderConfig:
+        if self.kind == "t5" and (self.t5_path is None) == (self.t5_config is None):
+            raise ValueError("prompt_encoder.kind=t5 needs exactly one of t5_path, t5_config")
+        return self
+
+
+class VisualConfig(_Strict):
+    """Visual tokens of observations and prompt images."""
+
+    kind: Literal["objects", "patches"] = "objects"
+    layers: int = Field(2, ge=0)
+    heads: int = Field(4, ge=1)
+    #: ViT width; None = model.embed_dim.
+    width: int | None = Field(None, ge=8)
+
+
+class DecoderConfig(_Strict):
+    """Sequence model over observation and action tokens."""
+
+    kind: Literal["xattn", "decoder_only"] = "xattn"
+    layers: int = Field(2, ge=1)
+    heads: int = Field(4, ge=1)
+    #: Most positions of the obs/action stream (decoder_only: prompt + separator included).
+    max_length: int = Field(512, ge=1)
+
+
+class ModelConfig(_Strict):
+    """Policy architecture; two checkpoints with equal ModelConfig have the same shape."""
+
+    embed_dim: int = Field(64, ge=8)
+    ff_mult: int = Field(4, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    #: 14 = CoGeLoT (z included), 12 = VIMA (no z).
+    action_axes: Literal[12, 14] = 14
+    #: Hidden width of the per-axis action heads.
+    head_hidden: int = Field(512, ge=1)
+    #: Width of the per-pose action-encoder MLPs.
+    action_hidden: int = Field(256, ge=1)
+    prompt_encoder: PromptEncoderConfig = PromptEncoderConfig()
+    visual: VisualConfig = VisualConfig()
+    decoder: DecoderConfig = DecoderConfig()
+    #: Shuffle object tokens of every observation (valid slots, per view, fresh per forward).
+    shuffle_objects: bool = False
+    #: Mask part of the prompt: none, text, visual or both.
+    prompt_mask: Literal["none", "text", "visual", "both"] = "none"
+
+    @model_validator(mode="after")
+    def _shuffle_needs_objects(self) -> ModelConfig:
+        if self.shuffle_objects and self.visual.kind != "objects":
+            raise ValueError("shuffle_objects needs visual.kind=objects")
+        return self
+
+
+class DataConfig(_Strict):
+    """Which tokenized configs to read and how to batch them."""
+
+    #: Dataset variants (folder names): original, reworded, a perturbation name...; several
+    #: are mixed in one dataset.
+    variants: list[str] = Field(default_factory=lambda: ["original"], min_length=1)
+    #: Task names to keep; None = every task found.
+    tasks: list[str] | None = None
+    batch_size: int = Field(16, ge=1)
+    num_workers: int = Field(0, ge=0)
+    #: Batch episodes of similar token counts together (less padding).
+    bucket_by_length: bool = False
+    #: Folder of the memory-mapped Arrow cache; None = $VIMA_TRAIN_CACHE or ~/.cache/vima-train.
+    cache_dir: str | None = None
+    #: tokenizer.json the dataset was tokenized with, when it is not vima-tokenize's default.
+    tokenizer: str | None = None
+
+
+class TrainConfig(_Strict):
+    """Optimisation, schedule, hardware and logging."""
+
+    seed: int = 1000
+    lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    #: full: warm-up then cosine to lr_end at the last step; vima: cosine ends at
+    #: vima_decay_end; constant: warm-up then flat.
+    schedule: Literal["full", "vima", "constant"] = "full"
+    #: Warm-up steps; a value below 1 is a fraction of the total steps.
+    warmup: float = Field(7000, ge=0)
+    lr_end: float = Field(1e-7, ge=0)
+    vima_decay_end: int = Field(24000, ge=1)
+    max_steps: int = Field(-1, ge=-1)
+    max_epochs: int = Field(10, ge=1)
+    accumulate: int = Field(1, ge=1)
+    gradient_clip: float = Field(1.0, ge=0)
+    #: auto = bf16-mixed on GPU, 32-true on CPU.
+    precision: str = "auto"
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = Field(1, ge=1)
+    strategy: str = "auto"
+    wandb: Literal["offline", "online", "disabled"] = "offline"
+    wandb_project: str = "vima-train"
+    #: Also save a checkpoint every N optimiser steps (besides every epoch and last).
+    checkpoint_every_n_steps: int | None = Field(None, ge=1)
+    log_every_n_steps: int = Field(10, ge=1)
+    #: Run validation every epoch (False skips it).
+    run_validation: bool = True
+    #: Write `<run>/episodes/rank<R>.txt`: every (variant, task, index) trained on, in order.
+    record_episodes: bool = False
+
+
+class RunConfig(_Strict):
+    """Everything a training run depends on besides the dataset."""
+
+    preset: str = "custom"
+    description: str = ""
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def _presets_dir() -> Any:
+    return resources.files("vima_train") / "presets"
+
+
+def preset_names() -> list[str]:
+    """Names of the shipped presets, sorted."""
+    return sorted(p.name[:-5] for p in _presets_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def _preset_dict(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    if name in seen:
+        raise ConfigError(f"preset {name!r}: circular 'extends'")
+    source = _presets_dir() / f"{name}.yaml"
+    if not source.is_file():
+        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(preset_names())})")
+    data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    base_name = data.pop("extends", None)
+    base = _preset_dict(base_name, (*seen, name)) if base_name else {}
+    return deep_merge(base, data)
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`update` merged over `base` (nested mappings merged, everything else replaced)."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def set_key(data: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Apply one `a.b.c=VALUE` override (VALUE parsed as YAML) to a config mapping."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {assignment!r} is not KEY=VALUE")
+    parts = key.split(".")
+    model: type[BaseModel] = RunConfig
+    for depth, part in enumerate(parts):
+        field = model.model_fields.get(part)
+        if field is None:
+            where = ".".join(parts[:depth]) or "the config"
+            raise ConfigError(f"unknown key {key!r}: {where} has no field {part!r}")
+        annotation = field.annotation
+        if depth < len(parts) - 1:
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                raise ConfigError(f"unknown key {key!r}: {'.'.join(parts[: depth + 1])} is a value")
+            model = annotation
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {assignment!r}: value is not valid YAML ({error})") from None
+    update: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        update = {part: update}
+    return deep_merge(data, update)
+
+
+def validate(data: dict[str, Any], where: str) -> RunConfig:
+    """Validate a config mapping; errors become one `ConfigError` line naming `where`."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+def load_preset(name: str, overrides: Sequence[str] = ()) -> RunConfig:
+    """The validated config of preset `name` with `KEY=VALUE` overrides applied."""
+    data = _preset_dict(name)
+    data["preset"] = name
+    for assignment in overrides:
+        data = set_key(data, assignment)
+    return validate(data, f"preset {name!r}")
+
+
+def to_yaml(config: RunConfig) -> str:
+    """The config as readable YAML (every field, resolved)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

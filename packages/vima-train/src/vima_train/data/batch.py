@@ -1,0 +1,196 @@
+"""Batches: rows of `vima_tokenize.record.load_arrays` padded into tensors with masks.
+
+Pixels stay uint8 and bounding boxes int16 until they reach the model (4x less to copy to the
+accelerator); the model converts them. Views are stacked on their own axis (front, top).
+Padding: masks are False, ids 0, token types -1, action bins -100.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from vima_tokenize.actions import AXIS_BINS, NUM_AXES
+from vima_tokenize.record import VIEW_NAMES, load_arrays
+
+IGNORE_INDEX = -100
+#: Keys `row_arrays` adds to `load_arrays`'s output.
+ROW_SCALARS = ("end_effector", "task", "index", "steps")
+
+
+def row_arrays(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`load_arrays(row)` plus the scalars collation needs (end effector, task, index, steps)
+    and `variant` (the position of the row's dataset variant in a mix; 0 when absent)."""
+    arrays: dict[str, Any] = load_arrays(dict(row))
+    for key in ROW_SCALARS:
+        arrays[key] = int(row[key])
+    arrays["variant"] = int(row.get("variant", 0))
+    return arrays
+
+
+@dataclass
+class Prompt:
+    """Padded prompts. I = most images, K = most objects per image, V = 2 views."""
+
+    token_types: torch.Tensor  # [B, L_tok] int64: 0 word, 1 image, -1 padding
+    word_ids: torch.Tensor  # [B, W] int64, 0 = padding
+    word_mask: torch.Tensor  # [B, W] bool
+    image_mask: torch.Tensor  # [B, I] bool
+    crops: torch.Tensor | None  # [B, I, V, K, 3, 32, 32] uint8
+    bbox: torch.Tensor | None  # [B, I, V, K, 4] int16
+    object_mask: torch.Tensor  # [B, I, V, K] bool
+    frames: torch.Tensor | None  # [B, I, V, 3, 64, 128] uint8
+
+
+@dataclass
+class Observations:
+    """Padded observations. O = most observations, N = most objects."""
+
+    step_mask: torch.Tensor  # [B, O] bool
+    end_effector: torch.Tensor  # [B, O] int64
+    crops: torch.Tensor | None  # [B, O, V, N, 3, 32, 32] uint8
+    bbox: torch.Tensor | None  # [B, O, V, N, 4] int16
+    object_mask: torch.Tensor  # [B, O, V, N] bool
+    frames: torch.Tensor | None  # [B, O, V, 3, 64, 128] uint8
+
+
+@dataclass
+class Batch:
+    """A collated batch; `actions`/`action_bins` cover T = most steps (T <= O)."""
+
+    prompt: Prompt
+    observations: Observations
+    actions: torch.Tensor  # [B, T, 14] float32, 0 where padded
+    action_bins: torch.Tensor  # [B, T, 14] int64, IGNORE_INDEX where padded
+    step_mask: torch.Tensor  # [B, T] bool
+    task: torch.Tensor  # [B] int64 (vima_schema Task value; -1 unknown)
+    index: torch.Tensor  # [B] int64 (episode index; -1 unknown)
+    variant: torch.Tensor  # [B] int64 (position of the dataset variant; 0 if one)
+
+    @property
+    def size(self) -> int:
+        """Number of episodes."""
+        return int(self.step_mask.shape[0])
+
+    def to(self, device: torch.device | str) -> Batch:
+        """A copy with every tensor on `device`."""
+        return _apply(self, lambda t: t.to(device, non_blocking=True))
+
+
+def _apply(obj: Any, func: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return func(obj)
+    if obj is None or not hasattr(obj, "__dataclass_fields__"):
+        return obj
+    return type(obj)(**{f.name: _apply(getattr(obj, f.name), func) for f in fields(obj)})
+
+
+def _pad(arrays: Sequence[np.ndarray], fill: Any, dtype: Any, rank: int) -> np.ndarray:
+    """Stack arrays whose first `rank` dims vary, padding each of them to the maximum."""
+    shape = [len(arrays)]
+    for axis in range(rank):
+        shape.append(max((a.shape[axis] for a in arrays), default=0))
+    trailing = next((a.shape[rank:] for a in arrays), ())
+    out = np.full((*shape, *trailing), fill, dtype=dtype)
+    for i, array in enumerate(arrays):
+        out[(i, *(slice(0, n) for n in array.shape[:rank]))] = array
+    return out
+
+
+def _views(
+    rows: Sequence[Mapping[str, Any]], stem: str, fill: Any, dtype: Any, rank: int
+) -> np.ndarray:
+    """Per-view arrays `<stem>_<view>` ([lead0, lead1.., trailing], `rank` leading dims) padded
+    to the batch maximum as [B, lead0, V, lead1.., trailing]."""
+    arrays = [[row[f"{stem}_{view}"] for view in VIEW_NAMES] for row in rows]
+    leads = [max((a.shape[d] for pair in arrays for a in pair), default=0) for d in range(rank)]
+    trailing = arrays[0][0].shape[rank:]
+    out = np.full((len(rows), leads[0], len(VIEW_NAMES), *leads[1:], *trailing), fill, dtype)
+    for i, pair in enumerate(arrays):
+        for v, array in enumerate(pair):
+            out[(i, slice(0, array.shape[0]), v, *(slice(0, n) for n in array.shape[1:rank]))] = (
+                array
+            )
+    return out
+
+
+def _require(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    for i, row in enumerate(rows):
+        missing = [key for key in keys if key not in row]
+        if missing:
+            raise KeyError(
+                f"row {i} lacks {missing}: collate takes vima_train.data.row_arrays(row) "
+                "(load_arrays plus end_effector)"
+            )
+
+
+def collate_prompts(
+    rows: Sequence[Mapping[str, Any]], *, crops: bool = True, frames: bool = True
+) -> Prompt:
+    """Pad the prompt part of `row_arrays` rows (`crops`/`frames`: include those pixels)."""
+    _require(rows, ["token_types", "word_ids", "prompt_mask_front"])
+    words = [np.asarray(row["word_ids"], dtype=np.int64) for row in rows]
+    images = [np.ones(row["prompt_mask_front"].shape[0], bool) for row in rows]
+    return Prompt(
+        token_types=_t(
+            _pad([np.asarray(r["token_types"], np.int64) for r in rows], -1, np.int64, 1)
+        ),
+        word_ids=_t(_pad(words, 0, np.int64, 1)),
+        word_mask=_t(_pad([np.ones(len(w), bool) for w in words], False, bool, 1)),
+        image_mask=_t(_pad(images, False, bool, 1)),
+        crops=_t(_views(rows, "prompt_crops", 0, np.uint8, 2)) if crops else None,
+        bbox=_t(_views(rows, "prompt_bbox", 0, np.int16, 2)) if crops else None,
+        object_mask=_t(_views(rows, "prompt_mask", False, bool, 2)),
+        frames=_t(_views(rows, "prompt_frames", 0, np.uint8, 1)) if frames else None,
+    )
+
+
+def collate_observations(
+    rows: Sequence[Mapping[str, Any]], *, crops: bool = True, frames: bool = True
+) -> Observations:
+    """Pad the observation part of rows (`obs_*` arrays and `end_effector`)."""
+    _require(rows, ["obs_mask_front", "end_effector"])
+    counts = [row["obs_mask_front"].shape[0] for row in rows]
+    steps = _pad([np.ones(n, bool) for n in counts], False, bool, 1)
+    effector = np.asarray([int(row["end_effector"]) for row in rows], np.int64)
+    return Observations(
+        step_mask=_t(steps),
+        end_effector=_t(np.where(steps, effector[:, None], 0)),
+        crops=_t(_views(rows, "obs_crops", 0, np.uint8, 2)) if crops else None,
+        bbox=_t(_views(rows, "obs_bbox", 0, np.int16, 2)) if crops else None,
+        object_mask=_t(_views(rows, "obs_mask", False, bool, 2)),
+        frames=_t(_views(rows, "obs_frames", 0, np.uint8, 1)) if frames else None,
+    )
+
+
+def collate(rows: Sequence[Mapping[str, Any]], *, crops: bool = True, frames: bool = True) -> Batch:
+    """Collate `row_arrays` dicts into a `Batch` (every ragged axis padded, with masks).
+
+    Raises ValueError when an action bin is outside its axis's range (the reference's
+    out-of-range class `n` cannot reach the loss here).
+    """
+    if not rows:
+        raise ValueError("collate needs at least one row")
+    _require(rows, ["actions", "action_bins"])
+    bins = [np.asarray(row["action_bins"], np.int64) for row in rows]
+    limits = np.asarray(AXIS_BINS, np.int64)
+    for i, b in enumerate(bins):
+        if b.ndim != 2 or b.shape[1] != NUM_AXES or (b.size and (b >= limits).any()):
+            raise ValueError(f"row {i}: action_bins must be (T, 14) within {list(AXIS_BINS)}")
+    return Batch(
+        prompt=collate_prompts(rows, crops=crops, frames=frames),
+        observations=collate_observations(rows, crops=crops, frames=frames),
+        actions=_t(_pad([np.asarray(r["actions"], np.float32) for r in rows], 0, np.float32, 1)),
+        action_bins=_t(_pad(bins, IGNORE_INDEX, np.int64, 1)),
+        step_mask=_t(_pad([np.ones(len(b), bool) for b in bins], False, bool, 1)),
+        task=torch.tensor([int(r.get("task", -1)) for r in rows], dtype=torch.int64),
+        index=torch.tensor([int(r.get("index", -1)) for r in rows], dtype=torch.int64),
+        variant=torch.tensor([int(r.get("variant", 0)) for r in rows], dtype=torch.int64),
+    )
+
+
+def _t(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array))

@@ -1,0 +1,239 @@
+"""The VIMA-style policy: prompt encoder, observation and action tokens, sequence model, heads.
+
+Per step the stream holds `[o_1 .. o_Q, a]`: Q observation tokens (object-centric: N front
+then N top objects; patches: 16) and one action token. The output at the last observation
+token of a step predicts that step's action (causality keeps the action token unseen).
+
+`shuffle_objects` and `prompt_mask` are plain attributes: they can be switched on a loaded
+policy at evaluation time without touching its weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from vima_train.config import ModelConfig
+from vima_train.data.batch import IGNORE_INDEX, Batch, Observations, Prompt
+from vima_train.model.actions import (
+    ActionEncoder,
+    ActionHeads,
+    axis_bins,
+    axis_indices,
+    bins_to_actions,
+)
+from vima_train.model.layers import Block, causal_allowed, init_weights, positions
+from vima_train.model.prompt import PromptEncoder, assemble
+from vima_train.model.visual import ObjectEncoder, PatchEncoder, shuffle_valid
+
+PROMPT_MASKS = ("none", "text", "visual", "both")
+END_EFFECTORS = 2
+END_EFFECTOR_DIM = 2
+
+
+@dataclass
+class PromptCache:
+    """An encoded prompt, reused for every step of an episode.
+
+    `memory` [B, Lp, D] (decoder memory positions already added for the cross-attention
+    decoder), `present` [B, Lp] (a prompt token exists), `valid` [B, Lp] (may be attended to:
+    present and not masked by `prompt_mask`).
+    """
+
+    memory: torch.Tensor
+    present: torch.Tensor
+    valid: torch.Tensor
+
+
+class Policy(nn.Module):
+    """Teacher-forced `forward(batch) -> logits [B, T, A, C]`; greedy `act` for inference."""
+
+    def __init__(self, config: ModelConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.config = config
+        #: Metadata of the checkpoint the policy was loaded from (`load_policy`), else None.
+        self.checkpoint_meta: dict[str, Any] | None = None
+        self.shuffle_objects = config.shuffle_objects
+        self.prompt_mask = config.prompt_mask
+        dim, mult, drop = config.embed_dim, config.ff_mult, config.dropout
+        vis = config.visual
+        width = vis.width or dim
+        self.visual: ObjectEncoder | PatchEncoder
+        if vis.kind == "objects":
+            self.visual = ObjectEncoder(dim, width, vis.layers, vis.heads, mult)
+        else:
+            self.visual = PatchEncoder(dim, width, vis.layers, vis.heads, mult)
+        self.prompt = PromptEncoder(config.prompt_encoder, dim, mult, drop, vocab_size)
+        self.end_effector = nn.Embedding(END_EFFECTORS, END_EFFECTOR_DIM)
+        self.obs_fusion = nn.Linear(dim + END_EFFECTOR_DIM, dim)
+        self.action_encoder = ActionEncoder(config.action_axes, config.action_hidden, dim)
+        dec = config.decoder
+        cross = dec.kind == "xattn"
+        self.blocks = nn.ModuleList(
+            Block(dim, dec.heads, mult, drop, cross=cross) for _ in range(dec.layers)
+        )
+        self.position = nn.Embedding(dec.max_length, dim)
+        if cross:
+            self.memory_position = nn.Embedding(config.prompt_encoder.max_length, dim)
+        else:
+            self.separator = nn.Parameter(torch.zeros(dim))
+        self.norm = nn.LayerNorm(dim)
+        self.drop = nn.Dropout(drop)
+        self.heads = ActionHeads(dim, config.head_hidden, axis_bins(config.action_axes))
+        for name, module in self.named_children():
+            if name != "prompt":
+                module.apply(init_weights)
+        for name, module in self.prompt.named_children():
+            if name != "t5":
+                module.apply(init_weights)
+        self.heads.reset_parameters()
+        self.register_buffer(
+            "axes", torch.tensor(axis_indices(config.action_axes)), persistent=False
+        )
+
+    # ------------------------------------------------------------------ prompt
+    def encode_prompt(self, batch: Batch | Prompt) -> PromptCache:
+        """Encode the prompts of a batch once (applies the current `prompt_mask`)."""
+        prompt = batch.prompt if isinstance(batch, Batch) else batch
+        if self.prompt_mask not in PROMPT_MASKS:
+            raise ValueError(f"prompt_mask must be one of {PROMPT_MASKS}, got {self.prompt_mask}")
+        words = self.prompt.words(prompt.word_ids)
+        if isinstance(self.visual, ObjectEncoder):
+            assert prompt.crops is not None and prompt.bbox is not None, "batch has no crops"
+            tokens = self.visual(prompt.crops, prompt.bbox, prompt.object_mask).flatten(2, 3)
+            token_mask = prompt.object_mask.flatten(2)
+        else:
+            assert prompt.frames is not None, "batch has no frames"
+            tokens = self.visual(prompt.frames)
+            token_mask = prompt.image_mask.unsqueeze(-1).expand(*tokens.shape[:3])
+        tokens = self.prompt.visual_post(tokens)
+        sequence, present, is_word = assemble(
+            prompt.token_types,
+            words.to(tokens.dtype),
+            prompt.word_mask,
+            tokens,
+            prompt.image_mask,
+            token_mask,
+        )
+        valid = present.clone()
+        if self.prompt_mask in ("text", "both"):
+            valid &= ~is_word
+        if self.prompt_mask in ("visual", "both"):
+            valid &= is_word
+        memory = self.prompt(sequence, present, valid)
+        if self.config.decoder.kind == "xattn":
+            if memory.shape[1] > self.memory_position.num_embeddings:
+                raise ValueError(f"prompt of {memory.shape[1]} tokens is too long")
+            memory = memory + self.memory_position(positions(present))
+        return PromptCache(memory=memory, present=present, valid=valid)
+
+    # ------------------------------------------------------------ observations
+    def encode_observations(
+        self, observations: Observations, steps: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens [B, T, Q, D] and validity [B, T, Q] of the first `steps` observations."""
+        step_mask = observations.step_mask[:, :steps]
+        if isinstance(self.visual, ObjectEncoder):
+            assert observations.crops is not None and observations.bbox is not None
+            mask = observations.object_mask[:, :steps]
+            tokens = self.visual(observations.crops[:, :steps], observations.bbox[:, :steps], mask)
+            if self.shuffle_objects:
+                tokens = shuffle_valid(tokens, mask)
+            tokens, valid = tokens.flatten(2, 3), mask.flatten(2)
+        else:
+            assert observations.frames is not None, "batch has no frames"
+            tokens = self.visual(observations.frames[:, :steps])
+            valid = step_mask.unsqueeze(-1).expand(*tokens.shape[:3])
+        effector = self.end_effector(observations.end_effector[:, :steps])
+        effector = effector.unsqueeze(2).expand(-1, -1, tokens.shape[2], -1)
+        tokens = self.obs_fusion(torch.cat([tokens, effector.to(tokens.dtype)], -1))
+        return tokens, valid & step_mask.unsqueeze(-1)
+
+    # ------------------------------------------------------------------ decode
+    def decode(
+        self,
+        cache: PromptCache,
+        obs_tokens: torch.Tensor,
+        obs_valid: torch.Tensor,
+        actions: torch.Tensor,
+        action_valid: torch.Tensor,
+    ) -> torch.Tensor:
+        """Features [B, T, D] at the readout token of every step."""
+        batch, steps, per_step, dim = obs_tokens.shape
+        act_tokens = self.action_encoder(actions).to(obs_tokens.dtype)
+        stream = torch.cat([obs_tokens, act_tokens.unsqueeze(2)], 2).view(batch, -1, dim)
+        valid = torch.cat([obs_valid, action_valid.unsqueeze(2)], 2).view(batch, -1)
+        if self.config.decoder.kind == "xattn":
+            if stream.shape[1] > self.position.num_embeddings:
+                raise ValueError(
+                    f"{stream.shape[1]} observation/action tokens exceed decoder.max_length "
+                    f"{self.position.num_embeddings}"
+                )
+            x = self.drop(stream + self.position(positions(valid)))
+            allowed = causal_allowed(valid)
+            memory_allowed = cache.valid.unsqueeze(1).expand(-1, x.shape[1], -1)
+            for block in self.blocks:
+                x = block(x, allowed, cache.memory, memory_allowed)
+        else:
+            prompt_len = cache.memory.shape[1]
+            separator = self.separator.expand(batch, 1, dim).to(stream.dtype)
+            x = torch.cat([cache.memory.to(stream.dtype), separator, stream], 1)
+            ones = torch.ones(batch, 1, dtype=torch.bool, device=valid.device)
+            present = torch.cat([cache.present, ones, valid], 1)
+            if x.shape[1] > self.position.num_embeddings:
+                raise ValueError(
+                    f"{x.shape[1]} prompt + observation/action tokens exceed decoder.max_length "
+                    f"{self.position.num_embeddings}"
+                )
+            x = self.drop(x + self.position(positions(present)))
+            allowed = causal_allowed(torch.cat([cache.valid, ones, valid], 1))
+            for block in self.blocks:
+                x = block(x, allowed)
+            x = x[:, prompt_len + 1 :]
+        x = self.norm(x).view(batch, steps, per_step + 1, dim)
+        return x[:, :, per_step - 1]
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Teacher-forced logits [B, T, A, C] (float32) for every step of the batch."""
+        steps = batch.step_mask.shape[1]
+        cache = self.encode_prompt(batch)
+        obs_tokens, obs_valid = self.encode_observations(batch.observations, steps)
+        features = self.decode(cache, obs_tokens, obs_valid, batch.actions, batch.step_mask)
+        return self.heads(features)
+
+    def targets(self, batch: Batch) -> torch.Tensor:
+        """Bins of the predicted axes [B, T, A], IGNORE_INDEX on padded steps."""
+        bins = batch.action_bins.index_select(-1, self.axes)
+        return bins.masked_fill(~batch.step_mask.unsqueeze(-1), IGNORE_INDEX)
+
+    # --------------------------------------------------------------- inference
+    @torch.no_grad()
+    def act(
+        self, cache: PromptCache, observations: Observations, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """Greedy bins [B, A] of the next action of each episode.
+
+        `observations` holds the t_b observations seen so far (padded, `step_mask`), `actions`
+        [B, >= t_b - 1, 14] the actions taken so far (continuous, as in the record); episode b's
+        action token of step t is used for t < t_b - 1 only.
+        """
+        steps = observations.step_mask.shape[1]
+        seen = observations.step_mask.sum(1)
+        if bool((seen == 0).any()):
+            raise ValueError("every episode needs at least one observation")
+        padded = actions.new_zeros(actions.shape[0], steps, actions.shape[-1])
+        count = min(actions.shape[1], steps)
+        padded[:, :count] = actions[:, :count]
+        step_ids = torch.arange(steps, device=seen.device)
+        action_valid = step_ids.unsqueeze(0) < (seen - 1).unsqueeze(1)
+        obs_tokens, obs_valid = self.encode_observations(observations, steps)
+        features = self.decode(cache, obs_tokens, obs_valid, padded, action_valid)
+        last = features[torch.arange(features.shape[0], device=seen.device), seen - 1]
+        return self.heads(last).argmax(-1)
+
+    def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
+        """Bins [..., A] from `act` -> continuous 14-axis actions [..., 14]."""
+        return bins_to_actions(bins, self.config.action_axes)

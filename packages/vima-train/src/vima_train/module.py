@@ -1,0 +1,175 @@
+"""The LightningModule: loss, metrics, optimiser and schedule, checkpoint metadata."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from vima_schema.enums import Task
+
+from vima_train.config import RunConfig
+from vima_train.data.batch import Batch
+from vima_train.metrics import Totals, loss_of, step_totals, summarize
+from vima_train.model.actions import axis_bins, axis_names
+from vima_train.model.policy import Policy
+from vima_train.schedule import lr_multiplier
+
+#: Key of the vima-train metadata in a checkpoint.
+META_KEY = "vima_train"
+CHECKPOINT_FORMAT = 1
+
+
+class PolicyModule(L.LightningModule):
+    """Trains a `Policy`. `meta` (tokenizer, tokenize settings...) goes into every checkpoint.
+
+    Per optimiser step the global torch generator is reseeded from (seed, step, rank), so
+    dropout and object shuffling, and with the seeded sampler the whole run, replay exactly
+    after a resume.
+    """
+
+    def __init__(
+        self, config: RunConfig, vocab_size: int, total_steps: int, meta: dict[str, Any]
+    ) -> None:
+        super().__init__()
+        self.config, self.total_steps, self.meta = config, total_steps, meta
+        self.policy = Policy(config.model, vocab_size)
+        self.axis_names = axis_names(config.model.action_axes)
+        self.examples_seen = 0
+        self.batches_this_epoch = 0
+        self.resumed_at: tuple[int, int] | None = None
+        self.episodes_file: Path | None = None
+        self._tick = 0.0
+        self._val: list[tuple[Totals, torch.Tensor]] = []
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Teacher-forced logits [B, T, A, C]."""
+        return self.policy(batch)
+
+    # ----------------------------------------------------------------- train
+    def on_train_epoch_start(self) -> None:
+        if self.resumed_at is not None and self.resumed_at[0] == self.current_epoch:
+            self.batches_this_epoch = self.resumed_at[1]
+        else:
+            self.batches_this_epoch = 0
+        self.resumed_at = None
+
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        seed = (self.config.train.seed * 1_000_003 + self.global_step) * 1009 + self.global_rank
+        torch.manual_seed(seed % (2**63))
+        if self.episodes_file is not None:
+            with self.episodes_file.open("a", encoding="utf-8") as handle:
+                for v, t, i in zip(batch.variant, batch.task, batch.index, strict=True):
+                    variant = self.config.data.variants[int(v)]
+                    handle.write(f"{variant} {Task(int(t)).name} {int(i)}\n")
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        logits = self.policy(batch)
+        targets = self.policy.targets(batch)
+        loss = loss_of(logits, targets)
+        self.batches_this_epoch += 1
+        self.examples_seen += batch.size * self.trainer.world_size
+        now = time.perf_counter()
+        rate = batch.size * self.trainer.world_size / (now - self._tick) if self._tick else 0.0
+        self._tick = now
+        metrics = summarize(step_totals(logits.detach(), targets), self.axis_names)
+        logged = {f"train/{k}": v for k, v in metrics.items() if k != "loss"}
+        logged |= {"examples_seen": float(self.examples_seen), "lr": self._lr()}
+        self.log_dict(logged, on_step=True, on_epoch=False, batch_size=batch.size)
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch.size)
+        if rate:
+            self.log("samples_per_s", rate, prog_bar=True, batch_size=batch.size)
+        return loss
+
+    def _lr(self) -> float:
+        optimizer = self.optimizers(use_pl_optimizer=False)
+        assert isinstance(optimizer, torch.optim.Optimizer)
+        return float(optimizer.param_groups[0]["lr"])
+
+    # ------------------------------------------------------------ validation
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        logits = self.policy(batch)
+        self._val.append((step_totals(logits, self.policy.targets(batch)), batch.task))
+
+    def on_validation_epoch_end(self) -> None:
+        count = len(self.axis_names)
+        device = self.device
+        tasks = len(Task)
+        # per task: loss[A], correct[A], counted[A], steps, all_correct -> [tasks, 3A + 2]
+        sums = torch.zeros(tasks, 3 * count + 2, dtype=torch.float64, device=device)
+        for totals, task in self._val:
+            rows = torch.cat(
+                [
+                    totals.loss,
+                    totals.correct,
+                    totals.counted,
+                    totals.steps.unsqueeze(1),
+                    totals.all_correct.unsqueeze(1),
+                ],
+                1,
+            ).double()
+            sums.index_add_(0, task.to(device), rows)
+        self._val.clear()
+        sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+
+        def totals_of(part: torch.Tensor) -> Totals:
+            return Totals(
+                loss=part[..., :count],
+                correct=part[..., count : 2 * count],
+                counted=part[..., 2 * count : 3 * count],
+                steps=part[..., 3 * count],
+                all_correct=part[..., 3 * count + 1],
+            )
+
+        logged = {f"val/{k}": v for k, v in summarize(totals_of(sums), self.axis_names).items()}
+        for task in Task:
+            if float(sums[task.value, 3 * count]) > 0:
+                metrics = summarize(totals_of(sums[task.value]), self.axis_names)
+                logged[f"val/{task.name}/loss"] = metrics["loss"]
+                logged[f"val/{task.name}/acc"] = metrics["acc"]
+        if logged["val/loss"] == logged["val/loss"]:  # not NaN: some valid episode
+            self.log_dict(logged, sync_dist=False, rank_zero_only=False)
+            self.log("val_loss", logged["val/loss"], prog_bar=True)
+
+    # ----------------------------------------------------------- optimiser
+    def configure_optimizers(self) -> Any:
+        train = self.config.train
+        parameters = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(parameters, lr=train.lr, weight_decay=train.weight_decay)
+        total = self.total_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_multiplier(step, train, total)
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    # ---------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if v.numel() == 1}
+        checkpoint[META_KEY] = {
+            **self.meta,
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.model_dump(mode="json"),
+            "vocab_size": self.policy.prompt.words.num_embeddings,
+            "total_steps": self.total_steps,
+            "action_axes": self.config.model.action_axes,
+            "axis_names": list(self.axis_names),
+            "axis_bins": list(axis_bins(self.config.model.action_axes)),
+            "global_step": self.global_step,
+            "epoch": self.current_epoch,
+            "batches_this_epoch": self.batches_this_epoch,
+            "examples_seen": self.examples_seen,
+            "metrics": metrics,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        meta = checkpoint[META_KEY]
+        self.examples_seen = int(meta["examples_seen"])
+        self.resumed_at = (int(meta["epoch"]), int(meta["batches_this_epoch"]))
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if datamodule is not None:
+            datamodule.resume_at(*self.resumed_at)

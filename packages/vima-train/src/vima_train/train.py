@@ -1,0 +1,181 @@
+"""One training run: checks, run folder, Lightning trainer, W&B, checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from vima_schema.atomic import atomic_write_text
+from vima_schema.dataset_layout import shard_rows
+from vima_tokenize.text import load_tokenizer
+
+from vima_train.checkpoint import CheckpointError, checkpoint_config, read_meta
+from vima_train.config import ConfigError, RunConfig, to_yaml
+from vima_train.data.module import VimaDataModule
+from vima_train.data.store import DataError
+
+CHECKPOINTS = "checkpoints"
+LAST = "last.ckpt"
+
+
+@dataclass
+class Prepared:
+    """Everything checked before the run folder is touched."""
+
+    config: RunConfig
+    datamodule: VimaDataModule
+    meta: dict[str, Any]
+    vocab_size: int
+    total_steps: int | None  # None: computed once the world size is known
+    resume: Path | None
+
+
+def prepare(dataset: Path, config: RunConfig, run: Path, resume: Path | None) -> Prepared:
+    """Validate dataset, tokenizer and resume checkpoint; raise Config/Data/CheckpointError."""
+    visual = config.model.visual.kind
+    datamodule = VimaDataModule(
+        dataset,
+        config.data,
+        seed=config.train.seed,
+        crops=visual == "objects",
+        frames=visual == "patches",
+    )
+    settings = datamodule.settings
+    try:
+        tokenizer = load_tokenizer(config.data.tokenizer)
+    except ValueError as error:
+        raise ConfigError(f"data.tokenizer: {error}") from None
+    tokenizer_json = tokenizer.to_str()
+    digest = hashlib.sha256(tokenizer_json.encode()).hexdigest()
+    if digest != settings.tokenizer_sha256:
+        which = config.data.tokenizer or "vima-tokenize's default tokenizer"
+        raise DataError(
+            f"{dataset}: tokenized with tokenizer sha256 {settings.tokenizer_sha256[:12]}, "
+            f"not {which} ({digest[:12]}); set data.tokenizer to the tokenizer.json used"
+        )
+    meta = {
+        "tokenizer_json": tokenizer_json,
+        "tokenizer_sha256": digest,
+        "tokenize_settings": {
+            "keep_final_observation": settings.keep_final_observation,
+            "tokenizer_sha256": settings.tokenizer_sha256,
+        },
+        "dataset": str(dataset),
+    }
+    total: int | None = None
+    if resume is not None:
+        stored = read_meta(resume)
+        previous = checkpoint_config(stored, resume)
+        if previous.model != config.model:
+            raise CheckpointError(
+                f"{resume}: checkpoint of another model shape "
+                f"(preset {previous.preset!r}; model config differs from preset {config.preset!r})"
+            )
+        if stored["tokenizer_sha256"] != digest:
+            raise CheckpointError(f"{resume}: checkpoint trained with another tokenizer")
+        total = int(stored["total_steps"])
+    elif (run / CHECKPOINTS).is_dir() and any((run / CHECKPOINTS).iterdir()):
+        raise ConfigError(f"{run}: already holds checkpoints; use --resume or another --out")
+    return Prepared(config, datamodule, meta, tokenizer.get_vocab_size(), total, resume)
+
+
+def total_steps(prepared: Prepared, world_size: int) -> int:
+    """Optimiser steps of the whole run (fixed at the start; a resume keeps the stored one)."""
+    if prepared.total_steps is not None:
+        return prepared.total_steps
+    train = prepared.config.train
+    if train.max_steps > 0:
+        return train.max_steps
+    episodes = sum(shard_rows(s.path) for s in prepared.datamodule.train_shards)
+    batches = episodes // (prepared.config.data.batch_size * world_size)
+    return max(batches // train.accumulate, 1) * train.max_epochs
+
+
+def _precision(config: RunConfig) -> Any:
+    if config.train.precision != "auto":
+        return config.train.precision
+    gpu = torch.cuda.is_available() and config.train.accelerator in ("auto", "gpu", "cuda")
+    return "bf16-mixed" if gpu else "32-true"
+
+
+def fit(prepared: Prepared, run: Path) -> Path:
+    """Train; return the path of the last checkpoint."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+
+    from vima_train.module import PolicyModule
+
+    config = prepared.config
+    train = config.train
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / "config.yaml", to_yaml(config))
+    L.seed_everything(train.seed, workers=True, verbose=False)
+    loggers: list[Logger] = [CSVLogger(run, name="logs")]
+    if train.wandb != "disabled":
+        os.environ["WANDB_MODE"] = train.wandb
+        os.environ.setdefault("WANDB_DIR", str(run))
+        os.environ.setdefault("WANDB_SILENT", "true")
+        loggers.append(
+            WandbLogger(
+                project=train.wandb_project,
+                save_dir=str(run),
+                name=run.name,
+                offline=train.wandb == "offline",
+                config=config.model_dump(mode="json"),
+            )
+        )
+    callbacks: list[Any] = [
+        ModelCheckpoint(
+            dirpath=run / CHECKPOINTS,
+            filename="epoch{epoch:02d}-step{step:07d}",
+            auto_insert_metric_name=False,
+            save_top_k=-1,
+            save_last=True,
+            every_n_epochs=1,
+            save_on_train_epoch_end=True,
+        ),
+        TQDMProgressBar(refresh_rate=1),
+    ]
+    if train.checkpoint_every_n_steps:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=run / CHECKPOINTS,
+                filename="step{step:07d}",
+                auto_insert_metric_name=False,
+                save_top_k=-1,
+                every_n_train_steps=train.checkpoint_every_n_steps,
+            )
+        )
+    trainer = L.Trainer(
+        default_root_dir=run,
+        max_steps=train.max_steps,
+        max_epochs=train.max_epochs,
+        accumulate_grad_batches=train.accumulate,
+        gradient_clip_val=train.gradient_clip or None,
+        precision=_precision(config),
+        accelerator=train.accelerator,
+        devices=train.devices,
+        num_nodes=train.num_nodes,
+        strategy=train.strategy,
+        logger=loggers,
+        callbacks=callbacks,
+        use_distributed_sampler=False,
+        log_every_n_steps=train.log_every_n_steps,
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if train.run_validation else 0,
+        enable_model_summary=False,
+    )
+    module = PolicyModule(
+        config, prepared.vocab_size, total_steps(prepared, trainer.world_size), prepared.meta
+    )
+    if train.record_episodes:
+        folder = run / "episodes"
+        folder.mkdir(exist_ok=True)
+        module.episodes_file = folder / f"rank{trainer.global_rank}.txt"
+    trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=prepared.resume)
+    return run / CHECKPOINTS / LAST
