@@ -25,6 +25,7 @@ from scipy import stats as scipy_stats
 from vima_schema.atomic import atomic_write_bytes, atomic_write_text
 from vima_schema.enums import Task
 
+from vima_eval.figures import grouped_bars
 from vima_eval.reference import VIMA_200M, VIMA_200M_NAME, reference_rates
 from vima_eval.results import LEVELS, OFFLINE, ONLINE, read_results
 from vima_eval.stats import (
@@ -518,73 +519,29 @@ def offline_difference(
     return estimate, float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975)), False
 
 
-def _figure_bytes(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-    return buffer.getvalue()
-
-
 def _levels_figure(runs: list[Run], means: dict[str, dict[int, Cell]]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(1.8 + 1.6 * len(LEVELS), 3.6))
-    width = 0.8 / max(len(runs), 1)
-    for i, run in enumerate(runs):
-        xs: list[float] = []
-        ys: list[float] = []
-        errors: list[list[float]] = [[], []]
-        for j, lv in enumerate(LEVELS):
-            cell = means[run.label].get(lv)
-            if cell is None:
-                continue
-            xs.append(j + (i - (len(runs) - 1) / 2) * width)
-            ys.append(100 * cell.rate)
-            errors[0].append(0 if math.isnan(cell.low) else 100 * (cell.rate - cell.low))
-            errors[1].append(0 if math.isnan(cell.high) else 100 * (cell.high - cell.rate))
-        axes.bar(xs, ys, width, yerr=errors, capsize=3, label=run.label)
-    axes.set_xticks(range(len(LEVELS)), [f"L{lv}" for lv in LEVELS])
-    axes.set_ylabel("success rate (%)")
-    axes.set_ylim(0, 105)
-    axes.legend(fontsize=7, loc="lower left")
-    axes.set_title("Success rate by level (unweighted task mean, 95% interval)", fontsize=9)
-    return _figure_bytes(figure)
+    series = {run.label: {f"L{lv}": cell for lv, cell in means[run.label].items()} for run in runs}
+    return grouped_bars(
+        series,
+        [f"L{lv}" for lv in LEVELS],
+        ylabel="success rate (%)",
+        title="Success rate by level (unweighted task mean, 95% interval)",
+    )
 
 
 def _offline_figure(runs: list[Run], cells: dict[str, dict[tuple[str, str], Cell]]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     found = {t for label in cells for t, _ in cells[label] if t != "all"}
     tasks = [*sorted(found, key=task_number), "all"]
-    figure, axes = plt.subplots(figsize=(2 + 0.7 * len(tasks) * max(1, len(runs) / 2), 3.8))
-    width = 0.8 / max(len(runs), 1)
-    for i, run in enumerate(runs):
-        xs: list[float] = []
-        ys: list[float] = []
-        errors: list[list[float]] = [[], []]
-        for j, task in enumerate(tasks):
-            cell = cells[run.label].get((task, "accuracy"))
-            if cell is None or math.isnan(cell.rate):
-                continue
-            xs.append(j + (i - (len(runs) - 1) / 2) * width)
-            ys.append(100 * cell.rate)
-            errors[0].append(100 * max(cell.rate - cell.low, 0))
-            errors[1].append(100 * max(cell.high - cell.rate, 0))
-        axes.bar(xs, ys, width, yerr=errors, capsize=2, label=run.label)
-    axes.set_xticks(range(len(tasks)), tasks, rotation=45, ha="right", fontsize=7)
-    axes.set_ylabel("per-axis accuracy (%)")
-    axes.set_ylim(0, 105)
-    axes.legend(fontsize=7)
-    axes.set_title("Teacher-forced accuracy per task (95% bootstrap interval)", fontsize=9)
-    return _figure_bytes(figure)
+    series = {
+        run.label: {t: c for (t, m), c in cells[run.label].items() if m == "accuracy"}
+        for run in runs
+    }
+    return grouped_bars(
+        series,
+        tasks,
+        ylabel="per-axis accuracy (%)",
+        title="Teacher-forced accuracy per task (95% bootstrap interval)",
+    )
 
 
 def write_report(report: Report, out: Path) -> Path:
