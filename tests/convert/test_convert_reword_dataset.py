@@ -3,6 +3,7 @@ tests/schema/test_schema_paraphrase.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from vima_schema.dataset_layout import list_shards
 from vima_schema.layout import placeholders
+from vima_schema.provenance import PROVENANCE_KEY, file_sha256
 from vima_schema.variant_rewrite import FINGERPRINT_KEY
 
 from .conftest import (
@@ -100,7 +102,12 @@ def test_reword_other_columns_identical(reworded: Path) -> None:
         assert target_table.schema == source_table.schema
         metadata = dict(target_table.schema.metadata)
         assert metadata.pop(FINGERPRINT_KEY)  # what the shard was derived from
-        assert metadata == source_table.schema.metadata  # HF features
+        source_metadata = dict(source_table.schema.metadata)
+        provenance = json.loads(metadata.pop(PROVENANCE_KEY))
+        assert provenance["source"] == shard.path.relative_to(reworded).as_posix()
+        assert provenance["source_sha256"] == file_sha256(shard.path)
+        assert source_metadata.pop(PROVENANCE_KEY)
+        assert metadata == source_metadata  # HF features
         assert target_table.drop_columns(["prompt"]).equals(source_table.drop_columns(["prompt"]))
     assert {s.path.name for s in list_shards(reworded, "reworded")} == {
         s.path.name for s in list_shards(reworded, "original")

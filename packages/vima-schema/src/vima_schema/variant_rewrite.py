@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,7 +35,7 @@ from vima_schema.dataset_meta import (
     write_episode_index,
 )
 from vima_schema.parquet_shard import shard_writer
-from vima_schema.provenance import derived_provenance
+from vima_schema.provenance import PROVENANCE_KEY, derived_provenance, write_provenance
 
 BatchTransform = Callable[[pa.RecordBatch], pa.RecordBatch]
 """Maps a batch of parsed rows to a batch with the same schema and number of rows."""
@@ -87,12 +88,11 @@ def rewrite_parsed_variant(
         provenance = derived_provenance(
             shard.path, shard.path.relative_to(dataset).as_posix(), settings
         )
-        fingerprint = json.dumps(provenance, sort_keys=True)
-        if not overwrite and _recorded_fingerprint(out) == fingerprint:
+        if not overwrite and _recorded_fingerprint(out) == _fingerprint(provenance):
             summary.shards_skipped += 1
             continue
         out.unlink(missing_ok=True)  # stale: never left published, even if redoing fails
-        summary.rows_written += _rewrite_shard(shard.path, out, transform, fingerprint)
+        summary.rows_written += _rewrite_shard(shard.path, out, transform, provenance)
         summary.shards_written += 1
     for out_dir, names in written.items():
         remove_other_shards(out_dir, names)
@@ -116,10 +116,13 @@ def _write_metadata(dataset: Path, target: str, settings: dict[str, object]) -> 
     write_config_info(dataset, target, PARSED, description)
 
 
-def _rewrite_shard(source: Path, out: Path, transform: BatchTransform, fingerprint: str) -> int:
+def _rewrite_shard(
+    source: Path, out: Path, transform: BatchTransform, provenance: dict[str, Any]
+) -> int:
     source_file = pq.ParquetFile(source)
     schema = source_file.schema_arrow
-    schema = schema.with_metadata({**(schema.metadata or {}), FINGERPRINT_KEY: fingerprint})
+    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != PROVENANCE_KEY}
+    schema = schema.with_metadata({**metadata, FINGERPRINT_KEY: _fingerprint(provenance)})
     rows = 0
     with shard_writer(out, schema) as writer:  # atomic: no partial file is left behind
         for batch in source_file.iter_batches(batch_size=ROWS_PER_BATCH):
@@ -128,7 +131,12 @@ def _rewrite_shard(source: Path, out: Path, transform: BatchTransform, fingerpri
                 raise ValueError(f"{source}: the transform changed the rows or the schema")
             writer.write_batch(new)
             rows += new.num_rows
+        write_provenance(writer, provenance, 0)
     return rows
+
+
+def _fingerprint(provenance: dict[str, Any]) -> str:
+    return json.dumps(provenance, sort_keys=True)
 
 
 def _recorded_fingerprint(path: Path) -> str | None:
