@@ -1,0 +1,19 @@
+"""Shared fixtures of the vima-sim tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import pytest
+
+from vima_sim import VimaEnv
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: longer simulation tests (still run in CI)")
+
+
+@pytest.fixture(scope="module")
+def vm_env() -> Iterator[VimaEnv]:
+    env = VimaEnv("visual_manipulation")
+    yield env
+    env.close()
