@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-import pytest
 
+import pytest
 from vima_sim import VimaEnv
 
 

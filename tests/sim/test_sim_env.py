@@ -7,7 +7,6 @@ import re
 import numpy as np
 import pytest
 from vima_schema.enums import Partition, PlaceholderType, View
-
 from vima_sim import VimaEnv
 from vima_sim.encyclopedia import task_settings
 from vima_sim.tasks import available
@@ -128,7 +127,7 @@ def test_failed_reset_leaves_a_usable_env(vm_env: VimaEnv, monkeypatch: pytest.M
 
 def test_wasted_pick_of_empty_space(vm_env: VimaEnv) -> None:
     """Suction on bare workspace grasps nothing; nothing moves; the episode goes on."""
-    obs, info = vm_env.reset(seed=4)
+    obs, _info = vm_env.reset(seed=4)
     top = obs["segm"]["top"]
     rows, cols = np.nonzero(top == 1)
     # a workspace pixel far from any object: pick there
@@ -140,7 +139,7 @@ def test_wasted_pick_of_empty_space(vm_env: VimaEnv) -> None:
     x = 0.25 + (far[0] + 0.5) / 128 * 0.5
     y = -0.5 + (far[1] + 0.5) / 256 * 1.0
     before = {b: vm_env.world.pose(b) for b in vm_env.objects}
-    obs2, _, terminated, truncated, info2 = vm_env.step(_action(pose0_position=[x, y]))
+    _obs2, _, terminated, truncated, info2 = vm_env.step(_action(pose0_position=[x, y]))
     assert not info2["success"] and not terminated and not truncated
     for body, pose in before.items():
         assert np.allclose(vm_env.world.pose(body)[0][:2], pose[0][:2], atol=2e-3)
@@ -170,7 +169,7 @@ def test_prompt_templates_and_asset_ids(task: str) -> None:
     env = VimaEnv(task)
     try:
         for seed in (0, 1):
-            obs, info = env.reset(seed=seed)
+            _obs, info = env.reset(seed=seed)
             assert re.fullmatch(PROMPTS[task], info["prompt"]), info["prompt"]
             names = set(re.findall(r"\{(\w+)\}", info["prompt"]))
             assert names == set(info["prompt_assets"])

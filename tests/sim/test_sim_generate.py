@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from vima_schema.discover import find_episodes
 from vima_schema.reader import read_episode
-
 from vima_sim.cli import main
 
 

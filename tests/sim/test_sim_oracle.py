@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from vima_sim import VimaEnv
 from vima_sim.rollout import oracle_rollout
 
@@ -47,11 +46,11 @@ def test_doing_nothing_useful_is_not_success() -> None:
     """A wrong action (an object moved somewhere else) leaves the episode unsolved."""
     env = VimaEnv("rotate")
     try:
-        obs, info = env.reset(seed=5)
+        _obs, _info = env.reset(seed=5)
         action = env.oracle_action()
         assert action is not None
         action["pose1_rotation"] = action["pose0_rotation"]  # place without rotating
-        _, _, terminated, _, step_info = env.step(action)
+        _, _, _terminated, _, step_info = env.step(action)
         assert not step_info["success"]
     finally:
         env.close()

@@ -10,7 +10,6 @@ import pybullet as pb
 import pytest
 from vima_schema.enums import View
 from vima_schema.reader import read_episode
-
 from vima_sim.encyclopedia import get_object, get_texture
 from vima_sim.prompt_assets import AssetRenderer
 from vima_sim.tasks.base import ObjectAsset, SceneAsset
@@ -127,7 +126,7 @@ def test_scene_prompt_asset_matches_generated_episode(world: World) -> None:
 
 
 def test_sample_frames_agree_where_no_object(world: World) -> None:
-    """First frames of the sample episodes equal the empty workspace off the objects (JPEG noise)."""
+    """First frames of the sample episodes equal the empty workspace off the objects."""
     world.reset()
     empty = {view: world.render(view.value)[0] for view in (View.front, View.top)}
     from vima_schema.jpeg import decode_jpeg

@@ -58,14 +58,13 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
         )
         position = gym.spaces.Box(POSITION_LOW, POSITION_HIGH, dtype=np.float32)
         rotation = gym.spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
-        self.action_space = gym.spaces.Dict(
-            {
-                "pose0_position": position,
-                "pose0_rotation": rotation,
-                "pose1_position": position,
-                "pose1_rotation": rotation,
-            }
-        )
+        self._action_boxes = {
+            "pose0_position": position,
+            "pose0_rotation": rotation,
+            "pose1_position": position,
+            "pose1_rotation": rotation,
+        }
+        self.action_space = gym.spaces.Dict(dict(self._action_boxes.items()))  # type: ignore[arg-type]
         self.world = World()
         self.arm = Arm(self.world)
         self.renderer = AssetRenderer()
@@ -170,7 +169,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
         values = {}
         for key in ACTION_KEYS:
             value = np.asarray(action[key], dtype=np.float64)
-            space = self.action_space[key]
+            space = self._action_boxes[key]
             if value.shape != space.shape:
                 raise ValueError(f"action {key} has shape {value.shape}, expected {space.shape}")
             if not np.all(np.isfinite(value)):

@@ -80,7 +80,7 @@ class Arm:
             upperLimits=IK_UPPER, jointRanges=IK_RANGES, restPoses=HOME_JOINTS.tolist(),
             maxNumIterations=100, residualThreshold=1e-5, physicsClientId=self.c,
         )  # fmt: skip
-        out = np.float32(joints)
+        out = np.asarray(joints, dtype=np.float32)
         out[2:] = (out[2:] + np.pi) % (2 * np.pi) - np.pi
         return out
 

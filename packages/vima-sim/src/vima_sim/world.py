@@ -54,9 +54,9 @@ VIEWS = ("front", "top")
 
 
 def _camera_matrices(camera: Camera, size: tuple[int, int]) -> tuple[list[float], list[float]]:
-    rot = np.float32(pb.getMatrixFromQuaternion(camera.rotation)).reshape(3, 3)
-    look = rot @ np.float32([0, 0, 1])
-    up = rot @ np.float32([0, -1, 0])
+    rot = np.asarray(pb.getMatrixFromQuaternion(camera.rotation), dtype=np.float32).reshape(3, 3)
+    look = rot @ np.asarray([0, 0, 1], dtype=np.float32)
+    up = rot @ np.asarray([0, -1, 0], dtype=np.float32)
     target = np.asarray(camera.position) + look
     view = pb.computeViewMatrix(camera.position, target, up)
     fov = 180 * np.arctan((size[0] / 2) / camera.focal) * 2 / np.pi
@@ -118,7 +118,7 @@ def template_replacements(
         dims = [s1 * s2 for s1, s2 in zip(scale_vec, dims, strict=True)]
     out = {"DIM": [_fmt(d) for d in dims]}
     if fn == "container_replace_fn":
-        out["HALF"] = [str(h) for h in np.float32(dims) / 2]
+        out["HALF"] = [str(h) for h in np.asarray(dims, dtype=np.float32) / 2]
     return out
 
 

@@ -29,6 +29,11 @@ WORKSPACE_LOW = np.array([0.25, -0.5], dtype=np.float32)
 WORKSPACE_HIGH = np.array([0.75, 0.5], dtype=np.float32)
 
 
+def f32(value: Any) -> np.ndarray:
+    """A float32 array of `value`."""
+    return np.asarray(value, dtype=np.float32)
+
+
 class SceneSamplingError(RuntimeError):
     """A task could not place its objects for this seed (VIMA-Bench raises the same)."""
 
@@ -171,7 +176,7 @@ class TaskBase:
 
     def is_match(self, pose: Pose, target: Pose, symmetry: float) -> bool:
         """xy within pos_eps and, unless position-only, yaw within 15 degrees (mod symmetry)."""
-        dist = np.linalg.norm(np.float32(pose[0][:2]) - np.float32(target[0][:2]))
+        dist = np.linalg.norm(f32(pose[0][:2]) - f32(target[0][:2]))
         if not dist < self.pos_eps:
             return False
         if self.position_only or not symmetry or symmetry <= 0:
@@ -217,7 +222,7 @@ class TaskBase:
 
     def out_of_workspace(self, body: int) -> bool:
         """Whether a body's xy left the workspace."""
-        xy = np.float32(self.pose_of(body)[0][:2])
+        xy = f32(self.pose_of(body)[0][:2])
         return bool(np.any(xy < WORKSPACE_LOW) or np.any(xy > WORKSPACE_HIGH))
 
     def check(self) -> tuple[bool, bool]:
@@ -254,8 +259,8 @@ class TaskBase:
                 dists.append(-1.0)
                 nearest.append(-1)
                 continue
-            xyz = np.float32(self.pose_of(body)[0])
-            d = np.linalg.norm(np.float32([goal.targets[j][0] for j in targets]) - xyz, axis=1)
+            xyz = f32(self.pose_of(body)[0])
+            d = np.linalg.norm(f32([goal.targets[j][0] for j in targets]) - xyz, axis=1)
             dists.append(float(d.min()))
             nearest.append(int(targets[int(np.argmin(d))]))
         order = [i for i in np.argsort(dists)[::-1] if dists[i] >= 0]
@@ -280,10 +285,10 @@ class TaskBase:
         place = multiply(self.place_target(goal, pick_i, nearest[pick_i]), invert(obj_to_pick))
         rotation = place[1] if goal.rotations else (0.0, 0.0, 0.0, 1.0)
         return {
-            "pose0_position": np.float32(pick_pose[0][:2]),
-            "pose0_rotation": np.float32(pick_pose[1]),
-            "pose1_position": np.float32(place[0][:2]),
-            "pose1_rotation": np.float32(rotation),
+            "pose0_position": f32(pick_pose[0][:2]),
+            "pose0_rotation": f32(pick_pose[1]),
+            "pose1_position": f32(place[0][:2]),
+            "pose1_rotation": f32(rotation),
         }
 
     def place_target(self, goal: Goal, obj_index: int, target_index: int) -> Pose:

@@ -16,6 +16,7 @@ from vima_sim.tasks.base import (
     SceneSamplingError,
     Spawned,
     TaskBase,
+    f32,
 )
 
 HOLLOW_BASES = ("frame", "square")
@@ -24,7 +25,7 @@ HOLLOW_BASES = ("frame", "square")
 def in_hollow(a: Spawned | tuple, b: Spawned) -> bool:
     """VIMA-Bench's rough 2-D check of an object lying inside a hollow one (frame, square)."""
     pose_a, size_a = (a.pose, a.size) if isinstance(a, Spawned) else a
-    dist = float(np.linalg.norm(np.float32(pose_a[0][:2]) - np.float32(b.pose[0][:2])))
+    dist = float(np.linalg.norm(f32(pose_a[0][:2]) - f32(b.pose[0][:2])))
     return dist <= max((size_a[0] + b.size[0]) / 2 + 0.01, (size_a[1] + b.size[1]) / 2 + 0.01)
 
 
