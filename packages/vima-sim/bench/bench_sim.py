@@ -16,7 +16,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from vima_sim import VimaEnv
 from vima_sim.rollout import oracle_rollout
 from vima_sim.tasks import available
