@@ -71,3 +71,18 @@ def eval_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def eval_dataset_copy(tmp_path: Path, eval_dataset: Path) -> Path:
     """A writable copy of the session dataset."""
     return Path(shutil.copytree(eval_dataset, tmp_path / "dataset"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, eval_dataset: Path) -> Path:
+    """A `tiny` policy trained for 3 steps on the session dataset with vima-train's CLI."""
+    from vima_train.cli import main as train
+
+    root = tmp_path_factory.mktemp("tiny")
+    code = train([
+        "fit", str(eval_dataset), "--preset", "tiny", "--out", str(root / "run"),
+        "--max-steps", "3", "--batch-size", "4", "--wandb", "disabled",
+        "--set", f"data.cache_dir={root / 'cache'}",
+    ])  # fmt: skip
+    assert code == 0
+    return root / "run" / "checkpoints" / "last.ckpt"

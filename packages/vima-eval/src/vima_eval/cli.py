@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         return _offline(args)
     except (ValueError, FileNotFoundError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        print(f"{PROG}: error: {lines[0]}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -1,0 +1,534 @@
+"""`vima-eval offline`: teacher-forced evaluation of a checkpoint on a dataset split.
+
+Episodes come from `<variant>--preprocessed--<task>` (observations, actions, prompt images)
+joined with `<variant>--parsed--<task>` (what a perturbation needs: prompt assets and scene).
+Each perturbation is applied on the fly per episode: prompt perturbations re-tokenize the new
+prompt with the tokenizer recorded in the checkpoint and keep the prompt images it still
+mentions (a perturbation never adds one); `shuffle_objects` permutes every observation's
+object slots with the per-episode order of `vima_schema.perturbations.object_orders`; the
+prompt masks switch the policy's `prompt_mask`. Metrics are vima-train's
+(`vima_train.metrics`: padding excluded), summed per episode, with 95% percentile bootstrap
+intervals over episodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from tqdm import tqdm
+from vima_schema.atomic import atomic_write_bytes, atomic_write_text
+from vima_schema.dataset_layout import PARSED, Shard, task_dir
+from vima_schema.enums import TASK_NAMES, Task
+from vima_schema.layout import placeholders
+from vima_schema.perturbations import (
+    ROW_COLUMNS,
+    Instruction,
+    Perturbation,
+    PromptMask,
+    get_perturbation,
+    instruction_from_row,
+    object_orders,
+)
+from vima_tokenize.actions import AXIS_BINS
+from vima_tokenize.record import VIEW_NAMES
+from vima_tokenize.text import encode_prompt
+from vima_train.checkpoint import load_policy, tokenizer_of
+from vima_train.data.batch import collate, row_arrays
+from vima_train.data.store import DataError, find_shards, tokenize_settings
+from vima_train.metrics import Totals, step_totals, summarize
+from vima_train.model.actions import axis_indices
+from vima_train.model.policy import Policy
+
+from vima_eval.figures import grouped_bars
+from vima_eval.report import Cell
+from vima_eval.results import OFFLINE, write_results
+
+METRICS_SCHEMA = "vima-eval/offline-metrics"
+METRICS_VERSION = 1
+HEADLINE = ("acc", "all_axes_acc", "loss")
+_PROMPT_ARRAYS = tuple(
+    f"prompt_{kind}_{view}" for kind in ("crops", "bbox", "mask", "frames") for view in VIEW_NAMES
+)
+_OBJECT_ARRAYS = tuple(
+    f"obs_{kind}_{view}" for kind in ("crops", "bbox", "mask") for view in VIEW_NAMES
+)
+
+
+@dataclass
+class Episode:
+    """One episode's record arrays and instruction (plus its difficulty and seed)."""
+
+    arrays: dict[str, Any]
+    instruction: Instruction
+    difficulty: str
+    episode_seed: int
+
+
+@dataclass
+class Sums:
+    """Per-episode metric sums of one perturbation, in evaluation order."""
+
+    tasks: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    difficulties: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
+    loss: list[np.ndarray] = field(default_factory=list)  # [A] per episode
+    correct: list[np.ndarray] = field(default_factory=list)
+    counted: list[np.ndarray] = field(default_factory=list)
+    steps: list[float] = field(default_factory=list)
+    all_correct: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def totals(self, weights: np.ndarray | None = None) -> Totals:
+        """`Totals` summed over episodes (optionally weighted, for the bootstrap)."""
+        w = np.ones(len(self.steps)) if weights is None else weights
+
+        def total(values: Sequence[np.ndarray] | Sequence[float]) -> torch.Tensor:
+            return torch.from_numpy(np.tensordot(w, np.asarray(values, np.float64), axes=1))
+
+        return Totals(
+            loss=total(self.loss).unsqueeze(0),
+            correct=total(self.correct).unsqueeze(0),
+            counted=total(self.counted).unsqueeze(0),
+            steps=total(self.steps).reshape(1),
+            all_correct=total(self.all_correct).reshape(1),
+        )
+
+
+@dataclass
+class Timing:
+    """Seconds spent per stage."""
+
+    load: float = 0.0
+    perturb_tokenize: float = 0.0
+    collate: float = 0.0
+    forward: float = 0.0
+
+
+def checkpoint_id(path: Path) -> str:
+    """`<file name>@<first 12 hex digits of its SHA-256>`."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return f"{path.name}@{digest.hexdigest()[:12]}"
+
+
+def check_compatible(meta: dict[str, Any], shards: list[Shard], where: str) -> None:
+    """ValueError when the dataset was tokenized otherwise than the checkpoint's training data,
+    or the checkpoint's action axes do not fit the record's."""
+    settings = tokenize_settings(shards)
+    trained = meta.get("tokenize_settings", {})
+    if settings.tokenizer_sha256 != meta.get("tokenizer_sha256"):
+        raise ValueError(
+            f"{where}: tokenized with tokenizer sha256 {settings.tokenizer_sha256[:12]}, but the "
+            f"checkpoint was trained with {str(meta.get('tokenizer_sha256'))[:12]}"
+        )
+    if settings.keep_final_observation != trained.get("keep_final_observation"):
+        raise ValueError(
+            f"{where}: keep_final_observation={settings.keep_final_observation}, the checkpoint "
+            f"was trained with {trained.get('keep_final_observation')}"
+        )
+    axes = axis_indices(int(meta["action_axes"]))
+    if list(meta["axis_bins"]) != [AXIS_BINS[i] for i in axes]:
+        raise ValueError(
+            f"{where}: checkpoint action bins {meta['axis_bins']} do not match the record's "
+            f"{[AXIS_BINS[i] for i in axes]}"
+        )
+
+
+def _parsed_instructions(
+    dataset: Path, variant: str, shard: Shard
+) -> dict[tuple[int, int], tuple[Instruction, str, int]]:
+    """Instruction, difficulty and seed of every episode of the parsed twin of `shard`."""
+    path = task_dir(dataset, variant, PARSED, shard.task) / shard.path.name
+    if not path.is_file():
+        raise ValueError(f"{path}: missing (the parsed twin of {shard.path})")
+    found = {}
+    source = pq.ParquetFile(path)
+    for batch in source.iter_batches(64, columns=[*ROW_COLUMNS, "difficulty", "seed"]):
+        for row in batch.to_pylist():
+            instruction = instruction_from_row(row, TASK_NAMES[row["task"]])
+            found[row["task"], row["index"]] = (instruction, row["difficulty"], int(row["seed"]))
+    return found
+
+
+def iter_episodes(
+    dataset: Path, variant: str, shards: list[Shard], limit: int | None
+) -> Iterator[Episode]:
+    """Episodes of the shards (at most `limit` per task), record arrays and instructions."""
+    taken: dict[str, int] = defaultdict(int)
+    for shard in shards:
+        if limit is not None and taken[shard.task] >= limit:
+            continue
+        instructions = _parsed_instructions(dataset, variant, shard)
+        for batch in pq.ParquetFile(shard.path).iter_batches(16):
+            for row in batch.to_pylist():
+                if limit is not None and taken[shard.task] >= limit:
+                    break
+                key = (row["task"], row["index"])
+                if key not in instructions:
+                    raise ValueError(f"{shard.path}: episode {key} has no parsed row")
+                instruction, difficulty, seed = instructions[key]
+                if instruction.prompt != row["prompt"]:
+                    raise ValueError(
+                        f"{shard.path}: episode {key}: parsed and tokenized prompts differ"
+                    )
+                taken[shard.task] += 1
+                yield Episode(row_arrays(row), instruction, difficulty, seed)
+
+
+def perturbed_arrays(
+    episode: Episode, perturbation: Perturbation, seed: int, tokenizer: Any
+) -> tuple[dict[str, Any], Instruction]:
+    """The record arrays of an episode under a perturbation (the input arrays are not changed)."""
+    after = perturbation(episode.instruction, seed, tokenizer)
+    arrays = episode.arrays
+    if after.prompt != episode.instruction.prompt:
+        arrays = dict(arrays)
+        encoded = encode_prompt(tokenizer, after.prompt)
+        before = placeholders(episode.instruction.prompt)
+        position = {name: before.index(name) for name in set(before)}
+        try:
+            order = np.asarray([position[name] for name in encoded.placeholders], np.int64)
+        except KeyError as error:
+            raise ValueError(f"{after.episode}: perturbed prompt names new image {error}") from None
+        arrays["token_types"] = encoded.token_types
+        arrays["word_ids"] = encoded.word_ids
+        for name in (*_PROMPT_ARRAYS, "prompt_object_ids"):
+            arrays[name] = arrays[name][order]
+    if after.shuffle_objects:
+        arrays = dict(arrays)
+        count, objects = arrays["obs_mask_front"].shape[:2]
+        orders = np.asarray(object_orders(seed, after.episode, count, objects), np.int64)
+        rows = np.arange(count)[:, None]
+        for name in _OBJECT_ARRAYS:
+            arrays[name] = arrays[name][rows, orders] if count and objects else arrays[name]
+    return arrays, after
+
+
+def evaluate(
+    policy: Policy,
+    episodes: list[Episode],
+    perturbation: Perturbation,
+    *,
+    seed: int,
+    tokenizer: Any,
+    batch_size: int,
+    device: str,
+    timing: Timing,
+) -> Sums:
+    """Teacher-forced sums of every episode under one perturbation."""
+    sums = Sums()
+    policy.prompt_mask = PromptMask.none.value
+    bar = tqdm(
+        total=len(episodes), desc=perturbation.name, unit="ep", file=sys.stderr, dynamic_ncols=True
+    )
+    try:
+        for start in range(0, len(episodes), batch_size):
+            chunk = episodes[start : start + batch_size]
+            began = time.perf_counter()
+            prepared = [perturbed_arrays(e, perturbation, seed, tokenizer) for e in chunk]
+            mask = {p.prompt_mask for _, p in prepared}
+            policy.prompt_mask = next(iter(mask)).value if len(mask) == 1 else "none"
+            t1 = time.perf_counter()
+            batch = collate([arrays for arrays, _ in prepared]).to(device)
+            t2 = time.perf_counter()
+            with torch.inference_mode():
+                logits = policy(batch)
+                totals = step_totals(logits, policy.targets(batch))
+            t3 = time.perf_counter()
+            timing.perturb_tokenize += t1 - began
+            timing.collate += t2 - t1
+            timing.forward += t3 - t2
+            per_episode = (t3 - began) / len(chunk)
+            for i, (episode, (_, after)) in enumerate(zip(chunk, prepared, strict=True)):
+                sums.tasks.append(after.task)
+                sums.keys.append(after.episode)
+                sums.seeds.append(episode.episode_seed)
+                sums.difficulties.append(episode.difficulty)
+                sums.prompts.append(after.prompt)
+                sums.loss.append(totals.loss[i].double().cpu().numpy())
+                sums.correct.append(totals.correct[i].double().cpu().numpy())
+                sums.counted.append(totals.counted[i].double().cpu().numpy())
+                sums.steps.append(float(totals.steps[i]))
+                sums.all_correct.append(float(totals.all_correct[i]))
+                sums.seconds.append(per_episode)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+        policy.prompt_mask = PromptMask.none.value
+    return sums
+
+
+def _subset(sums: Sums, index: list[int]) -> Sums:
+    picked = Sums()
+    for name in (
+        "tasks",
+        "keys",
+        "seeds",
+        "difficulties",
+        "prompts",
+        "loss",
+        "correct",
+        "counted",
+        "steps",
+        "all_correct",
+        "seconds",
+    ):
+        values = getattr(sums, name)
+        setattr(picked, name, [values[i] for i in index])
+    return picked
+
+
+def metrics_with_intervals(
+    sums: Sums, axis_names: tuple[str, ...], resamples: int, seed: int = 0
+) -> dict[str, Any]:
+    """vima-train's metrics of the summed episodes, each with a bootstrap interval."""
+    point = summarize(sums.totals(), axis_names)
+    n = len(sums.steps)
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = defaultdict(list)
+    for _ in range(resamples if n else 0):
+        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+        for key, value in summarize(sums.totals(weights), axis_names).items():
+            draws[key].append(value)
+    out: dict[str, Any] = {"episodes": n}
+    for key, value in point.items():
+        values = np.asarray(draws[key], np.float64)
+        values = values[~np.isnan(values)]
+        low, high = (
+            (float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975)))
+            if values.size
+            else (math.nan, math.nan)
+        )
+        out[key] = {"value": value, "low": low, "high": high}
+    return out
+
+
+def result_rows(sums: Sums, checkpoint: str, perturbation: str, seed: int) -> list[dict[str, Any]]:
+    """Per-episode result-table rows (`vima_eval.results`, mode offline)."""
+    rows = []
+    for i in range(len(sums.steps)):
+        rows.append(
+            {
+                "mode": OFFLINE,
+                "checkpoint": checkpoint,
+                "task": sums.tasks[i],
+                "level": 0,
+                "difficulty": sums.difficulties[i],
+                "perturbation": perturbation,
+                "seed": seed,
+                "episode": sums.keys[i],
+                "episode_seed": sums.seeds[i],
+                "steps": int(sums.steps[i]),
+                "time_s": sums.seconds[i],
+                "prompt": sums.prompts[i],
+                "axes_correct": int(sums.correct[i].sum()),
+                "axes_total": int(sums.counted[i].sum()),
+                "steps_all_correct": int(sums.all_correct[i]),
+                "loss_sum": float(sums.loss[i].sum() / max(len(sums.loss[i]), 1)),
+            }
+        )
+    return rows
+
+
+def _md_value(entry: dict[str, float], percent: bool = True) -> str:
+    scale, digits = (100, 1) if percent else (1, 3)
+    if math.isnan(entry["value"]):
+        return "—"
+    text = f"{scale * entry['value']:.{digits}f}"
+    if not math.isnan(entry["low"]):
+        text += f" [{scale * entry['low']:.{digits}f}, {scale * entry['high']:.{digits}f}]"
+    return text
+
+
+def render_markdown(metrics: dict[str, Any]) -> str:
+    """metrics.md: headline table and per-task accuracy side by side."""
+    names = list(metrics["perturbations"])
+    lines = [
+        f"# Offline evaluation of {metrics['checkpoint']['id']}\n",
+        f"Dataset `{metrics['dataset']}`, variant `{metrics['variant']}`, split "
+        f"`{metrics['split']}`, perturbation seed {metrics['seed']}; {metrics['confidence']}.\n",
+        "| perturbation | episodes | accuracy (%) | all axes right (%) | loss |",
+        "|---|---|---|---|---|",
+    ]
+    for name in names:
+        overall = metrics["perturbations"][name]["overall"]
+        lines.append(
+            f"| {name} | {overall['episodes']} | {_md_value(overall['acc'])} | "
+            f"{_md_value(overall['all_axes_acc'])} | {_md_value(overall['loss'], False)} |"
+        )
+    lines += [
+        "",
+        "## Accuracy (%) per task\n",
+        "| task | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    tasks = sorted(
+        {t for n in names for t in metrics["perturbations"][n]["tasks"]},
+        key=lambda t: Task[t].value,
+    )
+    for task in tasks:
+        cells = [
+            _md_value(metrics["perturbations"][n]["tasks"][task]["acc"])
+            if task in metrics["perturbations"][n]["tasks"]
+            else ""
+            for n in names
+        ]
+        lines.append(f"| T{Task[task].value + 1} {task} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Accuracy (%) per action axis\n",
+        "| axis | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for axis in metrics["axis_names"]:
+        cells = [_md_value(metrics["perturbations"][n]["overall"][f"{axis}/acc"]) for n in names]
+        lines.append(f"| {axis} | " + " | ".join(cells) + " |")
+    timing = metrics["timing"]
+    share = timing["perturb_tokenize_share"]
+    lines += [
+        "",
+        f"{timing['episodes_per_s']:.2f} episodes/s; perturbation + tokenization {share:.1%} "
+        "of the time.",
+        "",
+        "![accuracy](offline.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _figure(metrics: dict[str, Any]) -> bytes:
+    series: dict[str, dict[str, Cell]] = {}
+    groups: list[str] = []
+    for name, entry in metrics["perturbations"].items():
+        cells = {}
+        for task, values in entry["tasks"].items():
+            acc = values["acc"]
+            cells[task] = Cell(acc["value"], acc["low"], acc["high"], values["episodes"])
+            if task not in groups:
+                groups.append(task)
+        acc = entry["overall"]["acc"]
+        cells["all"] = Cell(acc["value"], acc["low"], acc["high"], entry["overall"]["episodes"])
+        series[name] = cells
+    groups = [*sorted(groups, key=lambda t: Task[t].value), "all"]
+    return grouped_bars(
+        series,
+        groups,
+        ylabel="per-axis accuracy (%)",
+        title="Teacher-forced accuracy (95% bootstrap interval over episodes)",
+    )
+
+
+def run_offline(
+    checkpoint: Path,
+    dataset: Path,
+    *,
+    variant: str = "original",
+    split: str = "valid",
+    perturbations: Sequence[str] = ("noop",),
+    seed: int = 0,
+    out: Path = Path("offline"),
+    batch_size: int = 8,
+    device: str = "cpu",
+    limit: int | None = None,
+    resamples: int = 1000,
+) -> Path:
+    """Evaluate `checkpoint` on `split` of `variant` under each perturbation; write
+    metrics.json, metrics.md, offline.png and episodes.parquet into `out`; return `out`.
+
+    ValueError (nothing written) for an unknown perturbation, a foreign or mismatched
+    checkpoint, or a dataset without that variant or split.
+    """
+    chosen = [get_perturbation(name) for name in dict.fromkeys(perturbations)]
+    if batch_size < 1 or (limit is not None and limit < 1) or resamples < 0:
+        raise ValueError("--batch-size and --limit must be >= 1, --resamples >= 0")
+    try:
+        shards = find_shards(dataset, [variant], split)
+    except DataError as error:
+        raise ValueError(str(error)) from None
+    if not shards:
+        raise ValueError(f"{dataset}: variant {variant!r} has no {split!r} shards")
+    policy = load_policy(checkpoint, device)
+    meta = policy.checkpoint_meta or {}
+    check_compatible(meta, shards, f"{dataset} ({variant}--preprocessed)")
+    tokenizer = tokenizer_of(meta)
+    axis_names = tuple(meta["axis_names"])
+    ident = checkpoint_id(checkpoint)
+    timing = Timing()
+    started = time.perf_counter()
+    episodes = list(iter_episodes(dataset, variant, shards, limit))
+    timing.load = time.perf_counter() - started
+    if not episodes:
+        raise ValueError(f"{dataset}: no episodes in {variant!r} split {split!r}")
+    results: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    for perturbation in chosen:
+        sums = evaluate(
+            policy,
+            episodes,
+            perturbation,
+            seed=seed,
+            tokenizer=tokenizer,
+            batch_size=batch_size,
+            device=device,
+            timing=timing,
+        )
+        by_task: dict[str, list[int]] = defaultdict(list)
+        for i, task in enumerate(sums.tasks):
+            by_task[task].append(i)
+        results[perturbation.name] = {
+            "kind": perturbation.kind.value,
+            "overall": metrics_with_intervals(sums, axis_names, resamples),
+            "tasks": {
+                task: metrics_with_intervals(_subset(sums, index), axis_names, resamples)
+                for task, index in sorted(by_task.items(), key=lambda kv: Task[kv[0]].value)
+            },
+        }
+        rows += result_rows(sums, ident, perturbation.name, seed)
+    total = time.perf_counter() - started
+    evaluated = len(episodes) * len(chosen)
+    metrics = {
+        "schema": METRICS_SCHEMA,
+        "version": METRICS_VERSION,
+        "checkpoint": {"id": ident, "path": str(checkpoint), "step": meta.get("global_step")},
+        "dataset": str(dataset),
+        "variant": variant,
+        "split": split,
+        "seed": seed,
+        "device": device,
+        "axis_names": list(axis_names),
+        "confidence": f"95% percentile bootstrap over episodes ({resamples} resamples)",
+        "perturbations": results,
+        "timing": {
+            "episodes": evaluated,
+            "total_s": total,
+            "episodes_per_s": evaluated / total if total else math.nan,
+            "load_s": timing.load,
+            "perturb_tokenize_s": timing.perturb_tokenize,
+            "collate_s": timing.collate,
+            "forward_s": timing.forward,
+            "perturb_tokenize_share": timing.perturb_tokenize / total if total else math.nan,
+        },
+    }
+    markdown = render_markdown(metrics)
+    figure = _figure(metrics)
+    write_results(out / "episodes.parquet", rows)
+    atomic_write_bytes(out / "offline.png", figure)
+    atomic_write_text(out / "metrics.md", markdown)
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, allow_nan=True) + "\n")
+    return out

@@ -1,0 +1,151 @@
+"""`vima-eval offline`: teacher-forced metrics of a tiny trained checkpoint."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+from vima_eval.offline import iter_episodes
+from vima_eval.results import read_results
+from vima_schema.enums import TASK_NAMES
+from vima_schema.perturbations import TEXTUAL_TASKS
+from vima_tokenize.pipeline import tokenize_dataset
+from vima_train.checkpoint import load_policy
+from vima_train.data.batch import collate
+from vima_train.data.store import find_shards
+from vima_train.model.actions import axis_indices
+
+from .conftest import EVAL_VALID, RunEval
+
+
+def test_offline_metrics_equal_a_hand_computation(
+    tmp_path: Path, run_eval: RunEval, tiny_checkpoint: Path, eval_dataset: Path
+) -> None:
+    out = tmp_path / "offline"
+    run = run_eval(
+        "offline", tiny_checkpoint, eval_dataset, "--batch-size", "4", "--out", out,
+        "--resamples", "50",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    assert run.last_line == str(out)
+    assert {p.name for p in out.iterdir()} == {
+        "metrics.json", "metrics.md", "offline.png", "episodes.parquet",
+    }  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    noop = metrics["perturbations"]["noop"]["overall"]
+    assert noop["episodes"] == EVAL_VALID
+    # by hand: the same episodes, batched with padding; count only real steps
+    policy = load_policy(tiny_checkpoint)
+    axes = axis_indices(int(policy.checkpoint_meta["action_axes"]))
+    names = metrics["axis_names"]
+    episodes = list(
+        iter_episodes(
+            eval_dataset, "original", find_shards(eval_dataset, ["original"], "valid"), None
+        )
+    )
+    steps = [int(e.arrays["steps"]) for e in episodes]
+    assert len(set(steps)) > 1  # padding is exercised
+    right = [0] * len(axes)
+    losses = [0.0] * len(axes)
+    all_right = counted = 0
+    for start in range(0, len(episodes), 4):
+        chunk = episodes[start : start + 4]
+        with torch.inference_mode():
+            logits = policy(collate([e.arrays for e in chunk]))
+        for b, episode in enumerate(chunk):
+            for t in range(int(episode.arrays["steps"])):
+                every = True
+                for a, axis in enumerate(axes):
+                    target = int(episode.arrays["action_bins"][t, axis])
+                    row = logits[b, t, a]
+                    hit = int(row.argmax()) == target
+                    right[a] += hit
+                    every &= hit
+                    losses[a] += float(torch.logsumexp(row, 0) - row[target])
+                all_right += every
+                counted += 1
+    assert counted == sum(steps) < logits.shape[1] * len(episodes)
+    assert noop["acc"]["value"] == pytest.approx(sum(right) / (counted * len(axes)))
+    assert noop["all_axes_acc"]["value"] == pytest.approx(all_right / counted)
+    assert noop["loss"]["value"] == pytest.approx(sum(losses) / (counted * len(axes)), rel=1e-5)
+    for a, name in enumerate(names):
+        assert noop[f"{name}/acc"]["value"] == pytest.approx(right[a] / counted)
+        assert noop[f"{name}/loss"]["value"] == pytest.approx(losses[a] / counted, rel=1e-5)
+    assert noop["acc"]["low"] <= noop["acc"]["value"] <= noop["acc"]["high"]
+    # the per-episode result table adds up to the same numbers
+    table = read_results(out / "episodes.parquet").to_pylist()
+    assert len(table) == EVAL_VALID and {r["mode"] for r in table} == {"offline"}
+    assert sum(r["axes_correct"] for r in table) == sum(right)
+    assert sum(r["axes_total"] for r in table) == counted * len(axes)
+    assert sum(r["steps_all_correct"] for r in table) == all_right
+
+
+def test_offline_perturbations_side_by_side_and_report(
+    tmp_path: Path, run_eval: RunEval, tiny_checkpoint: Path, eval_dataset: Path
+) -> None:
+    out = tmp_path / "offline"
+    names = ["noop", "textual", "gobbledygook_tokens", "mask_text", "shuffle_objects"]
+    args = [a for n in names for a in ("--perturb", n)]
+    run = run_eval("offline", tiny_checkpoint, eval_dataset, *args, "--out", out,
+                   "--resamples", "20", "--seed", "5")  # fmt: skip
+    assert run.code == 0, run.err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["perturbations"]) == names
+    rows = pq.read_table(out / "episodes.parquet").to_pylist()
+    assert len(rows) == EVAL_VALID * len(names)
+    for row in rows:
+        if row["perturbation"] == "textual" and row["task"] in TEXTUAL_TASKS:
+            assert "{" not in row["prompt"]
+        if row["perturbation"] == "noop":
+            assert row["seed"] == 5
+    text = (out / "metrics.md").read_text()
+    assert all(f"| {name} |" in text for name in names)
+    report = tmp_path / "report"
+    run = run_eval("report", out, "--out", report, "--resamples", "20")
+    assert run.code == 0, run.err
+    assert "Offline (teacher-forced) metrics" in (report / "report.md").read_text()
+    assert (report / "offline.png").is_file()
+
+
+def test_offline_bad_input(
+    tmp_path: Path, run_eval: RunEval, tiny_checkpoint: Path, eval_dataset: Path
+) -> None:
+    other = Path(shutil.copytree(eval_dataset, tmp_path / "other"))
+    tokenize_dataset(other, keep_final_observation=True, overwrite=True)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}}, foreign)
+    text = tmp_path / "notes.ckpt"
+    text.write_text("not a checkpoint")
+    cases = [
+        ((tiny_checkpoint, eval_dataset, "--perturb", "paraphrase"), "unknown perturbation"),
+        ((foreign, eval_dataset), "not a vima-train checkpoint"),
+        ((text, eval_dataset), "not a readable checkpoint"),
+        ((tiny_checkpoint, other), "keep_final_observation=True"),
+        ((tiny_checkpoint, eval_dataset, "--config", "reworded"), "no preprocessed configs"),
+        ((tiny_checkpoint, tmp_path / "missing"), "not a folder"),
+    ]
+    for args, message in cases:
+        out = tmp_path / "out"
+        run = run_eval("offline", *args, "--out", out)
+        assert run.code == 2, (args, run.err)
+        lines = [line for line in run.err.strip().splitlines() if "error" in line]
+        assert len(lines) == 1 and message in lines[0], run.err
+        assert not out.exists()
+
+
+def test_offline_result_rows_name_their_tasks(
+    tmp_path: Path, tiny_checkpoint: Path, eval_dataset: Path, run_eval: RunEval
+) -> None:
+    out = tmp_path / "o"
+    assert run_eval("offline", tiny_checkpoint, eval_dataset, "--limit", "1", "--out", out,
+                    "--resamples", "0").code == 0  # fmt: skip
+    rows = read_results(out / "episodes.parquet").to_pylist()
+    tasks = [row["task"] for row in rows]
+    assert len(tasks) == len(set(tasks)) and set(tasks) <= set(TASK_NAMES)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert math.isnan(metrics["perturbations"]["noop"]["overall"]["acc"]["low"])
