@@ -102,7 +102,7 @@ def _fit(args: argparse.Namespace) -> int:
     last = fit(prepared, args.out)
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    if rank_zero_only.rank == 0:
+    if getattr(rank_zero_only, "rank", 0) == 0:
         print(last)
     return EXIT_OK
 

@@ -28,17 +28,17 @@ class PromptEncoderConfig(_Strict):
 
     kind: Literal["transformer", "t5"] = "transformer"
     #: transformer: layers and heads of the encoder trained from scratch.
-    layers: int = Field(2, ge=0)
-    heads: int = Field(4, ge=1)
+    layers: int = Field(default=2, ge=0)
+    heads: int = Field(default=4, ge=1)
     #: Most prompt tokens (words + visual tokens); longer prompts are an error.
-    max_length: int = Field(512, ge=1)
+    max_length: int = Field(default=512, ge=1)
     #: t5: local folder or hub name of a pretrained T5 (transformers `T5EncoderModel`).
     t5_path: str | None = None
     #: t5: a `T5Config` as a mapping, to build a randomly initialised T5 instead (tests).
     t5_config: dict[str, Any] | None = None
     #: t5: train only the last N blocks (and the final layer norm); the word embedding and the
     #: other blocks are frozen and kept in eval mode (no dropout). None trains everything.
-    train_last_n: int | None = Field(None, ge=0)
+    train_last_n: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _t5_source(self) -> PromptEncoderConfig:
@@ -51,34 +51,34 @@ class VisualConfig(_Strict):
     """Visual tokens of observations and prompt images."""
 
     kind: Literal["objects", "patches"] = "objects"
-    layers: int = Field(2, ge=0)
-    heads: int = Field(4, ge=1)
+    layers: int = Field(default=2, ge=0)
+    heads: int = Field(default=4, ge=1)
     #: ViT width; None = model.embed_dim.
-    width: int | None = Field(None, ge=8)
+    width: int | None = Field(default=None, ge=8)
 
 
 class DecoderConfig(_Strict):
     """Sequence model over observation and action tokens."""
 
     kind: Literal["xattn", "decoder_only"] = "xattn"
-    layers: int = Field(2, ge=1)
-    heads: int = Field(4, ge=1)
+    layers: int = Field(default=2, ge=1)
+    heads: int = Field(default=4, ge=1)
     #: Most positions of the obs/action stream (decoder_only: prompt + separator included).
-    max_length: int = Field(512, ge=1)
+    max_length: int = Field(default=512, ge=1)
 
 
 class ModelConfig(_Strict):
     """Policy architecture; two checkpoints with equal ModelConfig have the same shape."""
 
-    embed_dim: int = Field(64, ge=8)
-    ff_mult: int = Field(4, ge=1)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    embed_dim: int = Field(default=64, ge=8)
+    ff_mult: int = Field(default=4, ge=1)
+    dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     #: 14 = CoGeLoT (z included), 12 = VIMA (no z).
     action_axes: Literal[12, 14] = 14
     #: Hidden width of the per-axis action heads.
-    head_hidden: int = Field(512, ge=1)
+    head_hidden: int = Field(default=512, ge=1)
     #: Width of the per-pose action-encoder MLPs.
-    action_hidden: int = Field(256, ge=1)
+    action_hidden: int = Field(default=256, ge=1)
     prompt_encoder: PromptEncoderConfig = PromptEncoderConfig()
     visual: VisualConfig = VisualConfig()
     decoder: DecoderConfig = DecoderConfig()
@@ -102,8 +102,8 @@ class DataConfig(_Strict):
     variants: list[str] = Field(default_factory=lambda: ["original"], min_length=1)
     #: Task names to keep; None = every task found.
     tasks: list[str] | None = None
-    batch_size: int = Field(16, ge=1)
-    num_workers: int = Field(0, ge=0)
+    batch_size: int = Field(default=16, ge=1)
+    num_workers: int = Field(default=0, ge=0)
     #: Batch episodes of similar token counts together (less padding).
     bucket_by_length: bool = False
     #: Folder of the memory-mapped Arrow cache; None = $VIMA_TRAIN_CACHE or ~/.cache/vima-train.
@@ -116,30 +116,30 @@ class TrainConfig(_Strict):
     """Optimisation, schedule, hardware and logging."""
 
     seed: int = 1000
-    lr: float = Field(1e-4, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    lr: float = Field(default=1e-4, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
     #: full: warm-up then cosine to lr_end at the last step; vima: cosine ends at
     #: vima_decay_end; constant: warm-up then flat.
     schedule: Literal["full", "vima", "constant"] = "full"
     #: Warm-up steps; a value below 1 is a fraction of the total steps.
-    warmup: float = Field(7000, ge=0)
-    lr_end: float = Field(1e-7, ge=0)
-    vima_decay_end: int = Field(24000, ge=1)
-    max_steps: int = Field(-1, ge=-1)
-    max_epochs: int = Field(10, ge=1)
-    accumulate: int = Field(1, ge=1)
-    gradient_clip: float = Field(1.0, ge=0)
+    warmup: float = Field(default=7000, ge=0)
+    lr_end: float = Field(default=1e-7, ge=0)
+    vima_decay_end: int = Field(default=24000, ge=1)
+    max_steps: int = Field(default=-1, ge=-1)
+    max_epochs: int = Field(default=10, ge=1)
+    accumulate: int = Field(default=1, ge=1)
+    gradient_clip: float = Field(default=1.0, ge=0)
     #: auto = bf16-mixed on GPU, 32-true on CPU.
     precision: str = "auto"
     accelerator: str = "auto"
     devices: int | str = "auto"
-    num_nodes: int = Field(1, ge=1)
+    num_nodes: int = Field(default=1, ge=1)
     strategy: str = "auto"
     wandb: Literal["offline", "online", "disabled"] = "offline"
     wandb_project: str = "vima-train"
     #: Also save a checkpoint every N optimiser steps (besides every epoch and last).
-    checkpoint_every_n_steps: int | None = Field(None, ge=1)
-    log_every_n_steps: int = Field(10, ge=1)
+    checkpoint_every_n_steps: int | None = Field(default=None, ge=1)
+    log_every_n_steps: int = Field(default=10, ge=1)
     #: Run validation every epoch (False skips it).
     run_validation: bool = True
     #: Write `<run>/episodes/rank<R>.txt`: every (variant, task, index) trained on, in order.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,9 +116,6 @@ def fit(prepared: Prepared, run: Path) -> Path:
     L.seed_everything(train.seed, workers=True, verbose=False)
     loggers: list[Logger] = [CSVLogger(run, name="logs")]
     if train.wandb != "disabled":
-        os.environ["WANDB_MODE"] = train.wandb
-        os.environ.setdefault("WANDB_DIR", str(run))
-        os.environ.setdefault("WANDB_SILENT", "true")
         loggers.append(
             WandbLogger(
                 project=train.wandb_project,

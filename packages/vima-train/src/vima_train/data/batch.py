@@ -96,7 +96,7 @@ def _pad(arrays: Sequence[np.ndarray], fill: Any, dtype: Any, rank: int) -> np.n
     trailing = next((a.shape[rank:] for a in arrays), ())
     out = np.full((*shape, *trailing), fill, dtype=dtype)
     for i, array in enumerate(arrays):
-        out[(i, *(slice(0, n) for n in array.shape[:rank]))] = array
+        out[(i, *(slice(0, n) for n in array.shape[:rank]))] = array  # type: ignore[index]
     return out
 
 
@@ -111,7 +111,7 @@ def _views(
     out = np.full((len(rows), leads[0], len(VIEW_NAMES), *leads[1:], *trailing), fill, dtype)
     for i, pair in enumerate(arrays):
         for v, array in enumerate(pair):
-            out[(i, slice(0, array.shape[0]), v, *(slice(0, n) for n in array.shape[1:rank]))] = (
+            out[(i, slice(0, array.shape[0]), v, *(slice(0, n) for n in array.shape[1:rank]))] = (  # type: ignore[index]
                 array
             )
     return out
@@ -134,6 +134,13 @@ def collate_prompts(
     _require(rows, ["token_types", "word_ids", "prompt_mask_front"])
     words = [np.asarray(row["word_ids"], dtype=np.int64) for row in rows]
     images = [np.ones(row["prompt_mask_front"].shape[0], bool) for row in rows]
+    for i, (row, w, n) in enumerate(zip(rows, words, images, strict=True)):
+        types = np.asarray(row["token_types"])
+        if int((types == 0).sum()) != len(w) or int((types == 1).sum()) != len(n):
+            raise ValueError(
+                f"row {i}: token_types has {int((types == 0).sum())} words and "
+                f"{int((types == 1).sum())} images, the row {len(w)} and {len(n)}"
+            )
     return Prompt(
         token_types=_t(
             _pad([np.asarray(r["token_types"], np.int64) for r in rows], -1, np.int64, 1)

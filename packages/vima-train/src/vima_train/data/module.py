@@ -23,7 +23,7 @@ from vima_train.data.store import (
 )
 
 
-class Episodes(Dataset[dict[str, Any]]):
+class Episodes(Dataset[Any]):
     """Map-style dataset of `row_arrays` dicts from an `EpisodeStore`."""
 
     def __init__(self, store: EpisodeStore) -> None:

@@ -75,7 +75,7 @@ class EpisodeBatchSampler(Sampler[list[int]]):
             order = global_batches[rng.permutation(len(global_batches))].reshape(-1)
         global_batches = order.reshape(-1, span)
         mine = global_batches[:, self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
-        return [batch.tolist() for batch in mine]
+        return [[int(i) for i in mine[row]] for row in range(mine.shape[0])]
 
     def __iter__(self) -> Iterator[list[int]]:
         skip = self._skip[1] if self._skip and self._skip[0] == self.epoch else 0

@@ -149,15 +149,14 @@ class _Chunk:
     def __init__(self, batch: pa.RecordBatch) -> None:
         self.binary: dict[str, tuple[np.ndarray, Any]] = {}
         for name in BINARY_COLUMNS:
-            array = batch.column(name)
-            offsets = np.frombuffer(array.buffers()[1], np.int32)[
-                array.offset : array.offset + len(array) + 1
-            ]
-            self.binary[name] = (offsets, memoryview(array.buffers()[2]))
+            binary: Any = batch.column(name)
+            offsets = np.frombuffer(binary.buffers()[1], np.int32)
+            offsets = offsets[binary.offset : binary.offset + len(binary) + 1]
+            self.binary[name] = (offsets, memoryview(binary.buffers()[2]))
         self.lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in LIST_COLUMNS:
-            array = batch.column(name)
-            self.lists[name] = (array.offsets.to_numpy(), array.values.to_numpy())
+            lists: Any = batch.column(name)
+            self.lists[name] = (lists.offsets.to_numpy(), lists.values.to_numpy())
         self.scalars = {name: batch.column(name).to_numpy() for name in SCALAR_COLUMNS}
 
     def row(self, i: int) -> dict[str, Any]:

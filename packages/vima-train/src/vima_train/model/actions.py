@@ -49,6 +49,10 @@ class ActionEncoder(nn.Module):
     """One token per step from the continuous action normalised to [0, 1]: an MLP per pose key,
     concatenated, then a linear layer."""
 
+    axes: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
+
     def __init__(self, action_axes: int, hidden: int, dim: int) -> None:
         super().__init__()
         axes = axis_indices(action_axes)
@@ -75,6 +79,8 @@ class ActionHeads(nn.Module):
     Logits are float32 [..., A, C] with C = most bins; classes beyond an axis's bin count get
     -1e9, so they take no probability mass.
     """
+
+    valid: torch.Tensor
 
     def __init__(self, dim: int, hidden: int, bins: tuple[int, ...]) -> None:
         super().__init__()

@@ -114,10 +114,12 @@ def mlp(sizes: list[int]) -> nn.Sequential:
 
 def init_weights(module: nn.Module) -> None:
     """N(0, 0.02) linear and embedding weights, zero biases, unit LayerNorms (GPT style)."""
-    if isinstance(module, nn.Linear | nn.Embedding | nn.Conv2d):
+    if isinstance(module, nn.Linear | nn.Conv2d):
         nn.init.normal_(module.weight, std=0.02)
-        if getattr(module, "bias", None) is not None:
+        if module.bias is not None:
             nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)
     elif isinstance(module, nn.LayerNorm):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)

@@ -51,6 +51,8 @@ class PromptCache:
 class Policy(nn.Module):
     """Teacher-forced `forward(batch) -> logits [B, T, A, C]`; greedy `act` for inference."""
 
+    axes: torch.Tensor
+
     def __init__(self, config: ModelConfig, vocab_size: int) -> None:
         super().__init__()
         self.config = config

@@ -19,6 +19,9 @@ PATCHES_PER_VIEW = 8  # 64x128 frames, 32x32 patches
 class ViT(nn.Module):
     """Patch embedding (+ optional CLS), learned positions, pre-LN encoder, projection."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self,
         image: tuple[int, int],
@@ -54,6 +57,8 @@ class ViT(nn.Module):
 
 class ObjectEncoder(nn.Module):
     """One token per (view, object): crop ViT (shared by views) and per-view bbox MLP, fused."""
+
+    bbox_scale: torch.Tensor
 
     def __init__(self, dim: int, width: int, layers: int, heads: int, mult: int) -> None:
         super().__init__()
@@ -99,8 +104,8 @@ def shuffle_valid(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     (padding stays in place); `tokens` is [..., N, D]. Uses the global torch generator."""
     count = mask.shape[-1]
     keys = torch.rand(mask.shape, device=mask.device).masked_fill(~mask, 2.0)
-    random_order = keys.argsort(-1, stable=True)
+    random_order = keys.argsort(dim=-1, stable=True)
     slots = torch.arange(count, device=mask.device).expand_as(mask).masked_fill(~mask, count)
-    ascending = slots.argsort(-1, stable=True)
+    ascending = slots.argsort(dim=-1, stable=True)
     source = torch.empty_like(ascending).scatter_(-1, ascending, random_order)
     return tokens.gather(-2, source.unsqueeze(-1).expand_as(tokens))

@@ -1,0 +1,65 @@
+"""Metrics on a hand-made batch equal a hand computation, padding excluded."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from vima_train.metrics import action_metrics, loss_of, step_totals, summarize
+
+NAMES = ("a", "b")
+
+
+def _one_hot_logits(bins: list[list[list[int]]], classes: int = 3) -> torch.Tensor:
+    """Logits with `log 2` on the chosen class and 0 elsewhere: p(chosen) = 2/(2+classes-1)."""
+    logits = torch.zeros(len(bins), len(bins[0]), len(bins[0][0]), classes)
+    for b, steps in enumerate(bins):
+        for t, axes in enumerate(steps):
+            for a, k in enumerate(axes):
+                logits[b, t, a, k] = math.log(2.0)
+    return logits
+
+
+def test_metrics_on_hand_made_batch() -> None:
+    # Episode 0: two valid steps; episode 1: one valid step then padding.
+    predicted = [[[0, 1], [2, 2]], [[1, 0], [0, 0]]]
+    targets = torch.tensor([[[0, 1], [2, 0]], [[0, 0], [-100, -100]]])
+    logits = _one_hot_logits(predicted)
+    metrics = action_metrics(logits, targets, NAMES)
+    # 3 valid steps x 2 axes. Right: (0,0,a) (0,0,b) (0,1,a) (1,0,b) -> 4 of 6.
+    assert metrics["acc"] == 4 / 6
+    # axis a right at (0,0), (0,1); wrong at (1,0).  axis b right at (0,0), (1,0); wrong (0,1).
+    assert metrics["a/acc"] == 2 / 3 and metrics["b/acc"] == 2 / 3
+    # every axis right: only step (0,0) of 3.
+    assert metrics["all_axes_acc"] == 1 / 3
+    right, wrong = -math.log(2 / 4), -math.log(1 / 4)
+    assert math.isclose(metrics["a/loss"], (2 * right + wrong) / 3, rel_tol=1e-6)
+    assert math.isclose(metrics["loss"], (4 * right + 2 * wrong) / 6, rel_tol=1e-6)
+    assert math.isclose(float(loss_of(logits, targets)), metrics["loss"], rel_tol=1e-6)
+
+
+def test_padding_never_counts_as_correct() -> None:
+    """The reference's pooled accuracy counted padded positions as right; here a batch that is
+    mostly padding with wrong valid predictions has accuracy 0."""
+    targets = torch.full((2, 3, 2), -100)
+    targets[0, 0] = torch.tensor([1, 1])
+    logits = _one_hot_logits([[[0, 0]] * 3] * 2)
+    metrics = action_metrics(logits, targets, NAMES)
+    assert metrics["acc"] == 0.0 and metrics["all_axes_acc"] == 0.0
+
+
+def test_totals_add_up_across_batches() -> None:
+    """Summing per-episode totals of two batches gives the metrics of the joined batch (what
+    validation does over batches and ranks; the reference kept the first batch's value)."""
+    torch.manual_seed(0)
+    logits = torch.randn(5, 3, 2, 3)
+    targets = torch.randint(0, 3, (5, 3, 2))
+    targets[1, 2:] = -100
+    targets[4, 1:] = -100
+    whole = action_metrics(logits, targets, NAMES)
+    first, second = step_totals(logits[:2], targets[:2]), step_totals(logits[2:], targets[2:])
+    joined = type(first)(
+        *(torch.cat([getattr(first, f), getattr(second, f)]) for f in first.__dataclass_fields__)
+    )
+    assert summarize(joined, NAMES) == whole
+    assert math.isnan(action_metrics(logits, torch.full_like(targets, -100), NAMES)["acc"])

@@ -1,0 +1,193 @@
+"""Every policy variant on a real tokenized batch of the sample episodes: shapes, loss,
+gradients on every trainable parameter, prompt masks, object shuffling, greedy acting."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import torch
+from vima_train.config import ModelConfig
+from vima_train.data import Batch, collate
+from vima_train.metrics import loss_of
+from vima_train.model import Policy
+from vima_train.model.actions import bins_to_actions
+from vima_train.model.visual import shuffle_valid
+
+VOCAB = 1512
+TINY: dict[str, Any] = {
+    "embed_dim": 32,
+    "dropout": 0.0,
+    "head_hidden": 32,
+    "action_hidden": 16,
+    "prompt_encoder": {"layers": 1, "heads": 2},
+    "visual": {"layers": 1, "heads": 2},
+    "decoder": {"layers": 2, "heads": 2},
+}
+T5_CONFIG = {
+    "vocab_size": VOCAB,
+    "d_model": 24,
+    "d_kv": 8,
+    "d_ff": 48,
+    "num_layers": 2,
+    "num_heads": 3,
+    "feed_forward_proj": "relu",
+}
+
+
+def tiny(**changes: Any) -> ModelConfig:
+    data = {**TINY}
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            data[key] = {**data.get(key, {}), **value}
+        else:
+            data[key] = value
+    return ModelConfig.model_validate(data)
+
+
+VARIANTS = {
+    "xattn-objects-14": tiny(),
+    "xattn-patches-14": tiny(visual={"kind": "patches"}),
+    "decoder_only-objects-14": tiny(decoder={"kind": "decoder_only"}),
+    "decoder_only-patches-12": tiny(
+        decoder={"kind": "decoder_only"}, visual={"kind": "patches"}, action_axes=12
+    ),
+    "xattn-objects-12-shuffle": tiny(action_axes=12, shuffle_objects=True),
+    "decoder_only-objects-shuffle": tiny(decoder={"kind": "decoder_only"}, shuffle_objects=True),
+    "mask-text": tiny(prompt_mask="text"),
+    "mask-visual": tiny(prompt_mask="visual"),
+    "mask-both": tiny(prompt_mask="both"),
+    "decoder_only-mask-both": tiny(decoder={"kind": "decoder_only"}, prompt_mask="both"),
+    "t5-last-1": tiny(prompt_encoder={"kind": "t5", "t5_config": T5_CONFIG, "train_last_n": 1}),
+}
+
+
+def needs_t5(name: str) -> None:
+    """Skip T5 variants when the optional `t5` extra (transformers) is not installed."""
+    if VARIANTS[name].prompt_encoder.kind == "t5":
+        pytest.importorskip("transformers", reason="t5 extra not installed")
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_forward_backward_every_variant(name: str, batch: Batch) -> None:
+    needs_t5(name)
+    torch.manual_seed(0)
+    config = VARIANTS[name]
+    policy = Policy(config, VOCAB).train()
+    logits = policy(batch)
+    steps = batch.step_mask.shape[1]
+    assert logits.shape == (batch.size, steps, config.action_axes, 100)
+    targets = policy.targets(batch)
+    assert targets.shape == (batch.size, steps, config.action_axes)
+    assert bool(((targets == -100) == ~batch.step_mask.unsqueeze(-1)).all())
+    loss = loss_of(logits, targets)
+    assert torch.isfinite(loss)
+    loss.backward()
+    trainable = {k: p for k, p in policy.named_parameters() if p.requires_grad}
+    missing = [k for k, p in trainable.items() if p.grad is None]
+    assert missing == [], f"parameters without gradient (DDP would need find_unused): {missing}"
+    assert all(torch.isfinite(p.grad).all() for p in trainable.values())
+
+
+def test_t5_train_last_n_freezes_the_rest(batch: Batch) -> None:
+    needs_t5("t5-last-1")
+    policy = Policy(VARIANTS["t5-last-1"], VOCAB).train()
+    t5 = policy.prompt.t5
+    assert not t5.shared.weight.requires_grad
+    assert not any(p.requires_grad for p in t5.encoder.block[0].parameters())
+    assert all(p.requires_grad for p in t5.encoder.block[1].parameters())
+    assert not t5.encoder.block[0].training and t5.encoder.block[1].training
+
+
+def test_class_masking_and_bins(batch: Batch) -> None:
+    policy = Policy(tiny(action_axes=12), VOCAB).eval()
+    logits = policy(batch)
+    bins = policy.heads.valid.sum(-1)
+    assert bins.tolist() == [50, 100, 50, 50, 50, 50, 50, 100, 50, 50, 50, 50]  # no z axes
+    assert bool((logits.argmax(-1) < bins).all())
+    probabilities = logits.softmax(-1)
+    assert float(probabilities[..., 0, 50:].sum()) == 0.0
+
+
+def _with_prompt(batch: Batch, **changes: Any) -> Batch:
+    return dataclasses.replace(batch, prompt=dataclasses.replace(batch.prompt, **changes))
+
+
+@pytest.mark.parametrize("kind", ["xattn", "decoder_only"])
+def test_prompt_masks_hide_exactly_their_part(kind: str, batch: Batch) -> None:
+    torch.manual_seed(0)
+    policy = Policy(tiny(decoder={"kind": kind}), VOCAB).eval()
+    other_words = _with_prompt(batch, word_ids=(batch.prompt.word_ids + 7) % VOCAB)
+    assert batch.prompt.crops is not None
+    other_crops = _with_prompt(batch, crops=255 - batch.prompt.crops)
+    outputs = {}
+    for mask in ("none", "text", "visual", "both"):
+        policy.prompt_mask = mask  # switched on the same weights
+        outputs[mask] = [policy(b) for b in (batch, other_words, other_crops)]
+    same = {m: [torch.equal(o[0], x) for x in o[1:]] for m, o in outputs.items()}
+    assert same["none"] == [False, False]
+    assert same["text"] == [True, False]
+    assert same["visual"] == [False, True]
+    assert same["both"] == [True, True]
+
+
+def test_shuffle_valid_permutes_valid_slots_per_row() -> None:
+    torch.manual_seed(1)
+    mask = torch.tensor([[True, False, True, True, False], [False, True, True, False, True]])
+    tokens = torch.arange(10.0).view(2, 5, 1)
+    seen: set[tuple[float, ...]] = set()
+    for _ in range(30):
+        out = shuffle_valid(tokens, mask)
+        for row in range(2):
+            valid = mask[row]
+            assert torch.equal(out[row, ~valid], tokens[row, ~valid])  # padding stays
+            assert sorted(out[row, valid, 0].tolist()) == tokens[row, valid, 0].tolist()
+        seen.add(tuple(out.flatten().tolist()))
+    assert len(seen) > 10  # fresh permutation per call
+
+
+def test_shuffle_objects_changes_order_not_padding(batch: Batch) -> None:
+    policy = Policy(tiny(), VOCAB).eval()
+    base = policy(batch)
+    policy.shuffle_objects = True
+    torch.manual_seed(0)
+    shuffled = [policy(batch) for _ in range(3)]
+    assert not all(torch.allclose(base, s) for s in shuffled)
+    policy.shuffle_objects = False
+    assert torch.allclose(policy(batch), base)
+
+
+def _prefix(rows: list[dict[str, Any]], steps: int) -> list[dict[str, Any]]:
+    """Rows cut to their first `steps` observations and `steps - 1` actions."""
+    cut = []
+    for row in rows:
+        n = min(steps, row["obs_mask_front"].shape[0])
+        new = dict(row)
+        for key, value in row.items():
+            if key.startswith("obs_"):
+                new[key] = value[:n]
+        cut.append(new)
+    return cut
+
+
+@pytest.mark.parametrize("kind", ["xattn", "decoder_only"])
+def test_act_matches_teacher_forced_argmax(kind: str, train_rows: list[dict[str, Any]]) -> None:
+    """Step by step with one prompt cache, `act` returns the argmax that the teacher-forced
+    forward gives at that step for each episode (episodes of different lengths together)."""
+    torch.manual_seed(0)
+    policy = Policy(tiny(decoder={"kind": kind}), VOCAB).eval()
+    full = collate(train_rows)
+    expected = policy(full).argmax(-1)  # [B, T, A]
+    cache = policy.encode_prompt(full)
+    lengths = full.step_mask.sum(1)
+    for step in range(1, int(lengths.max()) + 1):
+        observations = collate(_prefix(train_rows, step)).observations
+        bins = policy.act(cache, observations, full.actions[:, : step - 1])
+        assert bins.shape == (full.size, 14)
+        for b in range(full.size):
+            t = min(step, int(lengths[b])) - 1
+            assert torch.equal(bins[b], expected[b, t]), (b, step)
+    actions = bins_to_actions(bins, 14)
+    assert actions.shape == (full.size, 14)
+    assert bool((actions[:, 0] >= 0.25).all() and (actions[:, 0] <= 0.75).all())
