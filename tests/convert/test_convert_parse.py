@@ -174,6 +174,9 @@ def test_parse_corrupt_episodes_listed_others_converted(
     assert "rgb_top/" in listed[str(missing_frame)]["error"]
     assert "1.jpg" in listed[str(missing_frame)]["error"]
     assert all(entry["time"] for entry in listed.values())
+    for entry in listed.values():  # the cause is kept: exception type and traceback
+        assert entry["type"] == "EpisodeError"
+        assert entry["traceback"].startswith("Traceback") and "read_episode" in entry["traceback"]
     good = corpus_keys - {("twist", 9), ("rotate", 17)}
     assert set(parsed_files(parsed)) == {expected_name(t, i) for t, i in good}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,7 +39,7 @@ INFO_FILE = "info.json"
 EPISODES_FILE = "episodes.parquet"
 
 EPISODE_INDEX_SCHEMA = pa.schema(
-    [
+    [  # type: ignore[arg-type]
         ("variant", pa.string()),
         ("stage", pa.string()),
         ("task", pa.string()),
@@ -56,7 +56,9 @@ EPISODE_INDEX_SCHEMA = pa.schema(
         ("shapes", pa.list_(pa.string())),
     ]
 )
-_INDEX_ORDER = [(name, "ascending") for name in ("variant", "stage", "task", "split", "index")]
+_INDEX_ORDER: list[tuple[str, Literal["ascending", "descending"]]] = [
+    (name, "ascending") for name in ("variant", "stage", "task", "split", "index")
+]
 
 
 class DatasetFormatError(ValueError):
@@ -154,10 +156,9 @@ def read_episode_index(
     if not path.exists():
         raise DatasetFormatError(f"{path}: missing; rebuild the dataset with `vima-convert build`")
     table = pq.read_table(path)
-    if variant is not None:
-        table = table.filter(pc.equal(table["variant"], variant))
-    if stage is not None:
-        table = table.filter(pc.equal(table["stage"], stage))
+    for column, wanted in (("variant", variant), ("stage", stage)):
+        if wanted is not None:
+            table = table.filter(pc.field(column) == wanted)
     return table
 
 
@@ -172,10 +173,9 @@ def write_episode_index(dataset: Path, variant: str, stage: str, rows: pa.Table)
     parts = [rows.select(EPISODE_INDEX_SCHEMA.names).cast(EPISODE_INDEX_SCHEMA)]
     if path.exists():
         old = pq.read_table(path).cast(EPISODE_INDEX_SCHEMA)
-        mine = pc.and_(pc.equal(old["variant"], variant), pc.equal(old["stage"], stage))
-        old = old.filter(pc.invert(mine))
-        shards = {s.path.relative_to(dataset).as_posix() for s in list_shards(dataset)}
-        old = old.filter(pc.is_in(old["shard"], pa.array(sorted(shards), pa.string())))
+        mine = (pc.field("variant") == variant) & (pc.field("stage") == stage)
+        shards = [s.path.relative_to(dataset).as_posix() for s in list_shards(dataset)]
+        old = old.filter(~mine & pc.field("shard").isin(shards))
         parts.insert(0, old)
     table = pa.concat_tables(parts).sort_by(_INDEX_ORDER)
     with shard_writer(path, EPISODE_INDEX_SCHEMA) as writer:
@@ -198,7 +198,7 @@ _PARSED_INDEX_COLUMNS = [
 def parsed_index_rows(dataset: Path, shard: Shard) -> pa.Table:
     """Episode-index rows of a parsed shard (reads only the small columns it needs)."""
     table = pq.ParquetFile(shard.path).read(columns=_PARSED_INDEX_COLUMNS)
-    objects = table["objects"].combine_chunks()
+    objects = cast(pa.ListArray, table["objects"].combine_chunks())
     values = objects.flatten()
 
     def per_episode(field: str) -> pa.ListArray:

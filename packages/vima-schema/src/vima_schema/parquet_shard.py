@@ -54,6 +54,6 @@ def shard_writer(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
         try:
             yield writer
             if schema.metadata:
-                writer.add_key_value_metadata(schema.metadata)
+                writer.add_key_value_metadata(schema.metadata)  # type: ignore[arg-type]
         finally:
             writer.close()

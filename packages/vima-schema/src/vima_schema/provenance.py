@@ -40,8 +40,8 @@ def episode_ids_sha256(keys: Iterable[tuple[int, int]]) -> str:
 
 def shard_episode_ids(path: Path) -> list[tuple[int, int]]:
     """(task, index) of every row of a shard, in order (reads two small columns)."""
-    table = pq.read_table(path, columns=["task", "index"])
-    return list(zip(table["task"].to_pylist(), table["index"].to_pylist(), strict=True))
+    columns = pq.read_table(path, columns=["task", "index"]).to_pydict()
+    return [(int(t), int(i)) for t, i in zip(columns["task"], columns["index"], strict=True)]
 
 
 def derived_provenance(
@@ -63,7 +63,8 @@ def derived_provenance(
 def write_provenance(writer: pq.ParquetWriter, provenance: Mapping[str, Any], failed: int) -> None:
     """Record `provenance` and the number of `failed` (dropped) episodes in a shard's footer."""
     record = {**provenance, "failed": failed}
-    writer.add_key_value_metadata({PROVENANCE_KEY: json.dumps(record, sort_keys=True)})
+    value = json.dumps(record, sort_keys=True)
+    writer.add_key_value_metadata({PROVENANCE_KEY.decode(): value})
 
 
 def recorded_provenance(path: Path) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ import shutil
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -283,12 +283,10 @@ def _write_metadata(
         index_parts.append(taken)
         if source.split == "train" and rows:
             actions = table["actions"].combine_chunks()
-            _validity, offsets, data = actions.buffers()
+            _validity, offsets, data = cast(list[Any], actions.buffers())
             bounds = np.frombuffer(offsets, np.int32)[actions.offset : actions.offset + rows + 1]
             values = np.frombuffer(data, np.uint8)[bounds[0] : bounds[-1]].view(np.float32)
-            actions_by_task.setdefault(source.task, []).append(
-                values.reshape(-1, NUM_AXES)
-            )
+            actions_by_task.setdefault(source.task, []).append(values.reshape(-1, NUM_AXES))
     if index_parts:
         write_episode_index(dataset, variant, PREPROCESSED, pa.concat_tables(index_parts))
     description = {
