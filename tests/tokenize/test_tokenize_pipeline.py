@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import huggingface_hub.constants
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -644,12 +645,9 @@ def test_unknown_tokenizer_name_exits_2_naming_it(
     tmp_path: Path,
 ) -> None:
     dataset = copy_dataset(converted_raw)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    for offline in (None, "1"):
-        if offline is None:
-            monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        else:
-            monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    for offline in (False, True):
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", offline)
         run = tokenize(dataset, "--tokenizer", "nonexistent-hub-name-xyz")
         assert run.code == 2, run.stderr
         assert "nonexistent-hub-name-xyz" in run.stderr

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
+from huggingface_hub import constants, try_to_load_from_cache
 from tokenizers import AddedToken, Tokenizer
 from vima_schema.vocabulary import PLACEHOLDER_TOKENS
 
@@ -35,7 +36,6 @@ IMAGE_TOKEN = 1
 HUB_PROBE_TIMEOUT_S = 3.0
 """Seconds allowed to reach the Hub endpoint before a hub name is reported unreachable."""
 
-_TRUE_VALUES = frozenset({"1", "on", "yes", "true"})
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
@@ -202,16 +202,16 @@ def _from_file(path: Path) -> Tokenizer:
 
 def _from_hub(name: str) -> Tokenizer:
     """Load a hub name: the local Hub cache when offline or unreachable, else the Hub."""
-    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE_VALUES
-    cached = _hub_cache_file(name)
-    if offline:
+    found = try_to_load_from_cache(name, TOKENIZER_FILENAME)
+    cached = Path(found) if isinstance(found, str) else None
+    if constants.is_offline_mode():
         if cached is None:
             raise ValueError(
                 f"cannot load tokenizer {name!r}: not a local file or folder and not in the "
-                f"local Hub cache ({_hub_cache_dir()}); HF_HUB_OFFLINE is set"
+                f"local Hub cache ({constants.HF_HUB_CACHE}); HF_HUB_OFFLINE is set"
             )
         return _from_file(cached)
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    endpoint = constants.ENDPOINT
     if not _reachable(endpoint, HUB_PROBE_TIMEOUT_S):
         if cached is not None:
             return _from_file(cached)
@@ -227,28 +227,6 @@ def _from_hub(name: str) -> Tokenizer:
             f"cannot load tokenizer {name!r}: not a local file or folder and not found on the "
             f"Hub ({type(error).__name__}: {error})"
         ) from error
-
-
-def _hub_cache_dir() -> Path:
-    """The Hugging Face Hub cache folder, resolved like `huggingface_hub` does."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg).expanduser() / "huggingface" / "hub"
-
-
-def _hub_cache_file(name: str, revision: str = "main") -> Path | None:
-    """The cached `tokenizer.json` of hub model `name` at `revision`, if present."""
-    repo = _hub_cache_dir() / ("models--" + name.replace("/", "--"))
-    ref = repo / "refs" / revision
-    try:
-        commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else revision
-    except OSError:
-        return None
-    file = repo / "snapshots" / commit / TOKENIZER_FILENAME
-    return file if file.is_file() else None
 
 
 def _reachable(endpoint: str, timeout: float) -> bool:
