@@ -1,4 +1,4 @@
-"""vima-eval: Evaluate VIMA-style policies offline and online (coming in a later release)."""
+"""vima-eval: instruction perturbations, offline and online evaluation, paper-style reports."""
 
 from importlib.metadata import version
 
