@@ -14,7 +14,11 @@ ORACLE_STEPS = {
     "follow_order": 2,
     "same_shape": 2,
     "manipulate_old_neighbor": 2,
+    "pick_in_order_then_restore": 3,
+    "same_texture": 2,
 }
+L4_TASKS = {"same_texture"}
+L1_L3 = ("combinatorial_generalization", "novel_object_generalization")
 
 
 def _run(task: str, seeds: range, partition: str = "placement_generalization") -> None:
@@ -30,7 +34,8 @@ def _run(task: str, seeds: range, partition: str = "placement_generalization") -
 
 @pytest.mark.parametrize("task", sorted(ORACLE_STEPS))
 def test_oracle_solves_two_seeds(task: str) -> None:
-    _run(task, range(10000, 10002))
+    partition = "novel_task_generalization" if task in L4_TASKS else "placement_generalization"
+    _run(task, range(10000, 10002), partition)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""same_shape (T15): put every object with the base's profile into the base."""
+"""same_shape (T15) and same_texture (T14): put the objects that share a property with a base into it."""
 
 from __future__ import annotations
 
@@ -18,12 +18,19 @@ from vima_sim.tasks.base import (
 from vima_sim.tasks.put_into import in_hollow
 
 
-@REGISTRY.register
-class SameShape(TaskBase):
-    """T15: `Put all objects with the same profile as {base_obj} into it.`"""
+class SameAsBase(TaskBase):
+    """A base, two objects sharing a property with it, distractors that do not."""
 
-    task = Task.same_shape
     n_dragged = 2
+    template = ""
+
+    def shapes(self, base: Spawned) -> tuple[list[str], list[str]]:
+        """Shapes of the dragged objects and of the distractors."""
+        raise NotImplementedError
+
+    def dragged_textures(self, base: Spawned) -> list[str]:
+        """Textures the dragged objects are drawn from."""
+        raise NotImplementedError
 
     def update_goals(self) -> None:
         """Every goal is checked at every step (any order)."""
@@ -53,9 +60,7 @@ class SameShape(TaskBase):
             raise SceneSamplingError("Error in sampling base object")
         if base.obj.name == "bowl":
             self.pos_eps = self._rules["pos_eps_bowl"]
-        profile = base.obj.profile
-        same = [s for s in self.settings.dragged_obj if get_object(s).profile == profile]
-        other = [s for s in self.settings.dragged_obj if get_object(s).profile != profile]
+        same, other = self.shapes(base)
         if not same:
             raise SceneSamplingError(f"no dragged shape shares the profile of {base.obj.name}")
         n_distractors = self.rules["n_distractors"]
@@ -69,7 +74,7 @@ class SameShape(TaskBase):
             if pose is None or in_hollow((pose, size), base):
                 continue
             if dragged:
-                texture = self.choice(self.settings.dragged_texture)
+                texture = self.choice(self.dragged_textures(base))
             else:
                 texture = self.choice(
                     [t for t in self.settings.dragged_texture if t not in used_textures]
@@ -88,4 +93,38 @@ class SameShape(TaskBase):
         else:
             raise SceneSamplingError("Error in sampling objects")
         self.assets = {"base_obj": ObjectAsset(base.obj, base.texture, base.urdf)}
-        self.prompt = "Put all objects with the same profile as {base_obj} into it."
+        self.prompt = self.template
+
+
+@REGISTRY.register
+class SameShape(SameAsBase):
+    """T15: `Put all objects with the same profile as {base_obj} into it.`"""
+
+    task = Task.same_shape
+    template = "Put all objects with the same profile as {base_obj} into it."
+
+    def shapes(self, base: Spawned) -> tuple[list[str], list[str]]:
+        """Same profile as the base / other profiles; any texture."""
+        names = self.settings.dragged_obj
+        same = [s for s in names if get_object(s).profile == base.obj.profile]
+        return same, [s for s in names if get_object(s).profile != base.obj.profile]
+
+    def dragged_textures(self, base: Spawned) -> list[str]:
+        """Any dragged texture."""
+        return list(self.settings.dragged_texture)
+
+
+@REGISTRY.register
+class SameTexture(SameAsBase):
+    """T14: `Put all objects with the same texture as {base_obj} into it.`"""
+
+    task = Task.same_texture
+    template = "Put all objects with the same texture as {base_obj} into it."
+
+    def shapes(self, base: Spawned) -> tuple[list[str], list[str]]:
+        """Any dragged shape for both."""
+        return list(self.settings.dragged_obj), list(self.settings.dragged_obj)
+
+    def dragged_textures(self, base: Spawned) -> list[str]:
+        """The base's texture."""
+        return [base.texture.name]

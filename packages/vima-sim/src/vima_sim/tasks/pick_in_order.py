@@ -1,0 +1,106 @@
+"""pick_in_order_then_restore (T17): visit two bases in order, then return to the start."""
+
+from __future__ import annotations
+
+import numpy as np
+from vima_schema.enums import Task
+
+from vima_sim.encyclopedia import get_object, get_texture
+from vima_sim.tasks.base import REGISTRY, Goal, ObjectAsset, Spawned, TaskBase
+from vima_sim.world import yaw_quaternion
+
+
+@REGISTRY.register
+class PickInOrderThenRestore(TaskBase):
+    """T17: `Put {dragged_obj} into {base_obj_1} then {base_obj_2}. Finally restore it into its
+    original container.`"""
+
+    task = Task.pick_in_order_then_restore
+
+    def check(self) -> tuple[bool, bool]:
+        """Failure when a later goal is reached before the current one; distractor check."""
+        original = self.all_goals[-1]
+        future = self.goals[1:-1] if self.goal_achieved(original) else self.goals[1:]
+        if any(self.goal_achieved(goal) for goal in future):
+            return False, True
+        if not self.distractors_ok():
+            return False, True
+        if not self.goals:
+            return True, False
+        return False, any(self.out_of_workspace(g.objects[0][0]) for g in self.goals)
+
+    def reset_scene(self) -> None:
+        """A 2 x 3 grid of bases with distinct textures, the object on one of them."""
+        r = self.rules
+        rows, cols, n_targets, n_distractors = (
+            r["rows"],
+            r["cols"],
+            r["n_targets"],
+            r["n_distractors"],
+        )
+        spacing = 1.0 / (1 + cols)
+        centres = [
+            (0.25 + 0.5 * fraction, -0.5 + (1 + c) * spacing)
+            for fraction in (0.25, 0.75)[:rows]
+            for c in range(cols)
+        ]
+        order = self.rng.choice(len(centres), size=len(centres), replace=False)
+        cells = [centres[int(i)] for i in order]
+        if r["same_bases"]:
+            base_names = [self.choice(self.settings.base_obj)] * len(cells)
+        else:
+            base_names = [self.choice(self.settings.base_obj) for _ in cells]
+        n_objects = 1 + n_distractors
+        shape_idx = self.rng.choice(len(self.settings.dragged_obj), size=n_objects)
+        tex_idx = self.rng.choice(len(self.settings.dragged_texture), size=n_objects, replace=False)
+        base_tex = self.rng.choice(len(self.settings.base_texture), size=len(cells), replace=False)
+        dragged_obj = get_object(self.settings.dragged_obj[int(shape_idx[0])])
+        dragged_size = self.random_size(dragged_obj)
+        base_size = self.random_size(get_object(base_names[0]))
+        flat = yaw_quaternion(0.0)
+
+        def base_at(k: int) -> Spawned:
+            x, y = cells[k]
+            obj = get_object(base_names[k])
+            item = self.spawn(
+                obj, get_texture(self.settings.base_texture[int(base_tex[k])]), base_size,
+                ((x, y, base_size[2] / 2), flat), fixed=True,
+            )  # fmt: skip
+            assert item is not None
+            return item
+
+        x0, y0 = cells[0]
+        lift = 2 if base_names[0] in ("bowl", "pallet") else 0.5
+        dragged = self.spawn(
+            dragged_obj, get_texture(self.settings.dragged_texture[int(tex_idx[0])]), dragged_size,
+            ((x0, y0, dragged_size[2] * lift), flat),
+        )  # fmt: skip
+        assert dragged is not None
+        start = base_at(0)
+        targets = [base_at(k) for k in range(1, 1 + n_targets)]
+        for base in targets:
+            x, y = base.pose[0][:2]
+            target = ((x, y, dragged_size[2] / 2), flat)
+            self.goals.append(Goal([(dragged.body, 0)], np.ones((1, 1)), [target]))
+        self.goals.append(Goal([(dragged.body, 0)], np.ones((1, 1)), [start.pose]))
+        self.all_goals = list(self.goals)
+        for d in range(n_distractors):
+            k = 1 + n_targets + d
+            base_at(k)
+            x, y = cells[k]
+            obj = get_object(self.settings.dragged_obj[int(shape_idx[1 + d])])
+            item = self.spawn(
+                obj, get_texture(self.settings.dragged_texture[int(tex_idx[1 + d])]), dragged_size,
+                ((x, y, dragged_size[2] / 2), flat),
+            )  # fmt: skip
+            assert item is not None
+            self.distractors.append((item.body, 0))
+        for k in range(1 + n_targets + n_distractors, len(cells)):
+            base_at(k)
+        self.assets = {"dragged_obj": ObjectAsset(dragged.obj, dragged.texture, dragged.urdf)}
+        for i, base in enumerate(targets, start=1):
+            self.assets[f"base_obj_{i}"] = ObjectAsset(base.obj, base.texture, base.urdf)
+        names = " then ".join(f"{{base_obj_{i}}}" for i in range(1, n_targets + 1))
+        self.prompt = (
+            f"Put {{dragged_obj}} into {names}. Finally restore it into its original container."
+        )
