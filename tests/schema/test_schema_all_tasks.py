@@ -1,8 +1,9 @@
 """The reader handles every training task, including the four without a sample episode.
 
 Episodes of manipulate_old_neighbor, novel_adj, scene_understanding and rearrange_then_restore
-are assembled from real sample parts with the prompts and asset layouts of the format
-document (vima-raw-format.md §5.3-§5.5), written with the writer and read back.
+are assembled from real sample parts with the prompts and prompt-asset layouts that VIMA-Data
+episodes of those tasks have (instance 000000 of each task: placeholder names, object or scene
+assets, views), written with the writer and read back.
 """
 
 from __future__ import annotations

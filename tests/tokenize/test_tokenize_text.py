@@ -37,7 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JSON = REPO_ROOT / "packages/vima-tokenize/src/vima_tokenize/data/tokenizer.json"
 SAMPLE_TRAJECTORIES = sorted(REPO_ROOT.glob("data/samples/*/*/000000/trajectory.pkl"))
 
-# vima-raw-format.md section 5.3 (instance 000000 of each task)
+# Prompts of instance 000000 of each of the 13 VIMA-Data training tasks, as stored in their
+# trajectory.pkl (the sample episodes in data/samples hold 9 of them)
 DOC_PROMPTS: tuple[str, ...] = (
     "Stack objects in this order {frame_0} {frame_1} {frame_2}.",
     "First put {dragged_obj} into {base_obj} then put the object that was previously at its "
@@ -60,7 +61,8 @@ DOC_PROMPTS: tuple[str, ...] = (
     "Put the {dragged_obj_1} into the {base_obj}.",
 )
 
-# perturbed prompts (vima-bench-reference.md section 5)
+# Prompts in the style of VIMA-Bench's paraphrased-instruction evaluation (other verbs,
+# prepositions and determiners around the same placeholders)
 PERTURBED_PROMPTS: tuple[str, ...] = (
     "Put {dragged_obj_1} on top of the {base_obj}.",
     "Shove any {swept_obj} inside the {bounds} without fully crossing the {constraint}.",

@@ -33,16 +33,18 @@ import numpy as np
 
 __all__ = [
     "CROP_SIZE",
-    "FRAME_HEIGHT",
-    "FRAME_WIDTH",
+    "RESIZED_HEIGHT",
+    "RESIZED_WIDTH",
     "ObjectCrops",
     "object_crops",
     "resize_frame",
 ]
 
 CROP_SIZE = 32
-FRAME_HEIGHT = 64
-FRAME_WIDTH = 128
+#: Size of the whole frames stored next to the crops: the 128x256 camera frames (the schema's
+#: FRAME_HEIGHT x FRAME_WIDTH) area-resized by half.
+RESIZED_HEIGHT = 64
+RESIZED_WIDTH = 128
 
 _FLOAT32_EXACT = 2**24  # integers below this are exact in float32
 
@@ -88,7 +90,7 @@ def _check_uint8_chw(rgb: np.ndarray, name: str) -> None:
 
 
 def resize_frame(
-    rgb: np.ndarray, height: int = FRAME_HEIGHT, width: int = FRAME_WIDTH
+    rgb: np.ndarray, height: int = RESIZED_HEIGHT, width: int = RESIZED_WIDTH
 ) -> np.ndarray:
     """Area-resize a uint8 (C, H, W) frame (default 3x128x256) to uint8 (C, height, width).
 

@@ -12,7 +12,13 @@ from vima_schema.layout import ACTION_KEYS, placeholders
 from vima_schema.record import asset_rgb, asset_segm, pose_array, segm_frames
 
 from vima_tokenize.actions import discretize, pad_positions
-from vima_tokenize.crops import CROP_SIZE, object_crops, resize_frame
+from vima_tokenize.crops import (
+    CROP_SIZE,
+    RESIZED_HEIGHT,
+    RESIZED_WIDTH,
+    object_crops,
+    resize_frame,
+)
 from vima_tokenize.record import VIEW_NAMES, delta_encode
 from vima_tokenize.text import encode_prompt
 
@@ -80,7 +86,8 @@ def preprocess_row(
         out[f"prompt_bbox_{view}"] = boxes.tobytes()
         out[f"prompt_mask_{view}"] = mask.tobytes()
         out[f"prompt_frames_{view}"] = np.stack(
-            [resize_frame(rgb) for rgb, _ in images] or [np.zeros((3, 64, 128), np.uint8)]
+            [resize_frame(rgb) for rgb, _ in images]
+            or [np.zeros((3, RESIZED_HEIGHT, RESIZED_WIDTH), np.uint8)]
         )[: len(images)].tobytes()
         rgbs = [decode_jpeg(data) for data in row[f"frames_{view}"][:frames]]
         segms = segm_frames(row[f"segm_{view}"], stored)[:frames]

@@ -17,7 +17,7 @@ import pyarrow as pa
 from vima_schema.enums import VIEWS
 from vima_schema.hf_features import task_features, task_schema
 
-from vima_tokenize.crops import CROP_SIZE, FRAME_HEIGHT, FRAME_WIDTH
+from vima_tokenize.crops import CROP_SIZE, RESIZED_HEIGHT, RESIZED_WIDTH
 
 if TYPE_CHECKING:
     import datasets
@@ -32,11 +32,11 @@ for _view in VIEW_NAMES:
             f"prompt_crops_{_view}": ("uint8", (3, CROP_SIZE, CROP_SIZE)),
             f"prompt_bbox_{_view}": ("int16", (4,)),
             f"prompt_mask_{_view}": ("bool", ()),
-            f"prompt_frames_{_view}": ("uint8", (3, FRAME_HEIGHT, FRAME_WIDTH)),
+            f"prompt_frames_{_view}": ("uint8", (3, RESIZED_HEIGHT, RESIZED_WIDTH)),
             f"obs_crops_{_view}": ("uint8", (3, CROP_SIZE, CROP_SIZE)),
             f"obs_bbox_{_view}": ("int16", (4,)),
             f"obs_mask_{_view}": ("bool", ()),
-            f"obs_frames_{_view}": ("uint8", (3, FRAME_HEIGHT, FRAME_WIDTH)),
+            f"obs_frames_{_view}": ("uint8", (3, RESIZED_HEIGHT, RESIZED_WIDTH)),
         }
     )
 #: Columns stored delta-coded along their last axis.
