@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--device", default="cpu")
     o.add_argument("--limit", type=int, help="evaluate only the first N episodes per task")
     o.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+
+    from vima_eval.online.cli import add_online_commands
+
+    add_online_commands(sub)
     return parser
 
 
@@ -71,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             return _perturb(args)
         if args.command == "report":
             return _report(args)
+        if args.command in ("online", "oracle", "merge"):
+            from vima_eval.online.cli import run_online_command
+
+            return run_online_command(args)
         return _offline(args)
     except (ValueError, FileNotFoundError) as error:
         lines = str(error).strip().splitlines() or [type(error).__name__]

@@ -1,0 +1,153 @@
+"""Who acts in an online episode: a trained policy or the simulator's oracle."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from vima_schema.perturbations import Perturbation, PromptMask
+from vima_sim.recording import EpisodeRecorder
+from vima_train.checkpoint import load_policy, tokenizer_of
+from vima_train.data.batch import collate_observations, collate_prompts
+from vima_train.model.actions import axis_indices
+from vima_train.model.policy import Policy, PromptCache
+
+from vima_eval.online.inputs import EpisodeInputs, add_observation, bins_to_action, start_inputs
+
+
+class Env(Protocol):
+    """What an agent may ask of the environment (`VimaEnv` or the VIMA-Bench proxy)."""
+
+    def oracle_action(self) -> dict[str, np.ndarray] | None: ...
+
+
+class Agent(Protocol):
+    """Acts in one episode at a time: `begin` after reset, then `act` / `observe` alternately."""
+
+    name: str
+    timing: dict[str, float]
+
+    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], index: int) -> None: ...
+
+    def act(self) -> dict[str, np.ndarray] | None: ...
+
+    def observe(
+        self, action: dict[str, np.ndarray], obs: dict[str, Any], info: dict[str, Any]
+    ) -> None: ...
+
+
+class OracleAgent:
+    """The simulator's scripted oracle (an upper bound and a check of the harness)."""
+
+    name = "oracle"
+
+    def __init__(self) -> None:
+        self.timing: dict[str, float] = {"tokenize_s": 0.0, "model_s": 0.0}
+        self._env: Env | None = None
+
+    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], index: int) -> None:
+        """Remember the environment whose oracle acts."""
+        self._env = env
+
+    def act(self) -> dict[str, np.ndarray] | None:
+        """The oracle's next action (None when it has none)."""
+        assert self._env is not None, "begin() first"
+        return self._env.oracle_action()
+
+    def observe(
+        self, action: dict[str, np.ndarray], obs: dict[str, Any], info: dict[str, Any]
+    ) -> None:
+        """Nothing to remember."""
+
+
+class PolicyAgent:
+    """A vima-train checkpoint acting greedily through its step API (prompt encoded once).
+
+    Inputs are tokenized with the checkpoint's tokenizer by `vima_eval.online.inputs` and
+    perturbed with `perturbation` (seeded by `seed` and the episode); `timing` accumulates the
+    seconds spent tokenizing and in the model.
+    """
+
+    def __init__(
+        self,
+        checkpoint: Path,
+        perturbation: Perturbation,
+        seed: int,
+        device: str = "cpu",
+        policy: Policy | None = None,
+    ) -> None:
+        self.policy = policy if policy is not None else load_policy(checkpoint, device)
+        meta = self.policy.checkpoint_meta or {}
+        self.tokenizer = tokenizer_of(meta)
+        self.name = str(checkpoint)
+        self.perturbation = perturbation
+        self.seed = seed
+        self.device = device
+        kind = self.policy.config.visual.kind
+        self.crops, self.frames = kind == "objects", kind == "patches"
+        self.axes = axis_indices(self.policy.config.action_axes)
+        self.timing = {"tokenize_s": 0.0, "model_s": 0.0}
+        self.prompt: str = ""
+        self._recorder = EpisodeRecorder()
+        self._inputs: EpisodeInputs | None = None
+        self._cache: PromptCache | None = None
+        self._index = 0
+
+    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], index: int) -> None:
+        """Record the first observation and tokenize prompt and observation."""
+        began = time.perf_counter()
+        self._index = index
+        self._recorder.start(obs, info)
+        self._inputs = start_inputs(self._recorder.episode(index), self.tokenizer)
+        self._cache = None
+        self.timing["tokenize_s"] += time.perf_counter() - began
+
+    def observe(
+        self, action: dict[str, np.ndarray], obs: dict[str, Any], info: dict[str, Any]
+    ) -> None:
+        """Record the executed action and the new observation; tokenize the observation."""
+        assert self._inputs is not None, "begin() first"
+        began = time.perf_counter()
+        self._recorder.add(action, obs, info)
+        add_observation(self._inputs, self._recorder.episode(self._index), self.tokenizer)
+        self.timing["tokenize_s"] += time.perf_counter() - began
+
+    def act(self) -> dict[str, np.ndarray]:
+        """The greedy next action, decoded to continuous poses."""
+        assert self._inputs is not None, "begin() first"
+        began = time.perf_counter()
+        arrays, after = self._inputs.perturbed(self.perturbation, self.seed, self.tokenizer)
+        self.prompt = after.prompt
+        observations = collate_observations([arrays], crops=self.crops, frames=self.frames)
+        actions = torch.from_numpy(np.array(arrays["actions"], np.float32))[None]
+        middle = time.perf_counter()
+        self.timing["tokenize_s"] += middle - began
+        with torch.inference_mode():
+            if self._cache is None:
+                prompt = collate_prompts([arrays], crops=self.crops, frames=self.frames)
+                self.policy.prompt_mask = after.prompt_mask.value
+                try:
+                    self._cache = self.policy.encode_prompt(_to(prompt, self.device))
+                finally:
+                    self.policy.prompt_mask = PromptMask.none.value
+            bins = self.policy.act(
+                self._cache, _to(observations, self.device), actions.to(self.device)
+            )[0]
+        self.timing["model_s"] += time.perf_counter() - middle
+        return bins_to_action(bins.cpu().numpy(), self.axes)
+
+
+def _to(batch: Any, device: str) -> Any:
+    """A `Prompt` / `Observations` with its tensors on `device`."""
+    if device == "cpu":
+        return batch
+    moved = {
+        f.name: getattr(batch, f.name).to(device)
+        for f in fields(batch)
+        if isinstance(getattr(batch, f.name), torch.Tensor)
+    }
+    return replace(batch, **moved)

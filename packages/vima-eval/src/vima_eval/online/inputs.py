@@ -1,0 +1,121 @@
+"""From live simulator observations to the policy's inputs, and from its bins back to poses.
+
+The bridge reuses the training data path end to end: the episode so far is recorded with
+vima-sim's `EpisodeRecorder` (frames JPEG-coded exactly as in generated data), turned into a
+parsed row with `vima_schema.record.episode_to_record`, and tokenized with
+`vima_tokenize.preprocess.preprocess_row` using the tokenizer recorded in the checkpoint. Each
+step tokenizes only the newest observation (a row holding the last frame, the actions so far and,
+at the first step, the prompt); tokenized observations are independent of each other, so the
+concatenation equals tokenizing the whole history. Perturbations are applied to these arrays
+by `vima_eval.offline.perturbed_arrays`, the code of offline evaluation, so online and offline
+evaluation feed the model identically. Predicted bins are decoded with
+`vima_tokenize.actions.undiscretize`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+from vima_schema.enums import Task
+from vima_schema.layout import ACTION_KEYS
+from vima_schema.models import Episode
+from vima_schema.perturbations import Instruction, Perturbation, instruction_from_row
+from vima_schema.record import episode_to_record
+from vima_tokenize.actions import KEY_AXES, Z_FILL, discretize, undiscretize
+from vima_tokenize.preprocess import preprocess_row
+from vima_tokenize.record import VIEW_NAMES
+from vima_train.data.batch import row_arrays
+from vima_train.model.actions import Z_AXES
+
+from vima_eval.offline import Episode as OfflineEpisode
+from vima_eval.offline import perturbed_arrays
+
+#: Arrays with one entry per observation (concatenated over the steps of an episode).
+OBSERVATION_ARRAYS = tuple(
+    f"obs_{kind}_{view}" for kind in ("crops", "bbox", "mask", "frames") for view in VIEW_NAMES
+)
+#: Env action bounds of positions (x, y); the rotation bounds are [-1, 1].
+POSITION_LOW = np.array([0.25, -0.5], dtype=np.float32)
+POSITION_HIGH = np.array([0.75, 0.5], dtype=np.float32)
+
+
+def last_observation_row(episode: Episode, with_prompt: bool) -> dict[str, Any]:
+    """The parsed row of `episode` reduced to its last observation (and, unless `with_prompt`,
+    an empty prompt): what `preprocess_row(..., keep_final_observation=True)` tokenizes into
+    that observation, the actions so far and (with the prompt) the prompt arrays."""
+    row = episode_to_record(episode)
+    frames = len(row["frames_front"])
+    for view in VIEW_NAMES:
+        row[f"frames_{view}"] = row[f"frames_{view}"][-1:]
+        size = len(row[f"segm_{view}"]) // frames
+        row[f"segm_{view}"] = row[f"segm_{view}"][-size:]
+    if not with_prompt:
+        row["prompt"], row["prompt_assets"] = "", []
+    return row
+
+
+@dataclass
+class EpisodeInputs:
+    """The model-input arrays of one episode, grown by one observation per step."""
+
+    arrays: dict[str, Any]
+    instruction: Instruction
+    difficulty: str
+    seed: int
+
+    def perturbed(
+        self, perturbation: Perturbation, seed: int, tokenizer: Tokenizer
+    ) -> tuple[dict[str, Any], Instruction]:
+        """The arrays as the policy sees them under `perturbation` (and the instruction)."""
+        episode = OfflineEpisode(self.arrays, self.instruction, self.difficulty, self.seed)
+        return perturbed_arrays(episode, perturbation, seed, tokenizer)
+
+
+def start_inputs(episode: Episode, tokenizer: Tokenizer) -> EpisodeInputs:
+    """Tokenize the prompt and first observation of a freshly reset episode."""
+    row = last_observation_row(episode, with_prompt=True)
+    arrays = row_arrays(preprocess_row(row, tokenizer, keep_final_observation=True))
+    instruction = instruction_from_row(row, Task(row["task"]).name)
+    return EpisodeInputs(arrays, instruction, row["difficulty"], int(row["seed"]))
+
+
+def add_observation(inputs: EpisodeInputs, episode: Episode, tokenizer: Tokenizer) -> None:
+    """Tokenize the newest observation of `episode` and append it (with the actions so far)."""
+    row = last_observation_row(episode, with_prompt=False)
+    new = row_arrays(preprocess_row(row, tokenizer, keep_final_observation=True))
+    arrays = inputs.arrays
+    for name in OBSERVATION_ARRAYS:
+        arrays[name] = np.concatenate([arrays[name], new[name]])
+    for name in ("actions", "action_bins", "steps"):
+        arrays[name] = new[name]
+
+
+def bins_to_action(bins: np.ndarray, axes: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Predicted bins of `axes` (indices into the 14 axes) -> an env action (2-D positions).
+
+    Axes the policy does not predict (z for 12-axis policies) get the bin of `Z_FILL`; the
+    simulator ignores z anyway. Values are the bin centres of `undiscretize`, kept in bounds.
+    """
+    full = np.zeros(14, dtype=np.int64)
+    z_bin = discretize({"pose0_position": np.array([[0.5, 0.0, Z_FILL]])})["pose0_position"]
+    full[list(Z_AXES)] = int(z_bin[0, 2])
+    full[list(axes)] = bins
+    split: dict[str, np.ndarray] = {}
+    start = 0
+    for key in ACTION_KEYS:
+        width = KEY_AXES[key][0].size
+        split[key] = full[start : start + width]
+        start += width
+    poses = undiscretize(split)
+    action = {}
+    for key in ACTION_KEYS:
+        value = poses[key].astype(np.float32)
+        if key.endswith("position"):
+            value = np.clip(value[:2], POSITION_LOW, POSITION_HIGH)
+        else:
+            value = np.clip(value, -1.0, 1.0)
+        action[key] = value.astype(np.float32)
+    return action

@@ -1,0 +1,70 @@
+"""`metrics.json` of an online run: success per task and level with Wilson intervals, the
+paper's level means, episode counts, errors and the time split."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from vima_eval.report import Run, level_means, success_cells, task_number
+from vima_eval.results import ONLINE
+from vima_eval.stats import wilson_interval
+
+METRICS_SCHEMA = "vima-eval/online-metrics"
+METRICS_VERSION = 1
+
+
+def _cell(successes: int, n: int) -> dict[str, Any]:
+    low, high = wilson_interval(successes, n) if n else (math.nan, math.nan)
+    return {"episodes": n, "successes": successes, "success": successes / n if n else math.nan,
+            "low": low, "high": high}  # fmt: skip
+
+
+def online_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per perturbation: per level the task cells (success, 95% Wilson interval, mean actions)
+    and the unweighted level mean (with vima-eval report's interval), plus the overall
+    episode-weighted success."""
+    by_perturbation: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_perturbation[row["perturbation"]].append(row)
+    out: dict[str, Any] = {}
+    for name, chosen in by_perturbation.items():
+        run = Run(label=name, mode=ONLINE, rows=list(chosen))
+        cells = success_cells(run)
+        means = level_means(cells)
+        grouped = run.cells()
+        levels: dict[str, Any] = {}
+        for level in sorted({lv for _, lv in cells}):
+            tasks = sorted((t for t, lv in cells if lv == level), key=task_number)
+            levels[f"L{level}"] = {
+                "tasks": {
+                    task: {
+                        **_cell(cells[task, level].successes, cells[task, level].n),
+                        "mean_steps": sum(r["steps"] for r in grouped[task, level])
+                        / len(grouped[task, level]),
+                    }
+                    for task in tasks
+                },
+                "mean": {
+                    "success": means[level].rate,
+                    "low": means[level].low,
+                    "high": means[level].high,
+                },
+            }
+        wins = sum(bool(r["success"]) for r in chosen)
+        out[name] = {"levels": levels, "overall": _cell(wins, len(chosen))}
+    return out
+
+
+def summary_scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    """Flat `success/<perturbation>/L<level>[/<task>]` numbers (for W&B's run summary)."""
+    flat: dict[str, float] = {}
+    for name, entry in metrics.items():
+        for level, data in entry["levels"].items():
+            flat[f"success/{name}/{level}"] = data["mean"]["success"]
+            for task, cell in data["tasks"].items():
+                flat[f"success/{name}/{level}/{task}"] = cell["success"]
+        flat[f"success/{name}/overall"] = entry["overall"]["success"]
+    return flat

@@ -1,0 +1,292 @@
+"""`vima-eval online` / `vima-eval oracle`: closed-loop evaluation in the simulator.
+
+A run folder holds `run.json` (the settings that determine results), the per-episode result
+table (`episodes.parquet`, streamed in `parts/` while running), `metrics.json`,
+`errors.json`, `report/` (the tables and figures of `vima-eval report`, with the VIMA-200M
+row), `videos/` (with `--record`) and the offline W&B run (`wandb/`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+from vima_schema.atomic import atomic_write_text
+from vima_schema.enums import Difficulty
+from vima_schema.perturbations import get_perturbation
+
+from vima_eval.online.episode import check_time_limit
+from vima_eval.online.metrics import (
+    METRICS_SCHEMA,
+    METRICS_VERSION,
+    online_metrics,
+    summary_scalars,
+)
+from vima_eval.online.plan import Job, level_tasks, plan_jobs
+from vima_eval.online.store import PartWriter, finish, read_rows, result_key
+from vima_eval.online.tracking import Tracker
+from vima_eval.online.worker import Done, WorkerConfig, WorkerPool
+from vima_eval.report import RESULTS_FILE, build_report, load_runs, write_report
+from vima_eval.results import ONLINE
+
+RUN_FILE = "run.json"
+ORACLE = "oracle"
+ENVS = ("builtin", "vima-bench")
+#: Settings that change results: a resumed run must use the same ones.
+PINNED = ("checkpoint", "difficulty", "seed", "time_limit", "env")
+FLUSH_EVERY = 8
+FLUSH_SECONDS = 20.0
+
+
+@dataclass
+class OnlineSettings:
+    """Everything that defines an online run."""
+
+    checkpoint: Path | None  # None: the oracle acts
+    levels: list[int]
+    tasks: list[str] | None = None
+    episodes: int = 100
+    start: int = 0
+    perturbations: list[str] = field(default_factory=lambda: ["noop"])
+    difficulty: str = "easy"
+    seed: int = 0
+    workers: int = 1
+    device: str = "cpu"
+    env: str = "builtin"
+    env_python: str | None = None
+    time_limit: str = "vima"
+    record: int = 0
+    wandb: str = "offline"
+
+
+@dataclass
+class OnlineResult:
+    """What a run left: the folder, episodes run now and before, and the failures."""
+
+    out: Path
+    ran: int
+    skipped: int
+    errors: list[dict[str, str]]
+
+
+def _checkpoint_id(settings: OnlineSettings) -> str:
+    if settings.checkpoint is None:
+        return ORACLE if settings.env == "builtin" else f"{ORACLE}@{settings.env}"
+    from vima_train.checkpoint import CheckpointError, read_meta
+
+    from vima_eval.offline import checkpoint_id
+
+    try:
+        read_meta(settings.checkpoint)
+    except CheckpointError as error:
+        raise ValueError(str(error)) from None
+    return checkpoint_id(settings.checkpoint)
+
+
+def validate(settings: OnlineSettings) -> list[tuple[int, str]]:
+    """Check the settings (ValueError naming the problem); the (level, task) pairs to run."""
+    for name in settings.perturbations:
+        get_perturbation(name)
+    try:
+        Difficulty(settings.difficulty)
+    except ValueError:
+        valid = ", ".join(d.value for d in Difficulty)
+        raise ValueError(f"unknown difficulty {settings.difficulty!r} (valid: {valid})") from None
+    check_time_limit(settings.time_limit)
+    if settings.episodes < 1 or settings.start < 0 or settings.workers < 1 or settings.record < 0:
+        raise ValueError("--episodes and --workers must be >= 1, --start and --record >= 0")
+    if settings.env not in ENVS:
+        raise ValueError(f"--env must be one of {', '.join(ENVS)}")
+    if settings.env == "vima-bench":
+        if not settings.env_python:
+            raise ValueError(
+                "--env vima-bench needs --env-python PYTHON (VIMA-Bench's interpreter)"
+            )
+        if not Path(settings.env_python).exists():
+            raise ValueError(f"--env-python {settings.env_python}: no such file")
+    return level_tasks(settings.levels, settings.tasks)
+
+
+def _pinned(settings: OnlineSettings, ident: str) -> dict[str, Any]:
+    return {"checkpoint": ident, "difficulty": settings.difficulty, "seed": settings.seed,
+            "time_limit": settings.time_limit, "env": settings.env}  # fmt: skip
+
+
+def _prepare_folder(out: Path, pinned: dict[str, Any], resume: bool) -> None:
+    run_file = out / RUN_FILE
+    if run_file.is_file():
+        if not resume:
+            raise ValueError(f"{out}: holds an online run; pass --resume to continue it")
+        stored = json.loads(run_file.read_text())
+        changed = [key for key in PINNED if stored.get(key) != pinned[key]]
+        if changed:
+            detail = ", ".join(f"{k}: {stored.get(k)!r} -> {pinned[k]!r}" for k in changed)
+            raise ValueError(f"{out}: --resume with other settings ({detail})")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_file, json.dumps(pinned, indent=1) + "\n")
+
+
+def _row(done: Done, ident: str, settings: OnlineSettings) -> dict[str, Any]:
+    job = done.job
+    return {
+        "mode": ONLINE,
+        "checkpoint": ident,
+        "task": job.task,
+        "level": job.level,
+        "difficulty": settings.difficulty,
+        "perturbation": job.perturbation,
+        "seed": settings.seed,
+        "episode": job.key,
+        "episode_seed": done.seed,
+        "success": done.success,
+        "failure": done.failure,
+        "steps": done.steps,
+        "minimum_steps": done.minimum_steps,
+        "time_s": sum(done.timing.values()),
+        "prompt": done.prompt,
+    }
+
+
+def run_online(settings: OnlineSettings, out: Path, *, resume: bool = False) -> OnlineResult:
+    """Evaluate; write the run folder (see the module docstring); return what happened."""
+    pairs = validate(settings)
+    ident = _checkpoint_id(settings)
+    pinned = _pinned(settings, ident)
+    _prepare_folder(out, pinned, resume)
+    episodes = range(settings.start, settings.start + settings.episodes)
+    jobs = plan_jobs(pairs, episodes, settings.perturbations, settings.seed, settings.record)
+    rows = read_rows([out])
+    done_keys = {result_key(row) for row in rows}
+
+    def key_of(job: Job) -> tuple[str, str, str, int, str]:
+        return (ident, settings.difficulty, job.perturbation, settings.seed, job.key)
+
+    pending = [job for job in jobs if key_of(job) not in done_keys]
+    skipped = len(jobs) - len(pending)
+    config = WorkerConfig(
+        checkpoint=None if settings.checkpoint is None else str(settings.checkpoint),
+        difficulty=settings.difficulty,
+        seed=settings.seed,
+        device=settings.device,
+        env=settings.env,
+        env_python=settings.env_python,
+        time_limit=settings.time_limit,
+        videos=str(out / "videos") if settings.record else None,
+    )
+    tracker = Tracker(
+        settings.wandb, out, f"{ident} {','.join(settings.perturbations)}",
+        {**pinned, "levels": settings.levels, "tasks": [t for _, t in pairs],
+         "perturbations": settings.perturbations, "episodes": [episodes.start, episodes.stop]},
+    )  # fmt: skip
+    for row in rows:
+        tracker.count(row)
+    writer = PartWriter(out)
+    errors: list[dict[str, str]] = []
+    timing = {"sim_s": 0.0, "tokenize_s": 0.0, "model_s": 0.0}
+    last_flush = time.monotonic()
+    bar = tqdm(total=len(pending), desc="online", unit="ep", file=sys.stderr, dynamic_ncols=True)
+    began = time.perf_counter()
+
+    def on_done(done: Done) -> None:
+        nonlocal last_flush
+        row = _row(done, ident, settings)
+        rows.append(row)
+        writer.add(row)
+        tracker.episode(row)
+        for key in timing:
+            timing[key] += done.timing.get(key, 0.0)
+        if len(writer.pending) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
+            writer.flush()
+            last_flush = time.monotonic()
+        bar.update()
+
+    def on_error(job: Job, problem: str) -> None:
+        errors.append({"episode": job.key, "perturbation": job.perturbation, "problem": problem})
+        print(f"vima-eval online: {job.key} ({job.perturbation}) failed twice: "
+              f"{problem.splitlines()[0]}", file=sys.stderr)  # fmt: skip
+        bar.update()
+
+    try:
+        if pending:
+            WorkerPool(config, settings.workers).run(pending, on_done, on_error)
+    finally:
+        writer.flush()
+        bar.close()
+    wall = time.perf_counter() - began
+    finish(out, rows)
+    metrics = online_metrics(rows)
+    ran = len(pending) - len(errors)
+    policy = timing["tokenize_s"] + timing["model_s"]
+    total = policy + timing["sim_s"]
+    document = {
+        "schema": METRICS_SCHEMA,
+        "version": METRICS_VERSION,
+        "settings": {
+            **pinned,
+            "checkpoint_path": str(settings.checkpoint or ""),
+            "levels": settings.levels,
+            "tasks": [f"L{lv}/{t}" for lv, t in pairs],
+            "episodes": [episodes.start, episodes.stop],
+            "perturbations": settings.perturbations,
+            "workers": settings.workers,
+            "device": settings.device,
+        },
+        "confidence": "95% Wilson interval per task; level mean: unweighted over the level's "
+        "tasks with a normal-approximation interval",
+        "perturbations": metrics,
+        "errors": errors,
+        "timing": {
+            "episodes_run": ran,
+            "episodes_skipped": skipped,
+            "wall_s": wall,
+            "episodes_per_s": ran / wall if wall and ran else math.nan,
+            **timing,
+            "policy_share": policy / total if total else math.nan,
+        },
+    }
+    atomic_write_text(out / "metrics.json", json.dumps(document, indent=1) + "\n")
+    atomic_write_text(out / "errors.json", json.dumps(errors, indent=1) + "\n")
+    if rows:
+        report = build_report(load_runs([out / RESULTS_FILE]), None, resamples=0)
+        write_report(report, out / "report")
+    tracker.finish(summary_scalars(metrics))
+    return OnlineResult(out, ran, skipped, errors)
+
+
+def merge_runs(folders: Sequence[Path], out: Path) -> OnlineResult:
+    """Merge the result tables of shard folders (SLURM array jobs) into one run folder with
+    its metrics and report. ValueError if the shards disagree on their pinned settings."""
+    pinned: dict[str, Any] | None = None
+    for folder in folders:
+        run_file = folder / RUN_FILE
+        if not run_file.is_file():
+            raise ValueError(f"{folder}: not an online run folder (no {RUN_FILE})")
+        stored = json.loads(run_file.read_text())
+        if pinned is None:
+            pinned = stored
+        elif stored != pinned:
+            raise ValueError(f"{folder}: settings {stored} differ from the first shard's {pinned}")
+    rows = read_rows(list(folders))
+    if not rows:
+        raise ValueError("the shards hold no results")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / RUN_FILE, json.dumps(pinned, indent=1) + "\n")
+    errors = [e for f in folders if (f / "errors.json").is_file()
+              for e in json.loads((f / "errors.json").read_text())]  # fmt: skip
+    finished = {(r["perturbation"], r["episode"]) for r in rows}
+    errors = [e for e in errors if (e["perturbation"], e["episode"]) not in finished]
+    finish(out, rows)
+    document = {"schema": METRICS_SCHEMA, "version": METRICS_VERSION,
+                "settings": {**(pinned or {}), "merged_from": [str(f) for f in folders]},
+                "perturbations": online_metrics(rows), "errors": errors}  # fmt: skip
+    atomic_write_text(out / "metrics.json", json.dumps(document, indent=1) + "\n")
+    atomic_write_text(out / "errors.json", json.dumps(errors, indent=1) + "\n")
+    write_report(build_report(load_runs([out / RESULTS_FILE]), None, resamples=0), out / "report")
+    return OnlineResult(out, len(rows), 0, errors)

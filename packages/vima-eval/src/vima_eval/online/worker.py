@@ -1,0 +1,253 @@
+"""Worker processes: each owns its simulators and a policy copy and runs episodes it is sent.
+
+`WorkerPool.run` hands out one job at a time per worker. A job whose episode raises, or whose
+worker process dies (a simulator crash), is retried once on a fresh simulator (a dead worker is
+replaced); a second failure is reported to `on_error` and the run goes on. Every worker uses
+one torch thread, and every episode depends only on its job, so results do not depend on the
+number of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from vima_eval.online.plan import Job
+
+#: Attempts per job (the first try and one retry).
+ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker needs to build its agent and environments."""
+
+    checkpoint: str | None  # None: the simulator's oracle acts
+    difficulty: str
+    seed: int  # perturbation seed
+    device: str = "cpu"
+    env: str = "builtin"  # or "vima-bench"
+    env_python: str | None = None
+    time_limit: str = "vima"
+    videos: str | None = None  # folder for GIFs of jobs marked `record`
+
+
+@dataclass
+class Done:
+    """A finished episode as a worker reports it."""
+
+    job: Job
+    seed: int
+    success: bool
+    failure: bool
+    steps: int
+    minimum_steps: int | None
+    prompt: str
+    timing: dict[str, float]
+
+
+class Worker:
+    """The in-process side: environments per (task, partition) and agents per perturbation."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        self.config = config
+        self.envs: dict[tuple[str, str], Any] = {}
+        self.agents: dict[str, Any] = {}
+        self.policy: Any = None
+
+    def env(self, job: Job) -> Any:
+        """The environment of the job's task and level (created on first use)."""
+        key = (job.task, job.partition)
+        if key not in self.envs:
+            if self.config.env == "vima-bench":
+                from vima_eval.online.vima_bench_env import VimaBenchEnv
+
+                assert self.config.env_python is not None
+                self.envs[key] = VimaBenchEnv(
+                    self.config.env_python, job.task, job.partition, self.config.difficulty
+                )
+            else:
+                from vima_sim.env import VimaEnv
+
+                self.envs[key] = VimaEnv(job.task, job.partition, self.config.difficulty)
+        return self.envs[key]
+
+    def agent(self, perturbation: str) -> Any:
+        """The agent acting under `perturbation` (one policy copy shared by all of them)."""
+        if perturbation not in self.agents:
+            from vima_schema.perturbations import get_perturbation
+
+            from vima_eval.online.agents import OracleAgent, PolicyAgent
+
+            if self.config.checkpoint is None:
+                self.agents[perturbation] = OracleAgent()
+            else:
+                agent = PolicyAgent(
+                    Path(self.config.checkpoint),
+                    get_perturbation(perturbation),
+                    self.config.seed,
+                    self.config.device,
+                    policy=self.policy,
+                )
+                self.policy = agent.policy
+                self.agents[perturbation] = agent
+        return self.agents[perturbation]
+
+    def run(self, job: Job) -> Done:
+        """Run one episode (the job's environment is dropped if it raises)."""
+        from vima_eval.online.episode import run_episode
+
+        env = self.env(job)
+        try:
+            out = run_episode(env, self.agent(job.perturbation), job, self.config.time_limit)
+        except BaseException:
+            self.envs.pop((job.task, job.partition), None)
+            with contextlib.suppress(Exception):
+                env.close()
+            raise
+        if job.record and self.config.videos:
+            from vima_eval.online.video import write_episode_gif
+
+            name = f"{job.perturbation}-L{job.level}-{job.task}-{job.episode:04d}.gif"
+            verdict = "success" if out.success else ("failure" if out.failure else "no success")
+            write_episode_gif(
+                Path(self.config.videos) / name,
+                out.frames,
+                out.prompt,
+                f"{job.key} seed {out.seed}: {verdict} after {out.steps} actions",
+            )
+        return Done(job, out.seed, out.success, out.failure, out.steps, out.minimum_steps,
+                    out.prompt, out.timing)  # fmt: skip
+
+    def close(self) -> None:
+        """Close every environment."""
+        for env in self.envs.values():
+            env.close()
+        self.envs.clear()
+
+
+def worker_main(conn: Connection, config: WorkerConfig) -> None:
+    """Process entry point: answer each job with ("done", Done) or ("error", text)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    worker = Worker(config)
+    try:
+        while True:
+            job = conn.recv()
+            if job is None:
+                break
+            try:
+                conn.send(("done", worker.run(job)))
+            except Exception as error:
+                conn.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        worker.close()
+
+
+class WorkerPool:
+    """N worker processes running jobs with one retry per failed job.
+
+    Workers are forked where the platform allows it, after the parent has imported the
+    simulator and the model code (importing torch and Lightning takes seconds per process);
+    elsewhere they are spawned.
+    """
+
+    def __init__(self, config: WorkerConfig, workers: int) -> None:
+        if workers < 1:
+            raise ValueError("--workers must be >= 1")
+        self.config = config
+        self.size = workers
+        methods = multiprocessing.get_all_start_methods()
+        self.context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        if self.context.get_start_method() == "fork":
+            import vima_sim.env  # noqa: F401
+
+            if config.checkpoint is not None:
+                import vima_eval.online.agents  # noqa: F401
+        self.procs: list[Any] = []
+        self.conns: list[Connection] = []
+
+    def _start(self, slot: int) -> None:
+        parent, child = self.context.Pipe()
+        proc = self.context.Process(target=worker_main, args=(child, self.config), daemon=True)
+        proc.start()
+        child.close()
+        if slot < len(self.procs):
+            self.procs[slot], self.conns[slot] = proc, parent
+        else:
+            self.procs.append(proc)
+            self.conns.append(parent)
+
+    def run(
+        self,
+        jobs: list[Job],
+        on_done: Callable[[Done], None],
+        on_error: Callable[[Job, str], None],
+    ) -> None:
+        """Run `jobs`; `on_done` / `on_error` are called in the parent as results arrive."""
+        queue = deque(jobs)
+        attempts: dict[Job, int] = {}
+        busy: dict[int, Job] = {}
+        for slot in range(min(self.size, len(jobs))):
+            self._start(slot)
+        try:
+            while queue or busy:
+                for slot in range(len(self.procs)):
+                    if slot not in busy and queue:
+                        busy[slot] = job = queue.popleft()
+                        attempts[job] = attempts.get(job, 0) + 1
+                        self.conns[slot].send(job)
+                ready = wait([*self.conns, *(p.sentinel for p in self.procs)])
+                for slot in range(len(self.procs)):
+                    conn, proc = self.conns[slot], self.procs[slot]
+                    message: tuple[str, Any] | None = None
+                    if conn in ready:
+                        try:
+                            message = conn.recv()
+                        except (EOFError, OSError):
+                            message = None
+                    elif proc.sentinel not in ready:
+                        continue
+                    if slot not in busy:
+                        if not proc.is_alive():
+                            self._start(slot)
+                        continue
+                    job = busy.pop(slot)
+                    if message is None:
+                        proc.join(5)
+                        problem = f"worker process died (exit code {proc.exitcode})"
+                        self._start(slot)
+                    elif message[0] == "done":
+                        on_done(message[1])
+                        continue
+                    else:
+                        problem = message[1]
+                    if attempts[job] < ATTEMPTS:
+                        queue.appendleft(job)
+                    else:
+                        on_error(job, problem)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop every worker."""
+        for conn in self.conns:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                conn.send(None)
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+        self.procs, self.conns = [], []
