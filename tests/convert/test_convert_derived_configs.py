@@ -204,3 +204,21 @@ def test_stats_reads_the_episode_index_not_the_shards(
     assert stats["episodes"] == CORPUS_EPISODES
     data = load_metadata(dataset)
     assert "objects" not in data.columns and data["task"].dtype.is_(__import__("polars").String)
+
+
+def test_failed_reword_leaves_no_temporary_file(
+    tmp_path: Path, clean_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = copy_tree(clean_dataset, tmp_path / "dataset")
+    reword_dataset(dataset, seed=0)
+    before = list_shards(dataset, "reworded", PARSED)
+
+    def crash(*args: object) -> str:
+        raise RuntimeError("paraphraser crashed")
+
+    monkeypatch.setattr("vima_convert.reword_dataset.reword_prompt", crash)
+    with pytest.raises(RuntimeError, match="crashed"):
+        reword_dataset(dataset, seed=1)
+    assert not [p for p in dataset.rglob("*") if p.name.startswith(".")]
+    after = list_shards(dataset, "reworded", PARSED)
+    assert len(after) == len(before) - 1  # the shard being redone is not left stale
