@@ -94,3 +94,18 @@ def test_perturb_bad_input_writes_nothing(run_eval: RunEval, eval_dataset_copy: 
         lines = run.err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], run.err
         assert shard_bytes(dataset) == files
+
+
+def test_reworded_variant_equals_vima_convert_reword(
+    run_eval: RunEval, eval_dataset_copy: Path
+) -> None:
+    # one paraphrase implementation and one random stream: the same prompts either way
+    from vima_convert.cli import main as convert
+
+    dataset = eval_dataset_copy
+    assert convert(["reword", str(dataset), "--seed", "4", "--to", "reword_convert"]) == 0
+    run = run_eval("perturb", dataset, "--perturb", "reworded", "--seed", "4")
+    assert run.code == 0, run.err
+    converted = prompts(dataset, "reword_convert", "parsed")
+    assert converted == prompts(dataset, "reworded", "parsed")
+    assert converted != prompts(dataset, "original", "parsed")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 from vima_schema.enums import TASK_NAMES
 from vima_schema.paraphrase import RewordError, reword_prompt
+from vima_schema.perturbations import episode_key, perturbation_rng
 from vima_schema.variant_rewrite import replace_column, rewrite_parsed_variant
 
 log = logging.getLogger(__name__)
@@ -25,11 +25,6 @@ class RewordSummary:
     episodes: int = 0
     reworded: int = 0
     kept: list[tuple[str, str]] = field(default_factory=list)
-
-
-def episode_rng(seed: int, task: str, index: int) -> random.Random:
-    """Random generator of one episode: depends on seed, task and index only."""
-    return random.Random(f"{seed}/{task}/{index}")
 
 
 def reword_dataset(
@@ -64,7 +59,9 @@ def _reword_batch(batch: pa.RecordBatch, seed: int, summary: RewordSummary) -> l
         textures = [obj["texture_name"] for obj in objects]
         summary.episodes += 1
         try:
-            prompts.append(reword_prompt(prompt, task, episode_rng(seed, task, index), textures))
+            # the random stream of the `reworded` perturbation: both give the same prompts
+            rng = perturbation_rng("reworded", seed, episode_key(task, index))
+            prompts.append(reword_prompt(prompt, task, rng, textures))
             summary.reworded += 1
         except (RewordError, ValueError) as error:
             prompts.append(prompt)
