@@ -29,8 +29,12 @@ _ENVS: dict[tuple[str, str, str], VimaEnv] = {}
 
 
 def _env(job: Job) -> VimaEnv:
+    """The worker's environment for this job's task (one at a time, to bound memory)."""
     key = (job.task, job.partition, job.difficulty)
     if key not in _ENVS:
+        for env in _ENVS.values():
+            env.close()
+        _ENVS.clear()
         _ENVS[key] = VimaEnv(job.task, job.partition, job.difficulty)
     return _ENVS[key]
 

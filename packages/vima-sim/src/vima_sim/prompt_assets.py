@@ -28,8 +28,8 @@ class AssetRenderer:
 
     def render(self, asset: ObjectAsset | SceneAsset) -> PromptAsset:
         """The prompt asset as a raw episode stores it."""
-        c = self.client
-        pb.resetSimulation(physicsClientId=c)
+        pb.disconnect(physicsClientId=self.client)  # a fresh client per asset, as VIMA-Bench
+        self.client = c = pb.connect(pb.DIRECT)
         if isinstance(asset, ObjectAsset):
             body = pb.loadURDF(
                 asset.urdf, OBJECT_POSITION, yaw_quaternion(np.pi / 2),

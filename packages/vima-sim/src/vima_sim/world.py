@@ -126,9 +126,8 @@ class World:
     """One pybullet DIRECT client with VIMA-Bench's workspace, arm and suction cup."""
 
     def __init__(self) -> None:
-        self.client = pb.connect(pb.DIRECT)
+        self.client = -1
         self._tmp = Path(tempfile.mkdtemp(prefix="vima-sim-"))
-        pb.setAdditionalSearchPath(str(ASSETS_ROOT), physicsClientId=self.client)
         self.ur5 = -1
         self.suction_base = -1
         self.suction_head = -1
@@ -146,9 +145,15 @@ class World:
 
     # -- scene ------------------------------------------------------------------------------
     def reset(self, *, with_robot: bool = True) -> None:
-        """Empty the world and load plane (id 0), workspace (1), and arm + suction (2, 3, 4)."""
-        c = self.client
-        pb.resetSimulation(physicsClientId=c)
+        """A fresh world with plane (id 0), workspace (1), and arm + suction (2, 3, 4).
+
+        The pybullet client itself is recreated, so that an episode never depends on earlier
+        ones (solver caches, broadphase order, texture memory).
+        """
+        if self.client >= 0:
+            pb.disconnect(physicsClientId=self.client)
+        self.client = c = pb.connect(pb.DIRECT)
+        pb.setAdditionalSearchPath(str(ASSETS_ROOT), physicsClientId=c)
         pb.setGravity(0, 0, -9.8, physicsClientId=c)
         pb.setTimeStep(TIME_STEP, physicsClientId=c)
         self.rigid, self.fixed, self.ticks = [], [], 0

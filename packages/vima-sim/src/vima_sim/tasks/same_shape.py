@@ -1,4 +1,4 @@
-"""same_shape (T15) and same_texture (T14): put the objects that share a property with a base into it."""
+"""same_shape (T15) and same_texture (T14): objects sharing a property with the base go in it."""
 
 from __future__ import annotations
 
