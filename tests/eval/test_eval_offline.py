@@ -128,6 +128,7 @@ def test_offline_bad_input(
         ((tiny_checkpoint, other), "keep_final_observation=True"),
         ((tiny_checkpoint, eval_dataset, "--config", "reworded"), "no preprocessed configs"),
         ((tiny_checkpoint, tmp_path / "missing"), "not a folder"),
+        ((tiny_checkpoint, eval_dataset, "--task", "juggling"), "unknown task(s) ['juggling']"),
     ]
     for args, message in cases:
         out = tmp_path / "out"
@@ -147,5 +148,10 @@ def test_offline_result_rows_name_their_tasks(
     rows = read_results(out / "episodes.parquet").to_pylist()
     tasks = [row["task"] for row in rows]
     assert len(tasks) == len(set(tasks)) and set(tasks) <= set(TASK_NAMES)
+    chosen = tmp_path / "chosen"
+    assert run_eval("offline", tiny_checkpoint, eval_dataset, "--task", "rotate", "--task",
+                    "twist", "--out", chosen, "--resamples", "0").code == 0  # fmt: skip
+    picked = {r["task"] for r in read_results(chosen / "episodes.parquet").to_pylist()}
+    assert picked == {"rotate", "twist"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert math.isnan(metrics["perturbations"]["noop"]["overall"]["acc"]["low"])

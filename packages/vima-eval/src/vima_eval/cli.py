@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--out", type=Path, default=Path("offline"), metavar="DIR")
     o.add_argument("--batch-size", type=int, default=8)
     o.add_argument("--device", default="cpu")
+    o.add_argument("--task", action="append", metavar="NAME", help="repeatable; default all")
     o.add_argument("--limit", type=int, help="evaluate only the first N episodes per task")
     o.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
 
@@ -163,6 +164,7 @@ def _offline(args: argparse.Namespace) -> int:
         out=args.out,
         batch_size=args.batch_size,
         device=args.device,
+        tasks=args.task,
         limit=args.limit,
         resamples=args.resamples,
     )

@@ -445,11 +445,13 @@ def run_offline(
     out: Path = Path("offline"),
     batch_size: int = 8,
     device: str = "cpu",
+    tasks: Sequence[str] | None = None,
     limit: int | None = None,
     resamples: int = 1000,
 ) -> Path:
     """Evaluate `checkpoint` on `split` of `variant` under each perturbation; write
     metrics.json, metrics.md, offline.png and episodes.parquet into `out`; return `out`.
+    `tasks` restricts the evaluation to those tasks, `limit` to the first episodes of each.
 
     ValueError (nothing written) for an unknown perturbation, a foreign or mismatched
     checkpoint, or a dataset without that variant or split.
@@ -458,7 +460,7 @@ def run_offline(
     if batch_size < 1 or (limit is not None and limit < 1) or resamples < 0:
         raise ValueError("--batch-size and --limit must be >= 1, --resamples >= 0")
     try:
-        shards = find_shards(dataset, [variant], split)
+        shards = find_shards(dataset, [variant], split, list(tasks) if tasks else None)
     except DataError as error:
         raise ValueError(str(error)) from None
     if not shards:
