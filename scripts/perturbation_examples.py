@@ -47,6 +47,9 @@ batch, worker or process. Where a perturbation does not apply it returns the epi
 Prompt perturbations rewrite the prompt and drop the prompt assets it no longer mentions;
 model-input ones set a switch the evaluator (and trainer) applies.
 
+`vima-convert reword --seed S` uses the same paraphrase engine and random stream as `reworded`
+with seed S, so both give the same prompts.
+
 Use them with `vima-eval perturbations` (the list), `vima-eval perturb DATASET --perturb NAME
 [--seed S]` (a `<NAME>--parsed--<task>` and `<NAME>--preprocessed--<task>` dataset variant),
 `vima-eval offline CKPT DATASET --perturb NAME ...` (on the fly) or from Python:
@@ -81,7 +84,10 @@ DEFECTS = """\
 5. **gobbledygook_tokens counts**: token counts are taken in place (a word after a space
    tokenizes differently from one at the start with byte-level tokenizers), so the whole
    prompt keeps exactly its number of tokens with the tokenizer in use, not only with T5.
-6. **Control characters**: random tokens whose text is not printable, holds a space, a brace
+6. **different_instruction on other tasks**: the reference raised `NotImplementedError`
+   (runs had to filter tasks); here the other twelve tasks keep their prompt, like every
+   perturbation that does not apply.
+7. **Control characters**: random tokens whose text is not printable, holds a space, a brace
    or a broken UTF-8 byte are never drawn, so gobbledygook prompts cannot forge a placeholder.
 """
 

@@ -234,6 +234,8 @@ def evaluate(
     """Teacher-forced sums of every episode under one perturbation."""
     sums = Sums()
     policy.prompt_mask = PromptMask.none.value
+    trained_shuffle = policy.shuffle_objects
+    policy.shuffle_objects = False  # only the seeded per-episode order of `shuffle_objects`
     bar = tqdm(
         total=len(episodes), desc=perturbation.name, unit="ep", file=sys.stderr, dynamic_ncols=True
     )
@@ -271,6 +273,7 @@ def evaluate(
     finally:
         bar.close()
         policy.prompt_mask = PromptMask.none.value
+        policy.shuffle_objects = trained_shuffle
     return sums
 
 
