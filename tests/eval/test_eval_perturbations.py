@@ -285,3 +285,52 @@ def test_perturbations_doc_is_generated_and_current() -> None:
         [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def _objects(**shown: tuple[str, str]) -> dict[str, AssetInfo]:
+    return {name: AssetInfo("object", (value,)) for name, value in shown.items()}
+
+
+@pytest.mark.parametrize(
+    ("task", "prompt", "assets", "expected"),
+    [
+        (
+            "manipulate_old_neighbor",
+            "First put {dragged_obj} into {base_obj} then put the object that was previously at "
+            "its west into the same {base_obj}.",
+            _objects(dragged_obj=("letter E", "yellow paisley"), base_obj=("frame", "tiles")),
+            "First put the yellow paisley letter E into the tiles frame and then put the object "
+            "that was previously at its west into the same tiles frame.",
+        ),
+        (
+            "pick_in_order_then_restore",
+            "Put {dragged_obj} into {base_obj_1} then {base_obj_2} then {base_obj_3}. Finally "
+            "restore it into its original container.",
+            _objects(dragged_obj=("heart", "red"), base_obj_1=("pan", "blue"),
+                     base_obj_2=("bowl", "wooden"), base_obj_3=("square", "magma")),
+            "Put the red heart into the blue pan and then the wooden bowl and then the magma "
+            "square. Finally restore it into its original container.",
+        ),
+        (
+            "same_texture",
+            "Put all objects with the same texture as {base_obj} into it.",
+            _objects(base_obj=("pan", "pink")),
+            "Put all objects with the same texture as the pink pan into it.",
+        ),
+        (
+            "sweep_without_touching",
+            "Sweep any {swept_obj} into {bounds} without touching {constraint}.",
+            _objects(swept_obj=("small block", "green paisley"),
+                     bounds=("three-sided rectangle", "checkerboard"),
+                     constraint=("line", "olive")),
+            "Sweep any green paisley small block into the checkerboard three-sided rectangle "
+            "without touching the olive line.",
+        ),
+    ],
+)  # fmt: skip
+def test_textual_on_tasks_without_sample_episodes(
+    task: str, prompt: str, assets: dict[str, AssetInfo], expected: str
+) -> None:
+    scene = tuple(info.objects[0] for info in assets.values())
+    instruction = Instruction(task, f"{task}/0", prompt, assets, scene)
+    assert PERTURBATIONS["textual"](instruction).prompt == expected
