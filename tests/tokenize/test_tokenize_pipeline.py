@@ -33,7 +33,7 @@ from vima_schema.safe_pickle import load_pickle
 from vima_tokenize.actions import ACTION_KEYS, bin_width, discretize, undiscretize
 from vima_tokenize.cli import main as tokenize_main
 from vima_tokenize.pipeline import TokenizeJob, tokenize_dataset, tokenize_shard
-from vima_tokenize.record import ARRAYS, load_arrays
+from vima_tokenize.record import ARRAYS, image_decode, image_encode, load_arrays
 from vima_tokenize.text import EncodedPrompt, decode_prompt, load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -681,3 +681,42 @@ def test_rerun_with_other_settings_redoes_every_shard(
         assert observations == [s + 1 for s in table["steps"].to_pylist()]
     again = tokenize(dataset, "--keep-final-observation")
     assert f"in 0 shards ({count} already done)" in again.stderr
+
+
+# ------------------------------------------------------------------------------- sizes
+
+#: The reference's parsed dataset per episode (decoded pixels) and its tokenized records on
+#: the same kind of episodes (docs/PERFORMANCE.md).
+REFERENCE_DATASET_BYTES = 1.19e6
+REFERENCE_PREPROCESSED_BYTES = 148e3
+
+
+def test_sizes_of_one_episode_shards(tokenized_raw: Tokenized) -> None:
+    """One real episode per shard, as `build` writes small tasks: the footers no longer carry
+    statistics of the binary columns nor a second copy of the schema (20-34 KB before, which
+    made the dataset only 16x smaller than the reference's and the tokenized configs 2.3x).
+    The dataset target (20x) is met; the tokenized target (4x) is not (3.2x, see
+    docs/PERFORMANCE.md), so this guards the 3x reached."""
+    for stage, reference, factor in (
+        ("parsed", REFERENCE_DATASET_BYTES, 20),
+        ("preprocessed", REFERENCE_PREPROCESSED_BYTES, 3),
+    ):
+        paths = list(shards(tokenized_raw.dataset, stage).values())
+        assert len(paths) == 9
+        per_episode = sum(p.stat().st_size for p in paths) / len(paths)
+        assert per_episode * factor < reference, (stage, per_episode)
+        for path in paths:
+            assert pq.read_metadata(path).serialized_size < 10_000, path
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 32, 32), (2, 3, 32, 32), (1, 4, 3, 32, 32)])
+def test_image_coding_is_exact(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(shape))
+    for images in (
+        rng.integers(0, 256, shape, dtype=np.uint8),
+        np.full(shape, 255, np.uint8),
+        np.zeros(shape, np.uint8),
+    ):
+        coded = image_encode(images)
+        assert coded.dtype == np.uint8 and coded.shape == images.shape
+        assert np.array_equal(image_decode(coded), images)

@@ -50,7 +50,7 @@ FAILURES_FILE = "failures.jsonl"
 #: tokenize_version), read by the trainer to check that shards agree.
 SETTINGS_KEY = b"vima_tokenize"
 #: Version of the preprocessing itself; part of every shard's provenance.
-TOKENIZE_VERSION = 1
+TOKENIZE_VERSION = 2
 #: Parsed columns the preprocessing reads.
 INPUT_COLUMNS = [
     "task",

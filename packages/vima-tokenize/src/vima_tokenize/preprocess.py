@@ -19,7 +19,7 @@ from vima_tokenize.crops import (
     object_crops,
     resize_frame,
 )
-from vima_tokenize.record import VIEW_NAMES, delta_encode
+from vima_tokenize.record import VIEW_NAMES, image_encode
 from vima_tokenize.text import encode_prompt
 
 
@@ -82,7 +82,7 @@ def preprocess_row(
             for n in order
         ]
         crops, boxes, mask = _stack_crops(images, image_ids, slots)
-        out[f"prompt_crops_{view}"] = delta_encode(crops).tobytes()
+        out[f"prompt_crops_{view}"] = image_encode(crops).tobytes()
         out[f"prompt_bbox_{view}"] = boxes.tobytes()
         out[f"prompt_mask_{view}"] = mask.tobytes()
         out[f"prompt_frames_{view}"] = np.stack(
@@ -94,7 +94,7 @@ def preprocess_row(
         crops, boxes, mask = _stack_crops(
             list(zip(rgbs, segms, strict=True)), [object_ids] * frames, len(object_ids)
         )
-        out[f"obs_crops_{view}"] = delta_encode(crops).tobytes()
+        out[f"obs_crops_{view}"] = image_encode(crops).tobytes()
         out[f"obs_bbox_{view}"] = boxes.tobytes()
         out[f"obs_mask_{view}"] = mask.tobytes()
         out[f"obs_frames_{view}"] = np.stack([resize_frame(rgb) for rgb in rgbs]).tobytes()
