@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from vima_schema.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, main
+from vima_schema.cli import main
 from vima_schema.reader import read_episode
+from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 
 
 def test_validate_samples(samples_root: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections import Counter
@@ -11,66 +12,70 @@ from pathlib import Path
 from typing import Any
 
 from vima_schema import __version__
+from vima_schema.command import run_command, verbose_option
 from vima_schema.discover import find_episodes
 from vima_schema.enums import PickleNamespace
 from vima_schema.layout import placeholders
 from vima_schema.models import Episode
 from vima_schema.reader import EpisodeError, read_episode
-from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
+from vima_schema.runner import EXIT_FAILURES, EXIT_OK
+
+log = logging.getLogger("vima_schema")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: exit 0 when all is well, 1 when some episodes are invalid, 2 on usage errors."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vima-schema", description="Validate and inspect raw VIMA episodes."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    common = [verbose_option()]
     validate = commands.add_parser(
         "validate",
+        parents=common,
         help="check episodes; one JSON line per invalid episode on stdout",
         description="PATH is an episode folder or any folder above episodes; '-' reads paths "
         "from stdin. Prints one JSON line {path, error} per invalid episode.",
     )
     validate.add_argument("paths", nargs="+", metavar="PATH")
     validate.add_argument("--deep", action="store_true", help="also decode every JPEG frame")
-    inspect = commands.add_parser("inspect", help="summarise one episode")
+    inspect = commands.add_parser("inspect", parents=common, help="summarise one episode")
     inspect.add_argument("path", metavar="PATH", type=Path)
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code else EXIT_OK
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 when all is well, 1 when some episodes are invalid, 2 on usage
+    errors, 3 on unexpected errors (see `vima_schema.command`)."""
+    return run_command("vima-schema", _parser(), _run, argv)
+
+
+def _run(args: argparse.Namespace) -> tuple[int, str | None]:
     if args.command == "validate":
-        return _validate(args.paths, args.deep)
-    return _inspect(args.path, args.json)
+        return _validate(args.paths, args.deep), None
+    return _inspect(args.path, args.json), None
 
 
 def _validate(paths: list[str], deep: bool) -> int:
     start = time.perf_counter()
     valid = invalid = 0
-    try:
-        for folder in find_episodes(paths):
-            try:
-                read_episode(folder, deep=deep)
-                valid += 1
-            except EpisodeError as error:
-                invalid += 1
-                print(json.dumps({"path": str(folder), "error": "; ".join(error.problems)}))
-                sys.stdout.flush()
-    except FileNotFoundError as error:
-        print(f"vima-schema: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    for folder in find_episodes(paths):
+        try:
+            read_episode(folder, deep=deep)
+            valid += 1
+        except EpisodeError as error:
+            invalid += 1
+            print(json.dumps({"path": str(folder), "error": "; ".join(error.problems)}))
+            sys.stdout.flush()
     total = valid + invalid
     seconds = time.perf_counter() - start
-    print(
+    log.info(
         f"vima-schema: {total} episodes checked ({'deep' if deep else 'fast'}): {valid} valid, "
-        f"{invalid} invalid in {seconds:.2f} s",
-        file=sys.stderr,
+        f"{invalid} invalid in {seconds:.2f} s"
     )
     if total == 0:
-        print("vima-schema: error: no episode folders found", file=sys.stderr)
-        return EXIT_USAGE
+        raise ValueError("no episode folders found")
     return EXIT_FAILURES if invalid else EXIT_OK
 
 
@@ -111,7 +116,7 @@ def _inspect(path: Path, as_json: bool) -> int:
     try:
         episode = read_episode(path)
     except EpisodeError as error:
-        print(f"vima-schema: invalid episode: {error}", file=sys.stderr)
+        log.error(f"vima-schema: invalid episode: {error}")
         return EXIT_FAILURES
     info = summary(episode)
     if as_json:
