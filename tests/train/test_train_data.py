@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from vima_tokenize.record import load_arrays
 from vima_train.config import DataConfig
 from vima_train.data import collate, row_arrays
 from vima_train.data.module import VimaDataModule
 from vima_train.data.sampler import EpisodeBatchSampler
 from vima_train.data.store import DataError, build_cache, find_shards, open_store
-from vima_tokenize.record import load_arrays
 
 from .conftest import read_rows
 

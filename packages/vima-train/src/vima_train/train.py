@@ -87,11 +87,16 @@ def total_steps(prepared: Prepared, world_size: int) -> int:
     if prepared.total_steps is not None:
         return prepared.total_steps
     train = prepared.config.train
+    episodes = sum(shard_rows(s.path) for s in prepared.datamodule.train_shards)
+    span = prepared.config.data.batch_size * world_size
+    if episodes < span:
+        raise DataError(
+            f"{prepared.datamodule.dataset}: {episodes} train episodes, fewer than one batch "
+            f"({prepared.config.data.batch_size} x {world_size} rank(s)); lower --batch-size"
+        )
     if train.max_steps > 0:
         return train.max_steps
-    episodes = sum(shard_rows(s.path) for s in prepared.datamodule.train_shards)
-    batches = episodes // (prepared.config.data.batch_size * world_size)
-    return max(batches // train.accumulate, 1) * train.max_epochs
+    return max(episodes // span // train.accumulate, 1) * train.max_epochs
 
 
 def _precision(config: RunConfig) -> Any:
@@ -111,8 +116,6 @@ def fit(prepared: Prepared, run: Path) -> Path:
 
     config = prepared.config
     train = config.train
-    run.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run / "config.yaml", to_yaml(config))
     L.seed_everything(train.seed, workers=True, verbose=False)
     loggers: list[Logger] = [CSVLogger(run, name="logs")]
     if train.wandb != "disabled":
@@ -166,9 +169,10 @@ def fit(prepared: Prepared, run: Path) -> Path:
         limit_val_batches=1.0 if train.run_validation else 0,
         enable_model_summary=False,
     )
-    module = PolicyModule(
-        config, prepared.vocab_size, total_steps(prepared, trainer.world_size), prepared.meta
-    )
+    total = total_steps(prepared, trainer.world_size)  # the last check: nothing written yet
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / "config.yaml", to_yaml(config))
+    module = PolicyModule(config, prepared.vocab_size, total, prepared.meta)
     if train.record_episodes:
         folder = run / "episodes"
         folder.mkdir(exist_ok=True)

@@ -42,6 +42,8 @@ class EpisodeBatchSampler(Sampler[list[int]]):
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.shuffle, self.lengths = shuffle, lengths
         self.epoch = 0
+        #: Lightning calls `set_epoch` on `loader.batch_sampler.sampler`, so point it here.
+        self.sampler = self
         self._skip: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:

@@ -1,0 +1,238 @@
+"""Training end to end on the tokenized sample episodes: the CLI, W&B offline files,
+checkpoints that reload to the same outputs, exact resume, overfitting, bad input."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pytest
+import torch
+from vima_train.checkpoint import CheckpointError, load_policy, read_meta
+from vima_train.config import load_preset
+from vima_train.data import Batch
+from vima_train.metrics import action_metrics, loss_of
+from vima_train.model import Policy
+from vima_train.model.actions import axis_names
+from vima_train.module import PolicyModule
+from vima_train.train import prepare
+
+from .conftest import RunCli
+
+
+def train_losses(run: Path) -> dict[int, float]:
+    """step -> train/loss of every CSV log of a run folder (later versions override)."""
+    losses: dict[int, float] = {}
+    for path in sorted((run / "logs").glob("version_*/metrics.csv")):
+        with path.open() as handle:
+            for row in csv.DictReader(handle):
+                if row.get("train/loss"):
+                    losses[int(row["step"])] = float(row["train/loss"])
+    return losses
+
+
+def test_fit_tiny_writes_checkpoints_and_wandb_offline(
+    run_cli: RunCli, train_dataset: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    result = run_cli("fit", train_dataset, "--preset", "tiny", "--out", run, "--max-steps", "4")
+    assert result.code == 0, result.err
+    last = Path(result.last_line)
+    assert last == run / "checkpoints" / "last.ckpt" and last.is_file()
+    assert (run / "config.yaml").is_file()
+    assert list(run.glob("checkpoints/epoch00-step*.ckpt"))  # every epoch besides last
+    offline = list(run.glob("wandb/offline-run-*/run-*.wandb"))
+    assert offline and offline[0].stat().st_size > 0
+    losses = train_losses(run)
+    assert sorted(losses) == [0, 1, 2, 3] and all(v == v for v in losses.values())
+    meta = read_meta(last)
+    assert meta["global_step"] == 4 and meta["action_axes"] == 14
+    assert meta["axis_bins"] == [50, 100, 50, 50, 50, 50, 50, 50, 100, 50, 50, 50, 50, 50]
+    assert meta["tokenize_settings"]["keep_final_observation"] is False
+    assert meta["tokenizer_sha256"] == meta["tokenize_settings"]["tokenizer_sha256"]
+    assert "val/loss" in meta["metrics"] and "val/twist/acc" not in meta["metrics"]
+    inspected = run_cli("inspect", last)
+    assert inspected.code == 0 and "global_step: 4" in inspected.out
+    assert inspected.last_line == str(last)
+    listed = run_cli("presets")
+    assert listed.code == 0 and "tiny" in listed.out
+
+
+def test_checkpoint_reloads_to_the_same_outputs(
+    train_dataset: Path, tmp_path: Path, batch: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIMA_TRAIN_CACHE", str(tmp_path / "cache"))
+    config = load_preset("tiny", ["model.action_axes=12", "model.dropout=0.1"])
+    prepared = prepare(train_dataset, config, tmp_path / "run", None)
+    module = PolicyModule(config, prepared.vocab_size, 10, prepared.meta)
+    trainer = L.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        use_distributed_sampler=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, datamodule=prepared.datamodule)
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = load_policy(path)
+    assert not loaded.training and loaded.config == config.model
+    expected = module.policy.eval()(batch)
+    assert torch.equal(loaded(batch), expected)
+    assert loaded.checkpoint_meta is not None and loaded.checkpoint_meta["action_axes"] == 12
+    loaded.prompt_mask = "text"  # switchable on the loaded weights
+    assert not torch.equal(loaded(batch), expected)
+
+
+def test_resume_replays_the_uninterrupted_run(
+    run_cli: RunCli, train_dataset: Path, tmp_path: Path
+) -> None:
+    """Six steps straight vs four steps, then a resume from the step-4 checkpoint (in the middle
+    of epoch 1): the same episodes in the same order, the same losses, the same weights."""
+    common = [
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "6",
+        "--wandb",
+        "disabled",
+        "--set",
+        "train.record_episodes=true",
+        "--set",
+        "model.dropout=0.1",
+        "--set",
+        "model.shuffle_objects=true",
+        "--set",
+        "train.checkpoint_every_n_steps=2",
+    ]
+    straight = tmp_path / "straight"
+    assert run_cli("fit", train_dataset, "--out", straight, *common).code == 0
+    step4 = straight / "checkpoints" / "step0000004.ckpt"
+    assert read_meta(step4)["batches_this_epoch"] == 1  # 3 batches per epoch: mid-epoch
+    resumed = tmp_path / "resumed"
+    result = run_cli("fit", train_dataset, "--out", resumed, "--resume", step4, *common)
+    assert result.code == 0, result.err
+    full, tail = train_losses(straight), train_losses(resumed)
+    assert sorted(tail) == [4, 5]
+    assert all(tail[s] == full[s] for s in tail), (full, tail)
+    episodes = (straight / "episodes" / "rank0.txt").read_text().splitlines()
+    assert (resumed / "episodes" / "rank0.txt").read_text().splitlines() == episodes[8:]
+    a = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    b = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert read_meta(resumed / "checkpoints" / "last.ckpt")["examples_seen"] == 12
+
+
+@pytest.mark.slow
+def test_tiny_overfits_one_batch(batch: Batch) -> None:
+    torch.manual_seed(0)
+    config = load_preset("tiny").model
+    policy = Policy(config, 1512).train()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=3e-3)
+    targets = policy.targets(batch)
+    accuracy = 0.0
+    for _ in range(400):
+        logits = policy(batch)
+        loss = loss_of(logits, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        accuracy = action_metrics(logits.detach(), targets, axis_names(14))["acc"]
+        if accuracy > 0.97:
+            break
+    policy.eval()
+    assert action_metrics(policy(batch), targets, axis_names(14))["acc"] > 0.95, accuracy
+
+
+def _nothing_written(run: Path) -> bool:
+    return not run.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--preset", "no_such_preset"], "unknown preset 'no_such_preset'"),
+        (["--preset", "tiny", "--set", "model.nope=1"], "unknown key 'model.nope'"),
+        (["--preset", "tiny", "--set", "model.decoder.kind=lstm"], "model.decoder.kind"),
+        (["--preset", "tiny", "--set", "model.embed_dim"], "not KEY=VALUE"),
+        (["--preset", "tiny", "--set", "data.variants=[paraphrased]"], "paraphrased--preprocessed"),
+        (["--preset", "tiny", "--batch-size", "50"], "fewer than one batch"),
+        (
+            [
+                "--preset",
+                "tiny",
+                "--set",
+                "model.shuffle_objects=true",
+                "--set",
+                "model.visual.kind=patches",
+            ],
+            "shuffle_objects needs",
+        ),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(
+    run_cli: RunCli, train_dataset: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    run = tmp_path / "run"
+    result = run_cli("fit", train_dataset, "--out", run, *args)
+    assert result.code == 2
+    error_lines = [line for line in result.err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and message in error_lines[0], result.err
+    assert _nothing_written(run) and result.out == ""
+
+
+def test_bad_dataset_and_checkpoints_exit_2(
+    run_cli: RunCli, train_dataset: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("fit", empty, "--preset", "tiny", "--out", tmp_path / "a")
+    assert result.code == 2 and "no preprocessed configs" in result.err
+    assert _nothing_written(tmp_path / "a")
+    first = tmp_path / "first"
+    assert (
+        run_cli(
+            "fit",
+            train_dataset,
+            "--preset",
+            "tiny",
+            "--out",
+            first,
+            "--max-steps",
+            "1",
+            "--wandb",
+            "disabled",
+        ).code
+        == 0
+    )
+    last = first / "checkpoints" / "last.ckpt"
+    other = run_cli(
+        "fit",
+        train_dataset,
+        "--preset",
+        "tiny",
+        "--out",
+        tmp_path / "b",
+        "--resume",
+        last,
+        "--set",
+        "model.embed_dim=48",
+    )
+    assert other.code == 2 and "another model shape" in other.err
+    assert _nothing_written(tmp_path / "b")
+    again = run_cli("fit", train_dataset, "--preset", "tiny", "--out", first)
+    assert again.code == 2 and "already holds checkpoints" in again.err
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint")
+    assert run_cli("inspect", garbage).code == 2
+    with pytest.raises(CheckpointError, match="garbage.ckpt"):
+        load_policy(garbage)
+    checkpoint: dict[str, Any] = torch.load(last, weights_only=True)
+    checkpoint["vima_train"]["config"]["model"]["decoder"]["layers"] = 3
+    tampered = tmp_path / "tampered.ckpt"
+    torch.save(checkpoint, tampered)
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_policy(tampered)
