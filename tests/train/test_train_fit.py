@@ -228,7 +228,7 @@ def test_bad_dataset_and_checkpoints_exit_2(
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"not a checkpoint")
     assert run_cli("inspect", garbage).code == 2
-    with pytest.raises(CheckpointError, match="garbage.ckpt"):
+    with pytest.raises(CheckpointError, match=r"garbage\.ckpt"):
         load_policy(garbage)
     checkpoint: dict[str, Any] = torch.load(last, weights_only=True)
     checkpoint["vima_train"]["config"]["model"]["decoder"]["layers"] = 3
