@@ -93,7 +93,7 @@ def test_missing_action_key(vm_env: VimaEnv) -> None:
         (("rotate", "no_such_partition"), "unknown partition"),
         (("rotate", "novel_task_generalization"), "not defined in partition"),
         (("rotate", "placement_generalization", "hard"), "unknown difficulty"),
-        (("twist",), "not implemented"),
+        (("sweep_without_touching", "novel_task_generalization"), "not implemented"),
     ],
 )
 def test_bad_construction(args: tuple[str, ...], message: str) -> None:
@@ -157,9 +157,18 @@ PROMPTS = {
     "pick_in_order_then_restore": r"Put \{dragged_obj\} into \{base_obj_1\} then \{base_obj_2\}\. "
     r"Finally restore it into its original container\.",
     "same_texture": r"Put all objects with the same texture as \{base_obj\} into it\.",
+    "scene_understanding": r"Put the [a-z ]+ object in \{scene\} into the [a-z ]+ object\.",
+    "rearrange": r"Rearrange to this \{scene\}\.",
+    "rearrange_then_restore": r"Rearrange objects to this setup \{scene\} and then restore\.",
+    "twist": r'"Twist" is defined as rotating object a specific angle\. For examples: '
+    r"From \{before_twist_1\} to \{after_twist_1\}\. "
+    r"From \{before_twist_2\} to \{after_twist_2\}\. "
+    r"From \{before_twist_3\} to \{after_twist_3\}\. Now twist all [a-z ]+ objects\.",
+    "follow_motion": r"Follow this motion for \{dragged_obj\}: "
+    r"\{frame_0\} \{frame_1\} \{frame_2\}\.",
 }
 #: Held-out tasks exist only in L4.
-L4_TASKS = {"same_texture"}
+L4_TASKS = {"same_texture", "follow_motion"}
 
 
 def test_available_lists_the_implemented_tasks() -> None:

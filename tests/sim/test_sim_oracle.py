@@ -7,17 +7,22 @@ from vima_sim import VimaEnv
 from vima_sim.rollout import oracle_rollout
 
 #: Oracle steps of the reference's summary table (section 2.4), easy difficulty.
-ORACLE_STEPS = {
-    "visual_manipulation": 1,
-    "rotate": 1,
-    "novel_noun": 1,
-    "follow_order": 2,
-    "same_shape": 2,
-    "manipulate_old_neighbor": 2,
-    "pick_in_order_then_restore": 3,
-    "same_texture": 2,
+ORACLE_STEPS: dict[str, set[int]] = {
+    "visual_manipulation": {1},
+    "scene_understanding": {1},
+    "rotate": {1},
+    "rearrange": {3},
+    "rearrange_then_restore": {6},
+    "novel_noun": {1},
+    "twist": {1, 2},  # k objects of the named texture
+    "follow_motion": {2},
+    "follow_order": {2},
+    "same_texture": {2},
+    "same_shape": {2},
+    "manipulate_old_neighbor": {2},
+    "pick_in_order_then_restore": {3},
 }
-L4_TASKS = {"same_texture"}
+L4_TASKS = {"same_texture", "follow_motion"}
 L1_L3 = ("combinatorial_generalization", "novel_object_generalization")
 
 
@@ -27,15 +32,15 @@ def _run(task: str, seeds: range, partition: str = "placement_generalization") -
         for seed in seeds:
             result = oracle_rollout(env, seed)
             assert result.success, (task, partition, seed)
-            assert result.steps == ORACLE_STEPS[task], (task, seed, result.steps)
+            assert result.steps in ORACLE_STEPS[task], (task, seed, result.steps)
     finally:
         env.close()
 
 
 @pytest.mark.parametrize("task", sorted(ORACLE_STEPS))
-def test_oracle_solves_two_seeds(task: str) -> None:
+def test_oracle_solves_a_seed(task: str) -> None:
     partition = "novel_task_generalization" if task in L4_TASKS else "placement_generalization"
-    _run(task, range(10000, 10002), partition)
+    _run(task, range(10000, 10001), partition)
 
 
 @pytest.mark.slow

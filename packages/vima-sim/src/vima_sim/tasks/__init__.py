@@ -6,17 +6,32 @@ from vima_schema.enums import Difficulty, Partition, Task
 
 from vima_sim.encyclopedia import partition_tasks
 from vima_sim.tasks import (
+    follow_motion,
     follow_order,
     old_neighbor,
     pick_in_order,
     put_into,
+    rearrange,
     rotate,
     same_shape,
+    scene_understanding,
+    twist,
 )
 from vima_sim.tasks.base import REGISTRY, SceneSamplingError, TaskBase
 
 __all__ = ["SceneSamplingError", "TaskBase", "available", "make_task"]
-_MODULES = (follow_order, old_neighbor, pick_in_order, put_into, rotate, same_shape)
+_MODULES = (
+    follow_motion,
+    follow_order,
+    old_neighbor,
+    pick_in_order,
+    put_into,
+    rearrange,
+    rotate,
+    same_shape,
+    scene_understanding,
+    twist,
+)
 
 EVALUATION_PARTITIONS = (
     Partition.placement_generalization,

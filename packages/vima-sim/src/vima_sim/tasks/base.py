@@ -140,6 +140,23 @@ class TaskBase:
         theta = float(self.rng.random()) * 2 * np.pi
         return (x, y, size[2] / 2), yaw_quaternion(theta)
 
+    def scene_pose(
+        self,
+        size: tuple[float, ...],
+        placed: list[tuple[float, float, float]],
+        x_range: tuple[float, float] = (0.25, 0.75),
+        y_range: tuple[float, float] = (-0.5, 0.5),
+    ) -> Pose | None:
+        """A random pose for a prompt-scene object, clear of `placed` (x, y, radius) footprints."""
+        radius = math.hypot(size[0], size[1]) / 2
+        for _ in range(REJECT_SAMPLING_MAX_TIMES * 2):
+            x = float(self.rng.uniform(x_range[0] + radius, x_range[1] - radius))
+            y = float(self.rng.uniform(y_range[0] + radius, y_range[1] - radius))
+            if all(math.hypot(x - px, y - py) > radius + pr for px, py, pr in placed):
+                placed.append((x, y, radius))
+                return (x, y, size[2] / 2), yaw_quaternion(float(self.rng.random()) * 2 * np.pi)
+        return None
+
     def spawn(
         self,
         obj: ObjectEntry,

@@ -1,0 +1,125 @@
+"""scene_understanding (T2): put the object of a texture, shown in a scene, into a base."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from vima_schema.enums import Task
+
+from vima_sim.encyclopedia import get_object, get_texture
+from vima_sim.tasks.base import (
+    REGISTRY,
+    REJECT_SAMPLING_MAX_TIMES,
+    Goal,
+    SceneAsset,
+    SceneSamplingError,
+    Spawned,
+    TaskBase,
+)
+from vima_sim.tasks.put_into import HOLLOW_BASES, in_hollow
+
+
+@REGISTRY.register
+class SceneUnderstanding(TaskBase):
+    """T2: `Put the <texture> object in {scene} into the <texture> object.`"""
+
+    task = Task.scene_understanding
+
+    def update_goals(self) -> None:
+        """All goals are checked at every step."""
+        self.goals = [g for g in self.goals if not self.goal_achieved(g)]
+
+    def base_shapes(self) -> tuple[str, ...]:
+        """Base shapes (the dragged list at extreme difficulty)."""
+        return (
+            self.settings.dragged_obj if self.rules["base_from_dragged"] else self.settings.base_obj
+        )
+
+    def reset_scene(self) -> None:
+        """Base and dragged object of two textures, a scene image, workspace distractors."""
+        base_tex, dragged_tex = "", ""
+        while base_tex == dragged_tex:
+            base_tex = self.choice(self.settings.base_texture)
+            dragged_tex = self.choice(self.settings.dragged_texture)
+        base: Spawned | None = None
+        for _ in range(REJECT_SAMPLING_MAX_TIMES):
+            obj = get_object(self.choice(self.base_shapes()))
+            base = self.spawn(obj, get_texture(base_tex), self.random_size(obj), fixed=True)
+            if base is not None:
+                break
+        if base is None:
+            raise SceneSamplingError("Error in sampling base object")
+        dragged: Spawned | None = None
+        for _ in range(REJECT_SAMPLING_MAX_TIMES):
+            obj = get_object(self.choice(self.settings.dragged_obj))
+            size = self.random_size(obj)
+            pose = self.random_pose(size)
+            if pose is None or (base.obj.name in HOLLOW_BASES and in_hollow((pose, size), base)):
+                continue
+            dragged = self.spawn(obj, get_texture(dragged_tex), size, pose)
+            if dragged is not None:
+                break
+        if dragged is None:
+            raise SceneSamplingError("Error in sampling dragged object")
+        self.goals.append(Goal([(dragged.body, 0)], np.ones((1, 1)), [base.pose]))
+        self.all_goals = list(self.goals)
+        self.assets = {"scene": self._scene(dragged, base_tex)}
+        self._workspace_distractors(base, dragged, base_tex, dragged_tex)
+        self.prompt = f"Put the {dragged_tex} object in {{scene}} into the {base_tex} object."
+
+    def _scene(self, dragged: Spawned, base_tex: str) -> SceneAsset:
+        """The dragged object and scene distractors at random poses of an otherwise empty scene."""
+        placed: list[tuple[float, float, float]] = []
+        pose = self.scene_pose(dragged.size, placed)
+        if pose is None:
+            raise SceneSamplingError("Error in sampling the scene")
+        objects = [(dragged.obj, dragged.texture, dragged.urdf, pose)]
+        shapes = list(self.settings.dragged_obj) + list(self.base_shapes())
+        textures = [
+            t
+            for t in itertools.chain(self.settings.dragged_texture, self.settings.base_texture)
+            if t != dragged.texture.name
+        ]
+        for _ in range(self.rules["n_scene_distractors"]):
+            obj = get_object(self.choice(shapes))
+            texture = get_texture(self.choice(textures))
+            size = self.random_size(obj)
+            pose = self.scene_pose(size, placed)
+            if pose is None:
+                continue
+            assert self.world is not None
+            objects.append((obj, texture, self.world.urdf_for(obj, size), pose))
+        return SceneAsset(objects)
+
+    def _workspace_distractors(
+        self, base: Spawned, dragged: Spawned, base_tex: str, dragged_tex: str
+    ) -> None:
+        """Other shapes in the dragged texture, or the base shape in another texture."""
+        count = self.rules["n_distractors"]
+        other_dragged = [s for s in self.settings.dragged_obj if s != dragged.obj.name]
+        all_textures = list(self.settings.dragged_texture) + list(self.settings.base_texture)
+        for _ in range(count + 2 * REJECT_SAMPLING_MAX_TIMES):
+            as_base = self.rng.random() >= 0.5
+            obj = get_object(base.obj.name if as_base else self.choice(other_dragged))
+            size = self.random_size(obj)
+            pose = self.random_pose(size)
+            if pose is None:
+                continue
+            if as_base:
+                if obj.name in HOLLOW_BASES and in_hollow(
+                    dragged, Spawned(-1, obj, base.texture, size, "", pose)
+                ):
+                    continue
+                texture = self.choice([t for t in all_textures if t != base_tex])
+            else:
+                if base.obj.name in HOLLOW_BASES and in_hollow((pose, size), base):
+                    continue
+                texture = dragged_tex
+            item = self.spawn(obj, get_texture(texture), size, pose, fixed=as_base)
+            if item is None:
+                continue
+            self.distractors.append((item.body, 0))
+            if len(self.distractors) == count:
+                return
+        raise SceneSamplingError("Error in sampling distractors")

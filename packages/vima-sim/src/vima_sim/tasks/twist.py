@@ -1,0 +1,96 @@
+"""twist (T9): rotate every object of a named texture by an angle shown only by examples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+from vima_schema.enums import Task
+
+from vima_sim.encyclopedia import get_object, get_texture
+from vima_sim.tasks.base import (
+    REGISTRY,
+    REJECT_SAMPLING_MAX_TIMES,
+    Goal,
+    SceneAsset,
+    SceneSamplingError,
+    Spawned,
+    TaskBase,
+)
+from vima_sim.world import yaw_quaternion
+
+N_EXAMPLES = 3
+#: Centre region of the example scenes: x within 0.0625 m of 0.5, y within 0.375 m of 0.
+EXAMPLE_X, EXAMPLE_Y = (0.4375, 0.5625), (-0.375, 0.375)
+
+
+@REGISTRY.register
+class Twist(TaskBase):
+    """T9: `"Twist" is defined as rotating object a specific angle. For examples: From
+    {before_twist_1} to {after_twist_1}. ... Now twist all <texture> objects.`"""
+
+    task = Task.twist
+    position_only = False
+
+    def update_goals(self) -> None:
+        """All goals are checked at every step."""
+        self.goals = [g for g in self.goals if not self.goal_achieved(g)]
+
+    def check(self) -> tuple[bool, bool]:
+        """Distractor check; success when every target is rotated in place."""
+        if not self.distractors_ok():
+            return False, True
+        if not self.goals:
+            return True, False
+        return False, any(self.out_of_workspace(g.objects[0][0]) for g in self.goals)
+
+    def reset_scene(self) -> None:
+        """Objects, k of them in the named texture; three before/after example pairs."""
+        angle = np.deg2rad(int(self.choice(self.rules["angles"])))
+        n = self.rules["n_objects"]
+        k = int(self.rng.integers(1, n)) if n > 3 else int(self.rng.integers(1, 3))
+        textures = list(self.settings.dragged_texture)
+        named = self.choice(textures)
+        others = [t for t in textures if t != named]
+        targets: list[Spawned] = []
+        for i in range(n):
+            texture = named if i < k else self.choice(others)
+            item = None
+            for _ in range(REJECT_SAMPLING_MAX_TIMES):
+                obj = get_object(self.choice(self.settings.dragged_obj))
+                item = self.spawn(obj, get_texture(texture), self.random_size(obj))
+                if item is not None:
+                    break
+            if item is None:
+                raise SceneSamplingError("Error in sampling objects")
+            symmetry = item.obj.symmetry or 0
+            if i < k:
+                targets.append(item)
+                yaw = pb.getEulerFromQuaternion(item.pose[1])[2]
+                goal_pose = (item.pose[0], yaw_quaternion(yaw - angle))
+                self.goals.append(Goal([(item.body, symmetry)], np.ones((1, 1)), [goal_pose]))
+            else:
+                self.distractors.append((item.body, symmetry))
+        self.all_goals = list(self.goals)
+        self.assets = {}
+        parts = []
+        for e in range(1, N_EXAMPLES + 1):
+            example = self.choice(targets)
+            texture = get_texture(self.choice(others))
+            x = float(self.rng.uniform(*EXAMPLE_X))
+            y = float(self.rng.uniform(*EXAMPLE_Y))
+            yaw = float(self.rng.random()) * 2 * np.pi
+            z = example.size[2] / 2
+            before = ((x, y, z), yaw_quaternion(yaw))
+            after = ((x, y, z), yaw_quaternion(yaw - angle))
+            self.assets[f"before_twist_{e}"] = SceneAsset(
+                [(example.obj, texture, example.urdf, before)]
+            )
+            self.assets[f"after_twist_{e}"] = SceneAsset(
+                [(example.obj, texture, example.urdf, after)]
+            )
+            parts.append(f"From {{before_twist_{e}}} to {{after_twist_{e}}}.")
+        self.prompt = (
+            '"Twist" is defined as rotating object a specific angle. For examples: '
+            + " ".join(parts)
+            + f" Now twist all {named} objects."
+        )
