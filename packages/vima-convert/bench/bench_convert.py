@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from vima_schema.dataset_layout import PARQUET_OPTIONS
 from vima_schema.discover import find_episodes
+from vima_schema.parquet_shard import writer_options
 from vima_schema.reader import read_episode
 from vima_schema.record import episode_to_record, hf_schema
 from vima_schema.synthetic import write_corpus
@@ -97,7 +97,7 @@ def main() -> None:
             f"KB/ep; peak RSS {rss:.0f} MB"
         )
     table = pa.Table.from_pylist([episode_to_record(e) for e in samples], schema=hf_schema())
-    pq.write_table(table, work / "distinct.parquet", **PARQUET_OPTIONS)
+    pq.write_table(table, work / "distinct.parquet", **writer_options(table.schema))
     size = (work / "distinct.parquet").stat().st_size
     print(
         f"distinct samples: {len(samples)} episodes in one shard, {size / len(samples) / 1e3:.1f}"

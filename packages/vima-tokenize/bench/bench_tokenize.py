@@ -28,8 +28,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from vima_schema.dataset_layout import PARQUET_OPTIONS, PARSED, list_shards, shard_rows
+from vima_schema.dataset_layout import PARSED, list_shards, shard_rows
 from vima_schema.discover import find_episodes
+from vima_schema.parquet_shard import writer_options
 from vima_schema.reader import read_episode
 from vima_schema.record import episode_to_record
 from vima_schema.synthetic import write_corpus
@@ -66,7 +67,8 @@ def distinct_sample_bytes(work: Path) -> tuple[int, int, int]:
         for folder in find_episodes([SAMPLES])
     ]
     path = work / "distinct-samples.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=hf_schema()), path, **PARQUET_OPTIONS)
+    table = pa.Table.from_pylist(rows, schema=hf_schema())
+    pq.write_table(table, path, **writer_options(table.schema))
     raw = sum(len(value) for row in rows for value in row.values() if isinstance(value, bytes))
     return len(rows), path.stat().st_size, raw
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from vima_schema.dataset_layout import shards_of_config
+from vima_schema.dataset_meta import read_meta
 from vima_schema.record import record_to_episode
 from vima_schema.writer import write_episode
 
@@ -17,6 +18,7 @@ def export_raw(
     shards = shards_of_config(dataset, config, split)
     if not shards:
         raise ValueError(f"{dataset}: config {config!r} has no shards for split {split or 'any'}")
+    read_meta(dataset)  # refuses a dataset of an unknown format version
     count = 0
     for shard in shards:
         for batch in pq.ParquetFile(shard.path).iter_batches(batch_size=32):

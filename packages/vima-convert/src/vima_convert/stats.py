@@ -88,8 +88,8 @@ def format_table(stats: dict[str, Any]) -> str:
 def plot(data: pl.DataFrame, path: Path) -> Path:
     """Save episodes per task and histograms of steps, objects and prompt length as PNG.
 
-    Train and valid are stacked in two colours; counts are integers, on a log scale when they
-    differ by more than `LOG_SCALE_RATIO` (as tasks and splits do at full scale).
+    Train and valid are side-by-side bars in two colours; counts are integers, on a log scale
+    when they differ by more than `LOG_SCALE_RATIO` (as tasks and splits do at full scale).
     """
     import matplotlib
 
@@ -108,28 +108,31 @@ def plot(data: pl.DataFrame, path: Path) -> Path:
     ):
         low, high = int(data[column].min()), int(data[column].max())  # type: ignore[arg-type]
         panels.append((axis, column, title, list(range(low, high + 1))))
+    width = 0.8 / len(splits)
     for axis, column, title, keys in panels:
         counts = data.group_by(column, "split").len()
-        base = [0] * len(keys)
-        position = list(range(len(keys)))
-        for split in splits:
+        every: list[int] = []
+        for number, split in enumerate(splits):
             found = dict(counts.filter(pl.col("split") == split).select(column, "len").iter_rows())
             heights = [int(found.get(key, 0)) for key in keys]
+            shift = (number - (len(splits) - 1) / 2) * width
+            position = [i + shift for i in range(len(keys))]
             if column == "task":
-                axis.barh(position, heights, left=base, label=split)
+                axis.barh(position, heights, height=width, label=split)
             else:
-                axis.bar(keys, heights, bottom=base, label=split, width=0.8)
-            base = [b + h for b, h in zip(base, heights, strict=True)]
+                axis.bar(position, heights, width=width, label=split)
+            every += [h for h in heights if h]
         count_axis = axis.xaxis if column == "task" else axis.yaxis
         count_axis.set_major_locator(MaxNLocator(integer=True))
-        nonzero = [b for b in base if b]
-        if nonzero and max(nonzero) > LOG_SCALE_RATIO * min(nonzero):
+        if every and max(every) > LOG_SCALE_RATIO * min(every):
             (axis.set_xscale if column == "task" else axis.set_yscale)("log")
+        ticks = list(range(len(keys)))
         if column == "task":
-            axis.set_yticks(position, keys)
+            axis.set_yticks(ticks, keys)
             axis.set_xlabel("episodes")
         else:
-            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            step = max(1, len(keys) // 12)
+            axis.set_xticks(ticks[::step], [str(k) for k in keys][::step])
             axis.set_ylabel("episodes")
         axis.set_title(title)
         axis.legend()
