@@ -167,8 +167,18 @@ PROMPTS = {
     "follow_motion": r"Follow this motion for \{dragged_obj\}: "
     r"\{frame_0\} \{frame_1\} \{frame_2\}\.",
 }
+_DEMOS = " ".join(
+    rf"\{{demo_blicker_obj_{i}\}} is (\w+) than \{{demo_less_blicker_obj_{i}\}}\."
+    for i in (1, 2, 3)
+)
+PROMPTS["novel_adj"] = _DEMOS + r" Put the (less )?\w+ \{dragged_obj\} into the \{base_obj\}\."
+PROMPTS["novel_adj_and_noun"] = (
+    r"This is a \w+ \{(dragged|base)_obj\}\. This is a \w+ \{(dragged|base)_obj\}\. "
+    + _DEMOS
+    + r" Put the (less )?\w+ \w+ into the \w+\."
+)
 #: Held-out tasks exist only in L4.
-L4_TASKS = {"same_texture", "follow_motion"}
+L4_TASKS = {"same_texture", "follow_motion", "novel_adj_and_noun"}
 
 
 def test_available_lists_the_implemented_tasks() -> None:

@@ -21,8 +21,10 @@ ORACLE_STEPS: dict[str, set[int]] = {
     "same_shape": {2},
     "manipulate_old_neighbor": {2},
     "pick_in_order_then_restore": {3},
+    "novel_adj": {1},
+    "novel_adj_and_noun": {1},
 }
-L4_TASKS = {"same_texture", "follow_motion"}
+L4_TASKS = {"same_texture", "follow_motion", "novel_adj_and_noun"}
 L1_L3 = ("combinatorial_generalization", "novel_object_generalization")
 
 

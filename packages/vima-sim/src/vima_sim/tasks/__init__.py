@@ -8,6 +8,7 @@ from vima_sim.encyclopedia import partition_tasks
 from vima_sim.tasks import (
     follow_motion,
     follow_order,
+    novel_adj,
     old_neighbor,
     pick_in_order,
     put_into,
@@ -23,6 +24,7 @@ __all__ = ["SceneSamplingError", "TaskBase", "available", "make_task"]
 _MODULES = (
     follow_motion,
     follow_order,
+    novel_adj,
     old_neighbor,
     pick_in_order,
     put_into,
