@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -110,6 +111,14 @@ def test_offline_perturbations_side_by_side_and_report(
     assert run.code == 0, run.err
     assert "Offline (teacher-forced) metrics" in (report / "report.md").read_text()
     assert (report / "offline.png").is_file()
+    run = run_eval("report", out, "--baseline", out, "--baseline-perturbation", "noop",
+                   "--out", report, "--resamples", "20")  # fmt: skip
+    assert run.code == 0, run.err
+    text = (report / "report.md").read_text()
+    for name in names[1:]:
+        assert re.search(rf"\| \S+ / {name} \| [+-]\d+\.\d \| \[.*\] paired \|", text), text
+    run = run_eval("report", out, "--baseline", out, "--out", tmp_path / "r2")
+    assert run.code == 2 and "choose with --baseline-perturbation" in run.err
 
 
 def test_offline_bad_input(

@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RESULT",
         help="a result table (or offline output folder) or 'vima-200m' (published numbers)",
     )
+    r.add_argument(
+        "--baseline-perturbation",
+        metavar="NAME",
+        help="the run of --baseline with this perturbation (when it holds several)",
+    )
     r.add_argument("--out", type=Path, default=Path("report"), metavar="DIR")
     r.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
 
@@ -138,9 +143,12 @@ def _report(args: argparse.Namespace) -> int:
             baseline = builtin_run(args.baseline)
         else:
             loaded = load_runs([Path(args.baseline)])
+            if args.baseline_perturbation is not None:
+                loaded = [r for r in loaded if r.perturbation == args.baseline_perturbation]
             if len(loaded) != 1:
                 raise ValueError(
-                    f"--baseline {args.baseline}: holds {len(loaded)} runs, expected one"
+                    f"--baseline {args.baseline}: holds {len(loaded)} matching runs, expected "
+                    "one (choose with --baseline-perturbation)"
                 )
             baseline = loaded[0]
             runs = [run for run in runs if run.label != baseline.label] + [baseline]

@@ -47,6 +47,7 @@ class Run:
 
     label: str
     mode: str
+    perturbation: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
     reference: dict[tuple[str, int], float] | None = None  # a published row (no episodes)
 
@@ -89,7 +90,7 @@ def load_runs(paths: Sequence[Path]) -> list[Run]:
                 label = f"{row['checkpoint']} / {row['perturbation']}"
                 if row["difficulty"] != "easy":
                     label += f" / {row['difficulty']}"
-                runs[key] = Run(label=label, mode=row["mode"])
+                runs[key] = Run(label=label, mode=row["mode"], perturbation=row["perturbation"])
             runs[key].rows.append(row)
     return list(runs.values())
 
@@ -494,9 +495,13 @@ def offline_difference(
     run: Run, baseline: Run, resamples: int = 1000
 ) -> tuple[float, float, float, bool]:
     """Pooled accuracy difference with a bootstrap interval (paired on shared episodes)."""
-    ours = {(r["episode"], r["seed"]): r for r in run.rows}
-    theirs = {(r["episode"], r["seed"]): r for r in baseline.rows}
-    if ours.keys() == theirs.keys():
+    ours = {r["episode"]: r for r in run.rows}
+    theirs = {r["episode"]: r for r in baseline.rows}
+    if (
+        len(ours) == len(run.rows)
+        and len(theirs) == len(baseline.rows)
+        and ours.keys() == theirs.keys()
+    ):
         keys = sorted(ours)
         a, b = [ours[k] for k in keys], [theirs[k] for k in keys]
 
