@@ -47,9 +47,9 @@ class Run:
 
     label: str
     mode: str
-    perturbation: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
     reference: dict[tuple[str, int], float] | None = None  # a published row (no episodes)
+    perturbation: str = ""
 
     def cells(self) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Rows per (task, level)."""
