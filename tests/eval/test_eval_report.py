@@ -116,7 +116,10 @@ def test_report_tables_and_paired_differences(tmp_path: Path, run_eval: RunEval)
     text = (out / "report.md").read_text()
     assert "| VIMA-200M (published) | 81.6 | 81.5 | 77.6 | 48.6 |" in text
     assert "ckpt-a / noop minus ckpt-b / noop" in text
-    assert "VIMA-200M (published) & 81.6 & 81.5 & 77.6 & 48.6" in (out / "report.tex").read_text()
+    latex = (out / "report.tex").read_text()
+    assert "VIMA-200M (published) & 81.6 & 81.5 & 77.6 & 48.6" in latex
+    assert "T3 rotate & 75.0 & 65.0 & -- & -- \\\\" in latex
+    assert "T11 follow\\_order & 50.0 & -- & -- & -- \\\\" in latex
 
 
 def test_report_against_published_row(tmp_path: Path, run_eval: RunEval) -> None:

@@ -343,6 +343,7 @@ def _online_section(report: Report, runs: list[Run], baseline: Run | None) -> No
             report, [r for r in runs if r is not baseline and r.reference is None], baseline, cells
         )
     report.latex.append(_latex_levels(runs, means))
+    report.latex += [_latex_tasks(run.label, cells[run.label], means[run.label]) for run in runs]
     report.figures["levels.png"] = _levels_figure(runs, means)
 
 
@@ -432,6 +433,29 @@ def _latex_levels(runs: list[Run], means: dict[str, dict[int, Cell]]) -> str:
         ]
         lines.append(_latex_escape(run.label) + " & " + " & ".join(values) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def _latex_tasks(label: str, cells: dict[tuple[str, int], Cell], means: dict[int, Cell]) -> str:
+    lines = [
+        f"% {label}: success rate (%) per task and level",
+        "\\begin{tabular}{l" + "r" * len(LEVELS) + "}",
+        "\\toprule",
+        "Task & " + " & ".join(f"L{lv}" for lv in LEVELS) + " \\\\",
+        "\\midrule",
+    ]
+    for task in _tasks(cells):
+        values = [_pct(cells[task, lv].rate) if (task, lv) in cells else "--" for lv in LEVELS]
+        name = _latex_escape(f"T{task_number(task)} {task}")
+        lines.append(name + " & " + " & ".join(values) + " \\\\")
+    average = [_pct(means[lv].rate) if lv in means else "--" for lv in LEVELS]
+    lines += [
+        "\\midrule",
+        "Average & " + " & ".join(average) + " \\\\",
+        "\\bottomrule",
+        "\\end{tabular}",
+        "",
+    ]
     return "\n".join(lines)
 
 
