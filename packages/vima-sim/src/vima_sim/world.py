@@ -236,13 +236,19 @@ def _hide(body: int, client: int) -> None:
         pb.changeVisualShape(body, shape[1], rgbaColor=[*shape[7][:3], 0], physicsClientId=client)
 
 
-def apply_texture(client: int, body: int, texture: TextureEntry) -> None:
-    """Colour or texture link -1 of a body as VIMA-Bench does."""
+def apply_texture(
+    client: int, body: int, texture: TextureEntry, cache: dict[str, int] | None = None
+) -> None:
+    """Colour or texture link -1 of a body as VIMA-Bench does (image ids cached in `cache`)."""
     if texture.color is not None:
         pb.changeVisualShape(body, -1, rgbaColor=[*texture.color, 1], physicsClientId=client)
     else:
         assert texture.asset is not None
-        tex = pb.loadTexture(str(ASSETS_ROOT / texture.asset), physicsClientId=client)
+        tex = None if cache is None else cache.get(texture.asset)
+        if tex is None:
+            tex = pb.loadTexture(str(ASSETS_ROOT / texture.asset), physicsClientId=client)
+            if cache is not None:
+                cache[texture.asset] = tex
         pb.changeVisualShape(body, -1, textureUniqueId=tex, physicsClientId=client)
 
 
