@@ -130,8 +130,10 @@ class PolicyModule(L.LightningModule):
                 logged[f"val/{task.name}/loss"] = metrics["loss"]
                 logged[f"val/{task.name}/acc"] = metrics["acc"]
         if logged["val/loss"] == logged["val/loss"]:  # not NaN: some valid episode
-            self.log_dict(logged, sync_dist=False, rank_zero_only=False)
-            self.log("val_loss", logged["val/loss"], prog_bar=True)
+            # Already summed over ranks, so every rank holds the same values and the
+            # sync_dist mean changes nothing (it only keeps Lightning from warning).
+            self.log_dict(logged, sync_dist=True)
+            self.log("val_loss", logged["val/loss"], prog_bar=True, sync_dist=True)
 
     # ----------------------------------------------------------- optimiser
     def configure_optimizers(self) -> Any:
