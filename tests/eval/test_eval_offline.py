@@ -11,12 +11,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import torch
-from vima_eval.offline import iter_episodes
+from vima_eval.offline import iter_episodes, perturbed_arrays
 from vima_eval.results import read_results
 from vima_schema.enums import TASK_NAMES
-from vima_schema.perturbations import TEXTUAL_TASKS
+from vima_schema.layout import placeholders
+from vima_schema.perturbations import PERTURBATIONS, TEXTUAL_TASKS, object_orders
 from vima_tokenize.pipeline import tokenize_dataset
-from vima_train.checkpoint import load_policy
+from vima_train.checkpoint import load_policy, tokenizer_of
 from vima_train.data.batch import collate
 from vima_train.data.store import find_shards
 from vima_train.model.actions import axis_indices
@@ -90,7 +91,14 @@ def test_offline_perturbations_side_by_side_and_report(
     tmp_path: Path, run_eval: RunEval, tiny_checkpoint: Path, eval_dataset: Path
 ) -> None:
     out = tmp_path / "offline"
-    names = ["noop", "textual", "gobbledygook_tokens", "mask_text", "shuffle_objects"]
+    names = [
+        "noop",
+        "textual",
+        "gobbledygook_tokens",
+        "different_instruction",
+        "mask_text",
+        "shuffle_objects",
+    ]
     args = [a for n in names for a in ("--perturb", n)]
     run = run_eval("offline", tiny_checkpoint, eval_dataset, *args, "--out", out,
                    "--resamples", "20", "--seed", "5")  # fmt: skip
@@ -164,3 +172,31 @@ def test_offline_result_rows_name_their_tasks(
     assert picked == {"rotate", "twist"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert math.isnan(metrics["perturbations"]["noop"]["overall"]["acc"]["low"])
+
+
+def test_perturbed_arrays_select_prompt_images(tiny_checkpoint: Path, eval_dataset: Path) -> None:
+    tokenizer = tokenizer_of(load_policy(tiny_checkpoint).checkpoint_meta or {})
+    shards = find_shards(eval_dataset, ["original"], "valid")
+    episode = next(
+        e for e in iter_episodes(eval_dataset, "original", shards, None)
+        if e.instruction.task == "visual_manipulation"
+    )  # fmt: skip
+    before = placeholders(episode.instruction.prompt)
+    assert sorted(before) == ["base_obj", "dragged_obj_1"]
+    arrays, after = perturbed_arrays(episode, PERTURBATIONS["different_instruction"], 0, tokenizer)
+    # "Rotate the {dragged_obj_1} N degrees.": only the dragged object's image is left
+    assert after.prompt.startswith("Rotate the {dragged_obj_1} ")
+    source = before.index("dragged_obj_1")
+    for name in ("prompt_crops_front", "prompt_bbox_top", "prompt_mask_front"):
+        assert arrays[name].shape[0] == 1
+        assert (arrays[name][0] == episode.arrays[name][source]).all()
+    assert int((arrays["token_types"] == 1).sum()) == 1
+    assert episode.arrays["prompt_crops_front"].shape[0] == 2  # the input is left alone
+    # shuffle_objects: every observation's objects permuted alike in both views
+    shuffled, _ = perturbed_arrays(episode, PERTURBATIONS["shuffle_objects"], 3, tokenizer)
+    objects = episode.arrays["obs_bbox_top"].shape[1]
+    for step in range(episode.arrays["obs_bbox_top"].shape[0]):
+        order = object_orders(3, episode.instruction.episode, len(shuffled["obs_bbox_top"]),
+                              objects)[step]  # fmt: skip
+        for name in ("obs_bbox_top", "obs_bbox_front", "obs_mask_front", "obs_crops_top"):
+            assert (shuffled[name][step] == episode.arrays[name][step][order]).all()
