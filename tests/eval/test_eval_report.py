@@ -116,6 +116,8 @@ def test_report_tables_and_paired_differences(tmp_path: Path, run_eval: RunEval)
     text = (out / "report.md").read_text()
     assert "| VIMA-200M (published) | 81.6 | 81.5 | 77.6 | 48.6 |" in text
     assert "ckpt-a / noop minus ckpt-b / noop" in text
+    for label in ("ckpt-a / noop", "ckpt-b / noop", "VIMA-200M (published)"):
+        assert text.count(f"## {label}: success rate (%) per task") == 1
     latex = (out / "report.tex").read_text()
     assert "VIMA-200M (published) & 81.6 & 81.5 & 77.6 & 48.6" in latex
     assert "T3 rotate & 75.0 & 65.0 & -- & -- \\\\" in latex

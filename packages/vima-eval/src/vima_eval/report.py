@@ -276,7 +276,9 @@ def build_report(runs: list[Run], baseline: Run | None, resamples: int = 1000) -
     offline = [run for run in runs if run.mode == OFFLINE]
     report.markdown.append("# Evaluation report\n")
     if online or (baseline is not None and baseline.mode == ONLINE):
-        shown = online + ([baseline] if baseline is not None and baseline.mode == ONLINE else [])
+        extra = baseline is not None and baseline.mode == ONLINE
+        extra = extra and all(run is not baseline for run in online)
+        shown = online + ([baseline] if extra and baseline is not None else [])
         if not any(run.reference is not None for run in shown):
             shown.append(builtin_run("vima-200m"))
         _online_section(report, shown, baseline)
