@@ -164,6 +164,8 @@ PROMPTS = {
     r"From \{before_twist_1\} to \{after_twist_1\}\. "
     r"From \{before_twist_2\} to \{after_twist_2\}\. "
     r"From \{before_twist_3\} to \{after_twist_3\}\. Now twist all [a-z ]+ objects\.",
+    "sweep_without_exceeding": r"Sweep (any|one|two|three|all) \{swept_obj\} into \{bounds\} "
+    r"without exceeding \{constraint\}\.",
     "follow_motion": r"Follow this motion for \{dragged_obj\}: "
     r"\{frame_0\} \{frame_1\} \{frame_2\}\.",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pybullet as pb
 import pytest
 from vima_sim import VimaEnv
 from vima_sim.rollout import oracle_rollout
@@ -77,5 +78,29 @@ def test_follow_order_fails_on_a_useless_step() -> None:
         action["pose1_position"] = action["pose0_position"]  # put the block back where it was
         _, _, terminated, _, info = env.step(action)
         assert info["failure"] and terminated and not info["success"]
+    finally:
+        env.close()
+
+
+def test_sweep_push_into_zone_and_past_the_line() -> None:
+    """The spatula pushes a block into the zone; a block on the line fails the episode."""
+    env = VimaEnv("sweep_without_exceeding")
+    try:
+        obs, info = env.reset(seed=0)
+        assert obs["ee"] == 1 and info["meta"]["robot_components"] == [2, 3]
+        assert min(info["meta"]["obj_id_to_info"]) == 4
+        action = env.oracle_action()
+        assert action is not None
+        _, _, _, _, step_info = env.step(action)
+        assert step_info["success"]
+        env.reset(seed=0)
+        task = env.task
+        block = next(iter(task.points))
+        line_pose = task.line[0]
+        pb.resetBasePositionAndOrientation(
+            block, line_pose[0], line_pose[1], physicsClientId=env.world.client
+        )
+        task.check_constraint()  # what the arm's tick hook runs every 50 ticks
+        assert task.check() == (False, True)
     finally:
         env.close()

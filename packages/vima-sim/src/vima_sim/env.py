@@ -19,7 +19,7 @@ POSITION_LOW = np.array([0.25, -0.5], dtype=np.float32)
 POSITION_HIGH = np.array([0.75, 0.5], dtype=np.float32)
 #: Steps allowed beyond the task's oracle_max_steps (VIMA's TimeLimit protocol).
 BONUS_STEPS = 2
-ROBOT_COMPONENTS = [2, 3, 4]
+ROBOT_COMPONENTS = {EndEffector.suction: [2, 3, 4], EndEffector.spatula: [2, 3]}
 
 
 def _image_space() -> gym.spaces.Dict:
@@ -69,7 +69,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
         self.arm = Arm(self.world)
         self.renderer = AssetRenderer()
         self.max_steps = self.task.oracle_max_steps + BONUS_STEPS
-        self.end_effector = EndEffector.suction
+        self.end_effector = self.task.end_effector
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self._elapsed = 0
@@ -87,9 +87,10 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
             self._seed = seed
             self._rng = np.random.default_rng(seed)
         self._ready = False
-        self.world.reset()
+        self.world.reset(spatula=self.end_effector is EndEffector.spatula)
         self.arm = Arm(self.world)
         self.task.build(self.world, self._rng)
+        self.arm.on_check = self.task.check_constraint
         self.prompt = self.task.prompt
         self.prompt_assets = {
             name: self.renderer.render(asset) for name, asset in self.task.assets.items()
@@ -104,7 +105,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
             "modalities": ["rgb", "segm"],
             "seed": self._seed,
             "action_bounds": ActionBounds(low=POSITION_LOW.copy(), high=POSITION_HIGH.copy()),
-            "robot_components": list(ROBOT_COMPONENTS),
+            "robot_components": list(ROBOT_COMPONENTS[self.end_effector]),
             "obj_id_to_info": dict(self.task.info),
             "task": self.task_name.name,
             "partition": self.task.partition.name,
@@ -126,7 +127,10 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
         if not self._ready:
             raise RuntimeError("call reset() before step()")
         pose0, pose1 = self._check_action(action)
-        timeout, _ = self.arm.pick_place(pose0, pose1)
+        if self.end_effector is EndEffector.spatula:
+            timeout = self.arm.push(pose0, pose1)
+        else:
+            timeout, _ = self.arm.pick_place(pose0, pose1)
         self.arm.settle()
         self.task.after_action()
         success, failure = self.task.check()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pybullet as pb
 
@@ -24,6 +26,11 @@ MAX_DESCENT_STEPS = 2 * int(APPROACH_HEIGHT / DESCENT_STEP)
 SKIP_MARGIN = 0.6
 SETTLE_SPEED = 5e-3
 SETTLE_MAX_TICKS = 1000
+CHECK_INTERVAL = 50  # ticks between constraint checks (sweep tasks)
+PUSH_HEIGHT = 0.005
+PUSH_REST_HEIGHT = 0.31
+PUSH_SPEED = 0.002
+PUSH_BACKOFF, PUSH_SHORTEN = 0.02, 0.05
 
 
 def multiply(a: Pose, b: Pose) -> Pose:
@@ -46,12 +53,15 @@ class Arm:
         self.c = world.client
         self.grasp: int | None = None  # constraint id while holding an object
         self.activated = False
+        self.on_check: Callable[[], None] | None = None
 
     # -- physics ------------------------------------------------------------------------------
     def tick(self) -> None:
-        """One physics step."""
+        """One physics step; every CHECK_INTERVAL ticks the task's constraint hook runs."""
         pb.stepSimulation(physicsClientId=self.c)
         self.world.ticks += 1
+        if self.on_check is not None and self.world.ticks % CHECK_INTERVAL == 0:
+            self.on_check()
 
     def joints(self) -> np.ndarray:
         """Current joint angles."""
@@ -191,6 +201,27 @@ class Arm:
             return True, True
         self.release()
         return self.movep(preplace), True
+
+    def push(self, pose0: Pose, pose1: Pose) -> bool:
+        """Spatula push from pose0 to pose1 (rotations ignored); return True on timeout.
+
+        As VIMA-Bench: start 2 cm behind the start point, stop 5 cm short of the end point,
+        blade yawed along the push; the slow straight push runs at 0.002 rad per tick.
+        """
+        p0 = np.array([pose0[0][0], pose0[0][1], PUSH_HEIGHT])
+        p1 = np.array([pose1[0][0], pose1[0][1], PUSH_HEIGHT])
+        length = float(np.linalg.norm(p1 - p0))
+        v = (p1 - p0) / length if length > 0 else np.array([1.0, 0.0, 0.0])
+        p0 = p0 - PUSH_BACKOFF * v
+        p1 = p1 - PUSH_SHORTEN * v
+        rot = tuple(pb.getQuaternionFromEuler((0.0, 0.0, float(np.arctan2(v[1], v[0])))))
+        over0 = (p0[0], p0[1], PUSH_REST_HEIGHT)
+        over1 = (p1[0], p1[1], PUSH_REST_HEIGHT)
+        timeout = self.movep((tuple(over0), rot))  # type: ignore[arg-type]
+        timeout |= self.movep((tuple(p0), rot))  # type: ignore[arg-type]
+        timeout |= self.movep((tuple(p1), rot), speed=PUSH_SPEED)  # type: ignore[arg-type]
+        timeout |= self.movep((tuple(over1), rot))  # type: ignore[arg-type]
+        return timeout
 
     def settle(self) -> bool:
         """Tick until every rigid object is (nearly) still; False if it took too long."""

@@ -20,6 +20,7 @@ WORKSPACE_URDF = "ur5/workspace.urdf"
 UR5_URDF = "ur5/ur5.urdf"
 SUCTION_BASE_URDF = "ur5/suction/suction-base.urdf"
 SUCTION_HEAD_URDF = "ur5/suction/suction-head.urdf"
+SPATULA_URDF = "ur5/spatula/spatula-base.urdf"
 HOME_JOINTS = np.array([-1, -0.5, 0.5, -0.5, -0.5, 0]) * np.pi
 Z_SHRINK, XY_SHRINK = 1.1, 1
 
@@ -144,8 +145,8 @@ class World:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     # -- scene ------------------------------------------------------------------------------
-    def reset(self, *, with_robot: bool = True) -> None:
-        """A fresh world with plane (id 0), workspace (1), and arm + suction (2, 3, 4).
+    def reset(self, *, with_robot: bool = True, spatula: bool = False) -> None:
+        """A fresh world: plane (id 0), workspace (1), arm (2), suction (3, 4) or spatula (3).
 
         The pybullet client itself is recreated, so that an episode never depends on earlier
         ones (solver caches, broadphase order, texture memory).
@@ -163,6 +164,17 @@ class World:
             return
         self.ur5 = pb.loadURDF(str(ASSETS_ROOT / UR5_URDF), physicsClientId=c)
         down = pb.getQuaternionFromEuler((np.pi, 0, 0))
+        if spatula:
+            self.suction_base = pb.loadURDF(
+                str(ASSETS_ROOT / SPATULA_URDF), (0.487, 0.109, 0.438), down, physicsClientId=c
+            )
+            pb.createConstraint(
+                self.ur5, 9, self.suction_base, -1, pb.JOINT_FIXED, (0, 0, 0), (0, 0, 0),
+                (0, 0, 0.01), physicsClientId=c,
+            )  # fmt: skip
+            self.suction_head = -1
+            self._finish_robot((self.ur5, self.suction_base))
+            return
         self.suction_base = pb.loadURDF(
             str(ASSETS_ROOT / SUCTION_BASE_URDF), (0.487, 0.109, 0.438), down, physicsClientId=c
         )
@@ -178,7 +190,12 @@ class World:
             (0, 0, -0.08), physicsClientId=c,
         )  # fmt: skip
         pb.changeConstraint(head, maxForce=50, physicsClientId=c)
-        for body in (self.ur5, self.suction_base, self.suction_head):
+        self._finish_robot((self.ur5, self.suction_base, self.suction_head))
+
+    def _finish_robot(self, bodies: tuple[int, ...]) -> None:
+        """Hide the robot and put the arm at its home joints."""
+        c = self.client
+        for body in bodies:
             _hide(body, c)
         n = pb.getNumJoints(self.ur5, physicsClientId=c)
         infos = [pb.getJointInfo(self.ur5, i, physicsClientId=c) for i in range(n)]

@@ -16,6 +16,7 @@ from vima_sim.tasks import (
     rotate,
     same_shape,
     scene_understanding,
+    sweep,
     twist,
 )
 from vima_sim.tasks.base import REGISTRY, SceneSamplingError, TaskBase
@@ -32,6 +33,7 @@ _MODULES = (
     rotate,
     same_shape,
     scene_understanding,
+    sweep,
     twist,
 )
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pybullet as pb
-from vima_schema.enums import Difficulty, Partition, Task
+from vima_schema.enums import Difficulty, EndEffector, Partition, Task
 from vima_schema.models import ObjectInfo
 
 from vima_sim.encyclopedia import (
@@ -83,6 +83,7 @@ class TaskBase:
     task: ClassVar[Task]
     #: Whether the pose check ignores rotation.
     position_only: ClassVar[bool] = True
+    end_effector: ClassVar[EndEffector] = EndEffector.suction
 
     def __init__(self, partition: Partition, difficulty: Difficulty) -> None:
         self.partition = partition
@@ -215,6 +216,9 @@ class TaskBase:
             ):
                 return False
         return True
+
+    def check_constraint(self) -> None:
+        """Called every 50 physics ticks while the arm moves (constraint tasks override it)."""
 
     def after_action(self) -> None:
         """Bookkeeping after an action has settled (goal updates)."""
