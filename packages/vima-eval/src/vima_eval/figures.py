@@ -47,15 +47,26 @@ def grouped_bars(
                 continue
             xs.append(j + (i - (count - 1) / 2) * width)
             ys.append(100 * cell.rate)
-            errors[0].append(0.0 if math.isnan(cell.low) else 100 * max(cell.rate - cell.low, 0))
-            errors[1].append(0.0 if math.isnan(cell.high) else 100 * max(cell.high - cell.rate, 0))
+            # no interval (a published value): NaN, which draws no error bar
+            errors[0].append(
+                100 * max(cell.rate - cell.low, 0) if cell.low == cell.low else math.nan
+            )
+            errors[1].append(
+                100 * max(cell.high - cell.rate, 0) if cell.high == cell.high else math.nan
+            )
         axes.bar(xs, ys, width, yerr=errors, capsize=2, label=label)
     rotation = 45 if max((len(g) for g in groups), default=0) > 4 else 0
     axes.set_xticks(range(len(groups)), list(groups), rotation=rotation,
                     ha="right" if rotation else "center", fontsize=7)  # fmt: skip
     axes.set_ylabel(ylabel)
     axes.set_ylim(0, 105)
-    axes.legend(fontsize=7, loc="lower left")
+    axes.legend(
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14 - 0.08 * bool(rotation)),
+        ncol=min(count, 3),
+        frameon=False,
+    )
     axes.set_title(title, fontsize=9)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
