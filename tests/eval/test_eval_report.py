@@ -62,7 +62,8 @@ def online_rows(checkpoint: str, flip: int = 0) -> list[dict[str, Any]]:
                 "mode": "online", "checkpoint": checkpoint, "task": task, "level": level,
                 "difficulty": "easy", "perturbation": "noop", "seed": 0,
                 "episode": f"L{level}/{task}/{i}", "episode_seed": 1000 + i,
-                "success": (i + flip) % m != 0, "failure": False, "steps": 2, "time_s": 1.0,
+                "success": (i + flip) % m != 0, "failure": False, "steps": 1 + i % 3,
+                "minimum_steps": 2, "time_s": 1.0,
             })  # fmt: skip
     return rows
 
@@ -115,6 +116,12 @@ def test_report_tables_and_paired_differences(tmp_path: Path, run_eval: RunEval)
     assert paired_difference(ours, theirs).p_value == pytest.approx(expected_p)
     text = (out / "report.md").read_text()
     assert "| VIMA-200M (published) | 81.6 | 81.5 | 77.6 | 48.6 |" in text
+    # strict time limit: successful and at most minimum_steps (2) actions
+    strict = next(r for r in rows if r["run"] == "ckpt-a / noop" and r["task"] == "rotate"
+                  and r["level"] == "1" and r["metric"] == "success_strict")  # fmt: skip
+    expected = sum(i % 4 != 0 and 1 + i % 3 <= 2 for i in range(20))
+    assert float(strict["value"]) == expected / 20 < 15 / 20
+    assert "## Strict time limit" in text
     assert "ckpt-a / noop minus ckpt-b / noop" in text
     for label in ("ckpt-a / noop", "ckpt-b / noop", "VIMA-200M (published)"):
         assert text.count(f"## {label}: success rate (%) per task") == 1
