@@ -93,7 +93,6 @@ def test_missing_action_key(vm_env: VimaEnv) -> None:
         (("rotate", "no_such_partition"), "unknown partition"),
         (("rotate", "novel_task_generalization"), "not defined in partition"),
         (("rotate", "placement_generalization", "hard"), "unknown difficulty"),
-        (("sweep_without_touching", "novel_task_generalization"), "not implemented"),
     ],
 )
 def test_bad_construction(args: tuple[str, ...], message: str) -> None:
@@ -166,6 +165,8 @@ PROMPTS = {
     r"From \{before_twist_3\} to \{after_twist_3\}\. Now twist all [a-z ]+ objects\.",
     "sweep_without_exceeding": r"Sweep (any|one|two|three|all) \{swept_obj\} into \{bounds\} "
     r"without exceeding \{constraint\}\.",
+    "sweep_without_touching": r"Sweep (any|one|two|three|all) \{swept_obj\} into \{bounds\} "
+    r"without touching \{constraint\}\.",
     "follow_motion": r"Follow this motion for \{dragged_obj\}: "
     r"\{frame_0\} \{frame_1\} \{frame_2\}\.",
 }
@@ -180,7 +181,7 @@ PROMPTS["novel_adj_and_noun"] = (
     + r" Put the (less )?\w+ \w+ into the \w+\."
 )
 #: Held-out tasks exist only in L4.
-L4_TASKS = {"same_texture", "follow_motion", "novel_adj_and_noun"}
+L4_TASKS = {"same_texture", "follow_motion", "novel_adj_and_noun", "sweep_without_touching"}
 
 
 def test_available_lists_the_implemented_tasks() -> None:

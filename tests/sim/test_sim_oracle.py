@@ -24,8 +24,9 @@ ORACLE_STEPS: dict[str, set[int]] = {
     "pick_in_order_then_restore": {3},
     "novel_adj": {1},
     "novel_adj_and_noun": {1},
+    "sweep_without_touching": set(range(1, 15)),  # routes around the line: 1 to 3 pushes a block
 }
-L4_TASKS = {"same_texture", "follow_motion", "novel_adj_and_noun"}
+L4_TASKS = {"same_texture", "follow_motion", "novel_adj_and_noun", "sweep_without_touching"}
 L1_L3 = ("combinatorial_generalization", "novel_object_generalization")
 
 

@@ -13,6 +13,7 @@ from vima_sim.tasks.base import (
     REJECT_SAMPLING_MAX_TIMES,
     ObjectAsset,
     SceneSamplingError,
+    Spawned,
     TaskBase,
 )
 from vima_sim.world import Pose, yaw_quaternion
@@ -67,6 +68,7 @@ class SweepWithoutExceeding(TaskBase):
         self.achieved = 0
         self.target_count = 0
         self.satisfied = True
+        self.zone_target: Pose = self.zone[0]
 
     # -- rules ----------------------------------------------------------------------------------
     def in_zone(self, body: int, points: np.ndarray) -> float:
@@ -123,33 +125,7 @@ class SweepWithoutExceeding(TaskBase):
         order = self.rng.choice(2, size=2, replace=False)
         swept_birth, distractor_birth = BIRTH_POINTS[int(order[0])], BIRTH_POINTS[int(order[1])]
         distractor_tex = self.choice([t for t in self.settings.dragged_texture if t != swept_tex])
-        rect = get_object("three-sided rectangle")
-        base_size = tuple(v * self._rules["base_scale"] for v in self.random_size(rect))
-        turned = yaw_quaternion(-np.pi / 2)
-        base_pose = ((BASE_X, 0.0, base_size[2] / 2), turned)
-        base = self.spawn(rect, get_texture(base_tex), base_size, base_pose, fixed=True)
-        line_obj = get_object("line")
-        line_size = list(self.random_size(line_obj))
-        line_size[0] *= self._rules["line_scale"]
-        low, high = self._rules["line_range"]
-        line_x = float(
-            self.rng.uniform(
-                BASE_X + (low - 0.5) * base_size[0], BASE_X + (high - 0.5) * base_size[0]
-            )
-        )
-        line_pose = ((line_x, 0.0, line_size[2] / 2), turned)
-        line = self.spawn(line_obj, get_texture(line_tex), tuple(line_size), line_pose, fixed=True)
-        assert base is not None and line is not None
-        self.line = (line_pose, tuple(line_size))
-        top_x = line_x + line_size[1] / 2
-        bottom_x = BASE_X + base_size[0] / 2
-        half_y = base_size[1] / 2
-        zone_x = (bottom_x + top_x) / 2 + 0.015
-        self.zone = (
-            ((zone_x, 0.0, base_size[2] / 2), turned),
-            (2 * half_y, bottom_x - top_x, base_size[2]),
-        )
-        self.zone_target: Pose = self.zone[0]
+        base, line = self.layout(base_tex, line_tex)
         obj, size, scaling = self.swept_shape()
         scaled = (
             size
@@ -172,7 +148,41 @@ class SweepWithoutExceeding(TaskBase):
             "bounds": ObjectAsset(base.obj, base.texture, base.urdf),
             "constraint": ObjectAsset(line.obj, line.texture, line.urdf),
         }
-        self.prompt = f"Sweep {det} {{swept_obj}} into {{bounds}} without exceeding {{constraint}}."
+        self.prompt = (
+            f"Sweep {det} {{swept_obj}} into {{bounds}} without {self.verb} {{constraint}}."
+        )
+
+    verb = "exceeding"
+
+    def layout(self, base_tex: str, line_tex: str) -> tuple[Spawned, Spawned]:
+        """Rectangle at x = 0.41 (x 1.35), a line inside it; the zone lies between them."""
+        rect = get_object("three-sided rectangle")
+        base_size = tuple(v * self._rules["base_scale"] for v in self.random_size(rect))
+        turned = yaw_quaternion(-np.pi / 2)
+        base_pose = ((BASE_X, 0.0, base_size[2] / 2), turned)
+        base = self.spawn(rect, get_texture(base_tex), base_size, base_pose, fixed=True)
+        line_obj = get_object("line")
+        line_size = list(self.random_size(line_obj))
+        line_size[0] *= self._rules["line_scale"]
+        low, high = self._rules["line_range"]
+        line_x = float(
+            self.rng.uniform(
+                BASE_X + (low - 0.5) * base_size[0], BASE_X + (high - 0.5) * base_size[0]
+            )
+        )
+        line_pose = ((line_x, 0.0, line_size[2] / 2), turned)
+        line = self.spawn(line_obj, get_texture(line_tex), tuple(line_size), line_pose, fixed=True)
+        assert base is not None and line is not None
+        self.line = (line_pose, tuple(line_size))
+        top_x = line_x + line_size[1] / 2
+        bottom_x = BASE_X + base_size[0] / 2
+        zone_x = (bottom_x + top_x) / 2 + 0.015
+        self.zone = (
+            ((zone_x, 0.0, base_size[2] / 2), turned),
+            (base_size[1], bottom_x - top_x, base_size[2]),
+        )
+        self.zone_target = self.zone[0]
+        return base, line
 
     def _pile(
         self,
@@ -225,5 +235,84 @@ class SweepWithoutExceeding(TaskBase):
             "pose1_position": np.clip(
                 np.asarray(end[0][:2], dtype=np.float32), [0.25, -0.5], [0.75, 0.5]
             ).astype(np.float32),
+            "pose1_rotation": identity.copy(),
+        }
+
+
+TOUCHING_BASE_X = 0.39
+
+
+@REGISTRY.register
+class SweepWithoutTouching(SweepWithoutExceeding):
+    """T13: `Sweep <det> {swept_obj} into {bounds} without touching {constraint}.`"""
+
+    task = Task.sweep_without_touching
+    verb = "touching"
+
+    def layout(self, base_tex: str, line_tex: str) -> tuple[Spawned, Spawned]:
+        """A wide, shallow rectangle at x = 0.39 and a line across part of its open side."""
+        rect = get_object("three-sided rectangle")
+        size = list(self.random_size(rect))
+        size[0] *= self._rules["base_depth_scale"]
+        size[1] *= self._rules["base_width_scale"]
+        turned = yaw_quaternion(-np.pi / 2)
+        base_pose = ((TOUCHING_BASE_X, 0.0, size[2] / 2), turned)
+        base = self.spawn(rect, get_texture(base_tex), tuple(size), base_pose, fixed=True)
+        line_obj = get_object("line")
+        line_size = list(self.random_size(line_obj))
+        line_size[0] *= self.rules["line_length"]
+        line_x = TOUCHING_BASE_X + 0.5 * size[0] + 0.5 * line_size[1]
+        line_pose = ((line_x, 0.0, line_size[2] / 2), turned)
+        line = self.spawn(line_obj, get_texture(line_tex), tuple(line_size), line_pose, fixed=True)
+        assert base is not None and line is not None
+        self.line = (line_pose, tuple(line_size))
+        self.zone = (base_pose, (size[1], size[0], size[2]))
+        self.zone_target = base_pose
+        half = line_size[0] / 2
+        self.dividers = (-half - 0.05, half + 0.05, line_x, line_x - line_size[1] / 2 - 0.02)
+        return base, line
+
+    def oracle_action(self) -> dict[str, np.ndarray] | None:
+        """Route each block around the line: sideways, then past it, then into the zone."""
+        remaining = [b for b in self.pending if abs(1 - self.in_zone(b, self.points[b])) >= 0.001]
+        if not remaining:
+            return None
+        left_y, right_y, divider_14, divider_23 = self.dividers
+        side_left, side_right = left_y - 0.05, right_y + 0.05
+        phase1_x = (divider_14 + 0.75) / 2
+        phase2_x = self.zone_target[0][0] - 0.02
+        candidates: list[tuple[int, float, int, tuple[float, ...]]] = []
+        for body in remaining:
+            x, y, _ = self.pose_of(body)[0]
+            is_left = y < 0.0
+            if left_y < y < right_y:
+                phase = 1 if x > divider_14 else 3
+            else:
+                phase = 2 if x > divider_23 else 3
+            target: tuple[float, ...]
+            if phase == 1:
+                dist = y - left_y if is_left else right_y - y
+                target = (phase1_x, side_left if is_left else side_right, 0.0)
+            elif phase == 2:
+                dist = x - divider_23
+                target = (phase2_x, side_left if is_left else side_right, 0.0)
+            else:
+                target = tuple(self.zone_target[0])
+                dist = float(np.linalg.norm(np.subtract(target, (x, y, 0.0))))
+            candidates.append((phase, dist, body, target))
+        _, _, body, target = max(candidates)
+        obj_pose = self.pose_of(body)
+        start: Pose = (obj_pose[0], (0.0, 0.0, 0.0, 1.0))
+        yaw = pb.getEulerFromQuaternion(obj_pose[1])[2]
+        obj_to_start = multiply(invert(start), (obj_pose[0], yaw_quaternion(yaw)))
+        end = multiply(
+            ((target[0], target[1], target[2]), (0.0, 0.0, 0.0, 1.0)), invert(obj_to_start)
+        )
+        identity = np.asarray([0, 0, 0, 1], dtype=np.float32)
+        end_xy = np.clip(np.asarray(end[0][:2], dtype=np.float32), [0.25, -0.5], [0.75, 0.5])
+        return {
+            "pose0_position": np.asarray(obj_pose[0][:2], dtype=np.float32),
+            "pose0_rotation": identity,
+            "pose1_position": end_xy.astype(np.float32),
             "pose1_rotation": identity.copy(),
         }
