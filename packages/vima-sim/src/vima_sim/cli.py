@@ -68,36 +68,47 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_pairs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(partition, task) pairs to check: every defined pair with --all, else the given tasks."""
+    if args.all:
+        from vima_sim.encyclopedia import partition_tasks
+        from vima_sim.tasks import EVALUATION_PARTITIONS
+
+        return [(p.name, t.name) for p in EVALUATION_PARTITIONS for t in partition_tasks(p)]
+    tasks = args.tasks or [
+        t for t, where in available().items() if args.partition in where["partitions"]
+    ]
+    return [(args.partition, task) for task in tasks]
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    """Oracle success rate, mean steps and timings over N seeds per task."""
+    """Oracle success rate, mean steps and timings over N seeds per (level, task)."""
     from vima_sim.env import VimaEnv
     from vima_sim.rollout import oracle_rollout
 
-    tasks = args.tasks or list(available())
-    rows = []
     failed = False
-    for task in tasks:
-        env = VimaEnv(task, args.partition, args.difficulty)
+    _log(f"{'level':28s} {'task':28s} success  steps  reset s  step s")
+    for partition, task in _check_pairs(args):
+        env = VimaEnv(task, partition, args.difficulty)
         results = [oracle_rollout(env, args.seed + k) for k in range(args.seeds)]
         env.close()
         steps = [s for r in results for s in r.step_s]
         row = {
             "task": task,
-            "partition": args.partition,
+            "partition": partition,
             "difficulty": args.difficulty,
+            "seeds": args.seeds,
             "success": float(np.mean([r.success for r in results])),
             "mean_steps": float(np.mean([r.steps for r in results])),
             "reset_s": float(np.mean([r.reset_s for r in results])),
             "step_s": float(np.mean(steps)) if steps else 0.0,
         }
         failed |= row["success"] < 1.0
-        rows.append(row)
         _log(
-            f"{task:28s} success {row['success']:6.1%}  steps {row['mean_steps']:.2f}  "
-            f"reset {row['reset_s']:.3f} s  step {row['step_s']:.3f} s"
+            f"{partition:28s} {task:28s} {row['success']:6.1%}  {row['mean_steps']:5.2f}  "
+            f"{row['reset_s']:7.3f}  {row['step_s']:6.3f}"
         )
-    for row in rows:
-        print(json.dumps(row))
+        print(json.dumps(row), flush=True)
     return EXIT_FAILURES if failed else EXIT_OK
 
 
@@ -129,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(show)
     show.set_defaults(func=cmd_show)
     check = sub.add_parser("check", help="oracle success and timings over seeds")
-    check.add_argument("tasks", nargs="*")
+    check.add_argument("tasks", nargs="*", help="default: every implemented task of --partition")
+    check.add_argument("--all", action="store_true", help="every (level, task) pair of L1-L4")
     check.add_argument("--seeds", type=int, default=20)
     check.add_argument("--seed", type=int, default=10000)
     _add_scene_options(check)
