@@ -62,7 +62,7 @@ def pending_jobs(
 
 def run_job(job: Job) -> str:
     """Roll out the oracle; write the episode if it succeeded, else raise."""
-    result = oracle_rollout(_env(job), job.seed, record=True, index=job.index)
+    result = oracle_rollout(_env(job), job.seed, record=True, index=job.index, require_success=True)
     if not result.success or result.episode is None:
         raise RuntimeError(
             f"{job.task} #{job.index}: oracle did not succeed (seed {result.seed}, "

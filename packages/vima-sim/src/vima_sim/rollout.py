@@ -11,7 +11,8 @@ from vima_sim.env import VimaEnv
 from vima_sim.recording import EpisodeRecorder
 from vima_sim.tasks import SceneSamplingError
 
-#: Seeds tried for one episode index: seed, seed + SEED_STRIDE, ... (scene sampling can fail).
+#: Seeds tried for one episode: seed, seed + SEED_STRIDE, ... (scene sampling can fail, and
+#: `generate` also moves on when the oracle does not succeed).
 SEED_ATTEMPTS = 10
 SEED_STRIDE = 100_000
 
@@ -28,8 +29,12 @@ class Rollout:
     episode: Episode | None = None
 
 
-def oracle_rollout(env: VimaEnv, seed: int, *, record: bool = False, index: int = 0) -> Rollout:
-    """Reset with `seed` (or the next seeds when the scene cannot be sampled) and run the oracle."""
+def oracle_rollout(
+    env: VimaEnv, seed: int, *, record: bool = False, index: int = 0, require_success: bool = False
+) -> Rollout:
+    """Reset with `seed` and run the oracle; the next seeds are tried when the scene cannot be
+    sampled (and, with `require_success`, when the oracle fails)."""
+    out: Rollout | None = None
     for attempt in range(SEED_ATTEMPTS):
         try_seed = seed + attempt * SEED_STRIDE
         start = time.perf_counter()
@@ -54,5 +59,8 @@ def oracle_rollout(env: VimaEnv, seed: int, *, record: bool = False, index: int 
                 break
         if record:
             out.episode = recorder.episode(index)
+        if out.success or not require_success:
+            return out
+    if out is not None:
         return out
     raise SceneSamplingError(f"no scene could be sampled for seeds {seed} + k * {SEED_STRIDE}")
