@@ -198,7 +198,7 @@ def test_prompt_templates_and_asset_ids(task: str) -> None:
         task, "novel_task_generalization" if task in L4_TASKS else "placement_generalization"
     )
     try:
-        for seed in (0, 1):
+        for seed in (3,):  # one scene per task keeps the suite short
             _obs, info = env.reset(seed=seed)
             assert re.fullmatch(PROMPTS[task], info["prompt"]), info["prompt"]
             names = set(re.findall(r"\{(\w+)\}", info["prompt"]))
