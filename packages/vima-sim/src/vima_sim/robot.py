@@ -23,7 +23,7 @@ DESCENT_STEP = 0.001
 MAX_DESCENT_STEPS = 2 * int(APPROACH_HEIGHT / DESCENT_STEP)
 #: A descent step is skipped when its extrapolated IK solution is within this fraction of the
 #: joint tolerance (the move would not tick).
-SKIP_MARGIN = 0.6
+SKIP_MARGIN = 0.9
 SETTLE_SPEED = 5e-3
 SETTLE_MAX_TICKS = 1000
 CHECK_INTERVAL = 50  # ticks between constraint checks (sweep tasks)
@@ -66,7 +66,8 @@ class Arm:
     def joints(self) -> np.ndarray:
         """Current joint angles."""
         w = self.world
-        return np.array([pb.getJointState(w.ur5, j, physicsClientId=self.c)[0] for j in w.joints])
+        states = pb.getJointStates(w.ur5, w.joints, physicsClientId=self.c)
+        return np.array([state[0] for state in states])
 
     def movej(self, target: np.ndarray, speed: float = JOINT_SPEED) -> bool:
         """Move the joints towards `target` at constant speed; return True on timeout."""
