@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from vima_tokenize.record import load_arrays
 from vima_train.config import DataConfig
-from vima_train.data import collate, row_arrays
+from vima_train.data import collate
 from vima_train.data.module import VimaDataModule
 from vima_train.data.sampler import EpisodeBatchSampler
-from vima_train.data.store import DataError, build_cache, find_shards, open_store
+from vima_train.data.store import DataError, build_cache, cached_arrays, find_shards, open_store
 
 from .conftest import read_rows
 
@@ -26,7 +26,7 @@ def test_cached_rows_equal_parquet_rows(train_dataset: Path, tmp_path: Path) -> 
     rows = read_rows(train_dataset)
     assert len(store) == len(rows) == 7
     for i, row in enumerate(rows):
-        cached = row_arrays(store.row(i))
+        cached = cached_arrays(store.row(i))
         expected = load_arrays(row)
         assert set(expected) <= set(cached)
         for key, value in expected.items():

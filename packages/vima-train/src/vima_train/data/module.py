@@ -11,11 +11,12 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from vima_train.config import DataConfig
-from vima_train.data.batch import Batch, collate, row_arrays
+from vima_train.data.batch import Batch, collate
 from vima_train.data.sampler import EpisodeBatchSampler
 from vima_train.data.store import (
     EpisodeStore,
     TokenizeSettings,
+    cached_arrays,
     default_cache_dir,
     find_shards,
     open_store,
@@ -33,7 +34,7 @@ class Episodes(Dataset[Any]):
         return len(self.store)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return row_arrays(self.store.row(index))
+        return cached_arrays(self.store.row(index))
 
 
 def episode_lengths(store: EpisodeStore) -> np.ndarray:

@@ -1,10 +1,12 @@
-"""Tokenized episodes read through a memory-mapped Arrow cache of the parquet shards.
+"""Tokenized episodes read through a memory-mapped Arrow cache of decoded arrays.
 
-Decoding a zstd parquet row costs more than everything else the loader does, so each
-preprocessed shard is converted once into an uncompressed Arrow IPC file (one record batch
-per parquet row group, so conversion memory stays at one row group). Training memory-maps
-these files: a row is a set of zero-copy slices of the mapped buffers, the operating system
-pages data in and out, and resident memory stays bounded whatever the dataset size.
+Decompressing a zstd parquet row and decoding its image residuals (`load_arrays`) cost more
+than everything else the loader does, so each preprocessed shard is converted once: every row
+goes through `vima_tokenize.record.load_arrays` and its arrays are stored as raw bytes in an
+uncompressed Arrow IPC file (one record batch per parquet row group, so conversion memory stays
+at one row group). Training memory-maps these files: a row's arrays are zero-copy
+`np.frombuffer` views of the mapped buffers, the operating system pages data in and out, and
+resident memory stays bounded whatever the dataset size.
 
 A cache file is named by the fingerprint of its shard (absolute path, size, modification time)
 and `CACHE_VERSION`; a changed shard gets a new file. Files are written atomically.
@@ -26,9 +28,9 @@ from vima_schema.atomic import temporary_sibling
 from vima_schema.dataset_layout import PREPROCESSED, Shard, list_shards
 from vima_schema.enums import Task
 from vima_tokenize.pipeline import SETTINGS_KEY
-from vima_tokenize.record import ARRAYS
+from vima_tokenize.record import ARRAYS, leading_shape, load_arrays
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: Columns kept in the cache (everything `load_arrays` and collation read).
 LIST_COLUMNS = ("token_types", "word_ids", "object_ids", "prompt_object_ids")
 SCALAR_COLUMNS = (
@@ -133,8 +135,11 @@ def build_cache(shard: Path, cache_dir: Path) -> Path:
         schema = pa.schema([source.schema_arrow.field(name) for name in COLUMNS])
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
             for group in range(source.num_row_groups):
-                table = source.read_row_group(group, columns=list(COLUMNS))
-                writer.write_table(table.cast(schema))
+                rows = source.read_row_group(group, columns=list(COLUMNS)).to_pylist()
+                for row in rows:
+                    decoded = load_arrays(row)
+                    row.update({name: decoded[name].tobytes() for name in BINARY_COLUMNS})
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
         os.replace(tmp, target)
     finally:
         for leftover in folder.iterdir():
@@ -196,7 +201,8 @@ class EpisodeStore:
         return self._chunks
 
     def row(self, i: int) -> dict[str, Any]:
-        """Row `i` as `load_arrays` takes it (binary columns are zero-copy views)."""
+        """Row `i`: scalars, list columns as arrays, array columns as raw decoded bytes
+        (zero-copy memoryviews); `cached_arrays` turns it into `row_arrays`' output."""
         chunks = self._open()
         f = int(np.searchsorted(self.starts, i, side="right") - 1)
         local = i - int(self.starts[f])
@@ -216,6 +222,23 @@ class EpisodeStore:
         state = self.__dict__.copy()
         state["_chunks"], state["_chunk_starts"], state["_pid"] = None, [], -1
         return state
+
+
+def cached_arrays(row: dict[str, Any]) -> dict[str, Any]:
+    """`row_arrays` of a cached row: the same keys, arrays as read-only views of the cache."""
+    arrays: dict[str, Any] = {
+        name: np.frombuffer(row[name], dtype=dtype).reshape(*leading_shape(row, name), *trailing)
+        for name, (dtype, trailing) in ARRAYS.items()
+    }
+    arrays["token_types"] = row["token_types"].astype(np.int8)
+    arrays["word_ids"] = row["word_ids"].astype(np.int64)
+    arrays["object_ids"] = row["object_ids"].astype(np.int64)
+    arrays["prompt_object_ids"] = (
+        row["prompt_object_ids"].astype(np.int64).reshape(row["num_images"], row["prompt_objects"])
+    )
+    for key in ("end_effector", "task", "index", "steps", "variant"):
+        arrays[key] = int(row[key])
+    return arrays
 
 
 def _rows(path: Path) -> int:
