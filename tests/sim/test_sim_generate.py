@@ -103,3 +103,14 @@ def test_show_writes_a_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     with Image.open(out) as image:
         assert image.size[0] >= 512 and image.size[1] > 3 * 128
+
+
+def test_check_prints_one_json_row_per_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["check", "rotate", "--seeds", "1"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["partition"], r["task"], r["success"]) for r in rows] == [
+        ("placement_generalization", "rotate", 1.0)
+    ]
+    assert main(["check", "rotate", "--partition", "novel_task_generalization"]) == 2
