@@ -37,7 +37,7 @@ def encode_episode(episode: Episode) -> bytes:
 def write_episode_file(path: Path, episode: Episode) -> int:
     """Atomically write the parsed file of `episode`; return its size in bytes."""
     data = encode_episode(episode)
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, durable=False)  # `parse` checks every file when resuming
     return len(data)
 
 

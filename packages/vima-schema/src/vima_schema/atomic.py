@@ -3,6 +3,11 @@
 A reader (or a run resumed after a crash or power loss) sees either the old file or folder or
 the whole new one: file contents are fsync'ed before the rename and the parent folder after it,
 and a folder being replaced stays in place until its successor is.
+
+`durable=False` skips the fsyncs (the rename stays atomic) where the writer verifies its output
+when it resumes, so that a file a crash left empty or short is found and redone: `parse`
+checks every per-episode file's footer, and fsync'ing each of them cost 0.4 ms per episode on
+a quiet disk and 8 ms on a busy one (half the parse time).
 """
 
 from __future__ import annotations
@@ -54,24 +59,28 @@ def temporary_path(path: Path | str) -> Path:
 
 
 @contextmanager
-def atomic_output(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path to write `path`'s new contents to; on success it is fsync'ed and
-    renamed onto `path` (then the folder is fsync'ed); on any error it is deleted."""
+def atomic_output(path: Path | str, *, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path to write `path`'s new contents to; on success it is fsync'ed
+    (if `durable`) and renamed onto `path` (then the folder is fsync'ed); on any error it is
+    deleted."""
     path = Path(path)
     tmp = temporary_path(path)
     try:
         yield tmp
-        fsync_file(tmp)
+        if durable:
+            fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_directory(path.parent)
+    if durable:
+        fsync_directory(path.parent)
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the whole new one."""
-    with atomic_output(path) as tmp, tmp.open("wb") as handle:
+def atomic_write_bytes(path: Path | str, data: bytes, *, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see either the old file or the whole new one
+    (see the module doc for `durable`)."""
+    with atomic_output(path, durable=durable) as tmp, tmp.open("wb") as handle:
         handle.write(data)
 
 
@@ -87,14 +96,15 @@ def temporary_sibling(path: Path | str) -> Path:
     return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
 
 
-def replace_directory(source: Path, target: Path) -> None:
+def replace_directory(source: Path, target: Path, *, durable: bool = True) -> None:
     """Move the complete directory `source` onto `target`, replacing any old one.
 
-    Everything below `source` is fsync'ed first. On Linux the two folders are swapped in one
-    atomic `renameat2(RENAME_EXCHANGE)`, so `target` never goes missing; elsewhere the old copy
-    is moved aside, and put back if the new one cannot be moved in.
+    Everything below `source` is fsync'ed first (if `durable`). On Linux the two folders are
+    swapped in one atomic `renameat2(RENAME_EXCHANGE)`, so `target` never goes missing;
+    elsewhere the old copy is moved aside, and put back if the new one cannot be moved in.
     """
-    _fsync_tree(source)
+    if durable:
+        _fsync_tree(source)
     if not target.exists():
         os.replace(source, target)
     elif _exchange(source, target):
@@ -109,7 +119,8 @@ def replace_directory(source: Path, target: Path) -> None:
             trash.rmdir()
             raise
         shutil.rmtree(trash)
-    fsync_directory(target.parent)
+    if durable:
+        fsync_directory(target.parent)
 
 
 def _fsync_tree(root: Path) -> None:

@@ -16,10 +16,11 @@ shapes) that statistics, length bucketing and episode selection need without sca
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -158,7 +159,7 @@ def read_episode_index(
     table = pq.read_table(path)
     for column, wanted in (("variant", variant), ("stage", stage)):
         if wanted is not None:
-            table = table.filter(pc.field(column) == wanted)
+            table = table.filter(pc.is_in(table[column], value_set=strings([wanted])))
     return table
 
 
@@ -173,9 +174,13 @@ def write_episode_index(dataset: Path, variant: str, stage: str, rows: pa.Table)
     parts = [rows.select(EPISODE_INDEX_SCHEMA.names).cast(EPISODE_INDEX_SCHEMA)]
     if path.exists():
         old = pq.read_table(path).cast(EPISODE_INDEX_SCHEMA)
-        mine = (pc.field("variant") == variant) & (pc.field("stage") == stage)
+        mine = pc.and_(
+            pc.is_in(old["variant"], value_set=strings([variant])),
+            pc.is_in(old["stage"], value_set=strings([stage])),
+        )
         shards = [s.path.relative_to(dataset).as_posix() for s in list_shards(dataset)]
-        old = old.filter(~mine & pc.field("shard").isin(shards))
+        kept = pc.and_(pc.invert(mine), pc.is_in(old["shard"], value_set=strings(shards)))
+        old = old.filter(kept)
         parts.insert(0, old)
     table = pa.concat_tables(parts).sort_by(_INDEX_ORDER)
     with shard_writer(path, EPISODE_INDEX_SCHEMA) as writer:
@@ -209,13 +214,13 @@ def parsed_index_rows(dataset: Path, shard: Shard) -> pa.Table:
     rows = table.num_rows
     return pa.table(
         {
-            "variant": pa.array([shard.variant] * rows, pa.string()),
-            "stage": pa.array([shard.stage] * rows, pa.string()),
-            "task": pa.array(TASK_NAMES, pa.string()).take(table["task"]),
+            "variant": strings([shard.variant] * rows),
+            "stage": strings([shard.stage] * rows),
+            "task": strings(TASK_NAMES).take(table["task"]),
             "index": table["index"],
-            "split": pa.array([shard.split] * rows, pa.string()),
-            "shard": pa.array([shard.path.relative_to(dataset).as_posix()] * rows, pa.string()),
-            "row": pa.array(range(rows), pa.int64()),
+            "split": strings([shard.split] * rows),
+            "shard": strings([shard.path.relative_to(dataset).as_posix()] * rows),
+            "row": row_numbers(rows),
             "steps": table["steps"],
             "objects": table["n_objects"],
             "prompt_words": words,
@@ -225,3 +230,22 @@ def parsed_index_rows(dataset: Path, shard: Shard) -> pa.Table:
             "shapes": per_episode("obj_name"),
         }
     ).cast(EPISODE_INDEX_SCHEMA)
+
+
+def strings(values: Sequence[str]) -> pa.StringArray:
+    """A string array built from its buffers (`pa.array` on Python objects imports pandas,
+    seconds per process)."""
+    encoded = [value.encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, np.int32)
+    np.cumsum([len(value) for value in encoded], out=offsets[1:])
+    data = pa.py_buffer(b"".join(encoded))
+    return cast(
+        pa.StringArray,
+        pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets.tobytes()), data),
+    )
+
+
+def row_numbers(count: int) -> pa.Array:
+    """int64 array 0, 1, ..., count - 1 (built without importing pandas)."""
+    numbers = np.arange(count, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(numbers.tobytes())])

@@ -57,11 +57,14 @@ def episode_pickles(episode: Episode) -> dict[str, bytes]:
     }
 
 
-def write_episode(episode: Episode, root: Path | str, *, overwrite: bool = False) -> Path:
+def write_episode(
+    episode: Episode, root: Path | str, *, overwrite: bool = False, durable: bool = False
+) -> Path:
     """Write `episode` as `root/<task>/<NNNNNN>/` in the raw layout; return that folder.
 
     The folder appears atomically (built under a temporary name, then renamed). An existing
-    folder raises `FileExistsError` unless `overwrite`.
+    folder raises `FileExistsError` unless `overwrite`. `durable` fsyncs its ~25 files before
+    the rename; without it a crash can leave short files, which `read_episode` reports.
     """
     target = Path(root) / episode.task.name / episode_folder_name(episode.index)
     if target.exists() and not overwrite:
@@ -75,7 +78,7 @@ def write_episode(episode: Episode, root: Path | str, *, overwrite: bool = False
             folder.mkdir()
             for i, data in enumerate(frames):
                 (folder / frame_name(i)).write_bytes(data)
-        replace_directory(staging, target)
+        replace_directory(staging, target, durable=durable)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -30,6 +30,8 @@ from vima_schema.dataset_meta import (
     describe_columns,
     parsed_index_rows,
     read_meta,
+    row_numbers,
+    strings,
     write_config_info,
     write_episode_index,
 )
@@ -266,16 +268,14 @@ def _write_metadata(
         taken = parsed.take([position[i] for i in table["index"].to_pylist()])
         rows = table.num_rows
         taken = taken.set_column(
-            taken.schema.get_field_index("stage"), "stage", pa.array([PREPROCESSED] * rows)
+            taken.schema.get_field_index("stage"), "stage", strings([PREPROCESSED] * rows)
         )
         taken = taken.set_column(
             taken.schema.get_field_index("shard"),
             "shard",
-            pa.array([target.relative_to(dataset).as_posix()] * rows, pa.string()),
+            strings([target.relative_to(dataset).as_posix()] * rows),
         )
-        taken = taken.set_column(
-            taken.schema.get_field_index("row"), "row", pa.array(range(rows), pa.int64())
-        )
+        taken = taken.set_column(taken.schema.get_field_index("row"), "row", row_numbers(rows))
         tokens = pc.list_value_length(table["token_types"]).cast(pa.int32())
         taken = taken.set_column(
             taken.schema.get_field_index("prompt_tokens"), "prompt_tokens", tokens
