@@ -47,7 +47,7 @@ class Twist(TaskBase):
         """Objects, k of them in the named texture; three before/after example pairs."""
         angle = np.deg2rad(int(self.choice(self.rules["angles"])))
         n = self.rules["n_objects"]
-        k = int(self.rng.integers(1, n)) if n > 3 else int(self.rng.integers(1, 3))
+        k = int(self.rng.integers(1, n))  # 1 .. n - 1 objects to twist
         textures = list(self.settings.dragged_texture)
         named = self.choice(textures)
         others = [t for t in textures if t != named]
@@ -79,7 +79,7 @@ class Twist(TaskBase):
             x = float(self.rng.uniform(*EXAMPLE_X))
             y = float(self.rng.uniform(*EXAMPLE_Y))
             yaw = float(self.rng.random()) * 2 * np.pi
-            z = example.size[2] / 2
+            z = 0.0  # VIMA-Bench puts the example's origin on the table
             before = ((x, y, z), yaw_quaternion(yaw))
             after = ((x, y, z), yaw_quaternion(yaw - angle))
             self.assets[f"before_twist_{e}"] = SceneAsset(
