@@ -14,9 +14,10 @@ def test_generate_convert_tokenize(tmp_path: Path) -> None:
     from vima_tokenize.cli import main as tokenize
 
     raw, parsed, dataset = tmp_path / "raw", tmp_path / "parsed", tmp_path / "hf"
-    assert sim(["generate", "follow_order", "rotate", "--episodes", "2", "--out", str(raw)]) == 0
+    tasks = ["follow_order", "sweep_without_exceeding"]  # a scene-prompt task and a spatula task
+    assert sim(["generate", *tasks, "--episodes", "1", "--out", str(raw)]) == 0
     assert convert(["parse", str(raw), "--out", str(parsed)]) == 0
-    assert len(list(parsed.rglob("*.arrow"))) == 4
+    assert len(list(parsed.rglob("*.arrow"))) == 2
     assert convert(["build", str(parsed), "--out", str(dataset), "--valid-size", "1"]) == 0
     assert tokenize([str(dataset)]) == 0
     assert list(dataset.rglob("*preprocessed*"))
