@@ -88,8 +88,13 @@ def test_offline_metrics_equal_a_hand_computation(
 
 
 def test_offline_perturbations_side_by_side_and_report(
-    tmp_path: Path, run_eval: RunEval, tiny_checkpoint: Path, eval_dataset: Path
+    tmp_path: Path,
+    run_eval: RunEval,
+    tiny_checkpoint: Path,
+    eval_dataset: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr("vima_eval.offline.CHUNK_EPISODES", 4)  # several chunks of episodes
     out = tmp_path / "offline"
     names = [
         "noop",
@@ -107,6 +112,8 @@ def test_offline_perturbations_side_by_side_and_report(
     assert list(metrics["perturbations"]) == names
     rows = pq.read_table(out / "episodes.parquet").to_pylist()
     assert len(rows) == EVAL_VALID * len(names)
+    for name in names:  # every episode once per perturbation
+        assert len({r["episode"] for r in rows if r["perturbation"] == name}) == EVAL_VALID
     for row in rows:
         if row["perturbation"] == "textual" and row["task"] in TEXTUAL_TASKS:
             assert "{" not in row["prompt"]

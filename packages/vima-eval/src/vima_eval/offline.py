@@ -57,7 +57,8 @@ from vima_eval.results import OFFLINE, write_results
 
 METRICS_SCHEMA = "vima-eval/offline-metrics"
 METRICS_VERSION = 1
-HEADLINE = ("acc", "all_axes_acc", "loss")
+#: Episodes read at a time and evaluated under every perturbation before the next are read.
+CHUNK_EPISODES = 256
 _PROMPT_ARRAYS = tuple(
     f"prompt_{kind}_{view}" for kind in ("crops", "bbox", "mask", "frames") for view in VIEW_NAMES
 )
@@ -222,7 +223,7 @@ def perturbed_arrays(
 
 def evaluate(
     policy: Policy,
-    episodes: list[Episode],
+    episodes: Sequence[Episode],
     perturbation: Perturbation,
     *,
     seed: int,
@@ -230,15 +231,12 @@ def evaluate(
     batch_size: int,
     device: str,
     timing: Timing,
+    sums: Sums | None = None,
 ) -> Sums:
-    """Teacher-forced sums of every episode under one perturbation."""
-    sums = Sums()
-    policy.prompt_mask = PromptMask.none.value
+    """Teacher-forced sums of every episode under one perturbation (appended to `sums`)."""
+    sums = Sums() if sums is None else sums
     trained_shuffle = policy.shuffle_objects
     policy.shuffle_objects = False  # only the seeded per-episode order of `shuffle_objects`
-    bar = tqdm(
-        total=len(episodes), desc=perturbation.name, unit="ep", file=sys.stderr, dynamic_ncols=True
-    )
     try:
         for start in range(0, len(episodes), batch_size):
             chunk = episodes[start : start + batch_size]
@@ -269,12 +267,22 @@ def evaluate(
                 sums.steps.append(float(totals.steps[i]))
                 sums.all_correct.append(float(totals.all_correct[i]))
                 sums.seconds.append(per_episode)
-            bar.update(len(chunk))
     finally:
-        bar.close()
         policy.prompt_mask = PromptMask.none.value
         policy.shuffle_objects = trained_shuffle
     return sums
+
+
+def _chunks(episodes: Iterator[Episode], size: int) -> Iterator[list[Episode]]:
+    """Consecutive lists of at most `size` episodes (bounded memory for large splits)."""
+    chunk: list[Episode] = []
+    for episode in episodes:
+        chunk.append(episode)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _subset(sums: Sums, index: list[int]) -> Sums:
@@ -476,37 +484,45 @@ def run_offline(
     ident = checkpoint_id(checkpoint)
     timing = Timing()
     started = time.perf_counter()
-    episodes = list(iter_episodes(dataset, variant, shards, limit))
-    timing.load = time.perf_counter() - started
-    if not episodes:
+    sums = {perturbation.name: Sums() for perturbation in chosen}
+    episodes = iter_episodes(dataset, variant, shards, limit)
+    bar = tqdm(desc="offline", unit="ep", file=sys.stderr, dynamic_ncols=True)
+    count = 0
+    try:
+        while True:  # a chunk of episodes is read, then evaluated under every perturbation
+            began = time.perf_counter()
+            chunk = next(_chunks(episodes, CHUNK_EPISODES), None)
+            timing.load += time.perf_counter() - began
+            if chunk is None:
+                break
+            for perturbation in chosen:
+                evaluate(policy, chunk, perturbation, seed=seed, tokenizer=tokenizer,
+                         batch_size=batch_size, device=device, timing=timing,
+                         sums=sums[perturbation.name])  # fmt: skip
+            count += len(chunk)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    if not count:
         raise ValueError(f"{dataset}: no episodes in {variant!r} split {split!r}")
     results: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     for perturbation in chosen:
-        sums = evaluate(
-            policy,
-            episodes,
-            perturbation,
-            seed=seed,
-            tokenizer=tokenizer,
-            batch_size=batch_size,
-            device=device,
-            timing=timing,
-        )
+        done = sums[perturbation.name]
         by_task: dict[str, list[int]] = defaultdict(list)
-        for i, task in enumerate(sums.tasks):
+        for i, task in enumerate(done.tasks):
             by_task[task].append(i)
         results[perturbation.name] = {
             "kind": perturbation.kind.value,
-            "overall": metrics_with_intervals(sums, axis_names, resamples),
+            "overall": metrics_with_intervals(done, axis_names, resamples),
             "tasks": {
-                task: metrics_with_intervals(_subset(sums, index), axis_names, resamples)
+                task: metrics_with_intervals(_subset(done, index), axis_names, resamples)
                 for task, index in sorted(by_task.items(), key=lambda kv: Task[kv[0]].value)
             },
         }
-        rows += result_rows(sums, ident, perturbation.name, seed)
+        rows += result_rows(done, ident, perturbation.name, seed)
     total = time.perf_counter() - started
-    evaluated = len(episodes) * len(chosen)
+    evaluated = count * len(chosen)
     metrics = {
         "schema": METRICS_SCHEMA,
         "version": METRICS_VERSION,
