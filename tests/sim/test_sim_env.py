@@ -212,5 +212,24 @@ def test_prompt_templates_and_asset_ids(task: str) -> None:
                     assert set(np.unique(asset.segm[View.top]).tolist()) <= {0, 1, *ids}
             meta = info["meta"]
             assert meta["n_objects"] == len(meta["obj_id_to_info"])
+            first = 4 if meta["end_effector_type"] == "spatula" else 5
+            assert sorted(meta["obj_id_to_info"]) == list(range(first, first + meta["n_objects"]))
+            _from_partition_lists(env, meta["obj_id_to_info"].values())
     finally:
         env.close()
+
+
+#: Fixed shapes of the sweep tasks, which draw nothing from the partition's shape lists.
+SWEEP_SHAPES = {"three-sided rectangle", "line", "small block"}
+
+
+def _from_partition_lists(env: VimaEnv, infos: object) -> None:
+    """Shapes and textures of the scene come from the task's lists in its partition."""
+    s = env.task.settings
+    shapes = set(s.dragged_obj) | set(s.base_obj) | SWEEP_SHAPES
+    textures = set(s.dragged_texture) | set(s.base_texture)
+    if env.task_name.name.startswith("novel_adj"):  # the light / dark shade of a listed texture
+        textures |= {f"dark {t}" for t in textures} | {t[5:] for t in textures if t[:5] == "dark "}
+    for info in infos:  # type: ignore[attr-defined]
+        assert info.obj_name in shapes, info.obj_name
+        assert info.texture_name in textures, info.texture_name
