@@ -34,6 +34,9 @@ def _loop_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--record", type=int, default=0, metavar="K", help="GIFs of the first K")
     parser.add_argument("--wandb", choices=("offline", "online", "disabled"), default="offline")
+    parser.add_argument(
+        "--flush-every", type=int, default=8, metavar="N", help="episodes per parquet part"
+    )
 
 
 def add_online_commands(sub: Any) -> None:
@@ -75,6 +78,7 @@ def run_online_command(args: argparse.Namespace) -> int:
             time_limit=args.time_limit,
             record=args.record,
             wandb=args.wandb,
+            flush_every=args.flush_every,
         )
         result = run_online(settings, args.out, resume=args.resume)
     print(

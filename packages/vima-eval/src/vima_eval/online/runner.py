@@ -64,6 +64,7 @@ class OnlineSettings:
     time_limit: str = "vima"
     record: int = 0
     wandb: str = "offline"
+    flush_every: int = FLUSH_EVERY  # episodes per streamed parquet part
 
 
 @dataclass
@@ -100,8 +101,10 @@ def validate(settings: OnlineSettings) -> list[tuple[int, str]]:
         valid = ", ".join(d.value for d in Difficulty)
         raise ValueError(f"unknown difficulty {settings.difficulty!r} (valid: {valid})") from None
     check_time_limit(settings.time_limit)
-    if settings.episodes < 1 or settings.start < 0 or settings.workers < 1 or settings.record < 0:
-        raise ValueError("--episodes and --workers must be >= 1, --start and --record >= 0")
+    if min(settings.episodes, settings.workers, settings.flush_every) < 1:
+        raise ValueError("--episodes, --workers and --flush-every must be >= 1")
+    if settings.start < 0 or settings.record < 0:
+        raise ValueError("--start and --record must be >= 0")
     if settings.env not in ENVS:
         raise ValueError(f"--env must be one of {', '.join(ENVS)}")
     if settings.env == "vima-bench":
@@ -202,7 +205,10 @@ def run_online(settings: OnlineSettings, out: Path, *, resume: bool = False) -> 
         tracker.episode(row)
         for key in timing:
             timing[key] += done.timing.get(key, 0.0)
-        if len(writer.pending) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
+        if (
+            len(writer.pending) >= settings.flush_every
+            or time.monotonic() - last_flush > FLUSH_SECONDS
+        ):
             writer.flush()
             last_flush = time.monotonic()
         bar.update()

@@ -25,7 +25,12 @@ class Tracker:
 
         os.environ.setdefault("WANDB_SILENT", "true")
         self.run = wandb.init(
-            project=PROJECT, name=name, dir=str(out), mode=mode, config=config, reinit=True
+            project=PROJECT,
+            name=name,
+            dir=str(out),
+            mode=mode,  # type: ignore[arg-type]
+            config=config,
+            reinit=True,
         )
 
     def count(self, row: dict[str, Any]) -> tuple[str, list[int]]:

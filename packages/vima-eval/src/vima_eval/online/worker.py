@@ -181,7 +181,9 @@ class WorkerPool:
 
     def _start(self, slot: int) -> None:
         parent, child = self.context.Pipe()
-        proc = self.context.Process(target=worker_main, args=(child, self.config), daemon=True)
+        proc = self.context.Process(  # type: ignore[attr-defined]
+            target=worker_main, args=(child, self.config), daemon=True
+        )
         proc.start()
         child.close()
         if slot < len(self.procs):
