@@ -233,3 +233,34 @@ def _from_partition_lists(env: VimaEnv, infos: object) -> None:
     for info in infos:  # type: ignore[attr-defined]
         assert info.obj_name in shapes, info.obj_name
         assert info.texture_name in textures, info.texture_name
+
+
+def test_missing_asset_is_named() -> None:
+    from dataclasses import replace
+
+    from vima_sim.encyclopedia import get_object, get_texture
+    from vima_sim.world import World
+
+    world = World()
+    try:
+        world.reset(with_robot=False)
+        broken = replace(get_object("letter A"), mesh="kitting/no_such_mesh.obj")
+        with pytest.raises(FileNotFoundError, match=r"no_such_mesh\.obj"):
+            world.add_object(
+                broken,
+                get_texture("red"),
+                broken.size_low,
+                ((0.5, 0, 0.02), (0, 0, 0, 1)),
+                fixed=False,
+            )
+        missing_texture = replace(get_texture("granite"), asset="textures/missing.png")
+        with pytest.raises(FileNotFoundError, match=r"missing\.png"):
+            world.add_object(
+                get_object("block"),
+                missing_texture,
+                (0.07, 0.07, 0.07),
+                ((0.5, 0, 0.035), (0, 0, 0, 1)),
+                fixed=False,
+            )
+    finally:
+        world.close()

@@ -103,7 +103,7 @@ def template_replacements(
         else:
             scale = [s1 * s2 for s1, s2 in zip(scale_vec, obj.mesh_scale, strict=True)]
         return {
-            "FNAME": [str(ASSETS_ROOT / obj.mesh)],
+            "FNAME": [str(asset_path(obj.mesh))],
             "SCALE": [
                 _fmt(scale[0] / XY_SHRINK),
                 _fmt(scale[1] / XY_SHRINK),
@@ -207,9 +207,10 @@ class World:
         self, obj: ObjectEntry, size: tuple[float, ...], scaling: float | tuple[float, ...] = 1.0
     ) -> str:
         """Path of the URDF of `obj` at `size` (a filled template, cached by content)."""
+        source = asset_path(obj.assets)
         if not obj.from_template:
-            return str(ASSETS_ROOT / obj.assets)
-        text = (ASSETS_ROOT / obj.assets).read_text(encoding="utf-8")
+            return str(source)
+        text = source.read_text(encoding="utf-8")
         for key, values in template_replacements(obj, size, scaling).items():
             for i, value in enumerate(values):
                 text = text.replace(f"{key}{i}", value)
@@ -248,6 +249,14 @@ class World:
         return tuple(pos), tuple(orn)  # type: ignore[return-value]
 
 
+def asset_path(relative: str) -> Path:
+    """Absolute path of a packaged asset; FileNotFoundError naming it if it is missing."""
+    path = ASSETS_ROOT / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"vima-sim asset {relative!r} is missing (looked for {path})")
+    return path
+
+
 def _hide(body: int, client: int) -> None:
     for shape in pb.getVisualShapeData(body, physicsClientId=client):
         pb.changeVisualShape(body, shape[1], rgbaColor=[*shape[7][:3], 0], physicsClientId=client)
@@ -263,7 +272,7 @@ def apply_texture(
         assert texture.asset is not None
         tex = None if cache is None else cache.get(texture.asset)
         if tex is None:
-            tex = pb.loadTexture(str(ASSETS_ROOT / texture.asset), physicsClientId=client)
+            tex = pb.loadTexture(str(asset_path(texture.asset)), physicsClientId=client)
             if cache is not None:
                 cache[texture.asset] = tex
         pb.changeVisualShape(body, -1, textureUniqueId=tex, physicsClientId=client)
