@@ -191,3 +191,27 @@ def test_act_matches_teacher_forced_argmax(kind: str, train_rows: list[dict[str,
     actions = bins_to_actions(bins, 14)
     assert actions.shape == (full.size, 14)
     assert bool((actions[:, 0] >= 0.25).all() and (actions[:, 0] <= 0.75).all())
+
+
+@pytest.mark.parametrize("name", ["xattn-objects-14", "decoder_only-patches-12"])
+def test_bf16_autocast_forward_backward(name: str, batch: Batch) -> None:
+    """The GPU precision (bf16-mixed) path, run with CPU autocast: logits stay float32."""
+    policy = Policy(VARIANTS[name], VOCAB).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = policy(batch)
+        loss = loss_of(logits, policy.targets(batch))
+    assert logits.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is not None for p in policy.parameters() if p.requires_grad)
+
+
+def test_no_visible_object_anywhere(batch: Batch) -> None:
+    """Observations whose objects are all invisible (the reference's crop ViT asserted)."""
+    hidden = dataclasses.replace(
+        batch,
+        observations=dataclasses.replace(
+            batch.observations, object_mask=torch.zeros_like(batch.observations.object_mask)
+        ),
+    )
+    logits = Policy(tiny(), VOCAB)(hidden)
+    assert torch.isfinite(logits).all()

@@ -49,9 +49,13 @@ def peak_rss_mb() -> tuple[float, float]:
     return own, children
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _cpu_of(pids: list[int]) -> float:
+    """User + system CPU seconds of running processes (DataLoader workers)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def source_rows(dataset: Path) -> tuple[list[dict[str, Any]], bytes]:
@@ -118,21 +122,25 @@ def bench_loader(root: Path, cache: Path, batch: int, workers_list: list[int]) -
             collate_fn=functools.partial(collate, frames=False),
             num_workers=workers,
             prefetch_factor=4 if workers else None,
+            persistent_workers=workers > 0,  # as the data module
         )
-        it = iter(loader)
-        next(it)  # worker start-up and first maps outside the timing
-        start, seen = time.perf_counter(), batch
-        cpu_start = time.process_time() + _children_cpu()
-        for got in it:
-            seen += got.size
-        seconds = time.perf_counter() - start
-        del it, loader  # joins the workers, so their CPU time is counted below
+        for epoch, label in ((0, "first_epoch"), (1, "steady")):
+            sampler.set_epoch(epoch)
+            it = iter(loader)
+            pids = [w.pid for w in getattr(it, "_workers", [])]
+            start, seen = time.perf_counter(), 0
+            cpu_start = time.process_time() + _cpu_of(pids)
+            for got in it:
+                seen += got.size
+            seconds = time.perf_counter() - start
+            cpu = time.process_time() + _cpu_of(pids) - cpu_start
+            key = f"loader_{workers}_workers_{label}"
+            out[f"{key}_samples_per_s"] = round(seen / seconds)
+            # CPU seconds of the main process and the workers together: the rate with one
+            # dedicated core per process, free of the shared machine's load
+            out[f"{key}_samples_per_cpu_s"] = round(seen / cpu)
+        del it, loader
         gc.collect()
-        cpu = time.process_time() + _children_cpu() - cpu_start
-        out[f"loader_{workers}_workers_samples_per_s"] = round((seen - batch) / seconds)
-        # CPU seconds of the main process and the workers together: the rate one dedicated
-        # core per process would give, free of the shared machine's load
-        out[f"loader_{workers}_workers_samples_per_cpu_s"] = round((seen - batch) / cpu)
     own, child = peak_rss_mb()
     out["peak_rss_MB_main"] = round(own)
     out["peak_rss_MB_worker"] = round(child)

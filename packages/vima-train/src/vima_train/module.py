@@ -25,9 +25,9 @@ CHECKPOINT_FORMAT = 1
 class PolicyModule(L.LightningModule):
     """Trains a `Policy`. `meta` (tokenizer, tokenize settings...) goes into every checkpoint.
 
-    Per optimiser step the global torch generator is reseeded from (seed, step, rank), so
-    dropout and object shuffling, and with the seeded sampler the whole run, replay exactly
-    after a resume.
+    Before every batch the global torch generator is reseeded from (seed, epoch, batch of the
+    epoch, rank), so dropout and object shuffling, and with the seeded sampler the whole run,
+    replay exactly after a resume.
     """
 
     def __init__(
@@ -50,15 +50,15 @@ class PolicyModule(L.LightningModule):
 
     # ----------------------------------------------------------------- train
     def on_train_epoch_start(self) -> None:
-        if self.resumed_at is not None and self.resumed_at[0] == self.current_epoch:
-            self.batches_this_epoch = self.resumed_at[1]
-        else:
+        # Lightning does not call this hook for an epoch resumed in the middle; the count
+        # restored by on_load_checkpoint is kept if it does.
+        if self.resumed_at is None or self.resumed_at[0] != self.current_epoch:
             self.batches_this_epoch = 0
         self.resumed_at = None
 
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
-        seed = (self.config.train.seed * 1_000_003 + self.global_step) * 1009 + self.global_rank
-        torch.manual_seed(seed % (2**63))
+        key = (self.config.train.seed, self.current_epoch, self.batches_this_epoch)
+        torch.manual_seed(hash((*key, self.global_rank)) % (2**63))
         if self.episodes_file is not None:
             with self.episodes_file.open("a", encoding="utf-8") as handle:
                 for v, t, i in zip(batch.variant, batch.task, batch.index, strict=True):
@@ -172,6 +172,7 @@ class PolicyModule(L.LightningModule):
         meta = checkpoint[META_KEY]
         self.examples_seen = int(meta["examples_seen"])
         self.resumed_at = (int(meta["epoch"]), int(meta["batches_this_epoch"]))
+        self.batches_this_epoch = self.resumed_at[1]
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if datamodule is not None:
             datamodule.resume_at(*self.resumed_at)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 from vima_tokenize.actions import AXIS_BINS, NUM_AXES
 from vima_tokenize.record import VIEW_NAMES, load_arrays
 
@@ -88,33 +89,70 @@ def _apply(obj: Any, func: Any) -> Any:
     return type(obj)(**{f.name: _apply(getattr(obj, f.name), func) for f in fields(obj)})
 
 
-def _pad(arrays: Sequence[np.ndarray], fill: Any, dtype: Any, rank: int) -> np.ndarray:
+def _full(shape: tuple[int, ...], fill: Any, dtype: Any) -> tuple[torch.Tensor, np.ndarray]:
+    """A tensor filled with `fill` and a numpy view of it."""
+    array = np.full(shape, fill, dtype=dtype)
+    return torch.from_numpy(array), array
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if obj is None or not hasattr(obj, "__dataclass_fields__"):
+        return []
+    return [t for f in fields(obj) for t in _tensors(getattr(obj, f.name))]
+
+
+def pack_shared(batch: Batch) -> Batch:
+    """The batch with every tensor a view of one shared-memory buffer.
+
+    A DataLoader worker sends each tensor through its own shared-memory segment and file
+    descriptor; with ~20 tensors per batch that costs more than reading and collating the
+    episodes. One buffer is one segment (measured in docs/PERFORMANCE.md).
+    """
+    tensors = _tensors(batch)
+    offsets, total = [], 0
+    for tensor in tensors:
+        offsets.append(total)
+        total += -(-tensor.numel() * tensor.element_size() // 64) * 64
+    buffer = torch.empty(total, dtype=torch.uint8).share_memory_()
+    views: dict[int, torch.Tensor] = {}
+    for tensor, offset in zip(tensors, offsets, strict=True):
+        size = tensor.numel() * tensor.element_size()
+        view = buffer[offset : offset + size].view(tensor.dtype).view(tensor.shape)
+        view.copy_(tensor)
+        views[id(tensor)] = view
+    return _apply(batch, lambda t: views[id(t)])
+
+
+def _pad(arrays: Sequence[np.ndarray], fill: Any, dtype: Any, rank: int) -> torch.Tensor:
     """Stack arrays whose first `rank` dims vary, padding each of them to the maximum."""
     shape = [len(arrays)]
     for axis in range(rank):
         shape.append(max((a.shape[axis] for a in arrays), default=0))
     trailing = next((a.shape[rank:] for a in arrays), ())
-    out = np.full((*shape, *trailing), fill, dtype=dtype)
+    tensor, out = _full((*shape, *trailing), fill, dtype)
     for i, array in enumerate(arrays):
         out[(i, *(slice(0, n) for n in array.shape[:rank]))] = array  # type: ignore[index]
-    return out
+    return tensor
 
 
 def _views(
     rows: Sequence[Mapping[str, Any]], stem: str, fill: Any, dtype: Any, rank: int
-) -> np.ndarray:
+) -> torch.Tensor:
     """Per-view arrays `<stem>_<view>` ([lead0, lead1.., trailing], `rank` leading dims) padded
     to the batch maximum as [B, lead0, V, lead1.., trailing]."""
     arrays = [[row[f"{stem}_{view}"] for view in VIEW_NAMES] for row in rows]
     leads = [max((a.shape[d] for pair in arrays for a in pair), default=0) for d in range(rank)]
     trailing = arrays[0][0].shape[rank:]
-    out = np.full((len(rows), leads[0], len(VIEW_NAMES), *leads[1:], *trailing), fill, dtype)
+    shape = (len(rows), leads[0], len(VIEW_NAMES), *leads[1:], *trailing)
+    tensor, out = _full(shape, fill, dtype)
     for i, pair in enumerate(arrays):
         for v, array in enumerate(pair):
             out[(i, slice(0, array.shape[0]), v, *(slice(0, n) for n in array.shape[1:rank]))] = (  # type: ignore[index]
                 array
             )
-    return out
+    return tensor
 
 
 def _require(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
@@ -142,16 +180,14 @@ def collate_prompts(
                 f"{int((types == 1).sum())} images, the row {len(w)} and {len(n)}"
             )
     return Prompt(
-        token_types=_t(
-            _pad([np.asarray(r["token_types"], np.int64) for r in rows], -1, np.int64, 1)
-        ),
-        word_ids=_t(_pad(words, 0, np.int64, 1)),
-        word_mask=_t(_pad([np.ones(len(w), bool) for w in words], False, bool, 1)),
-        image_mask=_t(_pad(images, False, bool, 1)),
-        crops=_t(_views(rows, "prompt_crops", 0, np.uint8, 2)) if crops else None,
-        bbox=_t(_views(rows, "prompt_bbox", 0, np.int16, 2)) if crops else None,
-        object_mask=_t(_views(rows, "prompt_mask", False, bool, 2)),
-        frames=_t(_views(rows, "prompt_frames", 0, np.uint8, 1)) if frames else None,
+        token_types=_pad([np.asarray(r["token_types"], np.int64) for r in rows], -1, np.int64, 1),
+        word_ids=_pad(words, 0, np.int64, 1),
+        word_mask=_pad([np.ones(len(w), bool) for w in words], False, bool, 1),
+        image_mask=_pad(images, False, bool, 1),
+        crops=_views(rows, "prompt_crops", 0, np.uint8, 2) if crops else None,
+        bbox=_views(rows, "prompt_bbox", 0, np.int16, 2) if crops else None,
+        object_mask=_views(rows, "prompt_mask", False, bool, 2),
+        frames=_views(rows, "prompt_frames", 0, np.uint8, 1) if frames else None,
     )
 
 
@@ -164,12 +200,12 @@ def collate_observations(
     steps = _pad([np.ones(n, bool) for n in counts], False, bool, 1)
     effector = np.asarray([int(row["end_effector"]) for row in rows], np.int64)
     return Observations(
-        step_mask=_t(steps),
-        end_effector=_t(np.where(steps, effector[:, None], 0)),
-        crops=_t(_views(rows, "obs_crops", 0, np.uint8, 2)) if crops else None,
-        bbox=_t(_views(rows, "obs_bbox", 0, np.int16, 2)) if crops else None,
-        object_mask=_t(_views(rows, "obs_mask", False, bool, 2)),
-        frames=_t(_views(rows, "obs_frames", 0, np.uint8, 1)) if frames else None,
+        step_mask=steps,
+        end_effector=_t(np.where(steps.numpy(), effector[:, None], 0)),
+        crops=_views(rows, "obs_crops", 0, np.uint8, 2) if crops else None,
+        bbox=_views(rows, "obs_bbox", 0, np.int16, 2) if crops else None,
+        object_mask=_views(rows, "obs_mask", False, bool, 2),
+        frames=_views(rows, "obs_frames", 0, np.uint8, 1) if frames else None,
     )
 
 
@@ -187,16 +223,17 @@ def collate(rows: Sequence[Mapping[str, Any]], *, crops: bool = True, frames: bo
     for i, b in enumerate(bins):
         if b.ndim != 2 or b.shape[1] != NUM_AXES or (b.size and (b >= limits).any()):
             raise ValueError(f"row {i}: action_bins must be (T, 14) within {list(AXIS_BINS)}")
-    return Batch(
+    batch = Batch(
         prompt=collate_prompts(rows, crops=crops, frames=frames),
         observations=collate_observations(rows, crops=crops, frames=frames),
-        actions=_t(_pad([np.asarray(r["actions"], np.float32) for r in rows], 0, np.float32, 1)),
-        action_bins=_t(_pad(bins, IGNORE_INDEX, np.int64, 1)),
-        step_mask=_t(_pad([np.ones(len(b), bool) for b in bins], False, bool, 1)),
+        actions=_pad([np.asarray(r["actions"], np.float32) for r in rows], 0, np.float32, 1),
+        action_bins=_pad(bins, IGNORE_INDEX, np.int64, 1),
+        step_mask=_pad([np.ones(len(b), bool) for b in bins], False, bool, 1),
         task=torch.tensor([int(r.get("task", -1)) for r in rows], dtype=torch.int64),
         index=torch.tensor([int(r.get("index", -1)) for r in rows], dtype=torch.int64),
         variant=torch.tensor([int(r.get("variant", 0)) for r in rows], dtype=torch.int64),
     )
+    return pack_shared(batch) if get_worker_info() is not None else batch
 
 
 def _t(array: np.ndarray) -> torch.Tensor:

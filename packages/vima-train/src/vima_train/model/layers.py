@@ -42,8 +42,10 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
         batch, length, dim = x.shape
-        q = self.query(x).view(batch, length, self.heads, -1).transpose(1, 2)
-        k, v = self.key_value(memory).view(batch, memory.shape[1], 2, self.heads, -1).unbind(2)
+        head = dim // self.heads
+        q = self.query(x).view(batch, length, self.heads, head).transpose(1, 2)
+        kv = self.key_value(memory).view(batch, memory.shape[1], 2, self.heads, head)
+        k, v = kv.unbind(2)
         out = F.scaled_dot_product_attention(
             q,
             k.transpose(1, 2),

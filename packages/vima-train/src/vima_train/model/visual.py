@@ -70,11 +70,9 @@ class ObjectEncoder(nn.Module):
     def forward(self, crops: torch.Tensor, bbox: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """crops [..., V, N, 3, 32, 32] uint8, bbox [..., V, N, 4], mask [..., V, N] ->
         tokens [..., V, N, dim]; the ViT runs on visible objects only (padding gets zeros)."""
-        lead = mask.shape
-        dim = self.vit.project.out_features
-        features = self.vit.position.new_zeros(*lead, dim)
-        if mask.any():
-            features = features.index_put((mask,), self.vit(crops[mask]))
+        visible = self.vit(crops[mask])  # [visible objects, dim]
+        features = visible.new_zeros(*mask.shape, visible.shape[-1])
+        features = features.index_put((mask,), visible)
         boxes = bbox.to(features.dtype) / self.bbox_scale
         views = [
             self.fuse[v](torch.cat([features[..., v, :, :], self.bbox[v](boxes[..., v, :, :])], -1))
