@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +130,8 @@ class World:
     def __init__(self) -> None:
         self.client = -1
         self._tmp = Path(tempfile.mkdtemp(prefix="vima-sim-"))
+        # the template folder goes away with the world, also when close() is never called
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
         self.ur5 = -1
         self.suction_base = -1
         self.suction_head = -1
@@ -142,7 +145,7 @@ class World:
         if self.client >= 0:
             pb.disconnect(physicsClientId=self.client)
             self.client = -1
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._cleanup()
 
     # -- scene ------------------------------------------------------------------------------
     def reset(self, *, with_robot: bool = True, spatula: bool = False) -> None:
