@@ -24,7 +24,7 @@ from vima_schema.record import episode_to_record
 from vima_sim.env import VimaEnv
 from vima_sim.recording import EpisodeRecorder
 from vima_sim.tasks import available
-from vima_tokenize.actions import discretize, pad_positions
+from vima_tokenize.actions import ACTION_KEYS, discretize, pad_positions
 from vima_tokenize.text import encode_prompt
 from vima_train.checkpoint import load_policy
 from vima_train.model.actions import axis_indices
@@ -82,19 +82,19 @@ def test_online_tiny_checkpoint_one_row_per_episode_identical_reruns(
     assert "VIMA-200M" in (tmp_path / "a" / "report" / "report.md").read_text()
     assert len(list((tmp_path / "a" / "videos").glob("*.gif"))) == len(IMPLEMENTED)
     # a rerun (one worker, more steps) gives the same rows on the same scenes
-    some = ["--tasks", "visual_manipulation,rotate", "--levels", "L1,L2", "--episodes", "1",
+    some = ["--tasks", "visual_manipulation,rotate", "--levels", "L1", "--episodes", "1",
             "--time-limit", "2", "--wandb", "disabled"]  # fmt: skip
     for name, workers in (("b", "2"), ("c", "1")):
         run = run_eval("online", tiny_checkpoint, *some, "--workers", workers,
                        "--out", tmp_path / name)  # fmt: skip
         assert run.code == 0, run.err
     rows = _rows(tmp_path / "b")
-    assert len(rows) == 4 and _rows(tmp_path / "c") == rows
+    assert len(rows) == 2 and _rows(tmp_path / "c") == rows
     # the folder is protected; --resume with nothing left does nothing
     again = run_eval("online", tiny_checkpoint, *some, "--out", tmp_path / "b")
     assert again.code == 2 and "--resume" in again.err
     resumed = run_eval("online", tiny_checkpoint, *some, "--out", tmp_path / "b", "--resume")
-    assert resumed.code == 0 and "0 episodes, 4 already done" in resumed.err
+    assert resumed.code == 0 and "0 episodes, 2 already done" in resumed.err
     assert _rows(tmp_path / "b") == rows
     changed = run_eval("online", tiny_checkpoint, *some, "--seed", "3", "--out", tmp_path / "b",
                        "--resume")  # fmt: skip
@@ -121,7 +121,7 @@ class OracleDouble(torch.nn.Module):
         for key in ("pose0_position", "pose1_position"):
             poses[key], _ = pad_positions(poses[key])
         bins = discretize(poses)
-        full = np.concatenate([bins[k] for k in sorted(bins)], axis=1)[0]
+        full = np.concatenate([bins[k] for k in ACTION_KEYS], axis=1)[0]
         return torch.from_numpy(full[list(axis_indices(self.config.action_axes))])[None]
 
 
@@ -132,10 +132,9 @@ def test_a_policy_acting_like_the_oracle_reaches_the_oracle_success(tiny_checkpo
     for task in ("visual_manipulation", "rotate", "follow_order"):
         env = VimaEnv(task, "placement_generalization", "easy")
         agent = PolicyAgent(tiny_checkpoint, noop, 0, policy=OracleDouble(real, env))  # type: ignore[arg-type]
-        for episode in range(2):
-            job = Job(1, task, episode, episode_seed(0, 1, task, episode), "noop")
-            oracle_wins.append(run_episode(env, OracleAgent(), job).success)
-            double_wins.append(run_episode(env, agent, job).success)
+        job = Job(1, task, 0, episode_seed(0, 1, task, 0), "noop")
+        oracle_wins.append(run_episode(env, OracleAgent(), job).success)
+        double_wins.append(run_episode(env, agent, job).success)
         env.close()
     assert sum(oracle_wins) == len(oracle_wins)  # the oracle solves these easy L1 scenes
     assert double_wins == oracle_wins
@@ -177,15 +176,15 @@ def test_oracle_in_vima_bench_standin_matches_builtin_and_crash_is_retried_then_
 ) -> None:
     standin = Path(__file__).parent / "vima_bench_standin"
     monkeypatch.setenv("PYTHONPATH", f"{standin}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    args = ["--levels", "L1", "--tasks", "rotate,visual_manipulation", "--episodes", "2",
-            "--wandb", "disabled", "--workers", "2"]  # fmt: skip
+    args = ["--levels", "L1", "--tasks", "rotate", "--episodes", "2", "--wandb", "disabled",
+            "--workers", "2"]  # fmt: skip
     bench = run_eval("oracle", *args, "--env", "vima-bench", "--env-python", sys.executable,
                      "--out", tmp_path / "bench")  # fmt: skip
     assert bench.code == 0, bench.err
     builtin = run_eval("oracle", *args, "--out", tmp_path / "builtin")
     assert builtin.code == 0, builtin.err
     rows, reference = _rows(tmp_path / "bench"), _rows(tmp_path / "builtin")
-    assert all(r["success"] for r in rows) and len(rows) == 4
+    assert all(r["success"] for r in rows) and len(rows) == 2
     keep = ("episode", "episode_seed", "success", "steps", "prompt")
     assert [{k: r[k] for k in keep} for r in rows] == [{k: r[k] for k in keep} for r in reference]
     assert {r["checkpoint"] for r in rows} == {"oracle@vima-bench"}
@@ -195,7 +194,7 @@ def test_oracle_in_vima_bench_standin_matches_builtin_and_crash_is_retried_then_
                        "--out", tmp_path / "crash")  # fmt: skip
     assert crashed.code == 1
     assert "L1/rotate/1" in crashed.err and "died" in crashed.err
-    assert len(_rows(tmp_path / "crash")) == 3
+    assert len(_rows(tmp_path / "crash")) == 1
     errors = json.loads((tmp_path / "crash" / "errors.json").read_text())
     assert [e["episode"] for e in errors] == ["L1/rotate/1"]
 
@@ -205,22 +204,22 @@ def test_resume_after_a_kill_completes_without_duplicates_and_merge(
     tmp_path: Path, run_eval: RunEval
 ) -> None:
     out = tmp_path / "run"
-    args = ["oracle", "--levels", "L1,L2", "--tasks", "rotate,visual_manipulation",
+    args = ["oracle", "--levels", "L1", "--tasks", "rotate,visual_manipulation",
             "--episodes", "3", "--wandb", "disabled", "--flush-every", "1"]  # fmt: skip
     code = f"from vima_eval.cli import main; raise SystemExit(main({[*args, '--out', str(out)]}))"
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((out / "parts").glob("part-*"))) < 3:
+    while time.monotonic() < deadline and len(list((out / "parts").glob("part-*"))) < 2:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(list((out / "parts").glob("part-*")))
-    assert 3 <= done_before < 12, "the run was not killed part-way"
+    assert 2 <= done_before < 6, "the run was not killed part-way"
     resumed = run_eval(*args, "--out", out, "--resume")
     assert resumed.code == 0, resumed.err
     rows = _rows(out)
-    assert len(rows) == 12 and len({r["episode"] for r in rows}) == 12
+    assert len(rows) == 6 and len({r["episode"] for r in rows}) == 6
     assert all(r["success"] for r in rows)
     # shards of the same run (episode ranges) merge into the same table
     for start in (0, 2):
