@@ -25,8 +25,10 @@ from vima_sim.env import VimaEnv
 from vima_sim.recording import EpisodeRecorder
 from vima_sim.tasks import available
 from vima_tokenize.actions import ACTION_KEYS, discretize, pad_positions
+from vima_tokenize.preprocess import preprocess_row
 from vima_tokenize.text import encode_prompt
 from vima_train.checkpoint import load_policy
+from vima_train.data.batch import row_arrays
 from vima_train.model.actions import axis_indices
 
 from .conftest import RunEval
@@ -125,7 +127,9 @@ class OracleDouble(torch.nn.Module):
         return torch.from_numpy(full[list(axis_indices(self.config.action_axes))])[None]
 
 
-def test_a_policy_acting_like_the_oracle_reaches_the_oracle_success(tiny_checkpoint: Path) -> None:
+def test_a_policy_acting_like_the_oracle_reaches_the_oracle_success_on_training_inputs(
+    tiny_checkpoint: Path,
+) -> None:
     real = load_policy(tiny_checkpoint)
     noop = get_perturbation("noop")
     oracle_wins, double_wins = [], []
@@ -136,6 +140,14 @@ def test_a_policy_acting_like_the_oracle_reaches_the_oracle_success(tiny_checkpo
         oracle_wins.append(run_episode(env, OracleAgent(), job).success)
         double_wins.append(run_episode(env, agent, job).success)
         env.close()
+        # what the policy saw, step by step, equals the training tokenization of the episode
+        row = episode_to_record(agent.recorder.episode(0))
+        whole = row_arrays(preprocess_row(row, agent.tokenizer, keep_final_observation=True))
+        assert agent.inputs is not None
+        seen = agent.inputs.arrays
+        assert seen["obs_mask_top"].shape[0] == agent.recorder.steps + 1
+        for name, value in whole.items():
+            assert np.array_equal(np.asarray(seen[name]), np.asarray(value)), (task, name)
     assert sum(oracle_wins) == len(oracle_wins)  # the oracle solves these easy L1 scenes
     assert double_wins == oracle_wins
 

@@ -92,8 +92,8 @@ class PolicyAgent:
         self.axes = axis_indices(self.policy.config.action_axes)
         self.timing = {"tokenize_s": 0.0, "model_s": 0.0}
         self.prompt: str = ""
-        self._recorder = EpisodeRecorder()
-        self._inputs: EpisodeInputs | None = None
+        self.recorder = EpisodeRecorder()
+        self.inputs: EpisodeInputs | None = None
         self._cache: PromptCache | None = None
         self._index = 0
 
@@ -101,8 +101,8 @@ class PolicyAgent:
         """Record the first observation and tokenize prompt and observation."""
         began = time.perf_counter()
         self._index = index
-        self._recorder.start(obs, info)
-        self._inputs = start_inputs(self._recorder.episode(index), self.tokenizer)
+        self.recorder.start(obs, info)
+        self.inputs = start_inputs(self.recorder.episode(index), self.tokenizer)
         self._cache = None
         self.timing["tokenize_s"] += time.perf_counter() - began
 
@@ -110,17 +110,17 @@ class PolicyAgent:
         self, action: dict[str, np.ndarray], obs: dict[str, Any], info: dict[str, Any]
     ) -> None:
         """Record the executed action and the new observation; tokenize the observation."""
-        assert self._inputs is not None, "begin() first"
+        assert self.inputs is not None, "begin() first"
         began = time.perf_counter()
-        self._recorder.add(action, obs, info)
-        add_observation(self._inputs, self._recorder.episode(self._index), self.tokenizer)
+        self.recorder.add(action, obs, info)
+        add_observation(self.inputs, self.recorder.episode(self._index), self.tokenizer)
         self.timing["tokenize_s"] += time.perf_counter() - began
 
     def act(self) -> dict[str, np.ndarray]:
         """The greedy next action, decoded to continuous poses."""
-        assert self._inputs is not None, "begin() first"
+        assert self.inputs is not None, "begin() first"
         began = time.perf_counter()
-        arrays, after = self._inputs.perturbed(self.perturbation, self.seed, self.tokenizer)
+        arrays, after = self.inputs.perturbed(self.perturbation, self.seed, self.tokenizer)
         self.prompt = after.prompt
         observations = collate_observations([arrays], crops=self.crops, frames=self.frames)
         actions = torch.from_numpy(np.array(arrays["actions"], np.float32))[None]
