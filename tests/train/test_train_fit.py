@@ -12,7 +12,7 @@ import pytest
 import torch
 from vima_train.checkpoint import CheckpointError, load_policy, read_meta
 from vima_train.config import load_preset
-from vima_train.data import Batch
+from vima_train.data import Batch, collate
 from vima_train.metrics import action_metrics, loss_of
 from vima_train.model import Policy
 from vima_train.model.actions import axis_names
@@ -127,7 +127,9 @@ def test_resume_replays_the_uninterrupted_run(
 
 
 @pytest.mark.slow
-def test_tiny_overfits_one_batch(batch: Batch) -> None:
+def test_tiny_overfits_one_batch(train_rows: list[dict[str, Any]]) -> None:
+    """One batch of four real episodes of four tasks (up to 7 objects, 3 steps)."""
+    batch = collate(train_rows[:4])
     torch.manual_seed(0)
     config = load_preset("tiny").model
     policy = Policy(config, 1512).train()

@@ -141,10 +141,49 @@ def bench_loader(root: Path, cache: Path, batch: int, workers_list: list[int]) -
             out[f"{key}_samples_per_cpu_s"] = round(seen / cpu)
         del it, loader
         gc.collect()
-    own, child = peak_rss_mb()
-    out["peak_rss_MB_main"] = round(own)
-    out["peak_rss_MB_worker"] = round(child)
     return out
+
+
+def loader_rss(work: Path, workers: int, batch: int) -> dict[str, Any]:
+    """Peak RSS (VmHWM) of a fresh process iterating one epoch of the cached corpus, and of
+    its largest worker; run in a subprocess so nothing else inflates it."""
+    code = f"""
+import functools, json, sys, torch
+from pathlib import Path
+from torch.utils.data import DataLoader
+from vima_schema.dataset_layout import list_shards
+from vima_train.data import collate
+from vima_train.data.module import Episodes
+from vima_train.data.sampler import EpisodeBatchSampler
+from vima_train.data.store import open_store
+torch.set_num_threads(1)
+def status(pid, key):
+    for line in Path(f"/proc/{{pid}}/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) // 1024
+def hwm(pid):
+    return [status(pid, key) for key in ("VmHWM", "RssAnon", "RssFile")]
+store = open_store(list_shards(Path({str(work / "corpus")!r}), "original", "preprocessed"),
+                   ["original"], Path({str(work / "cache")!r}))
+loader = DataLoader(Episodes(store), batch_sampler=EpisodeBatchSampler(len(store), {batch}),
+                    collate_fn=functools.partial(collate, frames=False), num_workers={workers},
+                    persistent_workers={workers} > 0)
+it = iter(loader)
+for _ in it:
+    pass
+workers = [hwm(w.pid) for w in getattr(it, "_workers", [])]
+print(json.dumps({{"main": hwm("self"), "worker": max(workers, default=[0, 0, 0])}}))
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    peaks = json.loads(done.stdout.strip().splitlines()[-1])
+    # [peak RSS, anonymous RSS at the end, file-backed RSS (mapped cache pages) at the end]
+    return {
+        f"loader_{workers}_workers_rss_MB_main_peak_anon_file": peaks["main"],
+        f"loader_{workers}_workers_rss_MB_worker_peak_anon_file": peaks["worker"],
+    }
 
 
 def bench_parquet_direct(root: Path, limit: int = 400) -> float:
@@ -218,6 +257,7 @@ def main() -> None:
     parser.add_argument("--presets", nargs="*", default=["tiny:20", "vima-20m:5",
                         "reference-37m:5", "vima-200m:1"])  # fmt: skip
     parser.add_argument("--out", type=Path, help="keep the corpus and cache here")
+    parser.add_argument("--skip-loader", action="store_true", help="training steps only")
     args = parser.parse_args()
     rows, settings = source_rows(args.dataset)
     from vima_tokenize.text import load_tokenizer
@@ -226,13 +266,16 @@ def main() -> None:
     work = args.out or Path(tempfile.mkdtemp(prefix="vima-train-bench-"))
     report: dict[str, Any] = {"cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]}
     corpus = work / "corpus"
-    if not corpus.exists():
-        write_corpus(rows, settings, corpus, args.episodes)
-    torch.set_num_threads(1)  # the loader figures: one thread per process
-    report["loader"] = bench_loader(corpus, work / "cache", args.batch, args.workers)
-    report["parquet_direct_samples_per_s"] = round(bench_parquet_direct(corpus), 0)
-    report["collate_ms_per_sample"] = round(bench_collate(rows, args.batch), 3)
-    print(json.dumps(report, indent=2), flush=True)
+    if not args.skip_loader:
+        if not corpus.exists():
+            write_corpus(rows, settings, corpus, args.episodes)
+        torch.set_num_threads(1)  # the loader figures: one thread per process
+        report["loader"] = bench_loader(corpus, work / "cache", args.batch, args.workers)
+        for workers in args.workers:
+            report["loader"].update(loader_rss(work, workers, args.batch))
+        report["parquet_direct_samples_per_s"] = round(bench_parquet_direct(corpus), 0)
+        report["collate_ms_per_sample"] = round(bench_collate(rows, args.batch), 3)
+        print(json.dumps(report, indent=2), flush=True)
     torch.set_num_threads(args.threads)
     for spec in args.presets:
         name, _, steps = spec.partition(":")
