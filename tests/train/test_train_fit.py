@@ -39,6 +39,7 @@ def test_fit_tiny_writes_checkpoints_and_wandb_offline(
     run = tmp_path / "run"
     result = run_cli("fit", train_dataset, "--preset", "tiny", "--out", run, "--max-steps", "4")
     assert result.code == 0, result.err
+    assert result.out.splitlines() == [result.last_line]  # progress and logs go to stderr
     last = Path(result.last_line)
     assert last == run / "checkpoints" / "last.ckpt" and last.is_file()
     assert (run / "config.yaml").is_file()

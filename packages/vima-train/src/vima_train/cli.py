@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -99,7 +100,8 @@ def _fit(args: argparse.Namespace) -> int:
     ]
     config = load_preset(args.preset, [*overrides, *args.set])
     prepared = prepare(args.dataset, config, args.out, args.resume)
-    last = fit(prepared, args.out)
+    with contextlib.redirect_stdout(sys.stderr):  # Lightning's progress bars and messages
+        last = fit(prepared, args.out)
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
     if getattr(rank_zero_only, "rank", 0) == 0:

@@ -40,6 +40,8 @@ class PolicyModule(L.LightningModule):
         self.examples_seen = 0
         self.batches_this_epoch = 0
         self.resumed_at: tuple[int, int] | None = None
+        #: With `train.record_episodes`: folder of the per-rank episode lists.
+        self.episodes_dir: Path | None = None
         self.episodes_file: Path | None = None
         self._tick = 0.0
         self._val: list[tuple[Totals, torch.Tensor]] = []
@@ -49,6 +51,10 @@ class PolicyModule(L.LightningModule):
         return self.policy(batch)
 
     # ----------------------------------------------------------------- train
+    def on_fit_start(self) -> None:
+        if self.episodes_dir is not None:  # the rank is known only once the processes run
+            self.episodes_file = self.episodes_dir / f"rank{self.global_rank}.txt"
+
     def on_train_epoch_start(self) -> None:
         # Lightning does not call this hook for an epoch resumed in the middle; the count
         # restored by on_load_checkpoint is kept if it does.

@@ -174,8 +174,7 @@ def fit(prepared: Prepared, run: Path) -> Path:
     atomic_write_text(run / "config.yaml", to_yaml(config))
     module = PolicyModule(config, prepared.vocab_size, total, prepared.meta)
     if train.record_episodes:
-        folder = run / "episodes"
-        folder.mkdir(exist_ok=True)
-        module.episodes_file = folder / f"rank{trainer.global_rank}.txt"
+        module.episodes_dir = run / "episodes"
+        module.episodes_dir.mkdir(exist_ok=True)
     trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=prepared.resume)
     return run / CHECKPOINTS / LAST
