@@ -165,3 +165,16 @@ def test_missing_configs_are_reported(train_dataset: Path, tmp_path: Path) -> No
         find_shards(tmp_path / "absent", ["original"], "train")
     only = find_shards(train_dataset, ["original"], "train", ["twist"])
     assert [s.task for s in only] == ["twist"]
+
+
+def test_any_variant_name_is_a_config(train_dataset: Path, tmp_path: Path) -> None:
+    """Perturbed variants (`<perturbation>--preprocessed--<task>`) train like the others."""
+    dataset = tmp_path / "dataset"
+    shutil.copytree(train_dataset / "reworded" / "preprocessed",
+                    dataset / "gobbledygook_word" / "preprocessed")  # fmt: skip
+    config = DataConfig(variants=["gobbledygook_word"], batch_size=2, cache_dir=str(tmp_path))
+    module = VimaDataModule(dataset, config, seed=0, frames=False)
+    module.prepare_data()
+    module.setup("fit")
+    batches = list(module.train_dataloader())
+    assert len(batches) == 3 and all(b.size == 2 for b in batches)
