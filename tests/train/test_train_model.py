@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from vima_train.config import ModelConfig
@@ -215,3 +216,19 @@ def test_no_visible_object_anywhere(batch: Batch) -> None:
     )
     logits = Policy(tiny(), VOCAB)(hidden)
     assert torch.isfinite(logits).all()
+
+
+def test_final_observation_kept_changes_nothing(train_rows: list[dict[str, Any]]) -> None:
+    """Rows tokenized with keep_final_observation (T + 1 observations) train on the first T."""
+    longer = []
+    for row in train_rows:
+        new = dict(row)
+        for key, value in row.items():
+            if key.startswith("obs_"):
+                new[key] = np.concatenate([value, value[-1:]])
+        longer.append(new)
+    policy = Policy(tiny(), VOCAB).eval()
+    base, extended = collate(train_rows), collate(longer)
+    assert extended.observations.step_mask.shape[1] == base.step_mask.shape[1] + 1
+    valid = base.step_mask
+    assert torch.equal(policy(extended)[valid], policy(base)[valid])

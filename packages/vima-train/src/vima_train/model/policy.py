@@ -203,6 +203,8 @@ class Policy(nn.Module):
         steps = batch.step_mask.shape[1]
         cache = self.encode_prompt(batch)
         obs_tokens, obs_valid = self.encode_observations(batch.observations, steps)
+        # an observation after the last action (keep_final_observation) has nothing to predict
+        obs_valid = obs_valid & batch.step_mask.unsqueeze(-1)
         features = self.decode(cache, obs_tokens, obs_valid, batch.actions, batch.step_mask)
         return self.heads(features)
 
