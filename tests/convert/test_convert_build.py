@@ -85,9 +85,10 @@ def test_build_cli_layout_and_card(
     assert f"{CORPUS_EPISODES} episodes in 18 shards" in run.err
     assert shard_files(dataset) == shard_files(clean_dataset)  # CLI == python API
     files = sorted(p.relative_to(dataset).as_posix() for p in dataset.rglob("*") if p.is_file())
-    assert files[:3] == ["README.md", "meta/episodes.parquet", "meta/info.json"]
+    meta = ["meta/.lock", "meta/episodes.parquet", "meta/info.json"]
+    assert files[: 1 + len(meta)] == ["README.md", *meta]
     seen = set()
-    for name in files[3:]:
+    for name in files[1 + len(meta) :]:
         match = _SHARD_PATH.match(name)
         assert match, name
         assert (match["i"], match["n"]) == ("00000", "00001")

@@ -49,7 +49,10 @@ def write_card(root: Path, title: str = "VIMA episodes") -> Path:
         f'ds = datasets.load_dataset("path/to/this/folder", "{min(patterns, default="name")}")',
         "```",
         "",
-        "Columns are documented in the toolchain's `docs/FORMAT.md`.",
+        "Columns are documented in the toolchain's `docs/FORMAT.md`. `meta/info.json` gives "
+        "the format version and a machine-readable description of every config (features, "
+        "array layouts, tokenizer, action bins and statistics); `meta/episodes.parquet` indexes "
+        "every episode (config, split, shard, row, steps, objects, prompt length, seed).",
         "",
         "## Configs",
         "",

@@ -15,8 +15,10 @@ shapes) that statistics, length bucketing and episode selection need without sca
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -137,14 +139,15 @@ def write_config_info(
     newer format version is refused, never overwritten.
     """
     path = info_path(dataset)
-    info: dict[str, Any] = {"configs": {}}
-    if path.exists():
-        info = read_meta(dataset)
-    present = {config_name(s.variant, s.stage) for s in list_shards(dataset)}
-    configs = {k: v for k, v in info.get("configs", {}).items() if k in present}
-    configs[config_name(variant, stage)] = dict(description)
-    info = {"format_version": FORMAT_VERSION, "configs": dict(sorted(configs.items()))}
-    atomic_write_text(path, json.dumps(info, indent=1) + "\n")
+    with meta_lock(dataset):
+        info: dict[str, Any] = {"configs": {}}
+        if path.exists():
+            info = read_meta(dataset)
+        present = {config_name(s.variant, s.stage) for s in list_shards(dataset)}
+        configs = {k: v for k, v in info.get("configs", {}).items() if k in present}
+        configs[config_name(variant, stage)] = dict(description)
+        info = {"format_version": FORMAT_VERSION, "configs": dict(sorted(configs.items()))}
+        atomic_write_text(path, json.dumps(info, indent=1) + "\n")
     return path
 
 
@@ -168,10 +171,18 @@ def write_episode_index(dataset: Path, variant: str, stage: str, rows: pa.Table)
 
     Rows of other configs are kept unless their shard no longer exists.
     """
-    from vima_schema.parquet_shard import shard_writer
-
     path = episodes_path(dataset)
     parts = [rows.select(EPISODE_INDEX_SCHEMA.names).cast(EPISODE_INDEX_SCHEMA)]
+    with meta_lock(dataset):
+        _replace_index_rows(dataset, path, variant, stage, parts)
+    return path
+
+
+def _replace_index_rows(
+    dataset: Path, path: Path, variant: str, stage: str, parts: list[pa.Table]
+) -> None:
+    from vima_schema.parquet_shard import shard_writer
+
     if path.exists():
         old = pq.read_table(path).cast(EPISODE_INDEX_SCHEMA)
         mine = pc.and_(
@@ -185,7 +196,20 @@ def write_episode_index(dataset: Path, variant: str, stage: str, rows: pa.Table)
     table = pa.concat_tables(parts).sort_by(_INDEX_ORDER)
     with shard_writer(path, EPISODE_INDEX_SCHEMA) as writer:
         writer.write_table(table)
-    return path
+
+
+@contextmanager
+def meta_lock(dataset: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `meta/` while reading and rewriting its files, so that steps
+    run at the same time on one dataset (tokenizing two variants) do not lose updates."""
+    folder = dataset / META_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _PARSED_INDEX_COLUMNS = [
