@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,9 @@ def fit(prepared: Prepared, run: Path) -> Path:
 
     config = prepared.config
     train = config.train
+    # A mid-epoch resume is exact here (the sampler skips the batches the checkpoint records),
+    # which Lightning cannot see from the outside.
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
     L.seed_everything(train.seed, workers=True, verbose=False)
     loggers: list[Logger] = [CSVLogger(run, name="logs")]
     if train.wandb != "disabled":
