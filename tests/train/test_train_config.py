@@ -60,3 +60,24 @@ def test_overrides_and_errors() -> None:
             load_preset("tiny", [bad])
     with pytest.raises(ConfigError, match="unknown preset"):
         load_preset("huge")
+
+
+def test_learning_rate_schedules() -> None:
+    from vima_train.config import TrainConfig
+    from vima_train.schedule import lr_multiplier
+
+    full = TrainConfig(warmup=100, lr=1e-4, lr_end=1e-7)
+    assert lr_multiplier(0, full, 1000) == pytest.approx(0.01)
+    assert lr_multiplier(49, full, 1000) == pytest.approx(0.5)
+    assert lr_multiplier(99, full, 1000) == pytest.approx(1.0)
+    assert lr_multiplier(100, full, 1000) == pytest.approx(1.0)
+    assert lr_multiplier(550, full, 1000) == pytest.approx(0.5 + 0.5e-3, rel=1e-6)  # halfway
+    assert lr_multiplier(1000, full, 1000) == pytest.approx(1e-3)
+    assert lr_multiplier(5000, full, 1000) == pytest.approx(1e-3)
+    vima = TrainConfig(warmup=7000, schedule="vima", vima_decay_end=24000)
+    assert lr_multiplier(24000, vima, 46880) == pytest.approx(1e-3)
+    assert lr_multiplier(15500, vima, 46880) == pytest.approx(0.5 + 0.5e-3, rel=1e-6)
+    fraction = TrainConfig(warmup=0.1, schedule="constant")
+    assert lr_multiplier(9, fraction, 100) == pytest.approx(1.0)
+    assert lr_multiplier(4, fraction, 100) == pytest.approx(0.5)
+    assert lr_multiplier(99, fraction, 100) == 1.0
