@@ -1,4 +1,4 @@
-"""vima-train: Train VIMA-style policies with Lightning (coming in a later release)."""
+"""vima-train: train VIMA-style policies with Lightning, logged to W&B (docs/TRAINING.md)."""
 
 from importlib.metadata import version
 
