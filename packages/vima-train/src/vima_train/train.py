@@ -181,4 +181,9 @@ def fit(prepared: Prepared, run: Path) -> Path:
         module.episodes_dir = run / "episodes"
         module.episodes_dir.mkdir(exist_ok=True)
     trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=prepared.resume)
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            # Close the run here, not at interpreter exit, where W&B would print its summary
+            # after the checkpoint path and break the last-line-on-stdout convention.
+            logger.experiment.finish()
     return run / CHECKPOINTS / LAST
