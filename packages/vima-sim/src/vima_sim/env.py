@@ -13,10 +13,9 @@ from vima_schema.models import ActionBounds, ObjectInfo, PromptAsset
 from vima_sim.prompt_assets import AssetRenderer
 from vima_sim.robot import Arm
 from vima_sim.tasks import TaskBase, make_task
+from vima_sim.tasks.base import WORKSPACE_HIGH, WORKSPACE_LOW
 from vima_sim.world import IMAGE_SIZE, VIEWS, World
 
-POSITION_LOW = np.array([0.25, -0.5], dtype=np.float32)
-POSITION_HIGH = np.array([0.75, 0.5], dtype=np.float32)
 #: Steps allowed beyond the task's oracle_max_steps (VIMA's TimeLimit protocol).
 BONUS_STEPS = 2
 ROBOT_COMPONENTS = {EndEffector.suction: [2, 3, 4], EndEffector.spatula: [2, 3]}
@@ -56,7 +55,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
                 "ee": gym.spaces.Discrete(2),
             }
         )
-        position = gym.spaces.Box(POSITION_LOW, POSITION_HIGH, dtype=np.float32)
+        position = gym.spaces.Box(WORKSPACE_LOW, WORKSPACE_HIGH, dtype=np.float32)
         rotation = gym.spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
         self._action_boxes = {
             "pose0_position": position,
@@ -104,7 +103,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
             "views": list(VIEWS),
             "modalities": ["rgb", "segm"],
             "seed": self._seed,
-            "action_bounds": ActionBounds(low=POSITION_LOW.copy(), high=POSITION_HIGH.copy()),
+            "action_bounds": ActionBounds(low=WORKSPACE_LOW.copy(), high=WORKSPACE_HIGH.copy()),
             "robot_components": list(ROBOT_COMPONENTS[self.end_effector]),
             "obj_id_to_info": dict(self.task.info),
             "task": self.task_name.name,

@@ -166,34 +166,28 @@ class World:
         if not with_robot:
             return
         self.ur5 = pb.loadURDF(str(ASSETS_ROOT / UR5_URDF), physicsClientId=c)
-        down = pb.getQuaternionFromEuler((np.pi, 0, 0))
         if spatula:
-            self.suction_base = pb.loadURDF(
-                str(ASSETS_ROOT / SPATULA_URDF), (0.487, 0.109, 0.438), down, physicsClientId=c
-            )
-            pb.createConstraint(
-                self.ur5, 9, self.suction_base, -1, pb.JOINT_FIXED, (0, 0, 0), (0, 0, 0),
-                (0, 0, 0.01), physicsClientId=c,
-            )  # fmt: skip
+            self.suction_base, _ = self._mount(SPATULA_URDF, (0.487, 0.109, 0.438), 0.01)
             self.suction_head = -1
             self._finish_robot((self.ur5, self.suction_base))
             return
-        self.suction_base = pb.loadURDF(
-            str(ASSETS_ROOT / SUCTION_BASE_URDF), (0.487, 0.109, 0.438), down, physicsClientId=c
-        )
-        pb.createConstraint(
-            self.ur5, 9, self.suction_base, -1, pb.JOINT_FIXED, (0, 0, 0), (0, 0, 0),
-            (0, 0, 0.01), physicsClientId=c,
-        )  # fmt: skip
-        self.suction_head = pb.loadURDF(
-            str(ASSETS_ROOT / SUCTION_HEAD_URDF), (0.487, 0.109, 0.347), down, physicsClientId=c
-        )
-        head = pb.createConstraint(
-            self.ur5, 9, self.suction_head, -1, pb.JOINT_FIXED, (0, 0, 0), (0, 0, 0),
-            (0, 0, -0.08), physicsClientId=c,
-        )  # fmt: skip
+        self.suction_base, _ = self._mount(SUCTION_BASE_URDF, (0.487, 0.109, 0.438), 0.01)
+        self.suction_head, head = self._mount(SUCTION_HEAD_URDF, (0.487, 0.109, 0.347), -0.08)
         pb.changeConstraint(head, maxForce=50, physicsClientId=c)
         self._finish_robot((self.ur5, self.suction_base, self.suction_head))
+
+    def _mount(
+        self, urdf: str, position: tuple[float, float, float], offset: float
+    ) -> tuple[int, int]:
+        """(body, constraint): a tool facing down, fixed to the arm's last link at z `offset`."""
+        c = self.client
+        down = pb.getQuaternionFromEuler((np.pi, 0, 0))
+        body = pb.loadURDF(str(ASSETS_ROOT / urdf), position, down, physicsClientId=c)
+        constraint = pb.createConstraint(
+            self.ur5, 9, body, -1, pb.JOINT_FIXED, (0, 0, 0), (0, 0, 0), (0, 0, offset),
+            physicsClientId=c,
+        )  # fmt: skip
+        return body, constraint
 
     def _finish_robot(self, bodies: tuple[int, ...]) -> None:
         """Hide the robot and put the arm at its home joints."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from vima_schema.enums import Difficulty, Partition, Task
 
 from vima_sim.encyclopedia import partition_tasks
-from vima_sim.tasks import (
+
+# Imported for their side effect: each module registers its task classes in REGISTRY.
+from vima_sim.tasks import (  # noqa: F401
     follow_motion,
     follow_order,
     novel_adj,
@@ -22,20 +24,6 @@ from vima_sim.tasks import (
 from vima_sim.tasks.base import REGISTRY, SceneSamplingError, TaskBase
 
 __all__ = ["SceneSamplingError", "TaskBase", "available", "make_task"]
-_MODULES = (
-    follow_motion,
-    follow_order,
-    novel_adj,
-    old_neighbor,
-    pick_in_order,
-    put_into,
-    rearrange,
-    rotate,
-    same_shape,
-    scene_understanding,
-    sweep,
-    twist,
-)
 
 EVALUATION_PARTITIONS = (
     Partition.placement_generalization,

@@ -15,6 +15,7 @@ from vima_sim.encyclopedia import (
     ObjectEntry,
     TaskSettings,
     TextureEntry,
+    get_object,
     object_info,
     task_rules,
     task_settings,
@@ -64,6 +65,11 @@ class Goal:
     targets: list[Pose]
     rotations: bool = True
 
+    @classmethod
+    def single(cls, body: int, target: Pose, symmetry: float = 0) -> Goal:
+        """One object that must reach one target pose."""
+        return cls([(body, symmetry)], np.ones((1, 1)), [target])
+
 
 @dataclass
 class Spawned:
@@ -83,6 +89,8 @@ class TaskBase:
     task: ClassVar[Task]
     #: Whether the pose check ignores rotation.
     position_only: ClassVar[bool] = True
+    #: Whether goals are met one after another (else any pending goal may be met at any step).
+    goals_in_order: ClassVar[bool] = True
     end_effector: ClassVar[EndEffector] = EndEffector.suction
 
     def __init__(self, partition: Partition, difficulty: Difficulty) -> None:
@@ -90,11 +98,12 @@ class TaskBase:
         self.difficulty = difficulty
         self.settings: TaskSettings = task_settings(self.task, partition)
         rules = task_rules()[self.task.name]
+        #: Rules of this difficulty; `common_rules`: the task's rules for every difficulty.
         self.rules: dict[str, Any] = rules["difficulties"][difficulty.value]
+        self.common_rules: dict[str, Any] = rules
         self.oracle_max_steps: int = rules["oracle_max_steps"]
         self.minimum_steps: int = rules["minimum_steps"]
         self.pos_eps: float = rules["pos_eps"]
-        self._rules = rules
         self.world: World | None = None
         self.rng = np.random.default_rng(0)
         self.goals: list[Goal] = []
@@ -140,6 +149,27 @@ class TaskBase:
         x, y = pixel_to_xy(*sample_pixel(free, self.rng))
         theta = float(self.rng.random()) * 2 * np.pi
         return (x, y, size[2] / 2), yaw_quaternion(theta)
+
+    def base_shapes(self) -> tuple[str, ...]:
+        """Shapes a base is drawn from (the dragged shapes where the rules say so)."""
+        if self.rules["base_from_dragged"]:
+            return self.settings.dragged_obj
+        return self.settings.base_obj
+
+    def spawn_any(
+        self, shapes: tuple[str, ...], texture: TextureEntry, what: str, *, fixed: bool = False
+    ) -> Spawned:
+        """An object of a random shape at a random free pose, retried a few times."""
+        for _ in range(REJECT_SAMPLING_MAX_TIMES):
+            obj = get_object(self.choice(shapes))
+            item = self.spawn(obj, texture, self.random_size(obj), fixed=fixed)
+            if item is not None:
+                return item
+        raise SceneSamplingError(f"Error in sampling {what}")
+
+    def spawn_base(self, texture: TextureEntry) -> Spawned:
+        """A fixed base of a random base shape at a random free pose."""
+        return self.spawn_any(self.base_shapes(), texture, "base object", fixed=True)
 
     def scene_pose(
         self,
@@ -225,8 +255,10 @@ class TaskBase:
         self.update_goals()
 
     def update_goals(self) -> None:
-        """Drop the first goal once achieved (sequential goals)."""
-        if self.goals and self.goal_achieved(self.goals[0]):
+        """Drop achieved goals: the first one if goals are in order, else any."""
+        if not self.goals_in_order:
+            self.goals = [g for g in self.goals if not self.goal_achieved(g)]
+        elif self.goals and self.goal_achieved(self.goals[0]):
             self.goals.pop(0)
 
     def distractors_ok(self) -> bool:
@@ -247,13 +279,13 @@ class TaskBase:
         return bool(np.any(xy < WORKSPACE_LOW) or np.any(xy > WORKSPACE_HIGH))
 
     def check(self) -> tuple[bool, bool]:
-        """(success, failure): all goals done and distractors clear; failure when a check fails."""
+        """(success, failure): all goals done and distractors clear; failure when a distractor
+        check fails or the (first) object of a pending goal left the workspace."""
         if not self.distractors_ok():
             return False, True
         if not self.goals:
             return True, False
-        first = self.goals[0].objects[0][0]
-        return False, self.out_of_workspace(first)
+        return False, any(self.out_of_workspace(g.objects[0][0]) for g in self.goals)
 
     # -- oracle -------------------------------------------------------------------------------
     def oracle_goal(self) -> Goal | None:
@@ -315,6 +347,33 @@ class TaskBase:
     def place_target(self, goal: Goal, obj_index: int, target_index: int) -> Pose:
         """Target pose the oracle places an object at."""
         return goal.targets[target_index]
+
+
+class OneGoalPerAction(TaskBase):
+    """Goals in order where every action must achieve the next one: an action that achieves
+    none fails the episode."""
+
+    def __init__(self, partition: Partition, difficulty: Difficulty) -> None:
+        super().__init__(partition, difficulty)
+        self.stalled = False
+
+    def build(self, world: World, rng: np.random.Generator) -> None:
+        """As TaskBase.build, with the stall flag cleared."""
+        self.stalled = False
+        super().build(world, rng)
+
+    def after_action(self) -> None:
+        """Update the goals; flag a stall when the action achieved none."""
+        before = len(self.goals)
+        self.update_goals()
+        if self.goals and len(self.goals) == before:
+            self.stalled = True
+
+    def check(self) -> tuple[bool, bool]:
+        """Success once every goal is achieved; failure after a stalled action."""
+        if not self.goals:
+            return True, False
+        return False, self.stalled
 
 
 @dataclass

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from vima_schema.enums import Task
 
 from vima_sim.encyclopedia import get_object, get_texture
-from vima_sim.tasks.base import REGISTRY, Goal, ObjectAsset, SceneAsset, TaskBase
+from vima_sim.tasks.base import REGISTRY, Goal, ObjectAsset, OneGoalPerAction, SceneAsset
 from vima_sim.world import yaw_quaternion
 
 CENTRE = (0.5, 0.0)
@@ -17,31 +16,13 @@ N_MOVES = 2
 
 
 @REGISTRY.register
-class FollowMotion(TaskBase):
+class FollowMotion(OneGoalPerAction):
     """T10: `Follow this motion for {dragged_obj}: {frame_0} {frame_1} {frame_2}.`"""
 
     task = Task.follow_motion
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.stalled = False
-
-    def after_action(self) -> None:
-        """An action that reaches no waypoint flags failure."""
-        before = len(self.goals)
-        self.update_goals()
-        if self.goals and len(self.goals) == before:
-            self.stalled = True
-
-    def check(self) -> tuple[bool, bool]:
-        """Success once the waypoints are visited in order."""
-        if not self.goals:
-            return True, False
-        return False, self.stalled
-
     def reset_scene(self) -> None:
         """Object on a circle point, distractors at the centre, a 2-move walk on the circle."""
-        self.stalled = False
         n_points = self.rules["n_points"]
         points = [
             (CENTRE[0] + RADIUS * math.cos(2 * math.pi * i / n_points),
@@ -72,7 +53,7 @@ class FollowMotion(TaskBase):
             assert d_item is not None
             scene_extra.append((d_obj, d_tex, d_item.urdf, pose))
         for i in walk[1:]:
-            self.goals.append(Goal([(item.body, 0)], np.ones((1, 1)), [at(i)]))
+            self.goals.append(Goal.single(item.body, at(i)))
         self.all_goals = list(self.goals)
         self.assets = {"dragged_obj": ObjectAsset(obj, texture, item.urdf)}
         for f, i in enumerate(walk):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from vima_schema.enums import Task
 
 from vima_sim.encyclopedia import get_object, get_texture
@@ -10,10 +9,10 @@ from vima_sim.tasks.base import (
     REGISTRY,
     REJECT_SAMPLING_MAX_TIMES,
     Goal,
+    OneGoalPerAction,
     SceneAsset,
     SceneSamplingError,
     Spawned,
-    TaskBase,
 )
 from vima_sim.world import yaw_quaternion
 
@@ -28,31 +27,13 @@ def _row(n: int) -> list[float]:
 
 
 @REGISTRY.register
-class FollowOrder(TaskBase):
+class FollowOrder(OneGoalPerAction):
     """T11: `Stack objects in this order {frame_0} {frame_1} {frame_2}.`"""
 
     task = Task.follow_order
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.stalled = False
-
-    def after_action(self) -> None:
-        """Progress check: an action that achieves no move flags failure."""
-        before = len(self.goals)
-        self.update_goals()
-        if self.goals and len(self.goals) == before:
-            self.stalled = True
-
-    def check(self) -> tuple[bool, bool]:
-        """Success after every move in order; failure once a step achieved nothing."""
-        if not self.goals:
-            return True, False
-        return False, self.stalled
-
     def reset_scene(self) -> None:
         """The row of blocks, a random 2-move restacking, its frames and a distractor."""
-        self.stalled = False
         n = self.rules["n_blocks"]
         shape = get_object(self.choice(self.settings.dragged_obj))
         picked = self.rng.choice(len(self.settings.dragged_texture), size=n, replace=False)
@@ -73,7 +54,7 @@ class FollowOrder(TaskBase):
             block = stacks[src].pop()
             stacks[dst].append(block)
             target = ((ROW_X, ys[dst], size[2] * (len(stacks[dst]) - 0.5)), yaw_quaternion(0.0))
-            self.goals.append(Goal([(blocks[block].body, 0)], np.ones((1, 1)), [target]))
+            self.goals.append(Goal.single(blocks[block].body, target))
             frames.append(self._frame(stacks, blocks, size))
         self.all_goals = list(self.goals)
         others = [s for s in self.settings.dragged_obj if s != shape.name]

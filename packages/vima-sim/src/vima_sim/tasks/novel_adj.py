@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from vima_schema.enums import Task
 
 from vima_sim.encyclopedia import (
@@ -23,7 +22,7 @@ from vima_sim.tasks.base import (
     Spawned,
     TaskBase,
 )
-from vima_sim.tasks.put_into import HOLLOW_BASES, in_hollow
+from vima_sim.tasks.hollow import inside_hollow_base
 
 Variant = tuple[float, str]  # (z scale, texture name)
 
@@ -34,7 +33,6 @@ class NovelAdj(TaskBase):
     [less ]<adj> {dragged_obj} into the {base_obj}.`"""
 
     task = Task.novel_adj
-    with_nouns = False
 
     def shaded_textures(self) -> list[str]:
         """Dragged textures that have a light/dark counterpart."""
@@ -43,9 +41,9 @@ class NovelAdj(TaskBase):
 
     def variants(self, texture: str, attribute: str) -> tuple[Variant, Variant]:
         """(more, less) versions of an object for the adjective's hidden meaning."""
-        low, high = self._rules["short_scale"]
+        low, high = self.common_rules["short_scale"]
         short = float(self.rng.uniform(low, high))
-        tall = short + self._rules["tall_offset"]
+        tall = short + self.common_rules["tall_offset"]
         light = texture[5:] if texture.startswith("dark ") else texture
         dark = f"dark {light}"
         return {
@@ -85,13 +83,13 @@ class NovelAdj(TaskBase):
             demo_parts.append(
                 f"{{demo_blicker_obj_{i}}} is {adjective} than {{demo_less_blicker_obj_{i}}}."
             )
-        base = self._base()
+        base = self.spawn_base(get_texture(self.choice(self.settings.base_texture)))
         shape = get_object(self.choice(self.settings.dragged_obj))
         size = self.random_size(shape)
         more, fewer = self.variants(self.choice(shaded), attribute)
         target_variant, confusion_variant = (fewer, more) if less else (more, fewer)
         target = self._place(shape, size, target_variant, base)
-        self.goals.append(Goal([(target.body, 0)], np.ones((1, 1)), [base.pose]))
+        self.goals.append(Goal.single(target.body, base.pose))
         self.all_goals = list(self.goals)
         confusion = self._place(shape, size, confusion_variant, base)
         self.distractors.append((confusion.body, 0))
@@ -118,18 +116,6 @@ class NovelAdj(TaskBase):
         """The final sentence."""
         return f"Put the {adverb}{adjective} {{dragged_obj}} into the {{base_obj}}."
 
-    def _base(self) -> Spawned:
-        shapes = (
-            self.settings.dragged_obj if self.rules["base_from_dragged"] else self.settings.base_obj
-        )
-        texture = get_texture(self.choice(self.settings.base_texture))
-        for _ in range(REJECT_SAMPLING_MAX_TIMES):
-            obj = get_object(self.choice(shapes))
-            base = self.spawn(obj, texture, self.random_size(obj), fixed=True)
-            if base is not None:
-                return base
-        raise SceneSamplingError("Error in sampling base object")
-
     def _place(
         self, obj: ObjectEntry, size: tuple[float, ...], variant: Variant, base: Spawned
     ) -> Spawned:
@@ -137,9 +123,7 @@ class NovelAdj(TaskBase):
         scaled = (size[0], size[1], size[2] * z)
         for _ in range(REJECT_SAMPLING_MAX_TIMES):
             pose = self.random_pose(scaled)
-            if pose is None:
-                continue
-            if base.obj.name in HOLLOW_BASES and in_hollow((pose, scaled), base):
+            if pose is None or inside_hollow_base((pose, scaled), base):
                 continue
             item = self.spawn(obj, get_texture(texture), size, pose, scaling=(1.0, 1.0, z))
             if item is not None:
@@ -155,7 +139,7 @@ class NovelAdj(TaskBase):
             texture: TextureEntry = get_texture(self.choice(self.settings.dragged_texture))
             size = self.random_size(obj)
             pose = self.random_pose(size)
-            if pose is None or (base.obj.name in HOLLOW_BASES and in_hollow((pose, size), base)):
+            if pose is None or inside_hollow_base((pose, size), base):
                 continue
             item = self.spawn(obj, texture, size, pose)
             if item is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from vima_schema.enums import Task
 
 from vima_sim.encyclopedia import get_object, get_texture
@@ -21,16 +20,10 @@ class ManipulateOldNeighbor(TaskBase):
     task = Task.manipulate_old_neighbor
 
     def check(self) -> tuple[bool, bool]:
-        """Distractor check; target first, then neighbour; failure if the neighbour goes first."""
-        if not self.distractors_ok():
+        """Failure if the neighbour goes in before the target; then TaskBase's checks."""
+        if len(self.goals) == 2 and self.goal_achieved(self.goals[1]):
             return False, True
-        if not self.goals:
-            return True, False
-        if len(self.goals) == 2:
-            neighbour = self.goals[1]
-            if self.goal_achieved(neighbour):
-                return False, True
-        return False, any(self.out_of_workspace(g.objects[0][0]) for g in self.goals)
+        return super().check()
 
     def reset_scene(self) -> None:
         """Grid of objects, a base, a target with a neighbour in the named direction."""
@@ -40,10 +33,7 @@ class ManipulateOldNeighbor(TaskBase):
         cells = [(i, j) for i in range(rows) for j in range(cols)]
         if r["empty_cell"]:
             cells.pop(int(self.rng.integers(len(cells))))
-        base_shapes = (
-            self.settings.dragged_obj if r["base_from_dragged"] else self.settings.base_obj
-        )
-        base_obj = get_object(self.choice(base_shapes))
+        base_obj = get_object(self.choice(self.base_shapes()))
         base_texture = get_texture(self.choice(self.settings.base_texture))
         bx, by = r["base_position"]
         base_size = self.random_size(base_obj)
@@ -75,10 +65,7 @@ class ManipulateOldNeighbor(TaskBase):
         ]
         cell, direction, neighbour = pairs[int(self.rng.integers(len(pairs)))]
         target, other = bodies[cell], bodies[neighbour]
-        self.goals = [
-            Goal([(target, 0)], np.ones((1, 1)), [base.pose]),
-            Goal([(other, 0)], np.ones((1, 1)), [base.pose]),
-        ]
+        self.goals = [Goal.single(target, base.pose), Goal.single(other, base.pose)]
         self.distractors = [(b, 0) for b in bodies.values() if b not in (target, other)]
         spawned = {s.body: s for s in self.spawned}
         self.assets = {

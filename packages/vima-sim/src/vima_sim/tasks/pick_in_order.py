@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from vima_schema.enums import Task
 
 from vima_sim.encyclopedia import get_object, get_texture
@@ -23,11 +22,7 @@ class PickInOrderThenRestore(TaskBase):
         future = self.goals[1:-1] if self.goal_achieved(original) else self.goals[1:]
         if any(self.goal_achieved(goal) for goal in future):
             return False, True
-        if not self.distractors_ok():
-            return False, True
-        if not self.goals:
-            return True, False
-        return False, any(self.out_of_workspace(g.objects[0][0]) for g in self.goals)
+        return super().check()
 
     def reset_scene(self) -> None:
         """A 2 x 3 grid of bases with distinct textures, the object on one of them."""
@@ -81,8 +76,8 @@ class PickInOrderThenRestore(TaskBase):
         for base in targets:
             x, y = base.pose[0][:2]
             target = ((x, y, dragged_size[2] / 2), flat)
-            self.goals.append(Goal([(dragged.body, 0)], np.ones((1, 1)), [target]))
-        self.goals.append(Goal([(dragged.body, 0)], np.ones((1, 1)), [start.pose]))
+            self.goals.append(Goal.single(dragged.body, target))
+        self.goals.append(Goal.single(dragged.body, start.pose))
         self.all_goals = list(self.goals)
         for d in range(n_distractors):
             k = 1 + n_targets + d

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 from vima_schema.enums import Task
 
 from vima_sim.encyclopedia import NEUTRAL_GRAY, get_object, get_texture
@@ -16,17 +15,8 @@ from vima_sim.tasks.base import (
     SceneSamplingError,
     Spawned,
     TaskBase,
-    f32,
 )
-
-HOLLOW_BASES = ("frame", "square")
-
-
-def in_hollow(a: Spawned | tuple, b: Spawned) -> bool:
-    """VIMA-Bench's rough 2-D check of an object lying inside a hollow one (frame, square)."""
-    pose_a, size_a = (a.pose, a.size) if isinstance(a, Spawned) else a
-    dist = float(np.linalg.norm(f32(pose_a[0][:2]) - f32(b.pose[0][:2])))
-    return dist <= max((size_a[0] + b.size[0]) / 2 + 0.01, (size_a[1] + b.size[1]) / 2 + 0.01)
+from vima_sim.tasks.hollow import hollow_conflict, inside_hollow_base
 
 
 class PutInto(TaskBase):
@@ -35,22 +25,6 @@ class PutInto(TaskBase):
     neutral_color = False
     exclude_distractor_by_geometry = False
 
-    def base_shapes(self) -> tuple[str, ...]:
-        """Shapes the base is drawn from (the dragged list at extreme difficulty)."""
-        if self.rules.get("base_from_dragged"):
-            return self.settings.dragged_obj
-        return self.settings.base_obj
-
-    def spawn_base(self, texture_name: str) -> Spawned:
-        """A fixed base at a random pose."""
-        texture = get_texture(texture_name)
-        for _ in range(REJECT_SAMPLING_MAX_TIMES):
-            obj = get_object(self.choice(self.base_shapes()))
-            base = self.spawn(obj, texture, self.random_size(obj), fixed=True)
-            if base is not None:
-                return base
-        raise SceneSamplingError("Error in sampling base object")
-
     def spawn_dragged(self, base: Spawned, textures: list[str]) -> list[Spawned]:
         """Dragged objects at random poses outside hollow bases."""
         out: list[Spawned] = []
@@ -58,9 +32,7 @@ class PutInto(TaskBase):
             obj = get_object(self.choice(self.settings.dragged_obj))
             size = self.random_size(obj)
             pose = self.random_pose(size)
-            if pose is None:
-                continue
-            if base.obj.name in HOLLOW_BASES and in_hollow((pose, size), base):
+            if pose is None or inside_hollow_base((pose, size), base):
                 continue
             item = self.spawn(obj, get_texture(textures[len(out)]), size, pose)
             if item is not None:
@@ -97,12 +69,7 @@ class PutInto(TaskBase):
             if pose is None:
                 continue
             is_base = shape in base_shapes
-            if is_base and shape in HOLLOW_BASES:
-                if any(
-                    in_hollow(d, Spawned(-1, obj, base.texture, size, "", pose)) for d in dragged
-                ):
-                    continue
-            elif not is_base and base.obj.name in HOLLOW_BASES and in_hollow((pose, size), base):
+            if hollow_conflict((pose, size), shape, is_base, base, dragged):
                 continue
             item = self.spawn(obj, get_texture(texture), size, pose, fixed=is_base)
             if item is None:
@@ -122,9 +89,9 @@ class PutInto(TaskBase):
         """Base, dragged object, goal, distractors and prompt."""
         base_texture = self.choice(self.settings.base_texture)
         dragged_texture = self.choice(self.settings.dragged_texture)
-        base = self.spawn_base(base_texture)
+        base = self.spawn_base(get_texture(base_texture))
         (dragged,) = self.spawn_dragged(base, [dragged_texture])
-        self.goals.append(Goal([(dragged.body, 0)], np.ones((1, 1)), [base.pose]))
+        self.goals.append(Goal.single(dragged.body, base.pose))
         self.all_goals = list(self.goals)
         self.spawn_distractors(base, [dragged], self.rules["n_distractors"])
         self.assets = {"base_obj": self.asset(base), "dragged_obj_1": self.asset(dragged)}

@@ -29,18 +29,11 @@ class Rotate(TaskBase):
         """One asymmetric object, its rotated target, distractors with other textures."""
         angle = int(self.choice(self.rules["angles"]))
         texture = self.choice(self.settings.dragged_texture)
-        dragged = None
-        for _ in range(REJECT_SAMPLING_MAX_TIMES):
-            obj = get_object(self.choice(self.settings.dragged_obj))
-            dragged = self.spawn(obj, get_texture(texture), self.random_size(obj))
-            if dragged is not None:
-                break
-        if dragged is None:
-            raise SceneSamplingError("Error in sampling dragged object")
+        dragged = self.spawn_any(self.settings.dragged_obj, get_texture(texture), "dragged object")
         yaw = pb.getEulerFromQuaternion(dragged.pose[1])[2]
         target = (dragged.pose[0], yaw_quaternion(yaw - np.deg2rad(angle)))
         symmetry = dragged.obj.symmetry or 0
-        self.goals.append(Goal([(dragged.body, symmetry)], np.ones((1, 1)), [target]))
+        self.goals.append(Goal.single(dragged.body, target, symmetry))
         self.all_goals = list(self.goals)
         others = [t for t in self.settings.dragged_texture if t != texture]
         count = self.rules["n_distractors"]

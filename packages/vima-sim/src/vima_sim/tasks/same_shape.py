@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from vima_schema.enums import Task
 
 from vima_sim.encyclopedia import get_object, get_texture
@@ -15,7 +14,7 @@ from vima_sim.tasks.base import (
     Spawned,
     TaskBase,
 )
-from vima_sim.tasks.put_into import in_hollow
+from vima_sim.tasks.hollow import in_hollow
 
 
 class SameAsBase(TaskBase):
@@ -23,6 +22,7 @@ class SameAsBase(TaskBase):
 
     n_dragged = 2
     template = ""
+    goals_in_order = False
 
     def shapes(self, base: Spawned) -> tuple[list[str], list[str]]:
         """Shapes of the dragged objects and of the distractors."""
@@ -32,34 +32,12 @@ class SameAsBase(TaskBase):
         """Textures the dragged objects are drawn from."""
         raise NotImplementedError
 
-    def update_goals(self) -> None:
-        """Every goal is checked at every step (any order)."""
-        self.goals = [g for g in self.goals if not self.goal_achieved(g)]
-
-    def check(self) -> tuple[bool, bool]:
-        """Distractor check; success once all goals are done; failure off the workspace."""
-        if not self.distractors_ok():
-            return False, True
-        if not self.goals:
-            return True, False
-        return False, any(self.out_of_workspace(g.objects[0][0]) for g in self.goals)
-
     def reset_scene(self) -> None:
         """A base, two objects sharing its profile, distractors of other profiles."""
         base_texture = get_texture(self.choice(self.settings.base_texture))
-        shapes = (
-            self.settings.dragged_obj if self.rules["base_from_dragged"] else self.settings.base_obj
-        )
-        base: Spawned | None = None
-        for _ in range(REJECT_SAMPLING_MAX_TIMES):
-            obj = get_object(self.choice(shapes))
-            base = self.spawn(obj, base_texture, self.random_size(obj), fixed=True)
-            if base is not None:
-                break
-        if base is None:
-            raise SceneSamplingError("Error in sampling base object")
+        base = self.spawn_base(base_texture)
         if base.obj.name == "bowl":
-            self.pos_eps = self._rules["pos_eps_bowl"]
+            self.pos_eps = self.common_rules["pos_eps_bowl"]
         same, other = self.shapes(base)
         if not same:
             raise SceneSamplingError(f"no dragged shape shares the profile of {base.obj.name}")
@@ -85,7 +63,7 @@ class SameAsBase(TaskBase):
             added += 1
             if dragged:
                 used_textures.append(texture)
-                self.goals.append(Goal([(item.body, 0)], np.ones((1, 1)), [base.pose]))
+                self.goals.append(Goal.single(item.body, base.pose))
             else:
                 self.distractors.append((item.body, 0))
             if added == self.n_dragged + n_distractors:

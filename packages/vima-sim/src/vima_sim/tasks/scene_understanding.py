@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 from vima_schema.enums import Task
 
 from vima_sim.encyclopedia import get_object, get_texture
@@ -17,7 +16,7 @@ from vima_sim.tasks.base import (
     Spawned,
     TaskBase,
 )
-from vima_sim.tasks.put_into import HOLLOW_BASES, in_hollow
+from vima_sim.tasks.hollow import hollow_conflict, inside_hollow_base
 
 
 @REGISTRY.register
@@ -26,15 +25,7 @@ class SceneUnderstanding(TaskBase):
 
     task = Task.scene_understanding
 
-    def update_goals(self) -> None:
-        """All goals are checked at every step."""
-        self.goals = [g for g in self.goals if not self.goal_achieved(g)]
-
-    def base_shapes(self) -> tuple[str, ...]:
-        """Base shapes (the dragged list at extreme difficulty)."""
-        return (
-            self.settings.dragged_obj if self.rules["base_from_dragged"] else self.settings.base_obj
-        )
+    goals_in_order = False
 
     def reset_scene(self) -> None:
         """Base and dragged object of two textures, a scene image, workspace distractors."""
@@ -42,27 +33,20 @@ class SceneUnderstanding(TaskBase):
         while base_tex == dragged_tex:
             base_tex = self.choice(self.settings.base_texture)
             dragged_tex = self.choice(self.settings.dragged_texture)
-        base: Spawned | None = None
-        for _ in range(REJECT_SAMPLING_MAX_TIMES):
-            obj = get_object(self.choice(self.base_shapes()))
-            base = self.spawn(obj, get_texture(base_tex), self.random_size(obj), fixed=True)
-            if base is not None:
-                break
-        if base is None:
-            raise SceneSamplingError("Error in sampling base object")
+        base = self.spawn_base(get_texture(base_tex))
         dragged: Spawned | None = None
         for _ in range(REJECT_SAMPLING_MAX_TIMES):
             obj = get_object(self.choice(self.settings.dragged_obj))
             size = self.random_size(obj)
             pose = self.random_pose(size)
-            if pose is None or (base.obj.name in HOLLOW_BASES and in_hollow((pose, size), base)):
+            if pose is None or inside_hollow_base((pose, size), base):
                 continue
             dragged = self.spawn(obj, get_texture(dragged_tex), size, pose)
             if dragged is not None:
                 break
         if dragged is None:
             raise SceneSamplingError("Error in sampling dragged object")
-        self.goals.append(Goal([(dragged.body, 0)], np.ones((1, 1)), [base.pose]))
+        self.goals.append(Goal.single(dragged.body, base.pose))
         self.all_goals = list(self.goals)
         self.assets = {"scene": self._scene(dragged, base_tex)}
         self._workspace_distractors(base, dragged, base_tex, dragged_tex)
@@ -104,17 +88,11 @@ class SceneUnderstanding(TaskBase):
             obj = get_object(base.obj.name if as_base else self.choice(other_dragged))
             size = self.random_size(obj)
             pose = self.random_pose(size)
-            if pose is None:
+            if pose is None or hollow_conflict((pose, size), obj.name, as_base, base, [dragged]):
                 continue
             if as_base:
-                if obj.name in HOLLOW_BASES and in_hollow(
-                    dragged, Spawned(-1, obj, base.texture, size, "", pose)
-                ):
-                    continue
                 texture = self.choice([t for t in all_textures if t != base_tex])
             else:
-                if base.obj.name in HOLLOW_BASES and in_hollow((pose, size), base):
-                    continue
                 texture = dragged_tex
             item = self.spawn(obj, get_texture(texture), size, pose, fixed=as_base)
             if item is None:

@@ -106,8 +106,8 @@ class SweepWithoutExceeding(TaskBase):
     def swept_shape(self) -> tuple[ObjectEntry, tuple[float, ...], tuple[float, ...] | float]:
         """The swept object, its size and scaling (small block; kitting shapes at extreme)."""
         if self.rules["kitting_shapes"]:
-            obj = get_object(self.choice(self._rules["kitting_shapes"]))
-            low, high = self._rules["kitting_scale"]
+            obj = get_object(self.choice(self.common_rules["kitting_shapes"]))
+            low, high = self.common_rules["kitting_scale"]
             scaling = tuple(float(v) for v in self.rng.uniform(low, high, size=3))
             return obj, self.random_size(obj), scaling
         obj = get_object("small block")
@@ -157,14 +157,14 @@ class SweepWithoutExceeding(TaskBase):
     def layout(self, base_tex: str, line_tex: str) -> tuple[Spawned, Spawned]:
         """Rectangle at x = 0.41 (x 1.35), a line inside it; the zone lies between them."""
         rect = get_object("three-sided rectangle")
-        base_size = tuple(v * self._rules["base_scale"] for v in self.random_size(rect))
+        base_size = tuple(v * self.common_rules["base_scale"] for v in self.random_size(rect))
         turned = yaw_quaternion(-np.pi / 2)
         base_pose = ((BASE_X, 0.0, base_size[2] / 2), turned)
         base = self.spawn(rect, get_texture(base_tex), base_size, base_pose, fixed=True)
         line_obj = get_object("line")
         line_size = list(self.random_size(line_obj))
-        line_size[0] *= self._rules["line_scale"]
-        low, high = self._rules["line_range"]
+        line_size[0] *= self.common_rules["line_scale"]
+        low, high = self.common_rules["line_range"]
         line_x = float(
             self.rng.uniform(
                 BASE_X + (low - 0.5) * base_size[0], BASE_X + (high - 0.5) * base_size[0]
@@ -253,8 +253,8 @@ class SweepWithoutTouching(SweepWithoutExceeding):
         """A wide, shallow rectangle at x = 0.39 and a line across part of its open side."""
         rect = get_object("three-sided rectangle")
         size = list(self.random_size(rect))
-        size[0] *= self._rules["base_depth_scale"]
-        size[1] *= self._rules["base_width_scale"]
+        size[0] *= self.common_rules["base_depth_scale"]
+        size[1] *= self.common_rules["base_width_scale"]
         turned = yaw_quaternion(-np.pi / 2)
         base_pose = ((TOUCHING_BASE_X, 0.0, size[2] / 2), turned)
         base = self.spawn(rect, get_texture(base_tex), tuple(size), base_pose, fixed=True)

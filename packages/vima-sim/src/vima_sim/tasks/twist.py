@@ -6,13 +6,11 @@ import numpy as np
 import pybullet as pb
 from vima_schema.enums import Task
 
-from vima_sim.encyclopedia import get_object, get_texture
+from vima_sim.encyclopedia import get_texture
 from vima_sim.tasks.base import (
     REGISTRY,
-    REJECT_SAMPLING_MAX_TIMES,
     Goal,
     SceneAsset,
-    SceneSamplingError,
     Spawned,
     TaskBase,
 )
@@ -31,17 +29,7 @@ class Twist(TaskBase):
     task = Task.twist
     position_only = False
 
-    def update_goals(self) -> None:
-        """All goals are checked at every step."""
-        self.goals = [g for g in self.goals if not self.goal_achieved(g)]
-
-    def check(self) -> tuple[bool, bool]:
-        """Distractor check; success when every target is rotated in place."""
-        if not self.distractors_ok():
-            return False, True
-        if not self.goals:
-            return True, False
-        return False, any(self.out_of_workspace(g.objects[0][0]) for g in self.goals)
+    goals_in_order = False
 
     def reset_scene(self) -> None:
         """Objects, k of them in the named texture; three before/after example pairs."""
@@ -54,20 +42,13 @@ class Twist(TaskBase):
         targets: list[Spawned] = []
         for i in range(n):
             texture = named if i < k else self.choice(others)
-            item = None
-            for _ in range(REJECT_SAMPLING_MAX_TIMES):
-                obj = get_object(self.choice(self.settings.dragged_obj))
-                item = self.spawn(obj, get_texture(texture), self.random_size(obj))
-                if item is not None:
-                    break
-            if item is None:
-                raise SceneSamplingError("Error in sampling objects")
+            item = self.spawn_any(self.settings.dragged_obj, get_texture(texture), "objects")
             symmetry = item.obj.symmetry or 0
             if i < k:
                 targets.append(item)
                 yaw = pb.getEulerFromQuaternion(item.pose[1])[2]
                 goal_pose = (item.pose[0], yaw_quaternion(yaw - angle))
-                self.goals.append(Goal([(item.body, symmetry)], np.ones((1, 1)), [goal_pose]))
+                self.goals.append(Goal.single(item.body, goal_pose, symmetry))
             else:
                 self.distractors.append((item.body, symmetry))
         self.all_goals = list(self.goals)
