@@ -16,6 +16,7 @@ from vima_sim.encyclopedia import (
     TaskSettings,
     TextureEntry,
     get_object,
+    get_texture,
     object_info,
     task_rules,
     task_settings,
@@ -215,6 +216,26 @@ class TaskBase:
         item = Spawned(body, obj, texture, scaled, urdf, pose)
         self.spawned.append(item)
         return item
+
+    def add_distractor(self, item: Spawned | None, symmetry: float = 0) -> bool:
+        """Count a spawned object as a distractor; False when it was not spawned (no room)."""
+        if item is None:
+            return False
+        self.distractors.append((item.body, symmetry))
+        return True
+
+    def spawn_distractors_of(self, shapes: tuple[str, ...] | list[str], count: int) -> None:
+        """`count` distractors of `shapes` in dragged textures at random free poses, with a few
+        extra attempts (the count is checked before each attempt, so when the last attempt
+        completes it this still raises)."""
+        for _ in range(count + REJECT_SAMPLING_MAX_TIMES):
+            if len(self.distractors) == count:
+                break
+            obj = get_object(self.choice(shapes))
+            texture = get_texture(self.choice(self.settings.dragged_texture))
+            self.add_distractor(self.spawn(obj, texture, self.random_size(obj)))
+        else:
+            raise SceneSamplingError("Error in sampling distractors")
 
     # -- rules --------------------------------------------------------------------------------
     def pose_of(self, body: int) -> Pose:

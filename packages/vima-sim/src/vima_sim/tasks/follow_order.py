@@ -7,11 +7,9 @@ from vima_schema.enums import Task
 from vima_sim.encyclopedia import get_object, get_texture
 from vima_sim.tasks.base import (
     REGISTRY,
-    REJECT_SAMPLING_MAX_TIMES,
     Goal,
     OneGoalPerAction,
     SceneAsset,
-    SceneSamplingError,
     Spawned,
 )
 from vima_sim.world import yaw_quaternion
@@ -58,16 +56,7 @@ class FollowOrder(OneGoalPerAction):
             frames.append(self._frame(stacks, blocks, size))
         self.all_goals = list(self.goals)
         others = [s for s in self.settings.dragged_obj if s != shape.name]
-        for _ in range(self.rules["n_distractors"] + REJECT_SAMPLING_MAX_TIMES):
-            if len(self.distractors) == self.rules["n_distractors"]:
-                break
-            obj = get_object(self.choice(others))
-            texture = get_texture(self.choice(self.settings.dragged_texture))
-            item = self.spawn(obj, texture, self.random_size(obj))
-            if item is not None:
-                self.distractors.append((item.body, 0))
-        else:
-            raise SceneSamplingError("Error in sampling distractors")
+        self.spawn_distractors_of(others, self.rules["n_distractors"])
         self.distractors = []  # shown in the workspace only; VIMA-Bench does not check them
         self.assets = {f"frame_{i}": frame for i, frame in enumerate(frames)}
         self.prompt = (

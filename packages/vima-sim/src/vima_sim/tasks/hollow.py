@@ -1,10 +1,18 @@
-"""VIMA-Bench's rough 2-D rule for hollow bases (frame, square): nothing may start inside one."""
+"""Hollow bases (frame, square): VIMA-Bench's rough 2-D rule that no loose object may start
+inside one, and the dragged-object placement that follows it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from vima_sim.tasks.base import Spawned, f32
+from vima_sim.encyclopedia import get_object, get_texture
+from vima_sim.tasks.base import (
+    REJECT_SAMPLING_MAX_TIMES,
+    SceneSamplingError,
+    Spawned,
+    TaskBase,
+    f32,
+)
 from vima_sim.world import Pose
 
 HOLLOW_BASES = ("frame", "square")
@@ -34,3 +42,23 @@ def hollow_conflict(
     if as_base:
         return shape in HOLLOW_BASES and any(in_hollow(d, candidate) for d in dragged)
     return inside_hollow_base(candidate, base)
+
+
+class IntoBaseTask(TaskBase):
+    """A task whose dragged objects go into a fixed base and must not start inside it."""
+
+    def spawn_dragged(self, base: Spawned, textures: list[str]) -> list[Spawned]:
+        """Dragged objects at random poses outside hollow bases."""
+        out: list[Spawned] = []
+        for _ in range(REJECT_SAMPLING_MAX_TIMES):
+            obj = get_object(self.choice(self.settings.dragged_obj))
+            size = self.random_size(obj)
+            pose = self.random_pose(size)
+            if pose is None or inside_hollow_base((pose, size), base):
+                continue
+            item = self.spawn(obj, get_texture(textures[len(out)]), size, pose)
+            if item is not None:
+                out.append(item)
+            if len(out) == len(textures):
+                return out
+        raise SceneSamplingError("Error in sampling dragged object")

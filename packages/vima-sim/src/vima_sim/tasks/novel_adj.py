@@ -141,11 +141,8 @@ class NovelAdj(TaskBase):
             pose = self.random_pose(size)
             if pose is None or inside_hollow_base((pose, size), base):
                 continue
-            item = self.spawn(obj, texture, size, pose)
-            if item is None:
-                continue
-            self.distractors.append((item.body, 0))
-            count -= 1
+            if self.add_distractor(self.spawn(obj, texture, size, pose)):
+                count -= 1
         if count:
             raise SceneSamplingError("Error in sampling distractors")
 

@@ -14,32 +14,15 @@ from vima_sim.tasks.base import (
     ObjectAsset,
     SceneSamplingError,
     Spawned,
-    TaskBase,
 )
-from vima_sim.tasks.hollow import hollow_conflict, inside_hollow_base
+from vima_sim.tasks.hollow import IntoBaseTask, hollow_conflict
 
 
-class PutInto(TaskBase):
+class PutInto(IntoBaseTask):
     """A base, one dragged object and distractors; the dragged object goes into the base."""
 
     neutral_color = False
     exclude_distractor_by_geometry = False
-
-    def spawn_dragged(self, base: Spawned, textures: list[str]) -> list[Spawned]:
-        """Dragged objects at random poses outside hollow bases."""
-        out: list[Spawned] = []
-        for _ in range(REJECT_SAMPLING_MAX_TIMES):
-            obj = get_object(self.choice(self.settings.dragged_obj))
-            size = self.random_size(obj)
-            pose = self.random_pose(size)
-            if pose is None or inside_hollow_base((pose, size), base):
-                continue
-            item = self.spawn(obj, get_texture(textures[len(out)]), size, pose)
-            if item is not None:
-                out.append(item)
-            if len(out) == len(textures):
-                return out
-        raise SceneSamplingError("Error in sampling dragged object")
 
     def spawn_distractors(self, base: Spawned, dragged: list[Spawned], count: int) -> None:
         """Distractors: shape x texture combinations other than the base's and dragged ones."""
@@ -72,10 +55,7 @@ class PutInto(TaskBase):
             if hollow_conflict((pose, size), shape, is_base, base, dragged):
                 continue
             item = self.spawn(obj, get_texture(texture), size, pose, fixed=is_base)
-            if item is None:
-                continue
-            self.distractors.append((item.body, 0))
-            if len(self.distractors) == count:
+            if self.add_distractor(item) and len(self.distractors) == count:
                 return
         raise SceneSamplingError("Error in sampling distractors")
 

@@ -66,16 +66,7 @@ class Rearrange(TaskBase):
         if self.restore:
             self.goals.append(Goal(bodies, np.eye(n), starts))
         self.all_goals = list(self.goals)
-        for _ in range(self.rules["n_distractors"] + REJECT_SAMPLING_MAX_TIMES):
-            if len(self.distractors) == self.rules["n_distractors"]:
-                break
-            obj = get_object(self.choice(self.settings.dragged_obj))
-            texture = get_texture(self.choice(self.settings.dragged_texture))
-            item = self.spawn(obj, texture, self.random_size(obj))
-            if item is not None:
-                self.distractors.append((item.body, 0))
-        else:
-            raise SceneSamplingError("Error in sampling distractors")
+        self.spawn_distractors_of(self.settings.dragged_obj, self.rules["n_distractors"])
         self.assets = {"scene": scene}
         self.prompt = self.template()
 

@@ -40,10 +40,7 @@ class Rotate(TaskBase):
         for _ in range(count + REJECT_SAMPLING_MAX_TIMES):
             obj = get_object(self.choice(self.settings.dragged_obj))
             item = self.spawn(obj, get_texture(self.choice(others)), self.random_size(obj))
-            if item is None:
-                continue
-            self.distractors.append((item.body, item.obj.symmetry or 0))
-            if len(self.distractors) == count:
+            if self.add_distractor(item, obj.symmetry or 0) and len(self.distractors) == count:
                 break
         else:
             raise SceneSamplingError("Error in sampling distractors")

@@ -14,17 +14,15 @@ from vima_sim.tasks.base import (
     SceneAsset,
     SceneSamplingError,
     Spawned,
-    TaskBase,
 )
-from vima_sim.tasks.hollow import hollow_conflict, inside_hollow_base
+from vima_sim.tasks.hollow import IntoBaseTask, hollow_conflict
 
 
 @REGISTRY.register
-class SceneUnderstanding(TaskBase):
+class SceneUnderstanding(IntoBaseTask):
     """T2: `Put the <texture> object in {scene} into the <texture> object.`"""
 
     task = Task.scene_understanding
-
     goals_in_order = False
 
     def reset_scene(self) -> None:
@@ -34,18 +32,7 @@ class SceneUnderstanding(TaskBase):
             base_tex = self.choice(self.settings.base_texture)
             dragged_tex = self.choice(self.settings.dragged_texture)
         base = self.spawn_base(get_texture(base_tex))
-        dragged: Spawned | None = None
-        for _ in range(REJECT_SAMPLING_MAX_TIMES):
-            obj = get_object(self.choice(self.settings.dragged_obj))
-            size = self.random_size(obj)
-            pose = self.random_pose(size)
-            if pose is None or inside_hollow_base((pose, size), base):
-                continue
-            dragged = self.spawn(obj, get_texture(dragged_tex), size, pose)
-            if dragged is not None:
-                break
-        if dragged is None:
-            raise SceneSamplingError("Error in sampling dragged object")
+        (dragged,) = self.spawn_dragged(base, [dragged_tex])
         self.goals.append(Goal.single(dragged.body, base.pose))
         self.all_goals = list(self.goals)
         self.assets = {"scene": self._scene(dragged, base_tex)}
@@ -95,9 +82,6 @@ class SceneUnderstanding(TaskBase):
             else:
                 texture = dragged_tex
             item = self.spawn(obj, get_texture(texture), size, pose, fixed=as_base)
-            if item is None:
-                continue
-            self.distractors.append((item.body, 0))
-            if len(self.distractors) == count:
+            if self.add_distractor(item) and len(self.distractors) == count:
                 return
         raise SceneSamplingError("Error in sampling distractors")
