@@ -101,6 +101,10 @@ def test_online_tiny_checkpoint_one_row_per_episode_identical_reruns(
     changed = run_eval("online", tiny_checkpoint, *some, "--seed", "3", "--out", tmp_path / "b",
                        "--resume")  # fmt: skip
     assert changed.code == 2 and "other settings" in changed.err
+    fresh = run_eval("online", tiny_checkpoint, *some, "--seed", "3", "--out", tmp_path / "b",
+                     "--overwrite")  # fmt: skip
+    assert fresh.code == 0 and "2 episodes, 0 already done" in fresh.err
+    assert {r["seed"] for r in _rows(tmp_path / "b")} == {3}
 
 
 class OracleDouble(torch.nn.Module):

@@ -25,6 +25,7 @@ def _loop_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("online"), metavar="DIR")
     parser.add_argument("--resume", action="store_true", help="skip finished episodes")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in DIR")
     parser.add_argument("--env", choices=("builtin", "vima-bench"), default="builtin")
     parser.add_argument("--env-python", metavar="PYTHON", help="interpreter with vima_bench")
     parser.add_argument(
@@ -80,7 +81,7 @@ def run_online_command(args: argparse.Namespace) -> int:
             wandb=args.wandb,
             flush_every=args.flush_every,
         )
-        result = run_online(settings, args.out, resume=args.resume)
+        result = run_online(settings, args.out, resume=args.resume, overwrite=args.overwrite)
     print(
         f"{PROG} {args.command}: {result.ran} episodes, {result.skipped} already done, "
         f"{len(result.errors)} failed",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from vima_eval.online.metrics import (
     summary_scalars,
 )
 from vima_eval.online.plan import Job, level_tasks, plan_jobs
-from vima_eval.online.store import PartWriter, finish, read_rows, result_key
+from vima_eval.online.store import PARTS, PartWriter, finish, read_rows, result_key
 from vima_eval.online.tracking import Tracker
 from vima_eval.online.worker import Done, WorkerConfig, WorkerPool
 from vima_eval.report import RESULTS_FILE, build_report, load_runs, write_report
@@ -122,11 +123,33 @@ def _pinned(settings: OnlineSettings, ident: str) -> dict[str, Any]:
             "time_limit": settings.time_limit, "env": settings.env}  # fmt: skip
 
 
-def _prepare_folder(out: Path, pinned: dict[str, Any], resume: bool) -> None:
+#: What a run writes into its folder (removed by `overwrite`).
+OUTPUTS = (
+    RUN_FILE,
+    PARTS,
+    RESULTS_FILE,
+    "metrics.json",
+    "errors.json",
+    "report",
+    "videos",
+    "wandb",
+)
+
+
+def _prepare_folder(out: Path, pinned: dict[str, Any], resume: bool, overwrite: bool) -> None:
     run_file = out / RUN_FILE
+    if overwrite and run_file.is_file():
+        for name in OUTPUTS:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
     if run_file.is_file():
         if not resume:
-            raise ValueError(f"{out}: holds an online run; pass --resume to continue it")
+            raise ValueError(
+                f"{out}: holds an online run; pass --resume to continue it or --overwrite"
+            )
         stored = json.loads(run_file.read_text())
         changed = [key for key in PINNED if stored.get(key) != pinned[key]]
         if changed:
@@ -157,12 +180,15 @@ def _row(done: Done, ident: str, settings: OnlineSettings) -> dict[str, Any]:
     }
 
 
-def run_online(settings: OnlineSettings, out: Path, *, resume: bool = False) -> OnlineResult:
-    """Evaluate; write the run folder (see the module docstring); return what happened."""
+def run_online(
+    settings: OnlineSettings, out: Path, *, resume: bool = False, overwrite: bool = False
+) -> OnlineResult:
+    """Evaluate; write the run folder (see the module docstring); return what happened.
+    `overwrite` first removes an earlier run's outputs from `out`."""
     pairs = validate(settings)
     ident = _checkpoint_id(settings)
     pinned = _pinned(settings, ident)
-    _prepare_folder(out, pinned, resume)
+    _prepare_folder(out, pinned, resume, overwrite)
     episodes = range(settings.start, settings.start + settings.episodes)
     jobs = plan_jobs(pairs, episodes, settings.perturbations, settings.seed, settings.record)
     rows = read_rows([out])
