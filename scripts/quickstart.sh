@@ -51,7 +51,7 @@ offline=$(run vima-eval offline "$ckpt" "$dataset" --perturb noop --perturb gobb
 
 say "evaluate online in the simulator"
 online=$(run vima-eval online "$ckpt" --levels L1 --tasks visual_manipulation,rotate \
-  --episodes 2 --workers 2 --out "$OUT/eval-online" | tail -n 1)
+  --episodes 2 --workers 2 --overwrite --out "$OUT/eval-online" | tail -n 1)
 
 say "report"
 report=$(run vima-eval report "$online" "$offline" --baseline vima-200m --out "$OUT/report" \

@@ -8,10 +8,6 @@ import pytest
 from vima_sim import VimaEnv
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: longer simulation tests (still run in CI)")
-
-
 @pytest.fixture(scope="module")
 def vm_env() -> Iterator[VimaEnv]:
     env = VimaEnv("visual_manipulation")

@@ -33,10 +33,6 @@ VALID = 2
 pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason="sample data missing")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: longer tests (still run in CI)")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _one_thread() -> Iterator[None]:
     threads = torch.get_num_threads()

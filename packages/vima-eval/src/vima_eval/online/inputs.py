@@ -24,6 +24,7 @@ from vima_schema.layout import ACTION_KEYS
 from vima_schema.models import Episode
 from vima_schema.perturbations import Instruction, Perturbation, instruction_from_row
 from vima_schema.record import episode_to_record
+from vima_sim.tasks.base import WORKSPACE_HIGH, WORKSPACE_LOW
 from vima_tokenize.actions import KEY_AXES, Z_FILL, discretize, undiscretize
 from vima_tokenize.preprocess import preprocess_row
 from vima_tokenize.record import VIEW_NAMES
@@ -37,9 +38,6 @@ from vima_eval.offline import perturbed_arrays
 OBSERVATION_ARRAYS = tuple(
     f"obs_{kind}_{view}" for kind in ("crops", "bbox", "mask", "frames") for view in VIEW_NAMES
 )
-#: Env action bounds of positions (x, y); the rotation bounds are [-1, 1].
-POSITION_LOW = np.array([0.25, -0.5], dtype=np.float32)
-POSITION_HIGH = np.array([0.75, 0.5], dtype=np.float32)
 
 
 def last_observation_row(episode: Episode, with_prompt: bool) -> dict[str, Any]:
@@ -114,7 +112,7 @@ def bins_to_action(bins: np.ndarray, axes: tuple[int, ...]) -> dict[str, np.ndar
     for key in ACTION_KEYS:
         value = poses[key].astype(np.float32)
         if key.endswith("position"):
-            value = np.clip(value[:2], POSITION_LOW, POSITION_HIGH)
+            value = np.clip(value[:2], WORKSPACE_LOW, WORKSPACE_HIGH)
         else:
             value = np.clip(value, -1.0, 1.0)
         action[key] = value.astype(np.float32)
