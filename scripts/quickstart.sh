@@ -42,6 +42,7 @@ run vima-convert parse "$generated" --out "$OUT/parsed-generated" --workers 2 \
   | tail -n 1 | xargs uv run --all-packages --all-extras --quiet vima-tokenize --workers 2 >/dev/null
 
 say "train the tiny policy"
+rm -rf "$OUT/run"  # a fresh short run each time (vima-train refuses to overwrite a run)
 ckpt=$(run vima-train fit "$dataset" --preset tiny --out "$OUT/run" --max-steps 20 --max-epochs 5 \
   --batch-size 4 --set data.cache_dir="$OUT/cache" | tail -n 1)
 
