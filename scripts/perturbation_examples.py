@@ -1,8 +1,9 @@
 """Generate docs/PERTURBATIONS.md: every perturbation on the sample episodes of the repository.
 
 Each prompt perturbation is applied with seed 0 to the first sample episode of every task found
-under data/samples, with the tokenizer shipped in vima-tokenize; nothing in the document is typed
-by hand. `--check` exits 1 when the document on disk differs from what would be generated.
+under data/samples, and for the tasks without a sample to the scene of a vima-sim reset (seed 0,
+the task's first level), with the tokenizer shipped in vima-tokenize; nothing in the document is
+typed by hand. `--check` exits 1 when the document on disk differs from what would be generated.
 
 Usage: uv run --all-packages python scripts/perturbation_examples.py [--check] [--output PATH]
 """
@@ -22,8 +23,11 @@ from vima_schema.perturbations import (
     Instruction,
     Kind,
     instruction_from_episode,
+    instruction_of,
 )
 from vima_schema.reader import read_episode
+from vima_sim import VimaEnv
+from vima_sim.tasks import available
 from vima_tokenize.text import load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -121,6 +125,23 @@ def samples() -> list[Instruction]:
     return sorted(found.values(), key=lambda i: Task[i.task].value)
 
 
+def simulated(task: str) -> Instruction:
+    """The instruction of a vima-sim reset of `task` (seed SEED, its first partition)."""
+    env = VimaEnv(task, partition=available()[task]["partitions"][0], seed=SEED)
+    try:
+        _, info = env.reset(seed=SEED)
+    finally:
+        env.close()
+    meta = info["meta"]
+    return instruction_of(
+        task,
+        f"{task}/vima-sim-seed-{SEED}",
+        info["prompt"],
+        info["prompt_assets"],
+        meta["obj_id_to_info"].values(),
+    )
+
+
 def generate() -> str:
     """The whole document."""
     tokenizer = load_tokenizer()
@@ -137,20 +158,18 @@ def generate() -> str:
         "and 'profile'; the success criterion stays the original task's).\n\n"
     )
     episodes = samples()
-    missing = sorted(
-        (t.name for t in Task if t.name not in {i.task for i in episodes}),
-        key=lambda n: Task[n].value,
-    )
-    lines.append("## Examples (one real episode per task)\n\n")
-    if missing:
-        lines.append(
-            "Tasks without a sample episode in `data/samples` (so without an example here): "
-            + ", ".join(f"T{Task[n].value + 1} {n}" for n in missing)
-            + ".\n\n"
-        )
+    sampled = {i.task for i in episodes}
+    episodes += [simulated(t.name) for t in Task if t.name not in sampled]
+    episodes.sort(key=lambda i: Task[i.task].value)
+    lines.append("## Examples (one episode per task)\n\n")
     for instruction in episodes:
         lines.append(f"### T{Task[instruction.task].value + 1} {instruction.task}\n\n")
-        lines.append(f"Episode `{instruction.episode}` of the samples.\n\n")
+        source = (
+            "a vima-sim reset (no sample episode of this task in `data/samples`)"
+            if instruction.task not in sampled
+            else "the samples"
+        )
+        lines.append(f"Episode `{instruction.episode}` of {source}.\n\n")
         lines.append("| perturbation | prompt |\n|---|---|\n")
         for name, perturbation in PERTURBATIONS.items():
             if perturbation.kind is not Kind.prompt:

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from vima_schema.command import report_unexpected
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 
 from vima_eval import __version__
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         lines = str(error).strip().splitlines() or [type(error).__name__]
         print(f"{PROG}: error: {lines[0]}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as error:
+        return report_unexpected(PROG, error)
 
 
 def _perturbations() -> int:

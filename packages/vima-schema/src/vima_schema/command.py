@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import sys
 import time
+import traceback
 from collections.abc import Callable
 
 from vima_schema.runner import (
@@ -90,6 +92,17 @@ def run_command(
     if product is not None:
         print(product)
     return code
+
+
+def report_unexpected(prog: str, error: Exception) -> int:
+    """For commands outside `run_command`: one stderr line naming an unexpected exception (its
+    traceback too when the environment sets `VIMA_VERBOSE=1`); returns `EXIT_ERROR`."""
+    if os.environ.get("VIMA_VERBOSE") == "1":
+        traceback.print_exception(error, file=sys.stderr)
+    hint = "" if os.environ.get("VIMA_VERBOSE") == "1" else " (VIMA_VERBOSE=1 for the traceback)"
+    first = (str(error).strip().splitlines() or [""])[0]
+    print(f"{prog}: unexpected error: {type(error).__name__}: {first}{hint}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def _log_to_stderr(verbose: bool) -> logging.Handler:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from vima_schema.command import report_unexpected
 from vima_schema.enums import Difficulty, Partition
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, append_failure, run_items
 
@@ -164,7 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"vima-sim: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ValueError as error:
+        print(f"vima-sim: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:
+        return report_unexpected("vima-sim", error)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from vima_schema.command import report_unexpected
 from vima_schema.runner import EXIT_OK, EXIT_USAGE
 
 from vima_train import __version__
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fit(args)
     except (ConfigError, DataError, CheckpointError) as error:
         return _error(str(error))
+    except Exception as error:
+        return report_unexpected("vima-train", error)
 
 
 def _fit(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from vima_schema.perturbations.instruction import (
     episode_key,
     instruction_from_episode,
     instruction_from_row,
+    instruction_of,
     perturbation_rng,
 )
 from vima_schema.perturbations.registry import (
@@ -51,6 +52,7 @@ __all__ = [
     "gobbledygook_words",
     "instruction_from_episode",
     "instruction_from_row",
+    "instruction_of",
     "object_orders",
     "parsed_batch_transform",
     "perturb_row",

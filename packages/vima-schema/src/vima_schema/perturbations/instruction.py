@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from vima_schema.layout import placeholders
-from vima_schema.models import Episode
+from vima_schema.models import Episode, ObjectInfo, PromptAsset
 
 
 class PromptMask(StrEnum):
@@ -91,21 +91,34 @@ def instruction_from_row(row: Mapping[str, Any], task: str) -> Instruction:
     )
 
 
-def instruction_from_episode(episode: Episode) -> Instruction:
-    """The `Instruction` of an episode read with `vima_schema.reader`."""
+def instruction_of(
+    task: str,
+    episode: str,
+    prompt: str,
+    prompt_assets: Mapping[str, PromptAsset],
+    objects: Iterable[ObjectInfo],
+) -> Instruction:
+    """The `Instruction` of a prompt with its assets and scene objects (as a raw episode or a
+    simulator reset gives them)."""
     assets = {
         name: AssetInfo(
             placeholder_type=asset.placeholder_type.value,
             objects=tuple((o.obj_name, o.obj_color) for o in asset.obj_info),
         )
-        for name, asset in episode.prompt_assets.items()
+        for name, asset in prompt_assets.items()
     }
-    return Instruction(
-        task=episode.task.name,
-        episode=episode_key(episode.task.name, episode.index),
-        prompt=episode.prompt,
-        assets=assets,
-        scene=tuple((o.obj_name, o.texture_name) for o in episode.objects.values()),
+    scene = tuple((o.obj_name, o.texture_name) for o in objects)
+    return Instruction(task=task, episode=episode, prompt=prompt, assets=assets, scene=scene)
+
+
+def instruction_from_episode(episode: Episode) -> Instruction:
+    """The `Instruction` of an episode read with `vima_schema.reader`."""
+    return instruction_of(
+        episode.task.name,
+        episode_key(episode.task.name, episode.index),
+        episode.prompt,
+        episode.prompt_assets,
+        episode.objects.values(),
     )
 
 
