@@ -10,7 +10,6 @@ import shutil
 import stat
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,10 @@ from vima_schema.dataset_layout import shards_of_config
 from vima_schema.models import Episode
 from vima_schema.reader import read_episode
 from vima_schema.synthetic import write_corpus
+
+from ..conftest import CliRun, RunCli
+
+__all__ = ["CliRun", "RunCli"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES_ROOT = REPO_ROOT / "data" / "samples"
@@ -39,35 +42,10 @@ CORPUS_EPISODES = 33
 CORPUS_VALID = 11
 
 
-@dataclass(frozen=True)
-class CliRun:
-    """Outcome of one in-process `vima-convert` call."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def last_line(self) -> str:
-        """Last non-empty stdout line (the product path by convention)."""
-        lines = [line for line in self.out.splitlines() if line.strip()]
-        return lines[-1] if lines else ""
-
-
-RunCli = Callable[..., CliRun]
-
-
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
-    """`run_cli("parse", RAW, "--out", PARSED)`: call `vima_convert.cli.main` and capture it."""
-
-    def run(*args: str | Path) -> CliRun:
-        capsys.readouterr()
-        code = main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return CliRun(code, captured.out, captured.err)
-
-    return run
+def run_cli(cli_runner: Callable[[Callable[[list[str]], int]], RunCli]) -> RunCli:
+    """`run_cli("parse", RAW, "--out", PARSED)`: `vima_convert.cli.main` in-process."""
+    return cli_runner(main)
 
 
 def make_writable(root: Path) -> None:

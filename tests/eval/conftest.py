@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from vima_schema.reader import read_episode
 from vima_schema.synthetic import write_corpus
 from vima_tokenize.pipeline import tokenize_dataset
 
+from ..conftest import RunCli
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVAL_SAMPLE_DIRS = sorted((REPO_ROOT / "data" / "samples").glob("*/*/000000"))
 #: Episodes of the eval corpus (two varied copies of each of the 11 samples) and valid split.
@@ -23,34 +24,13 @@ EVAL_EPISODES = 22
 EVAL_VALID = 11
 
 
-@dataclass(frozen=True)
-class EvalRun:
-    """Outcome of one in-process `vima-eval` call."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def last_line(self) -> str:
-        lines = [line for line in self.out.splitlines() if line.strip()]
-        return lines[-1] if lines else ""
-
-
-RunEval = Callable[..., EvalRun]
+RunEval = RunCli
 
 
 @pytest.fixture
-def run_eval(capsys: pytest.CaptureFixture[str]) -> RunEval:
-    """`run_eval("report", RESULT, "--out", DIR)`: call `vima_eval.cli.main`, capture output."""
-
-    def run(*args: str | Path) -> EvalRun:
-        capsys.readouterr()
-        code = main([str(arg) for arg in args])
-        captured = capsys.readouterr()
-        return EvalRun(code, captured.out, captured.err)
-
-    return run
+def run_eval(cli_runner: Callable[[Callable[[list[str]], int]], RunCli]) -> RunEval:
+    """`run_eval("report", RESULT, "--out", DIR)`: `vima_eval.cli.main` in-process."""
+    return cli_runner(main)
 
 
 @pytest.fixture(scope="session")

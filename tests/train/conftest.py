@@ -7,10 +7,7 @@ models down more than tenfold.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,8 @@ from vima_convert.reword_dataset import reword_dataset
 from vima_schema.dataset_layout import list_shards
 from vima_tokenize.pipeline import tokenize_dataset
 from vima_train.data import Batch, collate, row_arrays
+
+from ..conftest import RunCli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RAW = REPO_ROOT / "data" / "samples" / "vima-raw"
@@ -78,25 +77,12 @@ def batch(train_rows: list[dict[str, Any]]) -> Batch:
     return collate(train_rows)
 
 
-@dataclass(frozen=True)
-class CliRun:
-    """Exit code and output of one in-process `vima-train` call."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def last_line(self) -> str:
-        lines = [line for line in self.out.splitlines() if line.strip()]
-        return lines[-1] if lines else ""
-
-
-RunCli = Callable[..., CliRun]
-
-
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RunCli:
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    cli_runner: Callable[[Callable[[list[str]], int]], RunCli],
+) -> RunCli:
     """`run_cli("fit", DATASET, ...)`: `vima_train.cli.main` in-process, W&B kept offline and
     the Arrow cache under tmp_path."""
     from vima_train.cli import main
@@ -104,10 +90,4 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RunCli:
     monkeypatch.setenv("VIMA_TRAIN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("WANDB_MODE", "offline")
 
-    def run(*args: str | Path) -> CliRun:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(arg) for arg in args])
-        return CliRun(code, out.getvalue(), err.getvalue())
-
-    return run
+    return cli_runner(main)
