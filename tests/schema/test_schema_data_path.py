@@ -1,9 +1,8 @@
-"""Crash-safe writes, link cycles, failure records, the command frame, format checks and
+"""Crash-safe writes, link cycles, failure records, format checks and
 shard statistics of vima-schema (regression tests of issue 7)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -12,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from vima_schema import atomic
-from vima_schema.command import run_command, verbose_option
 from vima_schema.dataset_meta import (
     FORMAT_VERSION,
     DatasetFormatError,
@@ -22,7 +20,7 @@ from vima_schema.dataset_meta import (
 from vima_schema.discover import find_episodes
 from vima_schema.parquet_shard import shard_writer
 from vima_schema.record import hf_schema
-from vima_schema.runner import EXIT_ERROR, EXIT_USAGE, append_failure, run_items
+from vima_schema.runner import append_failure, run_items
 
 
 def test_atomic_write_fsyncs_the_file_and_its_folder(
@@ -98,34 +96,6 @@ def test_failures_keep_the_exception_type_and_traceback(tmp_path: Path) -> None:
     )
     record = json.loads(failures.read_text())
     assert record["type"] == "KeyError" and "_broken" in record["traceback"]
-
-
-def _command(error: BaseException) -> tuple[int, str | None]:
-    raise error
-
-
-@pytest.mark.parametrize("verbose", [False, True])
-def test_unexpected_errors_exit_3_with_one_line(
-    capsys: pytest.CaptureFixture[str], verbose: bool
-) -> None:
-    parser = argparse.ArgumentParser(prog="demo", parents=[verbose_option()])
-    argv = ["--verbose"] if verbose else []
-    code = run_command(
-        "demo", parser, lambda args: _command(NotADirectoryError("x/y: not a folder")), argv
-    )
-    err = capsys.readouterr().err
-    assert code == EXIT_ERROR == 3
-    assert "demo: unexpected error: NotADirectoryError: x/y: not a folder" in err
-    assert ("Traceback" in err) is verbose
-    if not verbose:
-        assert len(err.strip().splitlines()) == 1
-
-
-def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = argparse.ArgumentParser(prog="demo", parents=[verbose_option()])
-    code = run_command("demo", parser, lambda args: _command(ValueError("bad --x")), [])
-    assert code == EXIT_USAGE
-    assert capsys.readouterr().err.strip() == "demo: error: bad --x"
 
 
 def test_meta_is_checked_on_load(tmp_path: Path) -> None:

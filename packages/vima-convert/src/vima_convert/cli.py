@@ -1,162 +1,194 @@
 """`vima-convert`: raw VIMA episodes -> per-episode files -> Hugging Face dataset."""
 
-from __future__ import annotations
-
-import argparse
 import json
 import logging
 from pathlib import Path
+from typing import Annotated
 
-from vima_schema.command import run_command, verbose_option
+import typer
+from vima_schema.command import Result, Tool
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 
-from vima_convert import __version__
-
 log = logging.getLogger("vima_convert")
+tool = Tool(
+    "vima-convert",
+    "Convert raw VIMA episodes into a Hugging Face dataset, in two resumable steps: parse "
+    "(raw -> one file per episode) and build (files -> parquet dataset).",
+)
+main = tool.main
 
 
-def _shard(text: str) -> tuple[int, int]:
+def _shard(text: str | None) -> tuple[int, int] | None:
+    """`--shard I/N` -> (I, N); ValueError (exit 2) when it is not that."""
+    if text is None:
+        return None
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard {text!r} is not I/N") from None
+        raise ValueError(f"--shard {text!r} is not I/N") from None
     if count < 1 or not 0 <= index < count:
-        raise argparse.ArgumentTypeError(f"--shard {text!r} needs 0 <= I < N")
+        raise ValueError(f"--shard {text!r} needs 0 <= I < N")
     return index, count
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
+Workers = Annotated[
+    int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
+]
+Dataset = Annotated[Path, typer.Argument(metavar="DATASET", help="The dataset folder.")]
+Source = Annotated[str, typer.Option("--config", help="The parsed config to read.")]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vima-convert",
-        description="Convert raw VIMA episodes into a Hugging Face dataset, in two resumable "
-        "steps: parse (raw -> one file per episode) and build (files -> parquet dataset).",
+@tool.command()
+def parse(
+    raw: Annotated[
+        list[str],
+        typer.Argument(metavar="RAW", help="Raw root, episode folder, or '-' (paths on stdin)."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="PARSED", help="Folder of per-episode files.")
+    ],
+    workers: Workers = 1,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Take a deterministic 1/N of the episodes (SLURM arrays). [default: all]",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Redo episodes already parsed.")
+    ] = False,
+) -> Result:
+    """Raw episodes -> one parsed file per episode (resumable; failures in failures.jsonl)."""
+    from vima_convert.parse import parse as parse_raw
+
+    parsed = parse_raw(raw, out, workers=workers, shard=_shard(shard), overwrite=overwrite)
+    log.info(
+        f"vima-convert parse: {parsed.written} written, {parsed.skipped} already done, "
+        f"{parsed.failed} failed (listed in {out / 'failures.jsonl'}); "
+        f"{parsed.bytes_in / 1e6:.1f} MB in, {parsed.bytes_out / 1e6:.1f} MB out"
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    common = [verbose_option()]
-    p = sub.add_parser("parse", parents=common, help="raw episodes -> one parsed file per episode")
-    p.add_argument("raw", nargs="+", metavar="RAW", help="raw root, episode folder, or '-'")
-    p.add_argument("--out", required=True, type=Path, metavar="PARSED")
-    p.add_argument("--workers", type=_positive, default=1)
-    p.add_argument("--shard", type=_shard, metavar="I/N", help="take a deterministic 1/N")
-    p.add_argument("--overwrite", action="store_true", help="redo episodes already parsed")
-    b = sub.add_parser(
-        "build", parents=common, help="parsed files -> parquet dataset with train/valid splits"
+    return (EXIT_FAILURES if parsed.failed else EXIT_OK), out
+
+
+@tool.command()
+def build(
+    parsed: Annotated[
+        Path, typer.Argument(metavar="PARSED", help="Folder of per-episode files (from parse).")
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="DATASET", help="The dataset folder.")],
+    variant: Annotated[str, typer.Option("--variant", help="Name of the variant written.")] = (
+        "original"
+    ),
+    valid_size: Annotated[
+        str,
+        typer.Option(
+            "--valid-size", help="Validation episodes over all tasks: a count, or a fraction."
+        ),
+    ] = "50000",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the train/valid split.")] = 1000,
+    max_shard_mb: Annotated[
+        float, typer.Option("--max-shard-mb", help="Largest parquet shard, in MB.")
+    ] = 500.0,
+    workers: Workers = 1,
+) -> Result:
+    """Parsed files -> parquet dataset with stratified train/valid splits (resumable)."""
+    from vima_convert.build import build as build_dataset
+    from vima_convert.split import parse_valid_size
+
+    built = build_dataset(
+        parsed,
+        out,
+        variant=variant,
+        valid_size=parse_valid_size(valid_size),
+        seed=seed,
+        max_shard_mb=max_shard_mb,
+        workers=workers,
     )
-    b.add_argument("parsed", type=Path, metavar="PARSED")
-    b.add_argument("--out", required=True, type=Path, metavar="DATASET")
-    b.add_argument("--variant", default="original")
-    b.add_argument("--valid-size", default="50000", help="count over all tasks, or fraction")
-    b.add_argument("--seed", type=int, default=1000)
-    b.add_argument("--max-shard-mb", type=float, default=500.0)
-    b.add_argument("--workers", type=_positive, default=1)
-    r = sub.add_parser("reword", parents=common, help="write the paraphrased-instruction variant")
-    r.add_argument("dataset", type=Path, metavar="DATASET")
-    r.add_argument("--from", dest="source", default="original")
-    r.add_argument("--to", dest="target", default="reworded")
-    r.add_argument("--seed", type=int, default=0)
-    s = sub.add_parser(
-        "stats", parents=common, help="episodes, steps, objects, textures, prompt lengths"
+    per = built.bytes_out / max(built.episodes, 1)
+    log.info(
+        f"vima-convert build: {built.episodes} episodes in {built.shards} shards, "
+        f"{built.bytes_out / 1e6:.1f} MB ({per / 1e3:.1f} KB/episode), "
+        f"{len(built.failures)} failed"
     )
-    s.add_argument("dataset", type=Path, metavar="DATASET")
-    s.add_argument("--config", default="original--parsed", help="default: original--parsed")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--plot", type=Path, metavar="FILE.png")
-    e = sub.add_parser(
-        "export-raw", parents=common, help="dataset -> raw episode folders (lossless)"
+    return (EXIT_FAILURES if built.failures else EXIT_OK), out
+
+
+@tool.command()
+def reword(
+    dataset: Dataset,
+    source: Annotated[str, typer.Option("--from", help="The variant to paraphrase.")] = (
+        "original"
+    ),
+    target: Annotated[str, typer.Option("--to", help="The variant written.")] = "reworded",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the paraphraser.")] = 0,
+) -> Result:
+    """Write the paraphrased-instruction variant of a dataset."""
+    from vima_convert.reword_dataset import reword_dataset
+
+    reworded = reword_dataset(dataset, source=source, target=target, seed=seed)
+    log.info(
+        f"vima-convert reword: {reworded.reworded}/{reworded.episodes} prompts paraphrased, "
+        f"{len(reworded.kept)} kept unchanged"
     )
-    e.add_argument("dataset", type=Path, metavar="DATASET")
-    e.add_argument("--out", required=True, type=Path, metavar="RAW")
-    e.add_argument("--config", default="original--parsed")
-    e.add_argument("--split")
-    e.add_argument("--overwrite", action="store_true")
-    u = sub.add_parser(
-        "push", parents=common, help="upload the dataset folder to the Hugging Face Hub"
-    )
-    u.add_argument("dataset", type=Path, metavar="DATASET")
-    u.add_argument("--repo-id", required=True)
-    u.add_argument("--private", action="store_true")
-    return parser
+    return (EXIT_FAILURES if reworded.kept else EXIT_OK), dataset
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 all done, 1 done except listed failures, 2 usage or configuration error,
-    3 unexpected error (see `vima_schema.command`)."""
-    return run_command("vima-convert", _parser(), _run, argv)
+@tool.command()
+def stats(
+    dataset: Dataset,
+    config: Source = "original--parsed",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", metavar="FILE.png", help="Also draw histograms. [default: none]"),
+    ] = None,
+) -> Result:
+    """Episodes, steps, objects, textures and prompt lengths of a dataset config."""
+    from vima_convert.stats import format_table, load_metadata, summarize
+    from vima_convert.stats import plot as draw
+
+    data = load_metadata(dataset, config)
+    summary = summarize(data)
+    print(json.dumps(summary) if as_json else format_table(summary))
+    return EXIT_OK, (draw(data, plot) if plot else None)
 
 
-def _run(args: argparse.Namespace) -> tuple[int, str | None]:
-    if args.command == "parse":
-        from vima_convert.parse import parse
+@tool.command("export-raw")
+def export_raw(
+    dataset: Dataset,
+    out: Annotated[Path, typer.Option("--out", metavar="RAW", help="Raw episode root written.")],
+    config: Source = "original--parsed",
+    split: Annotated[
+        str | None, typer.Option("--split", help="Only this split. [default: all]")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace episode folders that exist.")
+    ] = False,
+) -> Result:
+    """Dataset -> raw episode folders (lossless)."""
+    from vima_convert.export import export_raw as export
 
-        parsed = parse(
-            args.raw, args.out, workers=args.workers, shard=args.shard, overwrite=args.overwrite
-        )
-        log.info(
-            f"vima-convert parse: {parsed.written} written, {parsed.skipped} already done, "
-            f"{parsed.failed} failed (listed in {args.out / 'failures.jsonl'}); "
-            f"{parsed.bytes_in / 1e6:.1f} MB in, {parsed.bytes_out / 1e6:.1f} MB out"
-        )
-        return (EXIT_FAILURES if parsed.failed else EXIT_OK), str(args.out)
-    if args.command == "build":
-        from vima_convert.build import build
-        from vima_convert.split import parse_valid_size
+    count = export(dataset, out, config=config, split=split, overwrite=overwrite)
+    log.info(f"vima-convert export-raw: {count} episodes written")
+    return EXIT_OK, out
 
-        built = build(
-            args.parsed,
-            args.out,
-            variant=args.variant,
-            valid_size=parse_valid_size(args.valid_size),
-            seed=args.seed,
-            max_shard_mb=args.max_shard_mb,
-            workers=args.workers,
-        )
-        per = built.bytes_out / max(built.episodes, 1)
-        log.info(
-            f"vima-convert build: {built.episodes} episodes in {built.shards} shards, "
-            f"{built.bytes_out / 1e6:.1f} MB ({per / 1e3:.1f} KB/episode), "
-            f"{len(built.failures)} failed"
-        )
-        return (EXIT_FAILURES if built.failures else EXIT_OK), str(args.out)
-    if args.command == "reword":
-        from vima_convert.reword_dataset import reword_dataset
 
-        reworded = reword_dataset(
-            args.dataset, source=args.source, target=args.target, seed=args.seed
-        )
-        log.info(
-            f"vima-convert reword: {reworded.reworded}/{reworded.episodes} prompts paraphrased, "
-            f"{len(reworded.kept)} kept unchanged"
-        )
-        return (EXIT_FAILURES if reworded.kept else EXIT_OK), str(args.dataset)
-    if args.command == "stats":
-        from vima_convert.stats import format_table, load_metadata, plot, summarize
-
-        data = load_metadata(args.dataset, args.config)
-        stats = summarize(data)
-        print(json.dumps(stats) if args.json else format_table(stats))
-        if args.plot:
-            return EXIT_OK, str(plot(data, args.plot))
-        return EXIT_OK, None
-    if args.command == "export-raw":
-        from vima_convert.export import export_raw
-
-        count = export_raw(
-            args.dataset, args.out, config=args.config, split=args.split, overwrite=args.overwrite
-        )
-        log.info(f"vima-convert export-raw: {count} episodes written")
-        return EXIT_OK, str(args.out)
-    from vima_convert.push import PushError, push
+@tool.command()
+def push(
+    dataset: Dataset,
+    repo_id: Annotated[
+        str, typer.Option("--repo-id", metavar="ID", help="Hub dataset repository, owner/name.")
+    ],
+    private: Annotated[bool, typer.Option("--private", help="Create it private.")] = False,
+) -> Result:
+    """Upload the dataset folder to the Hugging Face Hub."""
+    from vima_convert.push import PushError
+    from vima_convert.push import push as upload
 
     try:
-        return EXIT_OK, push(args.dataset, args.repo_id, private=args.private)
+        return EXIT_OK, upload(dataset, repo_id, private=private)
     except PushError as error:
         log.error(f"vima-convert push: error: {error}")
         return EXIT_USAGE, None

@@ -2,62 +2,57 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from vima_schema import __version__
-from vima_schema.command import run_command, verbose_option
-from vima_schema.discover import find_episodes
-from vima_schema.enums import PickleNamespace
-from vima_schema.layout import placeholders
-from vima_schema.models import Episode
-from vima_schema.reader import EpisodeError, read_episode
+import typer
+
+from vima_schema.command import Tool
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK
 
+if TYPE_CHECKING:
+    from vima_schema.models import Episode
+
 log = logging.getLogger("vima_schema")
+tool = Tool("vima-schema", "Validate and inspect raw VIMA episodes.")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vima-schema", description="Validate and inspect raw VIMA episodes."
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    common = [verbose_option()]
-    validate = commands.add_parser(
-        "validate",
-        parents=common,
-        help="check episodes; one JSON line per invalid episode on stdout",
-        description="PATH is an episode folder or any folder above episodes; '-' reads paths "
-        "from stdin. Prints one JSON line {path, error} per invalid episode.",
-    )
-    validate.add_argument("paths", nargs="+", metavar="PATH")
-    validate.add_argument("--deep", action="store_true", help="also decode every JPEG frame")
-    inspect = commands.add_parser("inspect", parents=common, help="summarise one episode")
-    inspect.add_argument("path", metavar="PATH", type=Path)
-    inspect.add_argument("--json", action="store_true", help="print one JSON object")
-    return parser
+@tool.command()
+def validate(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH",
+            help="An episode folder or any folder above episodes; '-' reads paths from stdin.",
+        ),
+    ],
+    deep: Annotated[bool, typer.Option("--deep", help="Also decode every JPEG frame.")] = False,
+) -> int:
+    """Check episodes; print one JSON line {path, error} per invalid episode on stdout."""
+    return _validate(paths, deep)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: exit 0 when all is well, 1 when some episodes are invalid, 2 on usage
-    errors, 3 on unexpected errors (see `vima_schema.command`)."""
-    return run_command("vima-schema", _parser(), _run, argv)
+@tool.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="One raw episode folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> int:
+    """Summarise one episode: task, prompt, steps, objects and prompt assets."""
+    return _inspect(path, as_json)
 
 
-def _run(args: argparse.Namespace) -> tuple[int, str | None]:
-    if args.command == "validate":
-        return _validate(args.paths, args.deep), None
-    return _inspect(args.path, args.json), None
+main = tool.main
 
 
 def _validate(paths: list[str], deep: bool) -> int:
+    from vima_schema.discover import find_episodes
+    from vima_schema.reader import EpisodeError, read_episode
+
     start = time.perf_counter()
     valid = invalid = 0
     for folder in find_episodes(paths):
@@ -81,6 +76,8 @@ def _validate(paths: list[str], deep: bool) -> int:
 
 def summary(episode: Episode) -> dict[str, Any]:
     """Plain-data summary of an episode (what `inspect` prints)."""
+    from vima_schema.enums import PickleNamespace
+
     return {
         "task": episode.task.name,
         "task_group": episode.task.group.name,
@@ -113,6 +110,8 @@ def summary(episode: Episode) -> dict[str, Any]:
 
 
 def _inspect(path: Path, as_json: bool) -> int:
+    from vima_schema.reader import EpisodeError, read_episode
+
     try:
         episode = read_episode(path)
     except EpisodeError as error:
@@ -122,6 +121,8 @@ def _inspect(path: Path, as_json: bool) -> int:
     if as_json:
         print(json.dumps(info))
         return EXIT_OK
+    from vima_schema.layout import placeholders
+
     uses = Counter(placeholders(episode.prompt))
     lines = [
         f"{info['task']} #{info['index']} ({info['task_group']}, {info['format']} format)",

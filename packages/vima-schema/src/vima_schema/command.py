@@ -1,108 +1,247 @@
-"""The frame every `vima-*` command runs in: logging, exit codes, thread limits, timing line.
+"""The one command-line frame of every `vima-*` tool, on Typer.
 
-`run_command` parses the arguments, sends log records to stderr, runs the command and maps what
-happens to the exit codes of `vima_schema.runner`: the command's own code (0 all done, 1 done
-except listed failures), 2 for a usage or configuration error (a `ValueError`, a missing or
-existing path: one line naming the problem), 3 for any other exception (one line with its type;
-the traceback only with `--verbose`), 130 on Ctrl-C. The product path is printed last on stdout.
+A `Tool` holds a Typer app; its `command` decorator registers a typed function (the docstring is
+the help) and gives it what every command shares: `--verbose/-v` (debug logs and tracebacks;
+`VIMA_VERBOSE=1` is an alias) and `--version`, log records on stderr, one native thread per
+worker when it has a `workers` option, the closing timing line on stderr and the product path as
+the last stdout line. A command returns its exit code, or `(exit code, product path or None)`.
+
+`Tool.main(argv)` runs the tool and returns the exit code (see `vima_schema.runner`): 0 all done,
+1 done except listed failures, 2 a usage or input error found before work started (one line on
+stderr), 3 anything raised after that or of another kind (one line; the traceback with
+`--verbose`), 130 on Ctrl-C. Work starts at `runner.mark_work_started` (called by `run_items`
+and by commands before their main loop).
 """
 
-from __future__ import annotations
-
-import argparse
+import functools
+import inspect
 import logging
 import os
 import resource
 import sys
 import time
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer._click.exceptions import ClickException, UsageError
+from typer.core import TyperCommand, TyperGroup
 
 from vima_schema.runner import (
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     one_native_thread_per_worker,
+    reset_work_started,
+    work_started,
 )
 
-#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
-EXIT_INTERRUPTED = 130
-#: Exceptions that mean "the arguments or the input are wrong", not "the program is".
+#: Exceptions that mean "the arguments or the input are wrong" when raised before work starts.
 USAGE_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
 #: Loggers of the workspace's packages, shown at INFO (DEBUG with `--verbose`).
-PACKAGE_LOGGERS = ("vima_schema", "vima_convert", "vima_tokenize")
+PACKAGE_LOGGERS = (
+    "vima_schema",
+    "vima_convert",
+    "vima_tokenize",
+    "vima_sim",
+    "vima_train",
+    "vima_eval",
+)
 
-Command = Callable[[argparse.Namespace], tuple[int, str | None]]
-"""Runs a parsed command line; returns (exit code, product path or None)."""
+Result = int | tuple[int, str | Path | None]
+"""What a command returns: its exit code, or (exit code, product path or None)."""
+
+VERBOSE_HELP = "Debug messages, and the traceback of an error. [env: VIMA_VERBOSE=1]"
+log = logging.getLogger(PACKAGE_LOGGERS[0])
 
 
-def verbose_option() -> argparse.ArgumentParser:
-    """A parent parser adding `--verbose` (pass it in `parents=` of every (sub)parser)."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "-v", "--verbose", action="store_true", help="debug messages and error tracebacks"
-    )
-    return parent
+class Tool:
+    """One `vima-*` console script: a Typer app and the frame around its commands."""
+
+    def __init__(self, prog: str, help: str) -> None:
+        self.prog = prog  # also the distribution's name, for `--version`
+        self.app = typer.Typer(
+            name=prog,
+            help=help,
+            cls=_Group,
+            rich_markup_mode=None,  # plain help: no rich import, fast --help
+            pretty_exceptions_enable=False,
+            context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+        )
+        self._names: list[str] = []
+
+    def command(self, name: str | None = None) -> Callable[[Callable[..., Result]], Any]:
+        """Register a command (its name defaults to the function's, dashes for underscores)."""
+
+        def register(func: Callable[..., Result]) -> Any:
+            command_name = name or func.__name__.strip("_").replace("_", "-")
+            self._names.append(command_name)
+            wrapped = self._framed(func, command_name)
+            self.app.command(command_name, cls=_Command)(wrapped)
+            return func
+
+        return register
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """Run the tool on `argv` (default: the process's arguments); return the exit code."""
+        if len(self._names) > 1 and self.app.registered_callback is None:
+            self._add_group_options()
+        command = typer.main.get_command(self.app)
+        reset_work_started()
+        _Verbosity.on = _env_verbose()
+        try:
+            code = command.main(args=argv, prog_name=self.prog, standalone_mode=False)
+        except UsageError as error:
+            where, usage = self.prog, self.prog
+            if error.ctx is not None:
+                where = error.ctx.command_path
+                usage = " ".join(error.ctx.get_usage().split()[1:])
+            message = _one_line(error.format_message())
+            print(f"{where}: error: {message} (usage: {usage}; see --help)", file=sys.stderr)
+            return EXIT_USAGE
+        except ClickException as error:
+            print(f"{self.prog}: error: {_one_line(error.format_message())}", file=sys.stderr)
+            return EXIT_USAGE
+        except typer.Abort:
+            print(f"{self.prog}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        return int(code or EXIT_OK)
+
+    def _add_group_options(self) -> None:
+        """`--verbose` and `--version` before the command name too (`vima-x -v parse ...`)."""
+        names = ",".join(self._names)
+        self.app.info.subcommand_metavar = f"{{{names}}} ..."
+
+        def options(
+            verbose: Annotated[
+                bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP, show_default=False)
+            ] = False,
+            version: Annotated[bool, self._version_option()] = False,
+        ) -> None:
+            _Verbosity.on = _Verbosity.on or verbose
+
+        self.app.callback()(options)
+
+    def _version_option(self) -> Any:
+        def show(value: bool) -> None:
+            if value:
+                from importlib.metadata import version
+
+                print(f"{self.prog} {version(self.prog)}")
+                raise typer.Exit()
+
+        return typer.Option(
+            "--version", help="Print the version and exit.", callback=show, is_eager=True
+        )
+
+    def _framed(self, func: Callable[..., Result], name: str) -> Callable[..., int]:
+        """`func` with `--verbose` and `--version` added and the frame around its call."""
+        title = f"{self.prog} {name}" if name != self.prog else self.prog
+        signature = inspect.signature(func, eval_str=True)
+        extra = {
+            "verbose": Annotated[
+                bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP, show_default=False)
+            ],
+            "version": Annotated[bool, self._version_option()],
+        }
+        parameters = [
+            *signature.parameters.values(),
+            *(
+                inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=False, annotation=a)
+                for key, a in extra.items()
+            ),
+        ]
+
+        @functools.wraps(func)
+        def framed(*args: Any, verbose: bool = False, version: bool = False, **kwargs: Any) -> int:
+            _Verbosity.on = _Verbosity.on or verbose
+            return _run_framed(title, func, args, kwargs)
+
+        framed.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        framed.__annotations__ = {**func.__annotations__, **extra}
+        return framed
 
 
-def run_command(
-    prog: str,
-    parser: argparse.ArgumentParser,
-    command: Command,
-    argv: list[str] | None = None,
+class _FastFlags:
+    """Flags without a default (`--help`, `--install-completion`) default to False: for a None
+    flag Typer builds a pydantic validator, 0.3 s of imports on every `--help`."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.default is None:
+                param.default = False
+        return params
+
+
+class _Group(_FastFlags, TyperGroup):
+    pass
+
+
+class _Command(_FastFlags, TyperCommand):
+    pass
+
+
+class _Verbosity:
+    """Whether the running command shows debug messages and tracebacks."""
+
+    on = False
+
+
+def _env_verbose() -> bool:
+    return os.environ.get("VIMA_VERBOSE") == "1"
+
+
+def _run_framed(
+    title: str, func: Callable[..., Result], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> int:
-    """Parse `argv` with `parser`, run `command` and return the exit code (see module doc).
-
-    A `workers` argument limits native threads per worker; a last stderr line gives the wall
-    time and the peak RSS of this process and of its largest worker.
-    """
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code else EXIT_OK
-    verbose = bool(getattr(args, "verbose", False))
-    name = " ".join(part for part in (prog, getattr(args, "command", None)) if part)
-    one_native_thread_per_worker(getattr(args, "workers", 1) or 1)
+    """Call a command inside the frame; map what happens to an exit code."""
+    verbose = _Verbosity.on
+    one_native_thread_per_worker(int(kwargs.get("workers") or 1))
     handler = _log_to_stderr(verbose)
-    log = logging.getLogger(PACKAGE_LOGGERS[0])
     start = time.perf_counter()
     try:
-        code, product = command(args)
+        result = func(*args, **kwargs)
     except KeyboardInterrupt:
-        log.error("%s: interrupted", name)
+        log.error("%s: interrupted", title)
         return EXIT_INTERRUPTED
-    except USAGE_ERRORS as error:
-        log.error("%s: error: %s", prog, error)
-        log.debug("traceback:", exc_info=True)
+    except ClickException as error:
+        log.error("%s: error: %s", title, _one_line(error.format_message()))
         return EXIT_USAGE
     except Exception as error:
-        hint = "" if verbose else " (rerun with --verbose for the traceback)"
-        log.error("%s: unexpected error: %s: %s%s", prog, type(error).__name__, error, hint)
-        log.debug("traceback:", exc_info=True)
-        return EXIT_ERROR
+        return _report_error(title, error, verbose)
     finally:
         _remove_handler(handler)
+    code, product = (result, None) if isinstance(result, int) else result
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
-        f"{name}: {time.perf_counter() - start:.1f} s, peak RSS {own:.0f} MB"
+        f"{title}: {time.perf_counter() - start:.1f} s, peak RSS {own:.0f} MB"
         + (f" (largest worker {workers:.0f} MB)" if workers else ""),
         file=sys.stderr,
     )
     if product is not None:
-        print(product)
+        print(product, flush=True)
     return code
 
 
-def report_unexpected(prog: str, error: Exception) -> int:
-    """For commands outside `run_command`: one stderr line naming an unexpected exception (its
-    traceback too when the environment sets `VIMA_VERBOSE=1`); returns `EXIT_ERROR`."""
-    if os.environ.get("VIMA_VERBOSE") == "1":
-        traceback.print_exception(error, file=sys.stderr)
-    hint = "" if os.environ.get("VIMA_VERBOSE") == "1" else " (VIMA_VERBOSE=1 for the traceback)"
-    first = (str(error).strip().splitlines() or [""])[0]
-    print(f"{prog}: unexpected error: {type(error).__name__}: {first}{hint}", file=sys.stderr)
+def _report_error(title: str, error: Exception, verbose: bool) -> int:
+    """One stderr line for an exception (its traceback too under `--verbose`); the exit code."""
+    message = _one_line(str(error)) or type(error).__name__
+    if isinstance(error, USAGE_ERRORS) and not work_started():
+        log.error("%s: error: %s", title, message)
+        log.debug("traceback:", exc_info=error)
+        return EXIT_USAGE
+    hint = "" if verbose else " (rerun with --verbose for the traceback)"
+    log.error("%s: unexpected error: %s: %s%s", title, type(error).__name__, message, hint)
+    log.debug("traceback:", exc_info=error)
     return EXIT_ERROR
+
+
+def _one_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
 
 
 def _log_to_stderr(verbose: bool) -> logging.Handler:
@@ -121,3 +260,58 @@ def _remove_handler(handler: logging.Handler) -> None:
         logger = logging.getLogger(logger_name)
         logger.removeHandler(handler)
         logger.propagate = True
+
+
+def completer(names: Callable[[], Iterable[str]]) -> Callable[[str], list[str]]:
+    """Shell completion from a registry: the names that start with what was typed."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [name for name in names() if name.startswith(incomplete)]
+
+    return complete
+
+
+def list_completer(names: Callable[[], Iterable[str]]) -> Callable[[str], list[str]]:
+    """Shell completion of a comma-separated list (`--tasks rotate,tw` -> `rotate,twist`)."""
+
+    def complete(incomplete: str) -> list[str]:
+        done, _, last = incomplete.rpartition(",")
+        prefix = f"{done}," if done else ""
+        return [prefix + name for name in names() if name.startswith(last)]
+
+    return complete
+
+
+def task_names() -> list[str]:
+    """The 17 VIMA-Bench task names (completion of task arguments)."""
+    from vima_schema.enums import Task
+
+    return [task.name for task in Task]
+
+
+def difficulty_names() -> list[str]:
+    """The four difficulty names (completion of `--difficulty`)."""
+    from vima_schema.enums import Difficulty
+
+    return [d.value for d in Difficulty]
+
+
+def perturbation_names() -> list[str]:
+    """The instruction perturbations (completion of `--perturb`)."""
+    from vima_schema.perturbations import PERTURBATIONS
+
+    return list(PERTURBATIONS)
+
+
+def report_unexpected(prog: str, error: Exception) -> int:
+    """For commands outside the frame (vima-eval until it moves to it): one stderr line naming
+    an unexpected exception (the traceback too with `VIMA_VERBOSE=1`); returns `EXIT_ERROR`."""
+    verbose = _env_verbose()
+    if verbose:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    hint = "" if verbose else " (VIMA_VERBOSE=1 for the traceback)"
+    print(f"{prog}: unexpected error: {type(error).__name__}: {_one_line(str(error))}{hint}",
+          file=sys.stderr)  # fmt: skip
+    return EXIT_ERROR

@@ -19,6 +19,8 @@ from tqdm import tqdm
 #: configuration error / unexpected error (a bug or an environment problem such as a full disk;
 #: one line on stderr, the traceback with `--verbose`).
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -50,6 +52,28 @@ def one_native_thread_per_worker(workers: int) -> None:
             os.environ.setdefault(name, "1")
 
 
+class _Work:
+    """Whether the running command has started its work (its inputs were accepted)."""
+
+    started = False
+
+
+def mark_work_started() -> None:
+    """Say that the inputs were accepted and work began: from now on a `ValueError` is a bug
+    (exit 3 with its traceback under `--verbose`), no longer a usage error (exit 2)."""
+    _Work.started = True
+
+
+def reset_work_started() -> None:
+    """Forget an earlier command's start (the frame calls it before each command)."""
+    _Work.started = False
+
+
+def work_started() -> bool:
+    """Whether `mark_work_started` was called since the command began."""
+    return _Work.started
+
+
 def _call(job: tuple[Callable[[Any], Any], Any]) -> Outcome:
     func, item = job
     try:
@@ -73,11 +97,13 @@ def run_items(
     total: int | None = None,
     chunksize: int = 8,
 ) -> Iterator[Outcome]:
-    """Apply `func` to each item in `workers` processes, yielding outcomes as they finish.
+    """Apply `func` to each item in `workers` processes, yielding outcomes as they finish
+    (the command's work has started: see `mark_work_started`).
 
     Exceptions become failed outcomes; a tqdm bar with the rate goes to stderr. Use
     `chunksize=1` for few large items (shards), so that no worker idles while another queues.
     """
+    mark_work_started()
     jobs = ((func, item) for item in items)
     bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
     try:

@@ -1,61 +1,58 @@
 """`vima-tokenize`: parsed dataset configs -> tokenized configs ready for training."""
 
-from __future__ import annotations
-
-import argparse
 import logging
 from pathlib import Path
+from typing import Annotated
 
-from vima_schema.command import run_command, verbose_option
+import typer
+from vima_schema.command import Result, Tool
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK
 
-from vima_tokenize import __version__
-
 log = logging.getLogger("vima_tokenize")
+tool = Tool(
+    "vima-tokenize",
+    "Tokenize the <variant>--parsed--<task> configs of DATASET into "
+    "<variant>--preprocessed--<task> configs (text tokens, object crops, frames, actions).",
+)
+main = tool.main
 
 
-def _workers(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("--workers must be >= 1")
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vima-tokenize",
-        parents=[verbose_option()],
-        description="Tokenize the <variant>--parsed--<task> configs of DATASET into "
-        "<variant>--preprocessed--<task> configs (text tokens, object crops, frames, actions).",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("dataset", type=Path, metavar="DATASET")
-    parser.add_argument("--variant", default="original")
-    parser.add_argument(
-        "--tokenizer",
-        metavar="NAME_OR_PATH",
-        help="tokenizer.json file, folder, or hub name (default: the shipped VIMA tokenizer)",
-    )
-    parser.add_argument("--workers", type=_workers, default=1)
-    parser.add_argument("--overwrite", action="store_true", help="redo complete shards")
-    parser.add_argument(
-        "--keep-final-observation",
-        action="store_true",
-        help="keep the observation after the last action (T+1 observations, as stored)",
-    )
-    return parser
-
-
-def _run(args: argparse.Namespace) -> tuple[int, str | None]:
+@tool.command("vima-tokenize")
+def tokenize(
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="The dataset folder.")],
+    variant: Annotated[str, typer.Option("--variant", help="The variant to tokenize.")] = (
+        "original"
+    ),
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            "--tokenizer",
+            metavar="NAME_OR_PATH",
+            help="tokenizer.json file, folder, or hub name. [default: the shipped VIMA tokenizer]",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
+    ] = 1,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo complete shards.")] = False,
+    keep_final_observation: Annotated[
+        bool,
+        typer.Option(
+            "--keep-final-observation",
+            help="Keep the observation after the last action (T+1 observations, as stored).",
+        ),
+    ] = False,
+) -> Result:
+    """Tokenize parsed configs (resumable: complete, up-to-date shards are skipped)."""
     from vima_tokenize.pipeline import tokenize_dataset
 
     result = tokenize_dataset(
-        args.dataset,
-        variant=args.variant,
-        tokenizer=args.tokenizer,
-        workers=args.workers,
-        overwrite=args.overwrite,
-        keep_final_observation=args.keep_final_observation,
+        dataset,
+        variant=variant,
+        tokenizer=tokenizer,
+        workers=workers,
+        overwrite=overwrite,
+        keep_final_observation=keep_final_observation,
     )
     per = result.bytes_out / max(result.episodes, 1)
     log.info(
@@ -63,10 +60,4 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
         f"({result.shards_skipped} already done), {per / 1e3:.1f} KB/episode, "
         f"{len(result.failures)} failed"
     )
-    return (EXIT_FAILURES if result.failures else EXIT_OK), str(args.dataset)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 all done, 1 done except listed failures, 2 usage or configuration error,
-    3 unexpected error (see `vima_schema.command`)."""
-    return run_command("vima-tokenize", _parser(), _run, argv)
+    return (EXIT_FAILURES if result.failures else EXIT_OK), dataset

@@ -1,118 +1,129 @@
 """`vima-train`: fit a policy on tokenized configs, list presets, inspect checkpoints."""
 
-from __future__ import annotations
-
-import argparse
 import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import Annotated, Literal
 
-from vima_schema.command import report_unexpected
-from vima_schema.runner import EXIT_OK, EXIT_USAGE
+import typer
+from vima_schema.command import Result, Tool, completer
+from vima_schema.runner import EXIT_OK, mark_work_started
 
-from vima_train import __version__
-
-#: Flags of `fit` that are shortcuts for `--set KEY=VALUE`.
-SHORTCUTS = {
-    "max_steps": "train.max_steps",
-    "max_epochs": "train.max_epochs",
-    "batch_size": "data.batch_size",
-    "accumulate": "train.accumulate",
-    "lr": "train.lr",
-    "accelerator": "train.accelerator",
-    "devices": "train.devices",
-    "strategy": "train.strategy",
-    "num_nodes": "train.num_nodes",
-    "precision": "train.precision",
-    "wandb": "train.wandb",
-    "workers": "data.num_workers",
-}
+tool = Tool("vima-train", "Train VIMA-style policies with Lightning, logged to W&B.")
+main = tool.main
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vima-train", description="Train VIMA-style policies with Lightning, logged to W&B."
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser("fit", help="train on the tokenized configs of DATASET")
-    fit.add_argument("dataset", type=Path, metavar="DATASET")
-    fit.add_argument("--preset", required=True, metavar="NAME")
-    fit.add_argument("--out", required=True, type=Path, metavar="RUN")
-    for flag, kind in (
-        ("max-steps", int),
-        ("max-epochs", int),
-        ("batch-size", int),
-        ("accumulate", int),
-        ("lr", float),
-        ("accelerator", str),
-        ("devices", str),
-        ("strategy", str),
-        ("num-nodes", int),
-        ("precision", str),
-        ("workers", int),
-    ):
-        fit.add_argument(f"--{flag}", type=kind)
-    fit.add_argument("--wandb", choices=("offline", "online", "disabled"))
-    fit.add_argument("--resume", type=Path, metavar="CKPT")
-    fit.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override any field"
-    )
-    commands.add_parser("presets", help="list presets with their parameter counts")
-    inspect = commands.add_parser("inspect", help="print a checkpoint's config, step, metrics")
-    inspect.add_argument("checkpoint", type=Path, metavar="CKPT")
-    return parser
+def _preset_names() -> list[str]:
+    from vima_train.config import preset_names
+
+    return preset_names()
 
 
-def _error(message: str) -> int:
-    print(f"vima-train: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+def _shortcut(key: str, help: str, flag: str | None = None) -> typer.models.OptionInfo:
+    """An option of `fit` that is a shortcut for `--set KEY=VALUE` (its flag: the key's field)."""
+    flag = flag or "--" + key.split(".")[1].replace("_", "-")
+    return typer.Option(flag, help=f"{help} Same as --set {key}=VALUE. [default: the preset's]")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 done, 2 usage or configuration error (nothing written)."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code else EXIT_OK
-    from vima_train.checkpoint import CheckpointError
-    from vima_train.config import ConfigError
-    from vima_train.data.store import DataError
-
-    try:
-        if args.command == "presets":
-            return _presets()
-        if args.command == "inspect":
-            return _inspect(args.checkpoint)
-        return _fit(args)
-    except (ConfigError, DataError, CheckpointError) as error:
-        return _error(str(error))
-    except Exception as error:
-        return report_unexpected("vima-train", error)
-
-
-def _fit(args: argparse.Namespace) -> int:
+@tool.command()
+def fit(
+    dataset: Annotated[
+        Path, typer.Argument(metavar="DATASET", help="Dataset folder with preprocessed configs.")
+    ],
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            metavar="NAME",
+            help="Model and training preset (see `vima-train presets`).",
+            autocompletion=completer(_preset_names),
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="RUN", help="Run folder (config, checkpoints, logs).")
+    ],
+    max_steps: Annotated[
+        int | None, _shortcut("train.max_steps", "Stop after this many optimizer steps.")
+    ] = None,
+    max_epochs: Annotated[
+        int | None, _shortcut("train.max_epochs", "Stop after this many epochs.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, _shortcut("data.batch_size", "Episodes per batch and device.")
+    ] = None,
+    accumulate: Annotated[
+        int | None, _shortcut("train.accumulate", "Batches per optimizer step.")
+    ] = None,
+    lr: Annotated[float | None, _shortcut("train.lr", "Peak learning rate.")] = None,
+    accelerator: Annotated[
+        str | None, _shortcut("train.accelerator", "Lightning accelerator: cpu, gpu, auto.")
+    ] = None,
+    devices: Annotated[
+        str | None, _shortcut("train.devices", "Devices per node: a count, a list, or auto.")
+    ] = None,
+    strategy: Annotated[
+        str | None, _shortcut("train.strategy", "Lightning strategy, e.g. ddp.")
+    ] = None,
+    num_nodes: Annotated[int | None, _shortcut("train.num_nodes", "Nodes (SLURM).")] = None,
+    precision: Annotated[
+        str | None, _shortcut("train.precision", "Lightning precision, e.g. bf16-mixed.")
+    ] = None,
+    wandb: Annotated[
+        Literal["offline", "online", "disabled"] | None,
+        _shortcut("train.wandb", "Weights & Biases mode."),
+    ] = None,
+    loader_workers: Annotated[
+        int | None, _shortcut("data.num_workers", "Data-loader worker processes.", "--workers")
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume", metavar="CKPT", help="Continue from this checkpoint. [default: none]"
+        ),
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override any config field (repeatable). [default: none]",
+        ),
+    ] = None,
+) -> Result:
+    """Train on the tokenized configs of DATASET; the final checkpoint is the product."""
     from vima_train.config import load_preset
-    from vima_train.train import fit, prepare
+    from vima_train.train import fit as fit_policy
+    from vima_train.train import prepare
 
-    overrides = [
-        f"{key}={getattr(args, name)}"
-        for name, key in SHORTCUTS.items()
-        if getattr(args, name) is not None
-    ]
-    config = load_preset(args.preset, [*overrides, *args.set])
-    prepared = prepare(args.dataset, config, args.out, args.resume)
+    shortcuts = {
+        "train.max_steps": max_steps,
+        "train.max_epochs": max_epochs,
+        "data.batch_size": batch_size,
+        "train.accumulate": accumulate,
+        "train.lr": lr,
+        "train.accelerator": accelerator,
+        "train.devices": devices,
+        "train.strategy": strategy,
+        "train.num_nodes": num_nodes,
+        "train.precision": precision,
+        "train.wandb": wandb,
+        "data.num_workers": loader_workers,
+    }
+    overrides = [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
+    config = load_preset(preset, [*overrides, *(settings or [])])
+    prepared = prepare(dataset, config, out, resume)
+    mark_work_started()
     with contextlib.redirect_stdout(sys.stderr):  # Lightning's progress bars and messages
-        last = fit(prepared, args.out)
+        last = fit_policy(prepared, out)
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    if getattr(rank_zero_only, "rank", 0) == 0:
-        print(last)
-    return EXIT_OK
+    return EXIT_OK, (last if getattr(rank_zero_only, "rank", 0) == 0 else None)
 
 
-def _presets() -> int:
+@tool.command()
+def presets() -> int:
+    """List the presets with their parameter counts and descriptions."""
     import torch
     from vima_tokenize.text import load_tokenizer
 
@@ -129,11 +140,15 @@ def _presets() -> int:
     return EXIT_OK
 
 
-def _inspect(path: Path) -> int:
+@tool.command()
+def inspect(
+    checkpoint: Annotated[Path, typer.Argument(metavar="CKPT", help="A vima-train checkpoint.")],
+) -> Result:
+    """Print a checkpoint's config, step, epoch, tokenizer and metrics."""
     from vima_train.checkpoint import read_meta
     from vima_train.config import RunConfig, to_yaml
 
-    meta = read_meta(path)
+    meta = read_meta(checkpoint)
     print(to_yaml(RunConfig.model_validate(meta["config"])).rstrip())
     print(f"global_step: {meta['global_step']}")
     print(f"epoch: {meta['epoch']}")
@@ -144,5 +159,4 @@ def _inspect(path: Path) -> int:
     print("metrics:")
     for key, value in sorted(meta["metrics"].items()):
         print(f"  {key}: {value:.6g}")
-    print(path)
-    return EXIT_OK
+    return EXIT_OK, checkpoint
