@@ -17,10 +17,13 @@ from vima_schema.perturbations import (
     AssetInfo,
     Instruction,
     PromptMask,
+    Vocabulary,
+    english_words,
     get_perturbation,
     gobbledygook_words,
     instruction_from_episode,
     object_orders,
+    vima_words,
 )
 from vima_schema.reader import read_episode
 from vima_tokenize.text import load_tokenizer
@@ -139,12 +142,48 @@ def test_gobbledygook_tokens_keeps_every_token_count(
             if "{" not in w
         )
 
+    perturbation = PERTURBATIONS["gobbledygook_tokens"]
     for instruction in instructions:
         for seed in range(5):
-            out = PERTURBATIONS["gobbledygook_tokens"](instruction, seed, tokenizer).prompt
+            out = perturbation(instruction, seed, tokenizer, Vocabulary.tokenizer).prompt
             assert word_tokens(tokenizer, out) == word_tokens(tokenizer, instruction.prompt)
             assert counts(out) == counts(instruction.prompt)
             assert out.isprintable()
+
+
+def _drawn_words(before: str, after: str) -> list[str]:
+    return [
+        w.strip('.,:"')
+        for b, w in zip(before.split(" "), after.split(" "), strict=True)
+        if "{" not in b
+    ]
+
+
+@pytest.mark.parametrize("vocabulary", list(Vocabulary))
+def test_gobbledygook_tokens_draws_no_vima_word(
+    vocabulary: Vocabulary, instructions: list[Instruction], tokenizer: Tokenizer
+) -> None:
+    # defect: with the shipped tokenizer the "nonsense" was made of task words ("Put", "onto")
+    excluded = vima_words()
+    assert {"put", "into", "rotate", "onto", "block", "objects", "arrange"} <= excluded
+    english = set(english_words())
+    for instruction in instructions:
+        for seed in range(3):
+            out = PERTURBATIONS["gobbledygook_tokens"](instruction, seed, tokenizer, vocabulary)
+            drawn = _drawn_words(instruction.prompt, out.prompt)
+            assert drawn and not {w.lower() for w in drawn} & excluded, out.prompt
+            if vocabulary is Vocabulary.english:
+                assert set(drawn) <= english
+
+
+def test_the_english_word_list_holds_no_word_of_the_tokenizer_corpus() -> None:
+    import re
+
+    from vima_tokenize.vocabulary import corpus_sentences
+
+    corpus = {w.lower() for s in corpus_sentences() for w in re.findall(r"[A-Za-z]+", s)}
+    words = english_words()
+    assert len(words) > 1000 and not set(words) & corpus
 
 
 def test_gobbledygook_tokens_needs_the_tokenizer(instructions: list[Instruction]) -> None:
@@ -165,9 +204,9 @@ def test_textual_leaves_no_object_placeholder(
     name: str, instructions: list[Instruction], tokenizer: Tokenizer
 ) -> None:
     for instruction in instructions:
-        out = PERTURBATIONS[name](instruction, 0, tokenizer)
+        out = PERTURBATIONS[name](instruction, 0, tokenizer, Vocabulary.tokenizer)
         if instruction.task not in TEXTUAL_TASKS:
-            assert out is instruction
+            assert (out is instruction) == ("gobbledygook" not in name)
             continue
         assert object_placeholders(instruction, out.prompt) == []
         assert out.assets == {}
@@ -185,10 +224,10 @@ def test_textual_descriptions(instructions: list[Instruction]) -> None:
         "Put the yellow and blue polka dot letter M into the purple swirl container."
     )
     assert textual(by_task["rotate"]).prompt == "Rotate the tiger letter T 150 degrees."
-    # reference defects fixed: the scene texture instead of the neutral "gray" of the prompt
-    # image, and novel-noun bindings read from each definition
+    # the colour the prompt image shows: novel_noun's images are neutral grey, as in CoGeLoT
+    # (the scene's "red" would tell more than the image and the paper's condition do)
     assert textual(by_task["novel_noun"]).prompt == (
-        "A dax is a red letter A. A zup is a plastic bowl. Put a dax into a zup."
+        "A dax is a gray letter A. A zup is a gray bowl. Put a dax into a zup."
     )
     assert PERTURBATIONS["textual_no_texture"](by_task["rotate"]).prompt == (
         "Rotate the letter T 150 degrees."
@@ -213,8 +252,28 @@ def test_textual_novel_noun_bindings_with_swapped_definitions() -> None:
         scene=(("pan", "tiles"), ("heart", "red swirl"), ("block", "red")),
     )
     assert PERTURBATIONS["textual"](instruction).prompt == (
-        "A wug is a tiles pan. A blicket is a red swirl heart. Put a blicket into a wug."
+        "A wug is a gray pan. A blicket is a gray heart. Put a blicket into a wug."
     )
+
+
+@pytest.mark.parametrize("name", ["textual_gobbledygook_word", "textual_gobbledygook_tokens"])
+def test_textual_gobbledygook_applies_to_every_task(
+    name: str, instructions: list[Instruction], tokenizer: Tokenizer
+) -> None:
+    # defect: the eight non-textual tasks kept their prompt; CoGeLoT chains the transforms, so
+    # they get gobbledygook of their original prompt
+    perturbation = PERTURBATIONS[name]
+    plain = PERTURBATIONS[name.removeprefix("textual_")]
+    assert perturbation.tasks == set(TASK_NAMES)
+    others = [i for i in instructions if i.task not in TEXTUAL_TASKS]
+    assert {i.task for i in others} >= {"rearrange", "twist", "follow_order"}
+    for instruction in others:
+        out = perturbation(instruction, 0, tokenizer)
+        assert out.prompt != instruction.prompt
+        assert placeholders(out.prompt) == placeholders(instruction.prompt)
+        assert len(out.prompt.split(" ")) == len(instruction.prompt.split(" "))
+        assert perturbation.changed(instruction, out)
+        assert not plain.changed(instruction, instruction)
 
 
 def test_different_instruction_only_where_defined(instructions: list[Instruction]) -> None:

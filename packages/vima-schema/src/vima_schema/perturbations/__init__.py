@@ -10,8 +10,11 @@ applies. Tokenizers are passed in as objects (`TextTokenizer`); vima-schema impo
 from vima_schema.perturbations.different import DIFFERENT_INSTRUCTION_TASKS, different_prompt
 from vima_schema.perturbations.gobbledygook import (
     TextTokenizer,
+    Vocabulary,
+    english_words,
     gobbledygook_tokens,
     gobbledygook_words,
+    vima_words,
 )
 from vima_schema.perturbations.instruction import (
     AssetInfo,
@@ -25,6 +28,7 @@ from vima_schema.perturbations.instruction import (
 )
 from vima_schema.perturbations.registry import (
     PERTURBATIONS,
+    Draw,
     Kind,
     Perturbation,
     get_perturbation,
@@ -40,12 +44,15 @@ __all__ = [
     "TEXTUAL_TASKS",
     "AssetInfo",
     "Description",
+    "Draw",
     "Instruction",
     "Kind",
     "Perturbation",
     "PromptMask",
     "TextTokenizer",
+    "Vocabulary",
     "different_prompt",
+    "english_words",
     "episode_key",
     "get_perturbation",
     "gobbledygook_tokens",
@@ -58,4 +65,5 @@ __all__ = [
     "perturb_row",
     "perturbation_rng",
     "textual_prompt",
+    "vima_words",
 ]

@@ -11,6 +11,7 @@ from vima_schema.paraphrase import RewordError, reword_prompt
 from vima_schema.perturbations.different import DIFFERENT_INSTRUCTION_TASKS, different_prompt
 from vima_schema.perturbations.gobbledygook import (
     TextTokenizer,
+    Vocabulary,
     gobbledygook_tokens,
     gobbledygook_words,
 )
@@ -27,7 +28,17 @@ class Kind(StrEnum):
     model_input = "model_input"  # a switch applied when the episode is fed to the model
 
 
-Step = Callable[[Instruction, int, "TextTokenizer | None"], Instruction]
+@dataclass(frozen=True)
+class Draw:
+    """What a perturbation step may draw on: the seed, the tokenizer in use and the
+    vocabulary of `gobbledygook_tokens`."""
+
+    seed: int
+    tokenizer: TextTokenizer | None = None
+    vocabulary: Vocabulary = Vocabulary.english
+
+
+Step = Callable[[Instruction, Draw], Instruction]
 
 
 @dataclass(frozen=True)
@@ -46,27 +57,44 @@ class Perturbation:
         return task in self.tasks
 
     def __call__(
-        self, instruction: Instruction, seed: int = 0, tokenizer: TextTokenizer | None = None
+        self,
+        instruction: Instruction,
+        seed: int = 0,
+        tokenizer: TextTokenizer | None = None,
+        vocabulary: Vocabulary = Vocabulary.english,
     ) -> Instruction:
         """The perturbed instruction (the same object where the perturbation does not apply).
 
-        Every random choice comes from the perturbation name, `seed` and `instruction.episode`.
+        Every random choice comes from the perturbation name, `seed` and `instruction.episode`;
+        `vocabulary` is where `gobbledygook_tokens` draws its words from.
         """
         if self.needs_tokenizer and tokenizer is None:
             raise ValueError(f"perturbation {self.name!r} needs the tokenizer in use")
         if not self.applies_to(instruction.task):
             return instruction
+        draw = Draw(seed, tokenizer, vocabulary)
         for step in self.steps:
-            instruction = step(instruction, seed, tokenizer)
+            instruction = step(instruction, draw)
         return instruction
 
+    def changed(self, before: Instruction, after: Instruction) -> bool:
+        """Whether `after` differs from `before` in what the model is given (`noop`: always
+        True, it is the reference condition every episode is scored under)."""
+        if self.name == "noop":
+            return True
+        return (after.prompt, after.prompt_mask, after.shuffle_objects) != (
+            before.prompt,
+            before.prompt_mask,
+            before.shuffle_objects,
+        )
 
-def _noop(instruction: Instruction, seed: int, tokenizer: TextTokenizer | None) -> Instruction:
+
+def _noop(instruction: Instruction, draw: Draw) -> Instruction:
     return instruction
 
 
-def _reworded(instruction: Instruction, seed: int, tokenizer: TextTokenizer | None) -> Instruction:
-    rng = perturbation_rng("reworded", seed, instruction.episode)
+def _reworded(instruction: Instruction, draw: Draw) -> Instruction:
+    rng = perturbation_rng("reworded", draw.seed, instruction.episode)
     try:
         prompt = reword_prompt(instruction.prompt, instruction.task, rng, instruction.textures)
     except RewordError:
@@ -74,40 +102,39 @@ def _reworded(instruction: Instruction, seed: int, tokenizer: TextTokenizer | No
     return instruction.with_prompt(prompt)
 
 
-def _gdg_words(instruction: Instruction, seed: int, tokenizer: TextTokenizer | None) -> Instruction:
-    rng = perturbation_rng("gobbledygook_word", seed, instruction.episode)
+def _gdg_words(instruction: Instruction, draw: Draw) -> Instruction:
+    rng = perturbation_rng("gobbledygook_word", draw.seed, instruction.episode)
     return instruction.with_prompt(gobbledygook_words(instruction.prompt, rng))
 
 
-def _gdg_tokens(
-    instruction: Instruction, seed: int, tokenizer: TextTokenizer | None
-) -> Instruction:
-    assert tokenizer is not None  # checked by Perturbation.__call__
-    rng = perturbation_rng("gobbledygook_tokens", seed, instruction.episode)
-    return instruction.with_prompt(gobbledygook_tokens(instruction.prompt, tokenizer, rng))
+def _gdg_tokens(instruction: Instruction, draw: Draw) -> Instruction:
+    assert draw.tokenizer is not None  # checked by Perturbation.__call__
+    rng = perturbation_rng("gobbledygook_tokens", draw.seed, instruction.episode)
+    prompt = gobbledygook_tokens(instruction.prompt, draw.tokenizer, rng, draw.vocabulary)
+    return instruction.with_prompt(prompt)
 
 
 def _textual(how: Description) -> Step:
-    def step(instruction: Instruction, seed: int, tokenizer: TextTokenizer | None) -> Instruction:
-        rng = perturbation_rng(f"textual_{how.value}", seed, instruction.episode)
+    def step(instruction: Instruction, draw: Draw) -> Instruction:
+        rng = perturbation_rng(f"textual_{how.value}", draw.seed, instruction.episode)
         return instruction.with_prompt(textual_prompt(instruction, how, rng))
 
     return step
 
 
-def _different(instruction: Instruction, seed: int, tokenizer: TextTokenizer | None) -> Instruction:
-    rng = perturbation_rng("different_instruction", seed, instruction.episode)
+def _different(instruction: Instruction, draw: Draw) -> Instruction:
+    rng = perturbation_rng("different_instruction", draw.seed, instruction.episode)
     return instruction.with_prompt(different_prompt(instruction.task, instruction.prompt, rng))
 
 
 def _mask(mask: PromptMask) -> Step:
-    def step(instruction: Instruction, seed: int, tokenizer: TextTokenizer | None) -> Instruction:
+    def step(instruction: Instruction, draw: Draw) -> Instruction:
         return replace(instruction, prompt_mask=mask)
 
     return step
 
 
-def _shuffle(instruction: Instruction, seed: int, tokenizer: TextTokenizer | None) -> Instruction:
+def _shuffle(instruction: Instruction, draw: Draw) -> Instruction:
     return replace(instruction, shuffle_objects=True)
 
 
@@ -120,8 +147,9 @@ def _registry() -> dict[str, Perturbation]:
                      "reword)", Kind.prompt, ALL_TASKS, (_reworded,)),
         Perturbation("gobbledygook_word", "every non-placeholder word replaced by random letters "
                      "of its length, words permuted", Kind.prompt, ALL_TASKS, (_gdg_words,)),
-        Perturbation("gobbledygook_tokens", "every non-placeholder word replaced by random "
-                     "tokens of its token count (tokenizer in use), words permuted", Kind.prompt,
+        Perturbation("gobbledygook_tokens", "every non-placeholder word replaced by a random "
+                     "word of as many tokens (tokenizer in use) from a vocabulary without VIMA "
+                     "words, words permuted", Kind.prompt,
                      ALL_TASKS, (_gdg_tokens,), needs_tokenizer=True),
         Perturbation("textual", "object placeholders described as '<texture> <shape>'",
                      Kind.prompt, TEXTUAL_TASKS, (textual,)),
@@ -132,10 +160,11 @@ def _registry() -> dict[str, Perturbation]:
         Perturbation("textual_generic_noun", "object placeholders described as '<texture> "
                      "object|item|thing'", Kind.prompt, TEXTUAL_TASKS,
                      (_textual(Description.generic_noun),)),
-        Perturbation("textual_gobbledygook_word", "textual, then gobbledygook_word",
-                     Kind.prompt, TEXTUAL_TASKS, (textual, _gdg_words)),
-        Perturbation("textual_gobbledygook_tokens", "textual, then gobbledygook_tokens",
-                     Kind.prompt, TEXTUAL_TASKS, (textual, _gdg_tokens), needs_tokenizer=True),
+        Perturbation("textual_gobbledygook_word", "textual (where it applies), then "
+                     "gobbledygook_word", Kind.prompt, ALL_TASKS, (textual, _gdg_words)),
+        Perturbation("textual_gobbledygook_tokens", "textual (where it applies), then "
+                     "gobbledygook_tokens", Kind.prompt, ALL_TASKS, (textual, _gdg_tokens),
+                     needs_tokenizer=True),
         Perturbation("different_instruction", "the instruction of a related task (visual_"
                      "manipulation, the two sweeps, same_texture, same_shape only)", Kind.prompt,
                      DIFFERENT_INSTRUCTION_TASKS, (_different,)),

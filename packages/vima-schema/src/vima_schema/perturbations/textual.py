@@ -5,10 +5,12 @@ other eight keep their prompt. The sentence is first re-templated where a descri
 badly in place of an image (an article before each description, "and then" between steps,
 novel-noun definitions as "A dax is a red letter A."), then every object placeholder is replaced.
 
-Fixed reference defects: the colour is the scene object's texture, not the neutral "gray" of a
-prompt image rendered without texture (novel_noun); novel-noun bindings are read by name from
-each definition, so they hold whatever the order of the definitions; only the first letter of a
-sentence is upper-cased (no `str.capitalize`).
+The colour is the one the prompt image shows (`obj_color`), as in the reference: novel_noun's
+prompt images are rendered in neutral grey, so its objects are "gray" (naming the scene texture
+would give the words information the image and the paper's condition do not have). Fixed
+reference defects: novel-noun bindings are read by name from each definition, so they hold
+whatever the order of the definitions; only the first letter of a sentence is upper-cased (no
+`str.capitalize`).
 """
 
 from __future__ import annotations
@@ -70,29 +72,11 @@ class Description(StrEnum):
     generic_noun = "generic_noun"  # "green paisley item"
 
 
-def scene_texture(asset: AssetInfo, scene: tuple[tuple[str, str], ...]) -> str | None:
-    """Texture of the object an asset shows, read from the scene where the image cannot tell.
-
-    The image's colour when a scene object of that shape has it; else the texture of the scene
-    objects of that shape if they all share one (prompt images rendered in neutral "gray");
-    else the image's colour.
-    """
+def _describe(asset: AssetInfo, how: Description, rng: random.Random) -> str | None:
+    """The words for the object an asset's image shows, in the colour the image shows."""
     if not asset.objects:
         return None
-    shape, colour = asset.objects[0]
-    textures = {texture for name, texture in scene if name == shape}
-    if colour in textures or len(textures) != 1:
-        return colour
-    return next(iter(textures))
-
-
-def _describe(
-    asset: AssetInfo, scene: tuple[tuple[str, str], ...], how: Description, rng: random.Random
-) -> str | None:
-    texture = scene_texture(asset, scene)
-    if texture is None:
-        return None
-    shape = asset.objects[0][0]
+    shape, texture = asset.objects[0]
     if how is Description.no_noun:
         return texture
     if how is Description.no_texture:
@@ -118,7 +102,7 @@ def textual_prompt(instruction: Instruction, how: Description, rng: random.Rando
     described: dict[str, str] = {}
     for name, asset in instruction.assets.items():
         if asset.placeholder_type == "object":
-            text = _describe(asset, instruction.scene, how, rng)
+            text = _describe(asset, how, rng)
             if text is not None:
                 described[name] = text
 
