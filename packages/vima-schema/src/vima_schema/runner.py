@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tqdm import tqdm
-
 #: Exit codes of every vima-* command: all done / done except listed failures / usage or
 #: configuration error / unexpected error (a bug or an environment problem such as a full disk;
 #: one line on stderr, the traceback with `--verbose`).
@@ -103,6 +101,8 @@ def run_items(
     Exceptions become failed outcomes; a tqdm bar with the rate goes to stderr. Use
     `chunksize=1` for few large items (shards), so that no worker idles while another queues.
     """
+    from tqdm import tqdm  # here, not at the top: every command's `--help` imports this module
+
     mark_work_started()
     jobs = ((func, item) for item in items)
     bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)

@@ -1,0 +1,7 @@
+"""`python -m vima_schema` runs the vima-schema command."""
+
+import sys
+
+from vima_schema.cli import main
+
+sys.exit(main())

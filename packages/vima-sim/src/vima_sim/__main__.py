@@ -1,0 +1,7 @@
+"""`python -m vima_sim` runs the vima-sim command."""
+
+import sys
+
+from vima_sim.cli import main
+
+sys.exit(main())
