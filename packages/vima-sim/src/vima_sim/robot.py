@@ -7,12 +7,14 @@ from collections.abc import Callable
 import numpy as np
 import pybullet as pb
 
+from vima_sim import ur5_ik
 from vima_sim.world import HOME_JOINTS, Pose, World
 
 EE_TIP_LINK = 10
 IK_LOWER = [-3 * np.pi / 2, -2.3562, -17, -17, -17, -17]
 IK_UPPER = [-np.pi / 2, 0, 17, 17, 17, 17]
 IK_RANGES = [np.pi, 2.3562, 34, 34, 34, 34]
+IK_LIMITS = ((IK_LOWER[0], IK_UPPER[0]), (IK_LOWER[1], IK_UPPER[1]))  # pan and lift
 JOINT_SPEED = 0.01  # rad per tick
 JOINT_TOLERANCE = 0.01  # rad
 #: Ticks one joint-space move may take before it counts as timed out (VIMA-Bench: 5 s of
@@ -87,7 +89,14 @@ class Arm:
         return True
 
     def solve_ik(self, pose: Pose) -> np.ndarray:
-        """Joint angles that put the tool tip at `pose`."""
+        """Joint angles that put the tool tip at `pose`.
+
+        Closed form (`ur5_ik`), on the branch of the current joints; pybullet's iterative IK
+        (VIMA-Bench's) only for a pose out of the arm's reach, where it finds the nearest.
+        """
+        exact = ur5_ik.solve(pose[0], pose[1], self.joints(), IK_LIMITS)
+        if exact is not None:
+            return exact
         joints = pb.calculateInverseKinematics(
             bodyUniqueId=self.world.ur5, endEffectorLinkIndex=EE_TIP_LINK,
             targetPosition=pose[0], targetOrientation=pose[1], lowerLimits=IK_LOWER,
