@@ -6,11 +6,11 @@ the help) and gives it what every command shares: `--verbose/-v` (debug logs and
 worker when it has a `workers` option, the closing timing line on stderr and the product path as
 the last stdout line. A command returns its exit code, or `(exit code, product path or None)`.
 
-`Tool.main(argv)` runs the tool and returns the exit code (see `vima_schema.runner`): 0 all done,
-1 done except listed failures, 2 a usage or input error found before work started (one line on
-stderr), 3 anything raised after that or of another kind (one line; the traceback with
-`--verbose`), 130 on Ctrl-C. Work starts at `runner.mark_work_started` (called by `run_items`
-and by commands before their main loop).
+`Tool.main(argv)` runs the tool and returns the exit code (see `vima_schema.runner`): 0 all
+done, 1 done except listed failures, 2 a usage or input error found before work started, or an
+`InputError` (one line on stderr), 3 anything raised after that or of another kind (one line;
+the traceback with `--verbose`), 130 on Ctrl-C. Work starts at `runner.mark_work_started`
+(called by `run_items`, and by commands once their inputs are checked).
 """
 
 import functools
@@ -53,7 +53,21 @@ PACKAGE_LOGGERS = (
 Result = int | tuple[int, str | Path | None]
 """What a command returns: its exit code, or (exit code, product path or None)."""
 
-VERBOSE_HELP = "Debug messages, and the traceback of an error. [env: VIMA_VERBOSE=1]"
+
+class InputError(Exception):
+    """A problem with the arguments or inputs that only shows once work has started (a batch
+    larger than the data, found when the trainer knows its ranks): exit 2, like a usage error."""
+
+
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Debug messages, and the traceback of an error. [env: VIMA_VERBOSE=1]",
+        show_default=False,
+    ),
+]
 log = logging.getLogger(PACKAGE_LOGGERS[0])
 
 
@@ -115,9 +129,7 @@ class Tool:
         self.app.info.subcommand_metavar = f"{{{names}}} ..."
 
         def options(
-            verbose: Annotated[
-                bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP, show_default=False)
-            ] = False,
+            verbose: Verbose = False,
             version: Annotated[bool, self._version_option()] = False,
         ) -> None:
             _Verbosity.on = _Verbosity.on or verbose
@@ -141,9 +153,7 @@ class Tool:
         title = f"{self.prog} {name}" if name != self.prog else self.prog
         signature = inspect.signature(func, eval_str=True)
         extra = {
-            "verbose": Annotated[
-                bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP, show_default=False)
-            ],
+            "verbose": Verbose,
             "version": Annotated[bool, self._version_option()],
         }
         parameters = [
@@ -209,6 +219,10 @@ def _run_framed(
         return EXIT_INTERRUPTED
     except ClickException as error:
         log.error("%s: error: %s", title, _one_line(error.format_message()))
+        return EXIT_USAGE
+    except InputError as error:
+        log.error("%s: error: %s", title, _one_line(str(error)))
+        log.debug("traceback:", exc_info=error)
         return EXIT_USAGE
     except Exception as error:
         return _report_error(title, error, verbose)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from vima_schema.command import Result, Tool, completer
+from vima_schema.command import InputError, Result, Tool, completer
 from vima_schema.runner import EXIT_OK, mark_work_started
 
 tool = Tool("vima-train", "Train VIMA-style policies with Lightning, logged to W&B.")
@@ -93,6 +93,7 @@ def fit(
 ) -> Result:
     """Train on the tokenized configs of DATASET; the final checkpoint is the product."""
     from vima_train.config import load_preset
+    from vima_train.data.store import DataError
     from vima_train.train import fit as fit_policy
     from vima_train.train import prepare
 
@@ -114,8 +115,11 @@ def fit(
     config = load_preset(preset, [*overrides, *(settings or [])])
     prepared = prepare(dataset, config, out, resume)
     mark_work_started()
-    with contextlib.redirect_stdout(sys.stderr):  # Lightning's progress bars and messages
-        last = fit_policy(prepared, out)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # Lightning's progress bars and messages
+            last = fit_policy(prepared, out)
+    except DataError as error:  # batch vs. data, checked once the trainer knows its ranks
+        raise InputError(str(error)) from error
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
     return EXIT_OK, (last if getattr(rank_zero_only, "rank", 0) == 0 else None)
