@@ -1,5 +1,5 @@
 """vima-convert."""
 
-from importlib.metadata import version
+from vima_schema.package_version import lazy_version
 
-__version__ = version("vima-convert")
+__getattr__ = lazy_version("vima-convert")

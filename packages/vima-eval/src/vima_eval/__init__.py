@@ -1,5 +1,5 @@
 """vima-eval: instruction perturbations, offline and online evaluation, paper-style reports."""
 
-from importlib.metadata import version
+from vima_schema.package_version import lazy_version
 
-__version__ = version("vima-eval")
+__getattr__ = lazy_version("vima-eval")

@@ -1,5 +1,5 @@
 """vima-schema."""
 
-from importlib.metadata import version
+from vima_schema.package_version import lazy_version
 
-__version__ = version("vima-schema")
+__getattr__ = lazy_version("vima-schema")

@@ -1,19 +1,20 @@
 """vima-sim: a VIMA-Bench-compatible simulator and oracle data generator."""
 
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
+
+from vima_schema.package_version import lazy_version
 
 if TYPE_CHECKING:
     from vima_sim.env import VimaEnv
 
-__version__ = version("vima-sim")
 __all__ = ["VimaEnv", "__version__"]
+_version = lazy_version("vima-sim")
 
 
 def __getattr__(name: str) -> Any:
-    """`vima_sim.VimaEnv` imports pybullet on first use, so `vima-sim --help` stays fast."""
+    """`VimaEnv` imports pybullet on first use, so `vima-sim --help` stays fast."""
     if name == "VimaEnv":
         from vima_sim.env import VimaEnv
 
         return VimaEnv
-    raise AttributeError(f"module 'vima_sim' has no attribute {name!r}")
+    return _version(name)

@@ -1,5 +1,5 @@
 """vima-tokenize."""
 
-from importlib.metadata import version
+from vima_schema.package_version import lazy_version
 
-__version__ = version("vima-tokenize")
+__getattr__ = lazy_version("vima-tokenize")

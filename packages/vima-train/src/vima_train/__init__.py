@@ -1,5 +1,5 @@
 """vima-train: train VIMA-style policies with Lightning, logged to W&B (docs/TRAINING.md)."""
 
-from importlib.metadata import version
+from vima_schema.package_version import lazy_version
 
-__version__ = version("vima-train")
+__getattr__ = lazy_version("vima-train")
