@@ -107,7 +107,8 @@ def fail(
     """Raise the exception named KIND."""
     if started:
         mark_work_started()
-    raise {"value": ValueError, "runtime": RuntimeError}[kind](f"{kind} went wrong\nsecond line")
+    errors = {"value": ValueError, "runtime": RuntimeError, "interrupt": KeyboardInterrupt}
+    raise errors[kind](f"{kind} went wrong\nsecond line")
 
 
 @demo.command()
@@ -141,6 +142,11 @@ def test_value_error_is_usage_before_work_and_a_bug_after(
     monkeypatch.setenv("VIMA_VERBOSE", "1")  # the old switch still works
     assert demo.main(["fail", "value", "--started"]) == EXIT_ERROR
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main(["fail", "interrupt"]) == 130
+    assert capsys.readouterr().err.strip() == "demo fail: interrupted"
 
 
 def test_product_is_the_last_stdout_line_and_timing_goes_to_stderr(
