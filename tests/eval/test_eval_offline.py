@@ -11,7 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import torch
-from vima_eval.offline import iter_episodes, perturbed_arrays
+from vima_eval.model_input import perturbed_arrays
+from vima_eval.offline import iter_episodes
 from vima_eval.results import read_results
 from vima_schema.enums import TASK_NAMES
 from vima_schema.layout import placeholders
@@ -114,11 +115,24 @@ def test_offline_perturbations_side_by_side_and_report(
     assert len(rows) == EVAL_VALID * len(names)
     for name in names:  # every episode once per perturbation
         assert len({r["episode"] for r in rows if r["perturbation"] == name}) == EVAL_VALID
+    original = {r["episode"]: r["prompt"] for r in rows if r["perturbation"] == "noop"}
     for row in rows:
+        perturbation = PERTURBATIONS[row["perturbation"]]
+        changed = row["prompt"] != original[row["episode"]]
+        if perturbation.kind.value == "prompt" and row["perturbation"] != "noop":
+            # a prompt perturbation applies exactly where it changed the prompt
+            assert row["applies"] == changed == perturbation.applies_to(row["task"]), row
+        else:
+            assert row["applies"] and not changed
         if row["perturbation"] == "textual" and row["task"] in TEXTUAL_TASKS:
             assert "{" not in row["prompt"]
         if row["perturbation"] == "noop":
             assert row["seed"] == 5
+        vocabulary = "english-words" if row["perturbation"] == "gobbledygook_tokens" else None
+        assert row["vocabulary"] == vocabulary
+    assert {r["task"] for r in rows if r["perturbation"] == "textual" and not r["applies"]}
+    assert metrics["patch_image_mask"] == "mask"
+    assert metrics["gobbledygook_vocabulary"] == "english-words"
     text = (out / "metrics.md").read_text()
     assert all(f"| {name} |" in text for name in names)
     report = tmp_path / "report"
@@ -207,3 +221,20 @@ def test_perturbed_arrays_select_prompt_images(tiny_checkpoint: Path, eval_datas
                               objects)[step]  # fmt: skip
         for name in ("obs_bbox_top", "obs_bbox_front", "obs_mask_front", "obs_crops_top"):
             assert (shuffled[name][step] == episode.arrays[name][step][order]).all()
+
+
+def test_patch_image_mask_is_an_explicit_option() -> None:
+    from vima_eval.model_input import PatchImageMask, masked_prompt
+    from vima_schema.perturbations import PromptMask
+
+    # object models: every mask as the perturbation asks
+    for mask in PromptMask:
+        for how in PatchImageMask:
+            assert masked_prompt(mask, "objects", how) == mask.value
+    # patch models: masked by default; CoGeLoT's behaviour (its image mask never reaches
+    # patch frames) with `ignore`
+    assert masked_prompt(PromptMask.visual, "patches", PatchImageMask.mask) == "visual"
+    assert masked_prompt(PromptMask.both, "patches", PatchImageMask.mask) == "both"
+    assert masked_prompt(PromptMask.visual, "patches", PatchImageMask.ignore) == "none"
+    assert masked_prompt(PromptMask.both, "patches", PatchImageMask.ignore) == "text"
+    assert masked_prompt(PromptMask.text, "patches", PatchImageMask.ignore) == "text"

@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats as scipy_stats
 from vima_eval.reference import VIMA_200M
-from vima_eval.report import builtin_run, level_means, success_cells
 from vima_eval.results import ResultError, read_results, write_results
-from vima_eval.stats import newcombe_difference, paired_difference, wilson_interval
+from vima_eval.runs import builtin_run, load_runs
+from vima_eval.scoring import level_means, success_cells
+from vima_eval.statistics import newcombe_difference, paired_difference, wilson_interval
 
 from .conftest import RunEval
 
@@ -61,7 +62,7 @@ def online_rows(checkpoint: str, flip: int = 0) -> list[dict[str, Any]]:
             rows.append({
                 "mode": "online", "checkpoint": checkpoint, "task": task, "level": level,
                 "difficulty": "easy", "perturbation": "noop", "seed": 0,
-                "episode": f"L{level}/{task}/{i}", "episode_seed": 1000 + i,
+                "episode": f"L{level}/{task}/{i}", "episode_seed": 1000 + i, "applies": True,
                 "success": (i + flip) % m != 0, "failure": False, "steps": 1 + i % 3,
                 "minimum_steps": 2, "time_s": 1.0,
             })  # fmt: skip
@@ -163,3 +164,103 @@ def test_report_bad_input(tmp_path: Path, run_eval: RunEval) -> None:
         lines = run.err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], run.err
         assert not out.exists()
+
+
+def perturbed_rows(perturbation: str, wins: dict[str, int], applies: set[str]) -> list[dict]:
+    """Two L1 tasks x 4 episodes of checkpoint `c`: the first `wins[task]` episodes succeed;
+    `applies` names the tasks the perturbation changed."""
+    rows = []
+    for task in ("visual_manipulation", "rotate"):
+        for i in range(4):
+            rows.append({
+                "mode": "online", "checkpoint": "c", "task": task, "level": 1,
+                "difficulty": "easy", "perturbation": perturbation, "seed": 0,
+                "episode": f"L1/{task}/{i}", "episode_seed": 50 + i,
+                "applies": perturbation == "noop" or task in applies,
+                "success": i < wins[task], "failure": False, "steps": 1, "minimum_steps": 1,
+                "time_s": 1.0,
+            })  # fmt: skip
+    return rows
+
+
+def _csv_row(rows: list[dict[str, str]], run: str, metric: str) -> dict[str, str]:
+    return next(r for r in rows if r["run"] == run and r["metric"] == metric
+                and r["task"] == "level_average" and r["level"] == "1")  # fmt: skip
+
+
+def test_level_means_count_only_tasks_the_perturbation_changed(
+    tmp_path: Path, run_eval: RunEval
+) -> None:
+    # defect: a different_instruction level mean averaged in tasks it leaves unchanged
+    rows = perturbed_rows("noop", {"visual_manipulation": 4, "rotate": 4}, set())
+    rows += perturbed_rows(
+        "different_instruction", {"visual_manipulation": 1, "rotate": 4}, {"visual_manipulation"}
+    )
+    table = write_results(tmp_path / "r.parquet", rows)
+    for extra, tasks, mean in (((), 1, 0.25), (("--include-unchanged",), 2, (0.25 + 1) / 2)):
+        out = tmp_path / f"report{len(extra)}"
+        run = run_eval("report", table, *extra, "--out", out)
+        assert run.code == 0, run.err
+        csv_rows = list(csv.DictReader((out / "report.csv").open()))
+        level = _csv_row(csv_rows, "c / different_instruction", "success")
+        assert float(level["value"]) == pytest.approx(mean) and int(level["tasks"]) == tasks
+        paper = _csv_row(csv_rows, "c / different_instruction", "paper_difference_from_noop")
+        assert float(paper["value"]) == pytest.approx(mean - 1.0) and paper["paired"] == "True"
+        assert int(paper["tasks"]) == tasks
+    text = (tmp_path / "report0" / "report.md").read_text()
+    assert "## Paper table" in text and "| c | different_instruction | 25.0 [" in text
+
+
+def test_level_intervals_never_collapse(tmp_path: Path, run_eval: RunEval) -> None:
+    # defect: 0/n tasks gave a level average of `0.0 [0.0, 0.0]` and a difference `p=nan`
+    rows = perturbed_rows("noop", {"visual_manipulation": 0, "rotate": 0}, set())
+    rows += perturbed_rows("mask_both", {"visual_manipulation": 0, "rotate": 0}, {"rotate"})
+    rows += perturbed_rows("mask_text", {"visual_manipulation": 0, "rotate": 0},
+                           {"rotate", "visual_manipulation"})  # fmt: skip
+    table = write_results(tmp_path / "r.parquet", rows)
+    base = write_results(tmp_path / "b.parquet", [r for r in rows if r["perturbation"] == "noop"])
+    out = tmp_path / "report"
+    run = run_eval("report", table, "--baseline", base, "--out", out)
+    assert run.code == 0, run.err
+    text = (out / "report.md").read_text()
+    assert "nan" not in text and "[0.0, 0.0]" not in text and "[+0.0, +0.0]" not in text
+    for row in csv.DictReader((out / "report.csv").open()):
+        assert "nan" not in row.values(), row
+        if row["low"]:  # published rows carry no interval
+            assert float(row["high"]) > float(row["low"]), row
+    _, high = wilson_interval(0, 4)
+    means = level_means(success_cells(load_runs([table])[0]))
+    # two independent 0/4 tasks: the mean's half-width is sqrt(2) / 2 of one task's
+    assert means[1].low == 0 and means[1].high == pytest.approx(high * 2**0.5 / 4)
+
+
+def test_paired_difference_interval_has_width_without_discordant_pairs() -> None:
+    same = [True, False, True, True, False]
+    diff = paired_difference(same, same)
+    assert diff.estimate == 0 and diff.p_value == 1.0
+    assert -1 <= diff.low < 0 < diff.high <= 1
+    ours, theirs = [True] * 6 + [False] * 4, [False] * 6 + [False] * 4
+    shifted = paired_difference(ours, theirs)
+    assert shifted.low < shifted.estimate == 0.6 < shifted.high <= 1
+
+
+def _write_version_1(path: Path, rows: list[dict[str, Any]]) -> Path:
+    from vima_eval.results import METADATA_KEY, SCHEMA
+
+    schema = pa.schema([f for f in SCHEMA if f.name not in ("applies", "vocabulary")])
+    table = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema)
+    meta = {METADATA_KEY: b'{"schema": "vima-eval/episode-results", "version": 1}'}
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    return path
+
+
+def test_version_1_result_tables_are_read_with_applies_from_the_task_list(tmp_path: Path) -> None:
+    wins = {"visual_manipulation": 1, "rotate": 1}
+    path = _write_version_1(tmp_path / "v1.parquet", perturbed_rows("textual", wins, set()))
+    read = read_results(path).to_pylist()
+    # textual applies to visual_manipulation and rotate (both textual tasks)
+    assert {r["applies"] for r in read} == {True} and {r["vocabulary"] for r in read} == {None}
+    rows = perturbed_rows("different_instruction", wins, set())
+    path = _write_version_1(tmp_path / "v1b.parquet", rows)
+    applies = {(r["task"], r["applies"]) for r in read_results(path).to_pylist()}
+    assert applies == {("visual_manipulation", True), ("rotate", False)}

@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--out", type=Path, default=Path("report"), metavar="DIR")
     r.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    r.add_argument(
+        "--include-unchanged",
+        action="store_true",
+        help="average over every episode, also those the perturbation left unchanged",
+    )
 
     o = sub.add_parser("offline", help="teacher-forced evaluation of a checkpoint")
     o.add_argument("checkpoint", type=Path, metavar="CKPT")
@@ -63,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--limit", type=int, help="evaluate only the first N episodes per task")
     o.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
 
-    from vima_eval.online.cli import add_online_commands
+    from vima_eval.online.cli import add_online_commands, add_patch_image_mask
+
+    add_patch_image_mask(o)
 
     add_online_commands(sub)
     return parser
@@ -131,13 +138,8 @@ def _perturb(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from vima_eval.report import (
-        BUILTIN_BASELINES,
-        build_report,
-        builtin_run,
-        load_runs,
-        write_report,
-    )
+    from vima_eval.report import build_report, write_report
+    from vima_eval.runs import BUILTIN_BASELINES, builtin_run, load_runs
 
     runs = load_runs(args.results)
     baseline = None
@@ -155,7 +157,9 @@ def _report(args: argparse.Namespace) -> int:
                 )
             baseline = loaded[0]
             runs = [run for run in runs if run.label != baseline.label] + [baseline]
-    report = build_report(runs, baseline, resamples=args.resamples)
+    report = build_report(
+        runs, baseline, resamples=args.resamples, include_unchanged=args.include_unchanged
+    )
     out = write_report(report, args.out)
     print(f"{PROG} report: {len(runs)} run(s) -> {out}", file=sys.stderr)
     print(out)
@@ -163,6 +167,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _offline(args: argparse.Namespace) -> int:
+    from vima_eval.model_input import PatchImageMask
     from vima_eval.offline import run_offline
 
     out = run_offline(
@@ -178,6 +183,7 @@ def _offline(args: argparse.Namespace) -> int:
         tasks=args.task,
         limit=args.limit,
         resamples=args.resamples,
+        patch_image_mask=PatchImageMask(args.patch_image_mask),
     )
     print(out)
     return EXIT_OK

@@ -13,7 +13,6 @@ intervals over episodes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sys
@@ -31,19 +30,15 @@ from tqdm import tqdm
 from vima_schema.atomic import atomic_write_bytes, atomic_write_text
 from vima_schema.dataset_layout import PARSED, Shard, task_dir
 from vima_schema.enums import TASK_NAMES, Task
-from vima_schema.layout import placeholders
 from vima_schema.perturbations import (
     ROW_COLUMNS,
     Instruction,
     Perturbation,
-    PromptMask,
+    Vocabulary,
     get_perturbation,
     instruction_from_row,
-    object_orders,
 )
 from vima_tokenize.actions import AXIS_BINS
-from vima_tokenize.record import VIEW_NAMES
-from vima_tokenize.text import encode_prompt
 from vima_train.checkpoint import load_policy, tokenizer_of
 from vima_train.data.batch import collate, row_arrays
 from vima_train.data.store import DataError, find_shards, tokenize_settings
@@ -52,29 +47,22 @@ from vima_train.model.actions import axis_indices
 from vima_train.model.policy import Policy
 
 from vima_eval.figures import grouped_bars
-from vima_eval.report import Cell
+from vima_eval.model_input import (
+    EpisodeArrays,
+    PatchImageMask,
+    checkpoint_id,
+    evaluation_switches,
+    gobbledygook_vocabulary,
+    masked_prompt,
+    perturbed_arrays,
+)
 from vima_eval.results import OFFLINE, write_results
+from vima_eval.scoring import Cell
 
 METRICS_SCHEMA = "vima-eval/offline-metrics"
 METRICS_VERSION = 1
 #: Episodes read at a time and evaluated under every perturbation before the next are read.
 CHUNK_EPISODES = 256
-_PROMPT_ARRAYS = tuple(
-    f"prompt_{kind}_{view}" for kind in ("crops", "bbox", "mask", "frames") for view in VIEW_NAMES
-)
-_OBJECT_ARRAYS = tuple(
-    f"obs_{kind}_{view}" for kind in ("crops", "bbox", "mask") for view in VIEW_NAMES
-)
-
-
-@dataclass
-class Episode:
-    """One episode's record arrays and instruction (plus its difficulty and seed)."""
-
-    arrays: dict[str, Any]
-    instruction: Instruction
-    difficulty: str
-    episode_seed: int
 
 
 @dataclass
@@ -86,6 +74,7 @@ class Sums:
     seeds: list[int] = field(default_factory=list)
     difficulties: list[str] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)
+    applies: list[bool] = field(default_factory=list)
     loss: list[np.ndarray] = field(default_factory=list)  # [A] per episode
     correct: list[np.ndarray] = field(default_factory=list)
     counted: list[np.ndarray] = field(default_factory=list)
@@ -117,15 +106,6 @@ class Timing:
     perturb_tokenize: float = 0.0
     collate: float = 0.0
     forward: float = 0.0
-
-
-def checkpoint_id(path: Path) -> str:
-    """`<file name>@<first 12 hex digits of its SHA-256>`."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return f"{path.name}@{digest.hexdigest()[:12]}"
 
 
 def check_compatible(meta: dict[str, Any], shards: list[Shard], where: str) -> None:
@@ -169,7 +149,7 @@ def _parsed_instructions(
 
 def iter_episodes(
     dataset: Path, variant: str, shards: list[Shard], limit: int | None
-) -> Iterator[Episode]:
+) -> Iterator[EpisodeArrays]:
     """Episodes of the shards (at most `limit` per task), record arrays and instructions."""
     taken: dict[str, int] = defaultdict(int)
     for shard in shards:
@@ -189,41 +169,12 @@ def iter_episodes(
                         f"{shard.path}: episode {key}: parsed and tokenized prompts differ"
                     )
                 taken[shard.task] += 1
-                yield Episode(row_arrays(row), instruction, difficulty, seed)
-
-
-def perturbed_arrays(
-    episode: Episode, perturbation: Perturbation, seed: int, tokenizer: Any
-) -> tuple[dict[str, Any], Instruction]:
-    """The record arrays of an episode under a perturbation (the input arrays are not changed)."""
-    after = perturbation(episode.instruction, seed, tokenizer)
-    arrays = episode.arrays
-    if after.prompt != episode.instruction.prompt:
-        arrays = dict(arrays)
-        encoded = encode_prompt(tokenizer, after.prompt)
-        before = placeholders(episode.instruction.prompt)
-        position = {name: before.index(name) for name in set(before)}
-        try:
-            order = np.asarray([position[name] for name in encoded.placeholders], np.int64)
-        except KeyError as error:
-            raise ValueError(f"{after.episode}: perturbed prompt names new image {error}") from None
-        arrays["token_types"] = encoded.token_types
-        arrays["word_ids"] = encoded.word_ids
-        for name in (*_PROMPT_ARRAYS, "prompt_object_ids"):
-            arrays[name] = arrays[name][order]
-    if after.shuffle_objects:
-        arrays = dict(arrays)
-        count, objects = arrays["obs_mask_front"].shape[:2]
-        orders = np.asarray(object_orders(seed, after.episode, count, objects), np.int64)
-        rows = np.arange(count)[:, None]
-        for name in _OBJECT_ARRAYS:
-            arrays[name] = arrays[name][rows, orders] if count and objects else arrays[name]
-    return arrays, after
+                yield EpisodeArrays(row_arrays(row), instruction, difficulty, seed)
 
 
 def evaluate(
     policy: Policy,
-    episodes: Sequence[Episode],
+    episodes: Sequence[EpisodeArrays],
     perturbation: Perturbation,
     *,
     seed: int,
@@ -232,18 +183,20 @@ def evaluate(
     device: str,
     timing: Timing,
     sums: Sums | None = None,
+    patch_image_mask: PatchImageMask = PatchImageMask.mask,
 ) -> Sums:
     """Teacher-forced sums of every episode under one perturbation (appended to `sums`)."""
     sums = Sums() if sums is None else sums
-    trained_shuffle = policy.shuffle_objects
-    policy.shuffle_objects = False  # only the seeded per-episode order of `shuffle_objects`
-    try:
+    vocabulary = gobbledygook_vocabulary(policy.config)
+    with evaluation_switches(policy):
         for start in range(0, len(episodes), batch_size):
             chunk = episodes[start : start + batch_size]
             began = time.perf_counter()
-            prepared = [perturbed_arrays(e, perturbation, seed, tokenizer) for e in chunk]
-            mask = {p.prompt_mask for _, p in prepared}
-            policy.prompt_mask = next(iter(mask)).value if len(mask) == 1 else "none"
+            prepared = [
+                perturbed_arrays(e, perturbation, seed, tokenizer, vocabulary) for e in chunk
+            ]
+            mask = prepared[0][1].prompt_mask  # one perturbation: one mask for the batch
+            policy.prompt_mask = masked_prompt(mask, policy.config.visual.kind, patch_image_mask)
             t1 = time.perf_counter()
             batch = collate([arrays for arrays, _ in prepared]).to(device)
             t2 = time.perf_counter()
@@ -261,21 +214,19 @@ def evaluate(
                 sums.seeds.append(episode.episode_seed)
                 sums.difficulties.append(episode.difficulty)
                 sums.prompts.append(after.prompt)
+                sums.applies.append(perturbation.changed(episode.instruction, after))
                 sums.loss.append(totals.loss[i].double().cpu().numpy())
                 sums.correct.append(totals.correct[i].double().cpu().numpy())
                 sums.counted.append(totals.counted[i].double().cpu().numpy())
                 sums.steps.append(float(totals.steps[i]))
                 sums.all_correct.append(float(totals.all_correct[i]))
                 sums.seconds.append(per_episode)
-    finally:
-        policy.prompt_mask = PromptMask.none.value
-        policy.shuffle_objects = trained_shuffle
     return sums
 
 
-def _chunks(episodes: Iterator[Episode], size: int) -> Iterator[list[Episode]]:
+def _chunks(episodes: Iterator[EpisodeArrays], size: int) -> Iterator[list[EpisodeArrays]]:
     """Consecutive lists of at most `size` episodes (bounded memory for large splits)."""
-    chunk: list[Episode] = []
+    chunk: list[EpisodeArrays] = []
     for episode in episodes:
         chunk.append(episode)
         if len(chunk) == size:
@@ -293,6 +244,7 @@ def _subset(sums: Sums, index: list[int]) -> Sums:
         "seeds",
         "difficulties",
         "prompts",
+        "applies",
         "loss",
         "correct",
         "counted",
@@ -330,7 +282,9 @@ def metrics_with_intervals(
     return out
 
 
-def result_rows(sums: Sums, checkpoint: str, perturbation: str, seed: int) -> list[dict[str, Any]]:
+def result_rows(
+    sums: Sums, checkpoint: str, perturbation: Perturbation, seed: int, vocabulary: Vocabulary
+) -> list[dict[str, Any]]:
     """Per-episode result-table rows (`vima_eval.results`, mode offline)."""
     rows = []
     for i in range(len(sums.steps)):
@@ -341,9 +295,11 @@ def result_rows(sums: Sums, checkpoint: str, perturbation: str, seed: int) -> li
                 "task": sums.tasks[i],
                 "level": 0,
                 "difficulty": sums.difficulties[i],
-                "perturbation": perturbation,
+                "perturbation": perturbation.name,
                 "seed": seed,
                 "episode": sums.keys[i],
+                "applies": sums.applies[i],
+                "vocabulary": vocabulary.value if perturbation.needs_tokenizer else None,
                 "episode_seed": sums.seeds[i],
                 "steps": int(sums.steps[i]),
                 "time_s": sums.seconds[i],
@@ -459,10 +415,12 @@ def run_offline(
     tasks: Sequence[str] | None = None,
     limit: int | None = None,
     resamples: int = 1000,
+    patch_image_mask: PatchImageMask = PatchImageMask.mask,
 ) -> Path:
     """Evaluate `checkpoint` on `split` of `variant` under each perturbation; write
     metrics.json, metrics.md, offline.png and episodes.parquet into `out`; return `out`.
-    `tasks` restricts the evaluation to those tasks, `limit` to the first episodes of each.
+    `tasks` restricts the evaluation to those tasks, `limit` to the first episodes of each;
+    `patch_image_mask` says what the visual masks do to a patch model's prompt images.
 
     ValueError (nothing written) for an unknown perturbation, a foreign or mismatched
     checkpoint, or a dataset without that variant or split.
@@ -480,6 +438,7 @@ def run_offline(
     meta = policy.checkpoint_meta or {}
     check_compatible(meta, shards, f"{dataset} ({variant}--preprocessed)")
     tokenizer = tokenizer_of(meta)
+    vocabulary = gobbledygook_vocabulary(policy.config)
     axis_names = tuple(meta["axis_names"])
     ident = checkpoint_id(checkpoint)
     timing = Timing()
@@ -498,7 +457,8 @@ def run_offline(
             for perturbation in chosen:
                 evaluate(policy, chunk, perturbation, seed=seed, tokenizer=tokenizer,
                          batch_size=batch_size, device=device, timing=timing,
-                         sums=sums[perturbation.name])  # fmt: skip
+                         sums=sums[perturbation.name],
+                         patch_image_mask=patch_image_mask)  # fmt: skip
             count += len(chunk)
             bar.update(len(chunk))
     finally:
@@ -520,7 +480,7 @@ def run_offline(
                 for task, index in sorted(by_task.items(), key=lambda kv: Task[kv[0]].value)
             },
         }
-        rows += result_rows(done, ident, perturbation.name, seed)
+        rows += result_rows(done, ident, perturbation, seed, vocabulary)
     total = time.perf_counter() - started
     evaluated = count * len(chosen)
     metrics = {
@@ -532,6 +492,8 @@ def run_offline(
         "split": split,
         "seed": seed,
         "device": device,
+        "gobbledygook_vocabulary": vocabulary.value,
+        "patch_image_mask": patch_image_mask.value,
         "axis_names": list(axis_names),
         "confidence": f"95% percentile bootstrap over episodes ({resamples} resamples)",
         "perturbations": results,

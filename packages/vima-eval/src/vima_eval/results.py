@@ -4,8 +4,12 @@ Online evaluation (simulator roll-outs) fills `success`, `failure`, `steps` (act
 `minimum_steps` and `time_s`; offline (teacher-forced) evaluation fills the `axes_*`,
 `steps_all_correct` and `loss_sum` counts, with `steps` the episode's timesteps. Both name the
 checkpoint, task, level, difficulty, perturbation and its seed, and the episode's identity
-(`episode`), so that results of two runs on the same episodes can be paired. The file's schema
-metadata says which schema and version it follows; `read_results` refuses anything else.
+(`episode`), so that results of two runs on the same episodes can be paired; `applies` says
+whether the perturbation changed what the model was given (reports average applicable
+episodes only) and `vocabulary` where `gobbledygook_tokens` drew its words from. The file's
+schema metadata says which schema and version it follows; `read_results` refuses anything else
+and reads version 1 tables (before `applies`) by filling `applies` from the perturbation's
+task list.
 """
 
 from __future__ import annotations
@@ -21,9 +25,13 @@ from vima_schema.atomic import atomic_write_bytes
 from vima_schema.enums import TASK_NAMES
 
 RESULT_SCHEMA_NAME = "vima-eval/episode-results"
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2
+#: Older versions `read_results` still reads, and the columns they lack.
+UPGRADES: dict[int, tuple[str, ...]] = {1: ("applies", "vocabulary")}
 METADATA_KEY = b"vima_eval_results"
 ONLINE, OFFLINE = "online", "offline"
+#: The per-episode result table's file name in a result folder.
+RESULTS_FILE = "episodes.parquet"
 LEVELS = (1, 2, 3, 4)
 """Evaluation levels L1-L4 (placement, combinatorial, novel object, novel task); 0 = none."""
 
@@ -37,6 +45,8 @@ FIELDS: dict[str, tuple[pa.DataType, bool, str]] = {
     "seed": (pa.int64(), False, "perturbation seed"),
     "episode": (pa.string(), False, "episode identity, equal across runs on the same episode"),
     "episode_seed": (pa.int64(), True, "environment / generation seed of the episode"),
+    "applies": (pa.bool_(), False, "the perturbation changed the model's input (noop: always)"),
+    "vocabulary": (pa.string(), True, "gobbledygook_tokens: the vocabulary words were drawn from"),
     "success": (pa.bool_(), True, "online: success at the end of the episode"),
     "failure": (pa.bool_(), True, "online: the task reported a failure"),
     "steps": (pa.int32(), False, "online: actions taken; offline: timesteps"),
@@ -86,19 +96,40 @@ def read_results(path: Path) -> pa.Table:
         meta = {}
     if meta.get("schema") != RESULT_SCHEMA_NAME:
         raise ResultError(f"{path}: not a vima-eval per-episode result table")
-    if meta.get("version") != RESULT_SCHEMA_VERSION:
+    version = meta.get("version")
+    if version != RESULT_SCHEMA_VERSION and version not in UPGRADES:
         raise ResultError(
-            f"{path}: result schema version {meta.get('version')!r}, this vima-eval reads "
-            f"version {RESULT_SCHEMA_VERSION}"
+            f"{path}: result schema version {version!r}, this vima-eval reads versions "
+            f"{sorted({*UPGRADES, RESULT_SCHEMA_VERSION})}"
         )
-    missing = [name for name in FIELDS if name not in schema.names]
+    added = UPGRADES.get(version, ())
+    missing = [name for name in FIELDS if name not in schema.names and name not in added]
     if missing:
         raise ResultError(f"{path}: result table lacks columns {missing}")
-    table = pq.read_table(path, columns=list(FIELDS))
+    table = pq.read_table(path, columns=[name for name in FIELDS if name not in added])
     unknown = {str(t) for t in table.column("task").to_pylist()} - set(TASK_NAMES)
     if unknown:
         raise ResultError(f"{path}: unknown task(s) {sorted(unknown)}")
-    return table
+    return _upgrade(table, added) if added else table
+
+
+def _upgrade(table: pa.Table, added: Sequence[str]) -> pa.Table:
+    """A version-1 table with `applies` from the perturbation's task list, `vocabulary` null."""
+    from vima_schema.perturbations import PERTURBATIONS
+
+    def applies(name: str, task: str) -> bool:
+        known = PERTURBATIONS.get(name)
+        return known is None or name == "noop" or known.applies_to(task)
+
+    names = table.column("perturbation").to_pylist()
+    tasks = table.column("task").to_pylist()
+    columns = {
+        "applies": pa.array([applies(n, t) for n, t in zip(names, tasks, strict=True)]),
+        "vocabulary": pa.nulls(len(table), pa.string()),
+    }
+    for name in added:
+        table = table.append_column(name, columns[name])
+    return table.select(list(FIELDS)).cast(SCHEMA)
 
 
 def _check_row(row: dict[str, Any], where: str) -> None:
@@ -110,6 +141,8 @@ def _check_row(row: dict[str, Any], where: str) -> None:
         raise ValueError(f"{where}: level must be 0-4: {row.get('level')!r}")
     if row["mode"] == ONLINE and row.get("success") is None:
         raise ValueError(f"{where}: an online row needs 'success'")
+    if not isinstance(row.get("applies"), bool):
+        raise ValueError(f"{where}: a row needs 'applies' (True or False)")
     if row["mode"] == OFFLINE and row.get("axes_total") is None:
         raise ValueError(f"{where}: an offline row needs 'axes_total'")
     extra = set(row) - set(FIELDS)

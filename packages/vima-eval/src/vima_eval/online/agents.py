@@ -9,14 +9,16 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from vima_schema.perturbations import Perturbation, PromptMask
+from vima_schema.perturbations import Perturbation
 from vima_sim.recording import EpisodeRecorder
 from vima_train.checkpoint import load_policy, tokenizer_of
 from vima_train.data.batch import collate_observations, collate_prompts
 from vima_train.model.actions import axis_indices
 from vima_train.model.policy import Policy, PromptCache
 
+from vima_eval.model_input import PatchImageMask, gobbledygook_vocabulary, masked_prompt
 from vima_eval.online.inputs import EpisodeInputs, add_observation, bins_to_action, start_inputs
+from vima_eval.online.plan import Job
 
 
 class Env(Protocol):
@@ -30,8 +32,9 @@ class Agent(Protocol):
 
     name: str
     timing: dict[str, float]
+    applies: bool  # the perturbation changed the model's input in the current episode
 
-    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], index: int) -> None: ...
+    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], job: Job) -> None: ...
 
     def act(self) -> dict[str, np.ndarray] | None: ...
 
@@ -44,12 +47,13 @@ class OracleAgent:
     """The simulator's scripted oracle (an upper bound and a check of the harness)."""
 
     name = "oracle"
+    applies = True
 
     def __init__(self) -> None:
         self.timing: dict[str, float] = {"tokenize_s": 0.0, "model_s": 0.0}
         self._env: Env | None = None
 
-    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], index: int) -> None:
+    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], job: Job) -> None:
         """Remember the environment whose oracle acts."""
         self._env = env
 
@@ -68,8 +72,9 @@ class PolicyAgent:
     """A vima-train checkpoint acting greedily through its step API (prompt encoded once).
 
     Inputs are tokenized with the checkpoint's tokenizer by `vima_eval.online.inputs` and
-    perturbed with `perturbation` (seeded by `seed` and the episode); `timing` accumulates the
-    seconds spent tokenizing and in the model.
+    perturbed with `perturbation` (seeded by `seed` and the episode's `L<level>/<task>/<n>`);
+    the training-time object shuffle is off; `patch_image_mask` says what the visual masks do
+    to a patch model. `timing` accumulates the seconds spent tokenizing and in the model.
     """
 
     def __init__(
@@ -79,8 +84,10 @@ class PolicyAgent:
         seed: int,
         device: str = "cpu",
         policy: Policy | None = None,
+        patch_image_mask: PatchImageMask = PatchImageMask.mask,
     ) -> None:
         self.policy = policy if policy is not None else load_policy(checkpoint, device)
+        self.policy.shuffle_objects = False  # evaluation: only the seeded `shuffle_objects`
         meta = self.policy.checkpoint_meta or {}
         self.tokenizer = tokenizer_of(meta)
         self.name = str(checkpoint)
@@ -89,6 +96,9 @@ class PolicyAgent:
         self.device = device
         kind = self.policy.config.visual.kind
         self.crops, self.frames = kind == "objects", kind == "patches"
+        self.vocabulary = gobbledygook_vocabulary(self.policy.config)
+        self.patch_image_mask = patch_image_mask
+        self.applies = True
         self.axes = axis_indices(self.policy.config.action_axes)
         self.timing = {"tokenize_s": 0.0, "model_s": 0.0}
         self.prompt: str = ""
@@ -97,12 +107,12 @@ class PolicyAgent:
         self._cache: PromptCache | None = None
         self._index = 0
 
-    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], index: int) -> None:
+    def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], job: Job) -> None:
         """Record the first observation and tokenize prompt and observation."""
         began = time.perf_counter()
-        self._index = index
+        self._index = job.episode
         self.recorder.start(obs, info)
-        self.inputs = start_inputs(self.recorder.episode(index), self.tokenizer)
+        self.inputs = start_inputs(self.recorder.episode(job.episode), self.tokenizer, job.key)
         self._cache = None
         self.timing["tokenize_s"] += time.perf_counter() - began
 
@@ -120,8 +130,11 @@ class PolicyAgent:
         """The greedy next action, decoded to continuous poses."""
         assert self.inputs is not None, "begin() first"
         began = time.perf_counter()
-        arrays, after = self.inputs.perturbed(self.perturbation, self.seed, self.tokenizer)
+        arrays, after = self.inputs.perturbed(
+            self.perturbation, self.seed, self.tokenizer, self.vocabulary
+        )
         self.prompt = after.prompt
+        self.applies = self.perturbation.changed(self.inputs.instruction, after)
         observations = collate_observations([arrays], crops=self.crops, frames=self.frames)
         actions = torch.from_numpy(np.array(arrays["actions"], np.float32))[None]
         middle = time.perf_counter()
@@ -129,11 +142,13 @@ class PolicyAgent:
         with torch.inference_mode():
             if self._cache is None:
                 prompt = collate_prompts([arrays], crops=self.crops, frames=self.frames)
-                self.policy.prompt_mask = after.prompt_mask.value
+                kind = self.policy.config.visual.kind
+                mask = masked_prompt(after.prompt_mask, kind, self.patch_image_mask)
+                trained, self.policy.prompt_mask = self.policy.prompt_mask, mask
                 try:
                     self._cache = self.policy.encode_prompt(_to(prompt, self.device))
                 finally:
-                    self.policy.prompt_mask = PromptMask.none.value
+                    self.policy.prompt_mask = trained
             bins = self.policy.act(
                 self._cache, _to(observations, self.device), actions.to(self.device)
             )[0]

@@ -40,6 +40,17 @@ def _loop_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_patch_image_mask(parser: argparse.ArgumentParser) -> None:
+    """`--patch-image-mask`: what mask_visual / mask_both do to a patch model's prompt images."""
+    parser.add_argument(
+        "--patch-image-mask",
+        choices=("mask", "ignore"),
+        default="mask",
+        help="patch models under mask_visual/mask_both: mask the prompt images (default) or "
+        "leave them visible as CoGeLoT does (ignore)",
+    )
+
+
 def add_online_commands(sub: Any) -> None:
     """Register `online`, `oracle` and `merge` on the `vima-eval` subparsers."""
     online = sub.add_parser(
@@ -48,6 +59,7 @@ def add_online_commands(sub: Any) -> None:
     online.add_argument("checkpoint", type=Path, metavar="CKPT")
     _loop_options(online)
     online.add_argument("--device", default="cpu")
+    add_patch_image_mask(online)
     oracle = sub.add_parser("oracle", help="the online loop with the simulator's oracle acting")
     _loop_options(oracle)
     merge = sub.add_parser("merge", help="merge online shard folders (SLURM array jobs)")
@@ -80,6 +92,7 @@ def run_online_command(args: argparse.Namespace) -> int:
             record=args.record,
             wandb=args.wandb,
             flush_every=args.flush_every,
+            patch_image_mask=getattr(args, "patch_image_mask", "mask"),
         )
         result = run_online(settings, args.out, resume=args.resume, overwrite=args.overwrite)
     print(

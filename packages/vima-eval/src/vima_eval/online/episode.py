@@ -44,6 +44,7 @@ class Outcome:
     timing: dict[str, float] = field(default_factory=dict)
     frames: list[dict[str, np.ndarray]] = field(default_factory=list)
     env_prompt: str = ""
+    applies: bool = True
 
 
 def step_limit(time_limit: str, meta: dict[str, Any]) -> int:
@@ -88,7 +89,7 @@ def run_episode(env: OnlineEnv, agent: Agent, job: Job, time_limit: str = "vima"
     out = Outcome(seed=seed, minimum_steps=meta.get("minimum_steps"), env_prompt=info["prompt"])
     if job.record:
         out.frames.append(obs["rgb"])
-    agent.begin(env, obs, info, job.episode)
+    agent.begin(env, obs, info, job)
     limit = step_limit(time_limit, meta)
     out.success, out.failure = bool(info["success"]), bool(info["failure"])
     while out.steps < limit and not (out.success or out.failure):
@@ -109,4 +110,5 @@ def run_episode(env: OnlineEnv, agent: Agent, job: Job, time_limit: str = "vima"
         timing[key] = agent.timing[key] - before.get(key, 0.0)
     out.timing = timing
     out.prompt = getattr(agent, "prompt", "") or info["prompt"]
+    out.applies = agent.applies
     return out

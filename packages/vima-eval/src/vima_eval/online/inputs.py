@@ -7,14 +7,15 @@ parsed row with `vima_schema.record.episode_to_record`, and tokenized with
 step tokenizes only the newest observation (a row holding the last frame, the actions so far and,
 at the first step, the prompt); tokenized observations are independent of each other, so the
 concatenation equals tokenizing the whole history. Perturbations are applied to these arrays
-by `vima_eval.offline.perturbed_arrays`, the code of offline evaluation, so online and offline
-evaluation feed the model identically. Predicted bins are decoded with
+by `vima_eval.model_input.perturbed_arrays`, the code offline evaluation uses too, so online
+and offline evaluation feed the model identically; the perturbation's episode identity is the
+run's `L<level>/<task>/<n>`, so levels get their own draws. Predicted bins are decoded with
 `vima_tokenize.actions.undiscretize`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,12 @@ from tokenizers import Tokenizer
 from vima_schema.enums import Task
 from vima_schema.layout import ACTION_KEYS
 from vima_schema.models import Episode
-from vima_schema.perturbations import Instruction, Perturbation, instruction_from_row
+from vima_schema.perturbations import (
+    Instruction,
+    Perturbation,
+    Vocabulary,
+    instruction_from_row,
+)
 from vima_schema.record import episode_to_record
 from vima_sim.tasks.base import WORKSPACE_HIGH, WORKSPACE_LOW
 from vima_tokenize.actions import KEY_AXES, Z_FILL, discretize, undiscretize
@@ -31,8 +37,7 @@ from vima_tokenize.record import VIEW_NAMES
 from vima_train.data.batch import row_arrays
 from vima_train.model.actions import Z_AXES
 
-from vima_eval.offline import Episode as OfflineEpisode
-from vima_eval.offline import perturbed_arrays
+from vima_eval.model_input import EpisodeArrays, perturbed_arrays
 
 #: Arrays with one entry per observation (concatenated over the steps of an episode).
 OBSERVATION_ARRAYS = tuple(
@@ -65,18 +70,23 @@ class EpisodeInputs:
     seed: int
 
     def perturbed(
-        self, perturbation: Perturbation, seed: int, tokenizer: Tokenizer
+        self,
+        perturbation: Perturbation,
+        seed: int,
+        tokenizer: Tokenizer,
+        vocabulary: Vocabulary = Vocabulary.english,
     ) -> tuple[dict[str, Any], Instruction]:
         """The arrays as the policy sees them under `perturbation` (and the instruction)."""
-        episode = OfflineEpisode(self.arrays, self.instruction, self.difficulty, self.seed)
-        return perturbed_arrays(episode, perturbation, seed, tokenizer)
+        episode = EpisodeArrays(self.arrays, self.instruction, self.difficulty, self.seed)
+        return perturbed_arrays(episode, perturbation, seed, tokenizer, vocabulary)
 
 
-def start_inputs(episode: Episode, tokenizer: Tokenizer) -> EpisodeInputs:
-    """Tokenize the prompt and first observation of a freshly reset episode."""
+def start_inputs(episode: Episode, tokenizer: Tokenizer, key: str) -> EpisodeInputs:
+    """Tokenize the prompt and first observation of a freshly reset episode; `key` is the
+    episode's identity for the perturbation's draws (`L<level>/<task>/<n>`)."""
     row = last_observation_row(episode, with_prompt=True)
     arrays = row_arrays(preprocess_row(row, tokenizer, keep_final_observation=True))
-    instruction = instruction_from_row(row, Task(row["task"]).name)
+    instruction = replace(instruction_from_row(row, Task(row["task"]).name), episode=key)
     return EpisodeInputs(arrays, instruction, row["difficulty"], int(row["seed"]))
 
 

@@ -8,9 +8,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from vima_eval.report import Run, level_means, success_cells, task_number
 from vima_eval.results import ONLINE
-from vima_eval.stats import wilson_interval
+from vima_eval.runs import Run, task_number
+from vima_eval.scoring import level_means, success_cells
+from vima_eval.statistics import wilson_interval
 
 METRICS_SCHEMA = "vima-eval/online-metrics"
 METRICS_VERSION = 1
@@ -23,9 +24,10 @@ def _cell(successes: int, n: int) -> dict[str, Any]:
 
 
 def online_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per perturbation: per level the task cells (success, 95% Wilson interval, mean actions)
-    and the unweighted level mean (with vima-eval report's interval), plus the overall
-    episode-weighted success."""
+    """Per perturbation, over the episodes it changed (`applies`): per level the task cells
+    (success, 95% Wilson interval, mean actions) and the unweighted level mean over those tasks
+    (with vima-eval report's interval and the task count), plus the overall episode-weighted
+    success and the number of episodes left out as unchanged."""
     by_perturbation: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_perturbation[row["perturbation"]].append(row)
@@ -51,10 +53,13 @@ def online_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                     "success": means[level].rate,
                     "low": means[level].low,
                     "high": means[level].high,
+                    "tasks": means[level].tasks,
                 },
             }
-        wins = sum(bool(r["success"]) for r in chosen)
-        out[name] = {"levels": levels, "overall": _cell(wins, len(chosen))}
+        scored = run.scored
+        wins = sum(bool(r["success"]) for r in scored)
+        out[name] = {"levels": levels, "overall": _cell(wins, len(scored)),
+                     "unchanged_episodes": len(chosen) - len(scored)}  # fmt: skip
     return out
 
 

@@ -21,8 +21,9 @@ from typing import Any
 from tqdm import tqdm
 from vima_schema.atomic import atomic_write_text
 from vima_schema.enums import Difficulty
-from vima_schema.perturbations import get_perturbation
+from vima_schema.perturbations import Vocabulary, get_perturbation
 
+from vima_eval.model_input import PatchImageMask
 from vima_eval.online.episode import check_time_limit
 from vima_eval.online.metrics import (
     METRICS_SCHEMA,
@@ -34,14 +35,15 @@ from vima_eval.online.plan import Job, level_tasks, plan_jobs
 from vima_eval.online.store import PARTS, PartWriter, finish, read_rows, result_key
 from vima_eval.online.tracking import Tracker
 from vima_eval.online.worker import Done, WorkerConfig, WorkerPool
-from vima_eval.report import RESULTS_FILE, build_report, load_runs, write_report
-from vima_eval.results import ONLINE
+from vima_eval.report import build_report, write_report
+from vima_eval.results import ONLINE, RESULTS_FILE
+from vima_eval.runs import load_runs
 
 RUN_FILE = "run.json"
 ORACLE = "oracle"
 ENVS = ("builtin", "vima-bench")
 #: Settings that change results: a resumed run must use the same ones.
-PINNED = ("checkpoint", "difficulty", "seed", "time_limit", "env")
+PINNED = ("checkpoint", "difficulty", "seed", "time_limit", "env", "patch_image_mask")
 FLUSH_EVERY = 8
 FLUSH_SECONDS = 20.0
 
@@ -66,6 +68,7 @@ class OnlineSettings:
     record: int = 0
     wandb: str = "offline"
     flush_every: int = FLUSH_EVERY  # episodes per streamed parquet part
+    patch_image_mask: str = PatchImageMask.mask.value  # what visual masks do to patch models
 
 
 @dataclass
@@ -78,18 +81,19 @@ class OnlineResult:
     errors: list[dict[str, str]]
 
 
-def _checkpoint_id(settings: OnlineSettings) -> str:
+def _checkpoint_id(settings: OnlineSettings) -> tuple[str, Vocabulary | None]:
+    """The checkpoint's identity and the vocabulary gobbledygook_tokens draws from for it."""
     if settings.checkpoint is None:
-        return ORACLE if settings.env == "builtin" else f"{ORACLE}@{settings.env}"
-    from vima_train.checkpoint import CheckpointError, read_meta
+        return (ORACLE if settings.env == "builtin" else f"{ORACLE}@{settings.env}"), None
+    from vima_train.checkpoint import CheckpointError, checkpoint_config, read_meta
 
-    from vima_eval.offline import checkpoint_id
+    from vima_eval.model_input import checkpoint_id, gobbledygook_vocabulary
 
     try:
-        read_meta(settings.checkpoint)
+        config = checkpoint_config(read_meta(settings.checkpoint), settings.checkpoint)
     except CheckpointError as error:
         raise ValueError(str(error)) from None
-    return checkpoint_id(settings.checkpoint)
+    return checkpoint_id(settings.checkpoint), gobbledygook_vocabulary(config.model)
 
 
 def validate(settings: OnlineSettings) -> list[tuple[int, str]]:
@@ -102,6 +106,9 @@ def validate(settings: OnlineSettings) -> list[tuple[int, str]]:
         valid = ", ".join(d.value for d in Difficulty)
         raise ValueError(f"unknown difficulty {settings.difficulty!r} (valid: {valid})") from None
     check_time_limit(settings.time_limit)
+    if settings.patch_image_mask not in set(PatchImageMask):
+        valid = ", ".join(PatchImageMask)
+        raise ValueError(f"--patch-image-mask must be one of {valid}")
     if min(settings.episodes, settings.workers, settings.flush_every) < 1:
         raise ValueError("--episodes, --workers and --flush-every must be >= 1")
     if settings.start < 0 or settings.record < 0:
@@ -120,7 +127,8 @@ def validate(settings: OnlineSettings) -> list[tuple[int, str]]:
 
 def _pinned(settings: OnlineSettings, ident: str) -> dict[str, Any]:
     return {"checkpoint": ident, "difficulty": settings.difficulty, "seed": settings.seed,
-            "time_limit": settings.time_limit, "env": settings.env}  # fmt: skip
+            "time_limit": settings.time_limit, "env": settings.env,
+            "patch_image_mask": settings.patch_image_mask}  # fmt: skip
 
 
 #: What a run writes into its folder (removed by `overwrite`).
@@ -159,8 +167,11 @@ def _prepare_folder(out: Path, pinned: dict[str, Any], resume: bool, overwrite: 
     atomic_write_text(run_file, json.dumps(pinned, indent=1) + "\n")
 
 
-def _row(done: Done, ident: str, settings: OnlineSettings) -> dict[str, Any]:
+def _row(
+    done: Done, ident: str, settings: OnlineSettings, vocabulary: Vocabulary | None
+) -> dict[str, Any]:
     job = done.job
+    drawn = vocabulary is not None and get_perturbation(job.perturbation).needs_tokenizer
     return {
         "mode": ONLINE,
         "checkpoint": ident,
@@ -171,6 +182,8 @@ def _row(done: Done, ident: str, settings: OnlineSettings) -> dict[str, Any]:
         "seed": settings.seed,
         "episode": job.key,
         "episode_seed": done.seed,
+        "applies": done.applies,
+        "vocabulary": vocabulary.value if drawn and vocabulary is not None else None,
         "success": done.success,
         "failure": done.failure,
         "steps": done.steps,
@@ -186,7 +199,7 @@ def run_online(
     """Evaluate; write the run folder (see the module docstring); return what happened.
     `overwrite` first removes an earlier run's outputs from `out`."""
     pairs = validate(settings)
-    ident = _checkpoint_id(settings)
+    ident, vocabulary = _checkpoint_id(settings)
     pinned = _pinned(settings, ident)
     _prepare_folder(out, pinned, resume, overwrite)
     episodes = range(settings.start, settings.start + settings.episodes)
@@ -208,6 +221,7 @@ def run_online(
         env_python=settings.env_python,
         time_limit=settings.time_limit,
         videos=str(out / "videos") if settings.record else None,
+        patch_image_mask=settings.patch_image_mask,
     )
     tracker = Tracker(
         settings.wandb, out, f"{ident} {','.join(settings.perturbations)}",
@@ -225,7 +239,7 @@ def run_online(
 
     def on_done(done: Done) -> None:
         nonlocal last_flush
-        row = _row(done, ident, settings)
+        row = _row(done, ident, settings, vocabulary)
         rows.append(row)
         writer.add(row)
         tracker.episode(row)
@@ -269,9 +283,10 @@ def run_online(
             "perturbations": settings.perturbations,
             "workers": settings.workers,
             "device": settings.device,
+            "gobbledygook_vocabulary": vocabulary.value if vocabulary is not None else None,
         },
         "confidence": "95% Wilson interval per task; level mean: unweighted over the level's "
-        "tasks with a normal-approximation interval",
+        "tasks the perturbation changed, normal interval from the tasks' Wilson intervals",
         "perturbations": metrics,
         "errors": errors,
         "timing": {

@@ -16,8 +16,7 @@ from typing import Any
 
 from vima_schema.enums import Task
 
-from vima_eval.report import RESULTS_FILE
-from vima_eval.results import read_results, write_results
+from vima_eval.results import RESULTS_FILE, read_results, write_results
 
 PARTS = "parts"
 

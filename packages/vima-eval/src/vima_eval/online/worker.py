@@ -38,6 +38,7 @@ class WorkerConfig:
     env_python: str | None = None
     time_limit: str = "vima"
     videos: str | None = None  # folder for GIFs of jobs marked `record`
+    patch_image_mask: str = "mask"  # what the visual masks do to patch models (or "ignore")
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Done:
     minimum_steps: int | None
     prompt: str
     timing: dict[str, float]
+    applies: bool = True  # the perturbation changed the model's input
 
 
 class Worker:
@@ -88,6 +90,7 @@ class Worker:
         if perturbation not in self.agents:
             from vima_schema.perturbations import get_perturbation
 
+            from vima_eval.model_input import PatchImageMask
             from vima_eval.online.agents import OracleAgent, PolicyAgent
 
             if self.config.checkpoint is None:
@@ -99,6 +102,7 @@ class Worker:
                     self.config.seed,
                     self.config.device,
                     policy=self.policy,
+                    patch_image_mask=PatchImageMask(self.config.patch_image_mask),
                 )
                 self.policy = agent.policy
                 self.agents[perturbation] = agent
@@ -128,7 +132,7 @@ class Worker:
                 f"{job.key} seed {out.seed}: {verdict} after {out.steps} actions",
             )
         return Done(job, out.seed, out.success, out.failure, out.steps, out.minimum_steps,
-                    out.prompt, out.timing)  # fmt: skip
+                    out.prompt, out.timing, out.applies)  # fmt: skip
 
     def close(self) -> None:
         """Close every environment."""
