@@ -187,34 +187,6 @@ def test_a_perturbation_reaches_the_tokens_the_policy_sees(tiny_checkpoint: Path
     env.close()
 
 
-def test_oracle_in_vima_bench_standin_matches_builtin_and_crash_is_retried_then_listed(
-    tmp_path: Path, run_eval: RunEval, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    standin = Path(__file__).parent / "vima_bench_standin"
-    monkeypatch.setenv("PYTHONPATH", f"{standin}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    args = ["--levels", "L1", "--tasks", "rotate", "--episodes", "2", "--wandb", "disabled",
-            "--workers", "2"]  # fmt: skip
-    bench = run_eval("oracle", *args, "--env", "vima-bench", "--env-python", sys.executable,
-                     "--out", tmp_path / "bench")  # fmt: skip
-    assert bench.code == 0, bench.err
-    builtin = run_eval("oracle", *args, "--out", tmp_path / "builtin")
-    assert builtin.code == 0, builtin.err
-    rows, reference = _rows(tmp_path / "bench"), _rows(tmp_path / "builtin")
-    assert all(r["success"] for r in rows) and len(rows) == 2
-    keep = ("episode", "episode_seed", "success", "steps", "prompt")
-    assert [{k: r[k] for k in keep} for r in rows] == [{k: r[k] for k in keep} for r in reference]
-    assert {r["checkpoint"] for r in rows} == {"oracle@vima-bench"}
-    # a simulator that dies on one scene: retried once, then listed; the run goes on
-    monkeypatch.setenv("VIMA_BENCH_STANDIN_CRASH_SEED", str(episode_seed(0, 1, "rotate", 1)))
-    crashed = run_eval("oracle", *args, "--env", "vima-bench", "--env-python", sys.executable,
-                       "--out", tmp_path / "crash")  # fmt: skip
-    assert crashed.code == 1
-    assert "L1/rotate/1" in crashed.err and "died" in crashed.err
-    assert len(_rows(tmp_path / "crash")) == 1
-    errors = json.loads((tmp_path / "crash" / "errors.json").read_text())
-    assert [e["episode"] for e in errors] == ["L1/rotate/1"]
-
-
 @pytest.mark.slow
 def test_resume_after_a_kill_completes_without_duplicates_and_merge(
     tmp_path: Path, run_eval: RunEval

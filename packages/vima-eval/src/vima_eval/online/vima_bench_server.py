@@ -2,19 +2,23 @@
 
 Run by `VimaBenchEnv` with VIMA-Bench's own interpreter (`--env-python`; VIMA-Bench needs gym
 0.26 and numpy < 2), so this file imports only the standard library, numpy and `vima_bench`.
+Before anything else it moves the protocol to a private copy of stdout and points file
+descriptor 1 at stderr, so what VIMA-Bench and pybullet print (`[INFO] 17 tasks loaded`,
+`pybullet build time`, movej warnings) can never corrupt the stream.
 
-Protocol. Every message, both ways, is one frame: a 4-byte big-endian length N, N bytes of UTF-8
-JSON (the header), then the raw bytes of the arrays the header lists under `"arrays"` as
-`[name, dtype, shape]` in order (C order, little-endian). Requests (`"op"`):
+Protocol. Every message, both ways, is one frame: a 4-byte big-endian length N (at most
+`MAX_HEADER`), N bytes of UTF-8 JSON (the header, an object), then the raw bytes of the arrays
+the header lists under `"arrays"` as `[name, dtype, shape]` in order (C order, little-endian,
+at most `MAX_ARRAY` bytes each). Requests (`"op"`):
 
-- `reset` {task, partition, difficulty, seed}: a new task object (`env.seed(seed)`,
-  `env.set_task(task, PARTITION_TO_SPECS["test"][partition][task])`, `task.set_difficulty`,
-  `env.seed(seed)` again for tasks without kwargs), `reset()`, first observation from
-  `reset()` (upstream) or `step(None)` (CoGeLoT's vendored copy). Answer: `prompt`, `success`,
-  `failure`, `meta` (end_effector_type, n_objects, difficulty, seed, oracle_max_steps,
-  minimum_steps, obj_id_to_info with the plain-data fields), `assets` (per placeholder:
-  placeholder_type and obj_info) and the arrays `obs/rgb/<view>` (3x128x256 uint8),
-  `obs/segm/<view>` (128x256 uint8) and `asset/<name>/rgb|segm/<view>`.
+- `reset` {task, partition, difficulty, seed}: the first reset makes the env and one task
+  object for (task, partition) with the partition's test kwargs and sets its difficulty once;
+  every reset seeds it anew (`env.seed(seed)`, which re-seeds the task's generator) and resets.
+  The first observation comes from `reset()` (upstream) or `step(None)` (CoGeLoT's copy).
+  Answer: `prompt`, `success`, `failure`, `meta` (end_effector_type, n_objects, difficulty,
+  seed, oracle_max_steps, minimum_steps, obj_id_to_info with the plain-data fields), `assets`
+  (per placeholder: placeholder_type and obj_info), `layout`, and the arrays `obs/rgb/<view>`
+  (3x128x256 uint8), `obs/segm/<view>` (128x256 uint8) and `asset/<name>/rgb|segm/<view>`.
 - `step` {action: {pose0_position: [x, y], pose0_rotation: [x, y, z, w], pose1_...}}: answer
   `success`, `failure`, `done`, `truncated` and the observation arrays.
 - `oracle`: answer `action` (the scripted oracle's next action clipped to the action space, as
@@ -23,20 +27,36 @@ JSON (the header), then the raw bytes of the arrays the header lists under `"arr
 
 Every answer has `ok`; a failed request answers `ok: false`, `error` (type and message) and
 `sampling: true` when the scene could not be sampled (the client then tries the next seed).
+
+The two VIMA-Bench layouts in use (detected, not assumed):
+- upstream (vimalabs/VIMABench): `vima_bench.PARTITION_TO_SPECS`; `set_task` sets difficulty
+  "easy" itself (so only "easy" can be run: the difficulty may be set once per task object);
+  `reset()` returns the first observation; `step` returns (obs, reward, done, info).
+- CoGeLoT's vendored copy: `vima_bench.tasks.get_partition_to_specs()`; the caller sets the
+  difficulty; `reset()` returns None; `step` returns (obs, reward, done, truncated, info).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import struct
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
 
 VIEWS = ("front", "top")
-_HEADER = struct.Struct(">I")
+_LENGTH = struct.Struct(">I")
+#: Largest header and largest array a frame may carry (anything longer is garbage).
+MAX_HEADER = 16 * 2**20
+MAX_ARRAY = 64 * 2**20
+
+
+class ProtocolError(ValueError):
+    """The stream holds something that is not a frame of this protocol."""
 
 
 def write_frame(stream: BinaryIO, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -49,31 +69,59 @@ def write_frame(stream: BinaryIO, header: dict[str, Any], arrays: dict[str, np.n
         listed.append([name, dtype.str, list(array.shape)])
         payload.append(array.astype(dtype, copy=False).tobytes())
     data = json.dumps({**header, "arrays": listed}).encode()
-    stream.write(_HEADER.pack(len(data)) + data + b"".join(payload))
+    stream.write(_LENGTH.pack(len(data)) + data + b"".join(payload))
     stream.flush()
 
 
-def _read_exact(stream: BinaryIO, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = stream.read(size - len(data))
-        if not chunk:
-            raise EOFError("the other side closed the stream")
-        data += chunk
-    return data
+def stream_reader(stream: BinaryIO) -> Callable[[int], bytes]:
+    """`read_exact(n)` over a blocking stream (EOFError at its end)."""
+
+    def read_exact(size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = stream.read(size - len(data))
+            if not chunk:
+                raise EOFError("the other side closed the stream")
+            data += chunk
+        return data
+
+    return read_exact
+
+
+def decode_frame(
+    read_exact: Callable[[int], bytes],
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read one frame with `read_exact(n)`: the header dict and its arrays by name.
+    ProtocolError when the bytes are not a frame (the start is quoted)."""
+    raw_length = read_exact(_LENGTH.size)
+    (size,) = _LENGTH.unpack(raw_length)
+    if size > MAX_HEADER:
+        raise ProtocolError(f"not a frame: the stream starts with {raw_length!r}")
+    raw = read_exact(size)
+    try:
+        header = json.loads(raw)
+    except ValueError:
+        raise ProtocolError(f"not a frame: header {raw[:60]!r} is not JSON") from None
+    if not isinstance(header, dict):
+        raise ProtocolError(f"not a frame: header {raw[:60]!r} is not a JSON object")
+    arrays = {}
+    for entry in header.pop("arrays", []):
+        try:
+            name, dtype, shape = entry
+            kind = np.dtype(dtype)
+            count = int(np.prod(shape)) if shape else 1
+        except (TypeError, ValueError):
+            raise ProtocolError(f"not a frame: bad array entry {entry!r}") from None
+        if kind.hasobject or count < 0 or kind.itemsize * count > MAX_ARRAY:
+            raise ProtocolError(f"not a frame: bad array entry {entry!r}")
+        data = read_exact(kind.itemsize * count)
+        arrays[name] = np.frombuffer(data, dtype=kind).reshape(shape).copy()
+    return header, arrays
 
 
 def read_frame(stream: BinaryIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read one frame: the header dict and its arrays by name."""
-    (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
-    header = json.loads(_read_exact(stream, size))
-    arrays = {}
-    for name, dtype, shape in header.pop("arrays", []):
-        kind = np.dtype(dtype)
-        count = int(np.prod(shape)) if shape else 1
-        raw = _read_exact(stream, kind.itemsize * count)
-        arrays[name] = np.frombuffer(raw, dtype=kind).reshape(shape).copy()
-    return header, arrays
+    """Read one frame from a blocking stream."""
+    return decode_frame(stream_reader(stream))
 
 
 def _plain(value: Any) -> Any:
@@ -88,11 +136,28 @@ def _plain(value: Any) -> Any:
     return None
 
 
+def _minimum_steps(task: Any) -> int | None:
+    """`task_meta["minimum_steps"]` (CoGeLoT's copy); None where the task has none (upstream)."""
+    value = task.task_meta.get("minimum_steps") if isinstance(task.task_meta, dict) else None
+    return None if value is None else int(value)
+
+
+def partition_specs(vima_bench: Any) -> tuple[str, dict[str, Any]]:
+    """The layout name and the partition specs of the installed VIMA-Bench."""
+    if hasattr(vima_bench, "PARTITION_TO_SPECS"):
+        return "upstream", vima_bench.PARTITION_TO_SPECS
+    from vima_bench.tasks import get_partition_to_specs
+
+    return "cogelot", get_partition_to_specs()
+
+
 class Server:
-    """Holds one VIMA-Bench env and answers requests."""
+    """Holds one VIMA-Bench env with one task object and answers requests."""
 
     def __init__(self) -> None:
         self.env: Any = None
+        self.key: tuple[str, str, str] | None = None
+        self.layout = ""
         self.obs: Any = None
         self.oracle_fn: Any = None
 
@@ -103,21 +168,37 @@ class Server:
             arrays[f"obs/segm/{view}"] = np.asarray(obs["segm"][view], dtype=np.uint8)
         return arrays
 
-    def reset(self, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def _make(self, task: str, partition: str, difficulty: str, seed: int) -> None:
+        """The env and its task object, difficulty set once (as VIMA-Bench's evaluation does)."""
         import vima_bench
 
-        task, partition = request["task"], request["partition"]
+        self.layout, specs = partition_specs(vima_bench)
+        tasks = specs["test"].get(partition)
+        if tasks is None or task not in tasks:
+            raise ValueError(f"this VIMA-Bench has no task {task!r} in partition {partition!r}")
+        env = vima_bench.make(
+            task, task_kwargs=tasks[task], modalities=["segm", "rgb"], seed=seed,
+            hide_arm_rgb=True, display_debug_window=False, render_prompt=False,
+        )  # fmt: skip
+        current = getattr(env.task, "difficulty_level", None)
+        if current is None:
+            env.task.set_difficulty(difficulty)
+        elif current != difficulty:
+            env.close()
+            raise ValueError(
+                f"this VIMA-Bench ({self.layout}) sets difficulty {current!r} when it makes the "
+                f"task and allows one difficulty per task object, so {difficulty!r} cannot be run"
+            )
+        self.env, self.key = env, (task, partition, difficulty)
+
+    def reset(self, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        task, partition, difficulty = request["task"], request["partition"], request["difficulty"]
         seed = int(request["seed"])
-        kwargs = vima_bench.PARTITION_TO_SPECS["test"][partition][task]
         if self.env is None:
-            self.env = vima_bench.make(
-                task, task_kwargs=kwargs, modalities=["segm", "rgb"], seed=seed,
-                hide_arm_rgb=True, display_debug_window=False, render_prompt=False,
-            )  # fmt: skip
+            self._make(task, partition, difficulty, seed)
+        elif self.key != (task, partition, difficulty):
+            raise ValueError(f"this worker serves {self.key}, not {(task, partition, difficulty)}")
         env = self.env
-        env.seed(seed)
-        env.set_task(task, kwargs)
-        env.task.set_difficulty(request["difficulty"])
         env.seed(seed)
         obs = env.reset()
         info: dict[str, Any] = {"success": False, "failure": False}
@@ -145,28 +226,38 @@ class Server:
             "prompt": env.prompt,
             "success": bool(info.get("success", False)),
             "failure": bool(info.get("failure", False)),
+            "layout": self.layout,
             "assets": assets,
             "meta": {
                 "end_effector_type": meta["end_effector_type"],
                 "n_objects": int(meta["n_objects"]),
-                "difficulty": request["difficulty"],
+                "difficulty": difficulty,
                 "seed": seed,
                 "oracle_max_steps": int(env.task.oracle_max_steps),
-                "minimum_steps": int(env.task.task_meta["minimum_steps"]),
+                "minimum_steps": _minimum_steps(env.task),
                 "obj_id_to_info": objects,
             },
         }
         return header, arrays
 
     def step(self, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        if self.obs is None:
+            raise ValueError("step before reset")
         action = {k: np.asarray(v, dtype=np.float32) for k, v in request["action"].items()}
-        obs, _, done, truncated, info = self.env.step(action)
+        result = self.env.step(action)
+        if len(result) == 5:
+            obs, _, done, truncated, info = result
+        else:  # upstream: (obs, reward, done, info); done without success or failure = timeout
+            obs, _, done, info = result
+            truncated = bool(done) and not (info["success"] or info["failure"])
         self.obs = obs
         header = {"success": bool(info["success"]), "failure": bool(info["failure"]),
                   "done": bool(done), "truncated": bool(truncated)}  # fmt: skip
         return header, self._observation(obs)
 
     def oracle(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        if self.obs is None:
+            raise ValueError("oracle before reset")
         env = self.env
         if self.oracle_fn is None:
             self.oracle_fn = env.task.oracle(env)
@@ -180,35 +271,51 @@ class Server:
         }
         return {"action": clipped}, {}
 
+    def close(self) -> None:
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
 
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     """Answer requests until `close` or the end of input."""
     server = Server()
-    while True:
-        try:
-            request, _ = read_frame(stdin)
-        except EOFError:
-            return
-        op = request.get("op")
-        try:
-            if op == "reset":
-                header, arrays = server.reset(request)
-            elif op == "step":
-                header, arrays = server.step(request)
-            elif op == "oracle":
-                header, arrays = server.oracle()
-            elif op == "close":
-                write_frame(stdout, {"ok": True}, {})
+    try:
+        while True:
+            try:
+                request, _ = read_frame(stdin)
+            except EOFError:
                 return
-            else:
-                raise ValueError(f"unknown op {op!r}")
-            write_frame(stdout, {"ok": True, **header}, arrays)
-        except Exception as error:
-            sampling = "sampl" in str(error).lower()
-            traceback.print_exc(file=sys.stderr)
-            write_frame(stdout, {"ok": False, "error": f"{type(error).__name__}: {error}",
-                                 "sampling": sampling}, {})  # fmt: skip
+            op = request.get("op")
+            try:
+                if op == "reset":
+                    header, arrays = server.reset(request)
+                elif op == "step":
+                    header, arrays = server.step(request)
+                elif op == "oracle":
+                    header, arrays = server.oracle()
+                elif op == "close":
+                    write_frame(stdout, {"ok": True}, {})
+                    return
+                else:
+                    raise ValueError(f"unknown op {op!r}")
+                write_frame(stdout, {"ok": True, **header}, arrays)
+            except Exception as error:
+                sampling = "sampl" in str(error).lower()
+                traceback.print_exc(file=sys.stderr)
+                write_frame(stdout, {"ok": False, "error": f"{type(error).__name__}: {error}",
+                                     "sampling": sampling}, {})  # fmt: skip
+    finally:
+        server.close()
+
+
+def main() -> None:
+    """Serve on a private copy of stdout; fd 1 and `sys.stdout` go to stderr from here on."""
+    protocol = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(sys.stdin.buffer, protocol)
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    main()
