@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 import pytest
 import torch
+from vima_schema.enums import Task
 from vima_train.checkpoint import CheckpointError, load_policy, read_meta
 from vima_train.config import load_preset
 from vima_train.data import Batch, collate
@@ -54,6 +55,11 @@ def test_fit_tiny_writes_checkpoints_and_wandb_offline(
     assert meta["tokenize_settings"]["keep_final_observation"] is False
     assert meta["tokenizer_sha256"] == meta["tokenize_settings"]["tokenizer_sha256"]
     assert "val/loss" in meta["metrics"] and "val/twist/acc" not in meta["metrics"]
+    tasks = [task.name for task in Task if f"val/{task.name}/acc" in meta["metrics"]]
+    assert tasks
+    for where in ["val", *(f"val/{task}" for task in tasks)]:
+        for key in ("pick/error_cm", "pick/within_2cm", "place/error_cm", "place/within_2cm"):
+            assert 0.0 <= meta["metrics"][f"{where}/{key}"] < 150.0, (where, key)
     inspected = run_cli("inspect", last)
     assert inspected.code == 0 and "global_step: 4" in inspected.out
     assert inspected.last_line == str(last)

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
-from vima_train.metrics import action_metrics, loss_of, step_totals, summarize
+from vima_train.metrics import (
+    PositionTotals,
+    action_metrics,
+    loss_of,
+    position_totals,
+    smoothed_loss_of,
+    step_totals,
+    summarize,
+    summarize_positions,
+)
 
 NAMES = ("a", "b")
 
@@ -63,3 +73,60 @@ def test_totals_add_up_across_batches() -> None:
     )
     assert summarize(joined, NAMES) == whole
     assert math.isnan(action_metrics(logits, torch.full_like(targets, -100), NAMES)["acc"])
+
+
+def _logits_for(bins: torch.Tensor, classes: int = 100) -> torch.Tensor:
+    """Logits [B, T, 14, classes] whose argmax is `bins` [B, T, 14]."""
+    return torch.nn.functional.one_hot(bins, classes).float()
+
+
+def test_position_errors_in_centimetres_after_inverse_bins() -> None:
+    """Pick 2 bins off in x (2 x 0.5 m / 49 = 2.04 cm: outside 2 cm), place 1 bin off in y
+    (1.01 cm: inside); a padded step counts nowhere."""
+    targets = torch.full((1, 2, 14), 25)
+    targets[0, 1] = -100
+    predicted = targets.clamp(min=0).clone()
+    predicted[0, 0, 0] += 2  # pick x
+    predicted[0, 0, 8] += 1  # place y (100 bins over 1 m)
+    predicted[0, 1] = 0  # padding: far off, ignored
+    metrics = summarize_positions(position_totals(_logits_for(predicted), targets, 14))
+    assert math.isclose(metrics["pick/error_cm"], 2 * 50 / 49, rel_tol=1e-5)
+    assert math.isclose(metrics["place/error_cm"], 100 / 99, rel_tol=1e-5)
+    assert metrics["pick/within_2cm"] == 0.0 and metrics["place/within_2cm"] == 1.0
+
+
+def test_position_totals_add_up_and_twelve_axes_work() -> None:
+    torch.manual_seed(0)
+    targets = torch.randint(0, 50, (4, 3, 14))
+    targets[2, 1:] = -100
+    logits = torch.randn(4, 3, 14, 100)
+    whole = summarize_positions(position_totals(logits, targets, 14))
+    parts = [position_totals(logits[i : i + 2], targets[i : i + 2], 14) for i in (0, 2)]
+    joined = PositionTotals(*(torch.cat([getattr(p, f) for p in parts]) for f in _POSITION_FIELDS))
+    assert summarize_positions(joined) == pytest.approx(whole)
+    twelve = [i for i in range(14) if i not in (2, 9)]
+    twelve_metrics = summarize_positions(
+        position_totals(logits[..., twelve, :], targets[..., twelve], 12)
+    )
+    assert twelve_metrics == pytest.approx(whole)  # z plays no part in the distance
+    assert math.isnan(
+        summarize_positions(position_totals(logits, torch.full_like(targets, -100), 14))[
+            "pick/error_cm"
+        ]
+    )
+
+
+_POSITION_FIELDS = ("error_cm", "within", "counted")
+
+
+def test_smoothed_loss_is_exact_loss_at_zero_and_prefers_near_misses() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 14, 100)
+    targets = torch.randint(0, 50, (2, 2, 14))
+    assert torch.equal(smoothed_loss_of(logits, targets, 0.0), loss_of(logits, targets))
+    near, far = (torch.full((1, 1, 14), 20) for _ in range(2))
+    near_logits = _logits_for(near + 1) * 10
+    far_logits = _logits_for(far + 10) * 10
+    # exact-bin cross-entropy cannot tell a near miss from a far one; soft targets can
+    assert loss_of(near_logits, near) == pytest.approx(float(loss_of(far_logits, far)))
+    assert smoothed_loss_of(near_logits, near, 2.0) < smoothed_loss_of(far_logits, far, 2.0)

@@ -55,6 +55,12 @@ class VisualConfig(_Strict):
     heads: int = Field(default=4, ge=1)
     #: ViT width; None = model.embed_dim.
     width: int | None = Field(default=None, ge=8)
+    #: objects: LayerNorm on the crop feature and on the bounding-box feature of each view
+    #: before they are fused (the published models have none).
+    fusion_norm: bool = False
+    #: LayerNorm on every visual token (observations and prompt images) after its fusion
+    #: (the published models have none).
+    token_norm: bool = False
 
 
 class DecoderConfig(_Strict):
@@ -75,6 +81,8 @@ class ModelConfig(_Strict):
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
     #: 14 = CoGeLoT (z included), 12 = VIMA (no z).
     action_axes: Literal[12, 14] = 14
+    #: Linear-layer init: gpt = N(0, 0.02) (the published models), fan_in = N(0, 1/fan_in).
+    init: Literal["gpt", "fan_in"] = "gpt"
     #: Hidden width of the per-axis action heads.
     head_hidden: int = Field(default=512, ge=1)
     #: Width of the per-pose action-encoder MLPs.
@@ -129,6 +137,10 @@ class TrainConfig(_Strict):
     max_epochs: int = Field(default=10, ge=1)
     accumulate: int = Field(default=1, ge=1)
     gradient_clip: float = Field(default=1.0, ge=0)
+    #: Training targets: 0 = the exact bin (one-hot cross-entropy, the published loss);
+    #: sigma > 0 = Gaussian soft targets over neighbouring bins (sigma in bins). Validation
+    #: losses stay exact-bin cross-entropy.
+    label_sigma: float = Field(default=0.0, ge=0)
     #: auto = bf16-mixed on GPU, 32-true on CPU.
     precision: str = "auto"
     accelerator: str = "auto"

@@ -11,6 +11,11 @@ into the reported numbers. Definitions (V = valid steps, A = axes):
 
 Padded steps (target IGNORE_INDEX) count nowhere. The reference counted padding as correct in
 its pooled accuracy and froze its validation per-axis accuracy at the first batch.
+
+Position metrics (`position_totals`, `summarize_positions`), which predict closed-loop success
+better than exact bins: for pick (`pose0`) and place (`pose1`), the horizontal distance in cm
+between the predicted and the target position after the inverse bins (`<pose>/error_cm`, mean
+over valid steps) and the share of steps within `WITHIN_CM` (`<pose>/within_2cm`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ import torch
 import torch.nn.functional as F
 
 from vima_train.data.batch import IGNORE_INDEX
+from vima_train.model.actions import axis_indices, bins_to_actions
+
+#: Radius of the `within_2cm` share, in centimetres.
+WITHIN_CM = 2.0
+#: (name, index of x in the 14 stored axes) of the two poses whose positions are scored.
+POSES = (("pick", 0), ("place", 7))
 
 
 @dataclass
@@ -47,6 +58,23 @@ def loss_of(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(
         logits.float().flatten(0, 2), targets.flatten(), ignore_index=IGNORE_INDEX
     )
+
+
+def smoothed_loss_of(logits: torch.Tensor, targets: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Training loss against Gaussian soft targets: class c of an axis gets weight
+    exp(-(c - target)^2 / 2 sigma^2) (sigma in bins, classes beyond the axis's bins excluded),
+    normalised; mean over valid (step, axis) pairs. Neighbouring bins share the gradient, so
+    an axis of many bins learns from few episodes. `sigma` 0 is `loss_of`."""
+    if sigma <= 0:
+        return loss_of(logits, targets)
+    logits = logits.float()
+    valid = targets != IGNORE_INDEX
+    classes = torch.arange(logits.shape[-1], device=logits.device, dtype=logits.dtype)
+    distance = classes - targets.clamp(min=0).unsqueeze(-1).to(logits.dtype)
+    weights = torch.exp(-0.5 * (distance / sigma) ** 2) * (logits > -1e8)
+    weights = weights / weights.sum(-1, keepdim=True)
+    losses = -(weights * logits.log_softmax(-1).clamp(min=-1e4)).sum(-1)
+    return losses[valid].mean()
 
 
 def step_totals(logits: torch.Tensor, targets: torch.Tensor) -> Totals:
@@ -92,3 +120,50 @@ def action_metrics(
 ) -> dict[str, float]:
     """All metrics of one batch: logits [B, T, A, C], targets [B, T, A] (IGNORE_INDEX = pad)."""
     return summarize(step_totals(logits, targets), axis_names)
+
+
+@dataclass
+class PositionTotals:
+    """Per-episode sums [B, 2] (pick, place): `error_cm` over valid steps, steps `within`
+    `WITHIN_CM`, and `counted` valid steps."""
+
+    error_cm: torch.Tensor
+    within: torch.Tensor
+    counted: torch.Tensor
+
+
+def position_totals(
+    logits: torch.Tensor, targets: torch.Tensor, action_axes: int
+) -> PositionTotals:
+    """Pick and place position errors of argmax bins against target bins, both through the
+    inverse bins (x and y; z is ignored as the simulator ignores it)."""
+    valid = (targets != IGNORE_INDEX).all(-1)  # [B, T]
+    predicted = bins_to_actions(logits.argmax(-1), action_axes)
+    target = bins_to_actions(targets.clamp(min=0), action_axes)
+    errors, within = [], []
+    stored = axis_indices(action_axes)
+    for _, x in POSES:
+        if x not in stored or x + 1 not in stored:
+            raise ValueError(f"action axes {action_axes} lack position axes {x}, {x + 1}")
+        distance = (predicted[..., x : x + 2] - target[..., x : x + 2]).norm(dim=-1) * 100.0
+        errors.append(distance.masked_fill(~valid, 0.0).sum(1))
+        within.append(((distance <= WITHIN_CM) & valid).sum(1).to(distance.dtype))
+    counted = valid.sum(1).to(predicted.dtype)
+    return PositionTotals(
+        error_cm=torch.stack(errors, 1).double(),
+        within=torch.stack(within, 1).double(),
+        counted=torch.stack([counted, counted], 1).double(),
+    )
+
+
+def summarize_positions(totals: PositionTotals) -> dict[str, float]:
+    """`pick/error_cm`, `pick/within_2cm`, `place/...` from totals summed over any episodes."""
+    out: dict[str, float] = {}
+    error, within, counted = (
+        t.reshape(-1, len(POSES)) for t in (totals.error_cm, totals.within, totals.counted)
+    )
+    for i, (name, _) in enumerate(POSES):
+        steps = float(counted[:, i].sum())
+        out[f"{name}/error_cm"] = float(error[:, i].sum()) / steps if steps else float("nan")
+        out[f"{name}/within_2cm"] = float(within[:, i].sum()) / steps if steps else float("nan")
+    return out

@@ -12,7 +12,15 @@ from vima_schema.enums import Task
 
 from vima_train.config import RunConfig
 from vima_train.data.batch import Batch
-from vima_train.metrics import Totals, loss_of, step_totals, summarize
+from vima_train.metrics import (
+    PositionTotals,
+    Totals,
+    position_totals,
+    smoothed_loss_of,
+    step_totals,
+    summarize,
+    summarize_positions,
+)
 from vima_train.model.actions import axis_bins, axis_names
 from vima_train.model.policy import Policy
 from vima_train.schedule import lr_multiplier
@@ -44,7 +52,7 @@ class PolicyModule(L.LightningModule):
         self.episodes_dir: Path | None = None
         self.episodes_file: Path | None = None
         self._tick = 0.0
-        self._val: list[tuple[Totals, torch.Tensor]] = []
+        self._val: list[tuple[Totals, PositionTotals, torch.Tensor]] = []
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Teacher-forced logits [B, T, A, C]."""
@@ -74,7 +82,7 @@ class PolicyModule(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         logits = self.policy(batch)
         targets = self.policy.targets(batch)
-        loss = loss_of(logits, targets)
+        loss = smoothed_loss_of(logits, targets, self.config.train.label_sigma)
         self.batches_this_epoch += 1
         self.examples_seen += batch.size * self.trainer.world_size
         now = time.perf_counter()
@@ -97,15 +105,18 @@ class PolicyModule(L.LightningModule):
     # ------------------------------------------------------------ validation
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         logits = self.policy(batch)
-        self._val.append((step_totals(logits, self.policy.targets(batch)), batch.task))
+        targets = self.policy.targets(batch)
+        positions = position_totals(logits, targets, self.config.model.action_axes)
+        self._val.append((step_totals(logits, targets), positions, batch.task))
 
     def on_validation_epoch_end(self) -> None:
         count = len(self.axis_names)
         device = self.device
         tasks = len(Task)
-        # per task: loss[A], correct[A], counted[A], steps, all_correct -> [tasks, 3A + 2]
-        sums = torch.zeros(tasks, 3 * count + 2, dtype=torch.float64, device=device)
-        for totals, task in self._val:
+        # per task: loss[A], correct[A], counted[A], steps, all_correct, then the position
+        # error, within and counted of pick and place -> [tasks, 3A + 8]
+        sums = torch.zeros(tasks, 3 * count + 8, dtype=torch.float64, device=device)
+        for totals, positions, task in self._val:
             rows = torch.cat(
                 [
                     totals.loss,
@@ -113,6 +124,9 @@ class PolicyModule(L.LightningModule):
                     totals.counted,
                     totals.steps.unsqueeze(1),
                     totals.all_correct.unsqueeze(1),
+                    positions.error_cm,
+                    positions.within,
+                    positions.counted,
                 ],
                 1,
             ).double()
@@ -129,12 +143,25 @@ class PolicyModule(L.LightningModule):
                 all_correct=part[..., 3 * count + 1],
             )
 
+        def positions_of(part: torch.Tensor) -> dict[str, float]:
+            at = 3 * count + 2
+            return summarize_positions(
+                PositionTotals(
+                    error_cm=part[..., at : at + 2],
+                    within=part[..., at + 2 : at + 4],
+                    counted=part[..., at + 4 : at + 6],
+                )
+            )
+
         logged = {f"val/{k}": v for k, v in summarize(totals_of(sums), self.axis_names).items()}
+        logged |= {f"val/{k}": v for k, v in positions_of(sums).items()}
         for task in Task:
             if float(sums[task.value, 3 * count]) > 0:
                 metrics = summarize(totals_of(sums[task.value]), self.axis_names)
                 logged[f"val/{task.name}/loss"] = metrics["loss"]
                 logged[f"val/{task.name}/acc"] = metrics["acc"]
+                for key, value in positions_of(sums[task.value]).items():
+                    logged[f"val/{task.name}/{key}"] = value
         if logged["val/loss"] == logged["val/loss"]:  # not NaN: some valid episode
             # Already summed over ranks, so every rank holds the same values and the
             # sync_dist mean changes nothing (it only keeps Lightning from warning).

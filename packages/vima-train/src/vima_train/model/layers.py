@@ -114,14 +114,17 @@ def mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def init_weights(module: nn.Module) -> None:
-    """N(0, 0.02) linear and embedding weights, zero biases, unit LayerNorms (GPT style)."""
+def init_weights(module: nn.Module, scheme: str = "gpt") -> None:
+    """Zero biases, unit LayerNorms; `gpt` (the published models): N(0, 0.02) linear and
+    embedding weights; `fan_in`: linear weights N(0, 1 / fan_in) (unit gain at any width) and
+    N(0, 1) embeddings (positions as strong as unit-scale tokens)."""
     if isinstance(module, nn.Linear | nn.Conv2d):
-        nn.init.normal_(module.weight, std=0.02)
+        fan_in = module.weight[0].numel()
+        nn.init.normal_(module.weight, std=0.02 if scheme == "gpt" else fan_in**-0.5)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.Embedding):
-        nn.init.normal_(module.weight, std=0.02)
+        nn.init.normal_(module.weight, std=0.02 if scheme == "gpt" else 1.0)
     elif isinstance(module, nn.LayerNorm):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)

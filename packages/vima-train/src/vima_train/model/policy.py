@@ -10,6 +10,7 @@ policy at evaluation time without touching its weights.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,12 +66,15 @@ class Policy(nn.Module):
         width = vis.width or dim
         self.visual: ObjectEncoder | PatchEncoder
         if vis.kind == "objects":
-            self.visual = ObjectEncoder(dim, width, vis.layers, vis.heads, mult)
+            self.visual = ObjectEncoder(dim, width, vis.layers, vis.heads, mult, vis.fusion_norm)
         else:
             self.visual = PatchEncoder(dim, width, vis.layers, vis.heads, mult)
         self.prompt = PromptEncoder(config.prompt_encoder, dim, mult, drop, vocab_size)
         self.end_effector = nn.Embedding(END_EFFECTORS, END_EFFECTOR_DIM)
         self.obs_fusion = nn.Linear(dim + END_EFFECTOR_DIM, dim)
+        #: LayerNorm of visual tokens after fusion (`visual.token_norm`), shared by prompt
+        #: images and observations.
+        self.token_norm = nn.LayerNorm(dim) if vis.token_norm else nn.Identity()
         self.action_encoder = ActionEncoder(config.action_axes, config.action_hidden, dim)
         dec = config.decoder
         cross = dec.kind == "xattn"
@@ -85,12 +89,13 @@ class Policy(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.drop = nn.Dropout(drop)
         self.heads = ActionHeads(dim, config.head_hidden, axis_bins(config.action_axes))
+        init = functools.partial(init_weights, scheme=config.init)
         for name, module in self.named_children():
             if name != "prompt":
-                module.apply(init_weights)
+                module.apply(init)
         for name, module in self.prompt.named_children():
             if name != "t5":
-                module.apply(init_weights)
+                module.apply(init)
         self.heads.reset_parameters()
         self.register_buffer(
             "axes", torch.tensor(axis_indices(config.action_axes)), persistent=False
@@ -111,7 +116,7 @@ class Policy(nn.Module):
             assert prompt.frames is not None, "batch has no frames"
             tokens = self.visual(prompt.frames)
             token_mask = prompt.image_mask.unsqueeze(-1).expand(*tokens.shape[:3])
-        tokens = self.prompt.visual_post(tokens)
+        tokens = self.prompt.visual_post(self.token_norm(tokens))
         sequence, present, is_word = assemble(
             prompt.token_types,
             words.to(tokens.dtype),
@@ -152,7 +157,7 @@ class Policy(nn.Module):
         effector = self.end_effector(observations.end_effector[:, :steps])
         effector = effector.unsqueeze(2).expand(-1, -1, tokens.shape[2], -1)
         tokens = self.obs_fusion(torch.cat([tokens, effector.to(tokens.dtype)], -1))
-        return tokens, valid & step_mask.unsqueeze(-1)
+        return self.token_norm(tokens), valid & step_mask.unsqueeze(-1)
 
     # ------------------------------------------------------------------ decode
     def decode(

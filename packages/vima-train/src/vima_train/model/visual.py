@@ -60,11 +60,22 @@ class ObjectEncoder(nn.Module):
 
     bbox_scale: torch.Tensor
 
-    def __init__(self, dim: int, width: int, layers: int, heads: int, mult: int) -> None:
+    def __init__(
+        self,
+        dim: int,
+        width: int,
+        layers: int,
+        heads: int,
+        mult: int,
+        fusion_norm: bool = False,
+    ) -> None:
         super().__init__()
         self.vit = ViT((32, 32), 16, width, layers, heads, mult, dim, cls=True)
         self.bbox = nn.ModuleList(mlp([4, dim, dim]) for _ in range(VIEWS))
         self.fuse = nn.ModuleList(nn.Linear(2 * dim, dim) for _ in range(VIEWS))
+        #: Per view: LayerNorms of the crop and the box feature before fusion (or identities).
+        self.crop_norm = nn.ModuleList(_norm(dim, fusion_norm) for _ in range(VIEWS))
+        self.bbox_norm = nn.ModuleList(_norm(dim, fusion_norm) for _ in range(VIEWS))
         self.register_buffer("bbox_scale", torch.tensor(BBOX_SCALE), persistent=False)
 
     def forward(self, crops: torch.Tensor, bbox: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -74,11 +85,16 @@ class ObjectEncoder(nn.Module):
         features = visible.new_zeros(*mask.shape, visible.shape[-1])
         features = features.index_put((mask,), visible)
         boxes = bbox.to(features.dtype) / self.bbox_scale
-        views = [
-            self.fuse[v](torch.cat([features[..., v, :, :], self.bbox[v](boxes[..., v, :, :])], -1))
-            for v in range(VIEWS)
-        ]
+        views = []
+        for v in range(VIEWS):
+            crop = self.crop_norm[v](features[..., v, :, :])
+            box = self.bbox_norm[v](self.bbox[v](boxes[..., v, :, :]))
+            views.append(self.fuse[v](torch.cat([crop, box], -1)))
         return torch.stack(views, dim=-3)
+
+
+def _norm(dim: int, on: bool) -> nn.Module:
+    return nn.LayerNorm(dim) if on else nn.Identity()
 
 
 class PatchEncoder(nn.Module):

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# T1 (issue 17): oracle episodes of visual_manipulation from vima-sim -> convert -> tokenize ->
+# train a small policy on CPU -> online evaluation on 100 unseen scenes per level (L1, L2, L3).
+# Resumable at every stage: generation skips episodes already written, parse/build/tokenize
+# redo only stale shards, training resumes from the run's last checkpoint, evaluation resumes
+# its finished episodes. Stop it any time and run the same command again.
+# Results, commands and curves: docs/EXPERIMENTS.md.
+#
+# Usage: scripts/experiments/t1_visual_manipulation.sh [OUT]
+#   env: EPISODES (1000), PRESET (t1-small), STEPS (optimiser steps), TRAIN_SECONDS (cap of one
+#        training invocation), WORKERS (1), EVAL_EPISODES (100), LEVELS (L1,L2,L3),
+#        TRAIN_SET (extra "--set KEY=VALUE ..." for vima-train fit), NICE (10)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT="${1:-out/t1-visual-manipulation}"
+EPISODES="${EPISODES:-1000}"
+PRESET="${PRESET:-t1-small}"
+STEPS="${STEPS:-3000}"
+TRAIN_SECONDS="${TRAIN_SECONDS:-2700}"
+WORKERS="${WORKERS:-1}"
+EVAL_EPISODES="${EVAL_EPISODES:-100}"
+LEVELS="${LEVELS:-L1,L2,L3}"
+NICE="${NICE:-10}"
+run() { nice -n "$NICE" uv run --all-packages --quiet "$@"; }
+stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+mkdir -p "$OUT"
+stamp "generate $EPISODES oracle episodes (training partition, seeds 0..$((EPISODES - 1)))"
+run vima-sim generate visual_manipulation --episodes "$EPISODES" --out "$OUT/raw" \
+  --workers "$WORKERS" --seed 0 >/dev/null
+
+stamp "parse, build, tokenize (stale shards only)"
+run vima-convert parse "$OUT/raw" --out "$OUT/parsed" --workers "$WORKERS" >/dev/null
+run vima-convert build "$OUT/parsed" --out "$OUT/dataset" --valid-size 50 >/dev/null
+run vima-tokenize "$OUT/dataset" --workers "$WORKERS" >/dev/null
+
+RUN="$OUT/run-$PRESET"
+resume=()
+if [[ -f "$RUN/checkpoints/last.ckpt" ]]; then
+  resume=(--resume "$RUN/checkpoints/last.ckpt")
+  stamp "resume training from $RUN/checkpoints/last.ckpt"
+fi
+stamp "train $PRESET for $STEPS steps (at most $TRAIN_SECONDS s this invocation)"
+status=0
+timeout --signal=TERM "$TRAIN_SECONDS" nice -n "$NICE" uv run --all-packages --quiet \
+  vima-train fit "$OUT/dataset" --preset "$PRESET" --out "$RUN" --max-steps "$STEPS" \
+  --max-epochs 100000 --wandb offline --set data.cache_dir="$OUT/cache" \
+  --set train.checkpoint_every_n_steps=250 ${TRAIN_SET:-} "${resume[@]}" \
+  >>"$OUT/train.log" 2>&1 || status=$?
+if [[ $status -ne 0 ]]; then
+  stamp "training stopped with status $status (124 = time cap); rerun to resume"
+  exit 1
+fi
+CKPT="$RUN/checkpoints/last.ckpt"
+
+for level in ${LEVELS//,/ }; do
+  stamp "evaluate $CKPT online on $EVAL_EPISODES unseen $level scenes"
+  run vima-eval online "$CKPT" --tasks visual_manipulation --levels "$level" \
+    --episodes "$EVAL_EPISODES" --workers "$WORKERS" --seed 2026 --resume \
+    --out "$OUT/online-$PRESET-$level" --record 3 >/dev/null
+done
+stamp "done"
+echo "$OUT"
