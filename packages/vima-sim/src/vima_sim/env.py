@@ -64,7 +64,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
             "pose1_rotation": rotation,
         }
         self.action_space = gym.spaces.Dict(dict(self._action_boxes.items()))  # type: ignore[arg-type]
-        self.world = World()
+        self.world = World(textured=False)  # observations are rendered by self.renderer
         self.arm = Arm(self.world)
         self.renderer = AssetRenderer()
         self.max_steps = self.task.oracle_max_steps + BONUS_STEPS
@@ -162,7 +162,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
     def _observe(self) -> dict[str, Any]:
         rgb, segm = {}, {}
         for view in VIEWS:
-            rgb[view], segm[view] = self.world.render(view)
+            rgb[view], segm[view] = self.renderer.observe(self.world, view)
         return {"rgb": rgb, "segm": segm, "ee": self.end_effector.token}
 
     def _check_action(self, action: dict[str, Any]) -> tuple[Any, Any]:

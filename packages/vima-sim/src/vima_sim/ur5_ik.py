@@ -21,22 +21,25 @@ TIP = 0.0823 + 0.12  # wrist 3 axis to the tool tip, along the tool axis
 #: VIMA-Bench's IK (pybullet's damped least squares from the current joints) ends with the tool
 #: tip at `target * FLIP`: the tool points down, turned by the target's yaw. FLIP is a half
 #: turn about (1, -1, 0) / sqrt(2), the tool tip's orientation at the home joints.
-FLIP = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
+FLIP_ROWS = ((0.0, -1.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 0.0, -1.0))
+FLIP = np.array(FLIP_ROWS)
 
 
 def quaternion_matrix(quaternion: tuple[float, ...]) -> np.ndarray:
     """Rotation matrix of an (x, y, z, w) quaternion (normalised first)."""
+    return np.array(_matrix(quaternion))
+
+
+def _matrix(quaternion: tuple[float, ...]) -> tuple[tuple[float, float, float], ...]:
     x, y, z, w = (float(v) for v in quaternion)
     n = math.sqrt(x * x + y * y + z * z + w * w)
     if n == 0.0:
         raise ValueError("the zero quaternion is not a rotation")
     x, y, z, w = x / n, y / n, z / n, w / n
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
+    return (
+        (1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)),
+        (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)),
+        (2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)),
     )
 
 
@@ -56,11 +59,11 @@ def solutions(position: tuple[float, ...], rotation: np.ndarray) -> list[list[fl
     World frame, joints in URDF order (pan, lift, elbow, wrist 1-3), angles in (-pi, pi].
     Empty when the pose is out of reach.
     """
-    # the base link is the world frame turned by pi about z
+    # the base link is the world frame turned by pi about z: negate the first two rows
+    r = [[-float(v) for v in rotation[0]], [-float(v) for v in rotation[1]]]
+    r.append([float(v) for v in rotation[2]])
     px, py, pz = -float(position[0]), -float(position[1]), float(position[2]) - D1
-    r = rotation * np.array([[-1.0], [-1.0], [1.0]])
-    tool = r[:, 2]
-    cx, cy, cz = px - TIP * tool[0], py - TIP * tool[1], pz - TIP * tool[2]
+    cx, cy, cz = px - TIP * r[0][2], py - TIP * r[1][2], pz - TIP * r[2][2]
     radius = math.hypot(cx, cy)
     if radius < D4:
         return []
@@ -68,18 +71,22 @@ def solutions(position: tuple[float, ...], rotation: np.ndarray) -> list[list[fl
     out: list[list[float]] = []
     for q1 in (phi - offset, phi - math.pi + offset):
         c1, s1 = math.cos(q1), math.sin(q1)
-        # tool axis and orientation in the frame turned by q1 about z
-        rs = np.array([[c1, s1, 0.0], [-s1, c1, 0.0], [0.0, 0.0, 1.0]]) @ r
-        ty = max(-1.0, min(1.0, float(rs[1, 2])))
+        # orientation in the frame turned by q1 about z: rows c1 r0 + s1 r1, -s1 r0 + c1 r1, r2
+        rs0 = [c1 * a + s1 * b for a, b in zip(r[0], r[1], strict=True)]
+        rs1 = [c1 * b - s1 * a for a, b in zip(r[0], r[1], strict=True)]
+        rs2 = r[2]
+        ty = max(-1.0, min(1.0, rs1[2]))
         for q5 in (math.acos(ty), -math.acos(ty)):
             s5 = math.sin(q5)
             if abs(s5) < 1e-9:
                 continue
-            theta = math.atan2(rs[2, 2] / s5, -rs[0, 2] / s5)
+            theta = math.atan2(rs2[2] / s5, -rs0[2] / s5)
             ct, st, c5 = math.cos(theta), math.sin(theta), math.cos(q5)
             # Ry(q6) = Rz(-q5) Ry(-theta) rs Rx(pi / 2): only its first row is needed
-            m0 = np.array([c5 * ct, s5, -c5 * st]) @ rs
-            q6 = math.atan2(-m0[1], m0[0])
+            u0, u1, u2 = c5 * ct, s5, -c5 * st
+            m00 = u0 * rs0[0] + u1 * rs1[0] + u2 * rs2[0]
+            m01 = u0 * rs0[1] + u1 * rs1[1] + u2 * rs2[1]
+            q6 = math.atan2(-m01, m00)
             wx = c1 * cx + s1 * cy - D5 * st
             wz = cz - D5 * ct
             cos3 = (wx * wx + wz * wz - A2 * A2 - A3 * A3) / (2 * A2 * A3)
@@ -105,13 +112,15 @@ def solve(
     lift lie within `limits` (else of all), the one nearest to `current`: the branch that a
     local solver started there keeps. None when the pose is out of reach.
     """
-    found = solutions(position, quaternion_matrix(orientation) @ FLIP)
-    ranked = []
-    for q in found:
-        q = [_near(q[0], current[0]), _near(q[1], current[1]), *(_wrap(v) for v in q[2:])]
-        inside = all(low <= v <= high for v, (low, high) in zip(q, limits, strict=False))
-        distance = sum(_wrap(v - c) ** 2 for v, c in zip(q, current, strict=True))
-        ranked.append((not inside, distance, q))
-    if not ranked:
-        return None
-    return np.asarray(min(ranked)[2], dtype=np.float32)
+    m = _matrix(orientation)
+    goal = [[sum(m[i][k] * FLIP_ROWS[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
+    now = [float(v) for v in current]
+    (low0, high0), (low1, high1) = limits
+    best: tuple[bool, float, list[float]] | None = None
+    for q in solutions(position, goal):  # type: ignore[arg-type]
+        q = [_near(q[0], now[0]), _near(q[1], now[1]), *(_wrap(v) for v in q[2:])]
+        outside = not (low0 <= q[0] <= high0 and low1 <= q[1] <= high1)
+        distance = sum(_wrap(v - c) ** 2 for v, c in zip(q, now, strict=True))
+        if best is None or (outside, distance) < best[:2]:
+            best = (outside, distance, q)
+    return None if best is None else np.asarray(best[2], dtype=np.float32)

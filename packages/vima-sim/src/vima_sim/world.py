@@ -29,6 +29,16 @@ Pose = tuple[tuple[float, float, float], tuple[float, float, float, float]]
 
 
 @dataclass(frozen=True)
+class VisibleBody:
+    """A body that observations show: how to load it again elsewhere (see `AssetRenderer`)."""
+
+    body: int
+    urdf: str
+    fixed: bool
+    texture: TextureEntry | None
+
+
+@dataclass(frozen=True)
 class Camera:
     """A near-orthographic camera far above the workspace (VIMA-Bench's observation cameras)."""
 
@@ -125,10 +135,18 @@ def template_replacements(
 
 
 class World:
-    """One pybullet DIRECT client with VIMA-Bench's workspace, arm and suction cup."""
+    """One pybullet DIRECT client with VIMA-Bench's workspace, arm and suction cup.
 
-    def __init__(self) -> None:
+    With `textured=False` image textures are not loaded into this client (its own renders are
+    then only good for depth and segmentation, as the oracle's top-down map uses them): the
+    environment renders observations in a persistent second client from `visible`, where each
+    texture image is decoded once per process instead of once per reset.
+    """
+
+    def __init__(self, *, textured: bool = True) -> None:
         self.client = -1
+        self.textured = textured
+        self.visible: list[VisibleBody] = []
         self._tmp = Path(tempfile.mkdtemp(prefix="vima-sim-"))
         # the template folder goes away with the world, also when close() is never called
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
@@ -161,8 +179,10 @@ class World:
         pb.setGravity(0, 0, -9.8, physicsClientId=c)
         pb.setTimeStep(TIME_STEP, physicsClientId=c)
         self.rigid, self.fixed, self.ticks = [], [], 0
-        pb.loadURDF(str(ASSETS_ROOT / PLANE_URDF), [0, 0, -0.001], physicsClientId=c)
-        pb.loadURDF(str(ASSETS_ROOT / WORKSPACE_URDF), [0.5, 0, 0], physicsClientId=c)
+        self.visible = []
+        for urdf, position in ((PLANE_URDF, (0, 0, -0.001)), (WORKSPACE_URDF, (0.5, 0, 0))):
+            body = pb.loadURDF(str(ASSETS_ROOT / urdf), position, physicsClientId=c)
+            self.visible.append(VisibleBody(body, str(ASSETS_ROOT / urdf), False, None))
         if not with_robot:
             return
         self.ur5 = pb.loadURDF(str(ASSETS_ROOT / UR5_URDF), physicsClientId=c)
@@ -232,8 +252,10 @@ class World:
         body = pb.loadURDF(
             urdf, pose[0], pose[1], useFixedBase=int(fixed), physicsClientId=self.client
         )
-        apply_texture(self.client, body, texture)
+        if self.textured:
+            apply_texture(self.client, body, texture)
         (self.fixed if fixed else self.rigid).append(body)
+        self.visible.append(VisibleBody(body, urdf, fixed, texture))
         return body
 
     def render(self, view: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,55 @@
+"""Observations rendered in the persistent client equal renders of a textured physics client."""
+
+from __future__ import annotations
+
+import numpy as np
+from vima_sim import VimaEnv
+from vima_sim.world import VIEWS, World
+
+
+def _textured_env(task: str) -> VimaEnv:
+    env = VimaEnv(task)
+    env.world.close()
+    env.world = World()  # textured: its own renders show the observation
+    return env
+
+
+def test_observations_equal_textured_renders() -> None:
+    plain, textured = VimaEnv("rotate"), _textured_env("rotate")
+    try:
+        for seed in (0, 1):
+            obs, _ = plain.reset(seed=seed)
+            want, _ = textured.reset(seed=seed)
+            action = plain.oracle_action()
+            assert action is not None
+            for _ in range(2):
+                for view in VIEWS:
+                    rgb, segm = textured.world.render(view)
+                    assert np.array_equal(obs["rgb"][view], rgb)
+                    assert np.array_equal(obs["segm"][view], segm)
+                    assert np.array_equal(want["rgb"][view], rgb)
+                obs, *_ = plain.step(action)
+                want, *_ = textured.step(action)
+    finally:
+        plain.close()
+        textured.close()
+
+
+def test_untextured_world_renders_differ_but_segment_the_same() -> None:
+    """The physics client has no image textures: only the persistent client's renders are right."""
+    env = VimaEnv("visual_manipulation")
+    try:
+        for seed in range(6):
+            obs, _ = env.reset(seed=seed)
+            if any(
+                item.texture is not None and item.texture.asset is not None
+                for item in env.world.visible
+            ):
+                break
+        else:
+            raise AssertionError("no seed with an image texture")
+        rgb, segm = env.world.render("top")
+        assert np.array_equal(segm, obs["segm"]["top"])
+        assert not np.array_equal(rgb, obs["rgb"]["top"])
+    finally:
+        env.close()
