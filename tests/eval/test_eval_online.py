@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,8 @@ def test_a_perturbation_reaches_the_tokens_the_policy_sees(tiny_checkpoint: Path
     recorder = EpisodeRecorder()
     recorder.start(obs, info)
     instruction = instruction_from_row(episode_to_record(recorder.episode(0)), "rotate")
-    garbled = get_perturbation("gobbledygook_word")(instruction, 5).prompt
+    # online draws are keyed by the run's episode identity, L<level>/<task>/<n>
+    garbled = get_perturbation("gobbledygook_word")(replace(instruction, episode=job.key), 5).prompt
     tokenizer = PolicyAgent(tiny_checkpoint, get_perturbation("noop"), 5, policy=policy).tokenizer
     original_ids = encode_prompt(tokenizer, info["prompt"]).word_ids.tolist()
     assert garbled != info["prompt"]
