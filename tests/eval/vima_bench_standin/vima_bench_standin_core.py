@@ -9,7 +9,8 @@ it was given last, so a stand-in episode equals the builtin episode of the same 
 Failure injection, by environment variable (value: an episode seed): `..._CRASH_SEED` exits the
 process on reset (after a line on stderr), `..._STALL_SEED` sleeps forever on the first step,
 `..._GARBAGE_SEED` answers reset with a wrong-shaped observation. `VIMA_BENCH_STANDIN_LOG`
-names a file that gets one JSON line per API call (make, set_task, set_difficulty, seed, reset),
+names a file that gets one JSON line per API call (make, set_task, set_difficulty, seed, reset,
+step),
 with the process id, so tests can check how the worker drives VIMA-Bench.
 """
 
@@ -201,9 +202,10 @@ class Env:
             return obs
         return None
 
-    def step(self, action: dict[str, Any] | None) -> tuple[Any, ...]:
+    def step(self, action: dict[str, Any] | None, skip_oracle: bool = True) -> tuple[Any, ...]:
         """One primitive; `step(None)` returns the first observation."""
         assert self.sim is not None, "reset() first"
+        log("step", none=action is None, skip_oracle=skip_oracle)
         if action is None:
             assert self._first is not None
             result = self._first

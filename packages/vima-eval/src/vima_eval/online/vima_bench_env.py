@@ -169,6 +169,7 @@ class VimaBenchEnv:
         self.max_steps = 0
         self._ee = 0
         self._prompt = ""
+        self._oracle_action: dict[str, np.ndarray] | None = None
 
     def _fail(self, problem: str) -> VimaBenchError:
         """Kill the child; the error names `problem`, the exit status and the stderr tail."""
@@ -270,9 +271,10 @@ class VimaBenchEnv:
     def step(
         self, action: dict[str, np.ndarray]
     ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        """One primitive in VIMA-Bench."""
+        """One primitive in VIMA-Bench (as the oracle steps when `action` is the oracle's)."""
         plain = {key: np.asarray(value, np.float64).tolist() for key, value in action.items()}
-        header, arrays = self._call({"op": "step", "action": plain})
+        oracle = action is self._oracle_action  # VIMA-Bench's oracle steps with skip_oracle=False
+        header, arrays = self._call({"op": "step", "action": plain, "oracle": oracle})
         obs = self._obs("step", arrays)
         info = {
             "prompt": self._prompt,
@@ -289,9 +291,10 @@ class VimaBenchEnv:
         if action is None:
             return None
         try:
-            return {key: np.asarray(value, np.float32) for key, value in action.items()}
+            self._oracle_action = {k: np.asarray(v, np.float32) for k, v in action.items()}
         except (AttributeError, TypeError, ValueError):
             raise self._fail(f"answered oracle with garbage: {str(action)[:80]}") from None
+        return self._oracle_action
 
     def kill(self) -> None:
         """Stop the child at once (and reap it)."""

@@ -19,8 +19,12 @@ at most `MAX_ARRAY` bytes each). Requests (`"op"`):
   seed, oracle_max_steps, minimum_steps, obj_id_to_info with the plain-data fields), `assets`
   (per placeholder: placeholder_type and obj_info), `layout`, and the arrays `obs/rgb/<view>`
   (3x128x256 uint8), `obs/segm/<view>` (128x256 uint8) and `asset/<name>/rgb|segm/<view>`.
-- `step` {action: {pose0_position: [x, y], pose0_rotation: [x, y, z, w], pose1_...}}: answer
-  `success`, `failure`, `done`, `truncated` and the observation arrays.
+- `step` {action: {pose0_position: [x, y], pose0_rotation: [x, y, z, w], pose1_...}, oracle}:
+  answer `success`, `failure`, `done`, `truncated` and the observation arrays. `oracle: true`
+  (the action is the one the oracle just gave) steps with `skip_oracle=False`, as VIMA-Bench's
+  own oracle scripts do, so oracle-only goals (rearrange: first move a distractor that sits on
+  a target) are checked and dropped when met; a policy's actions step with the default
+  (`skip_oracle=True`), as in VIMA-Bench's evaluation.
 - `oracle`: answer `action` (the scripted oracle's next action clipped to the action space, as
   VIMA-Bench's examples do) or null.
 - `close`: answer `{}` and exit.
@@ -244,7 +248,7 @@ class Server:
         if self.obs is None:
             raise ValueError("step before reset")
         action = {k: np.asarray(v, dtype=np.float32) for k, v in request["action"].items()}
-        result = self.env.step(action)
+        result = self.env.step(action, skip_oracle=not request.get("oracle", False))
         if len(result) == 5:
             obs, _, done, truncated, info = result
         else:  # upstream: (obs, reward, done, info); done without success or failure = timeout
