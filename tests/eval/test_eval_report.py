@@ -116,7 +116,7 @@ def test_report_tables_and_paired_differences(tmp_path: Path, run_eval: RunEval)
     assert float(diff["p_value"]) == pytest.approx(expected_p)
     assert paired_difference(ours, theirs).p_value == pytest.approx(expected_p)
     text = (out / "report.md").read_text()
-    assert "| VIMA-200M (published) | 81.6 | 81.5 | 77.6 | 48.6 |" in text
+    assert "| VIMA-200M (published, VIMA-Bench) | 81.6 | 81.5 | 77.6 | 48.6 |" in text
     # strict time limit: successful and at most minimum_steps (2) actions
     strict = next(r for r in rows if r["run"] == "ckpt-a / noop" and r["task"] == "rotate"
                   and r["level"] == "1" and r["metric"] == "success_strict")  # fmt: skip
@@ -124,10 +124,10 @@ def test_report_tables_and_paired_differences(tmp_path: Path, run_eval: RunEval)
     assert float(strict["value"]) == expected / 20 < 15 / 20
     assert "## Strict time limit" in text
     assert "ckpt-a / noop minus ckpt-b / noop" in text
-    for label in ("ckpt-a / noop", "ckpt-b / noop", "VIMA-200M (published)"):
+    for label in ("ckpt-a / noop", "ckpt-b / noop", "VIMA-200M (published, VIMA-Bench)"):
         assert text.count(f"## {label}: success rate (%) per task") == 1
     latex = (out / "report.tex").read_text()
-    assert "VIMA-200M (published) & 81.6 & 81.5 & 77.6 & 48.6" in latex
+    assert "VIMA-200M (published, VIMA-Bench) & 81.6 & 81.5 & 77.6 & 48.6" in latex
     assert "T3 rotate & 75.0 & 65.0 & -- & -- \\\\" in latex
     assert "T11 follow\\_order & 50.0 & -- & -- & -- \\\\" in latex
 
@@ -145,6 +145,11 @@ def test_report_against_published_row(tmp_path: Path, run_eval: RunEval) -> None
     assert float(diff["low"]) == pytest.approx(low - 0.995)
     assert float(diff["high"]) == pytest.approx(high - 0.995)
     assert float(diff["p_value"]) == pytest.approx(scipy_stats.binomtest(wins, 20, 0.995).pvalue)
+    # measured in VIMA-Bench, not vima-sim: every test against it is marked indicative
+    assert {r["indicative"] for r in rows if r["metric"] == "success_difference"} == {"True"}
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "**Indicative only.**" in text and "vima-sim is not VIMA-Bench" in text
+    assert text.count(", indicative") == sum(r["metric"] == "success_difference" for r in rows)
 
 
 def test_report_bad_input(tmp_path: Path, run_eval: RunEval) -> None:

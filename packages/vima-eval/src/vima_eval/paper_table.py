@@ -117,13 +117,14 @@ def paper_csv(rows: Sequence[PaperRow]) -> list[dict[str, Any]]:
             out.append({"run": run, "task": "level_average", "level": lv,
                         "metric": "paper_success", "value": cell.rate, "low": cell.low,
                         "high": cell.high, "episodes": cell.n, "tasks": cell.tasks,
-                        "baseline": "", "p_value": "", "paired": ""})  # fmt: skip
+                        "baseline": "", "p_value": "", "paired": "",
+                        "indicative": ""})  # fmt: skip
         for lv, diff in row.differences.items():
             out.append({"run": run, "task": "level_average", "level": lv,
                         "metric": "paper_difference_from_noop", "value": diff.estimate,
                         "low": diff.low, "high": diff.high, "episodes": "", "tasks": diff.n,
                         "baseline": f"{row.checkpoint} / noop", "p_value": diff.p_value,
-                        "paired": diff.paired})  # fmt: skip
+                        "paired": diff.paired, "indicative": False})  # fmt: skip
     return out
 
 

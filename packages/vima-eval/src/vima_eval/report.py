@@ -24,6 +24,7 @@ from vima_schema.atomic import atomic_write_bytes, atomic_write_text
 
 from vima_eval.figures import grouped_bars
 from vima_eval.paper_table import paper_csv, paper_latex, paper_markdown, paper_rows
+from vima_eval.reference import PUBLISHED_CAVEAT
 from vima_eval.results import LEVELS, OFFLINE, ONLINE
 from vima_eval.runs import Run, builtin_run, task_number
 from vima_eval.scoring import (
@@ -116,7 +117,7 @@ def _online_section(report: Report, runs: list[Run], baseline: Run | None) -> No
         md.append(
             "Cells: rate [Wilson 95% interval] (episodes).\n"
             if run.reference is None
-            else "Published values (no episode counts, so no intervals).\n"
+            else f"Published values (no episode counts, so no intervals). {PUBLISHED_CAVEAT}\n"
         )
         md.append("| task | " + " | ".join(f"L{lv}" for lv in LEVELS) + " |")
         md.append("|---|" + "---|" * len(LEVELS))
@@ -179,29 +180,34 @@ def _online_differences(
     md = report.markdown
     for run in runs:
         diffs = compare_cells(run, baseline)
+        indicative = baseline.reference is not None
         md.append(f"## {run.label} minus {baseline.label} (percentage points)\n")
         md.append(
             "Cells: difference [95% interval] p; paired = exact McNemar on the same "
             "episodes, otherwise Newcombe interval and Fisher's exact test (against a "
             "published row: the published rate is taken as fixed).\n"
         )
+        if indicative:
+            md.append(f"**Indicative only.** {PUBLISHED_CAVEAT}\n")
         md.append("| task | " + " | ".join(f"L{lv}" for lv in LEVELS) + " |")
         md.append("|---|" + "---|" * len(LEVELS))
         for task in _tasks(cells[run.label]):
             row = []
             for lv in LEVELS:
                 diff = diffs.get((task, lv))
-                row.append("" if diff is None else _diff_text(diff))
+                row.append("" if diff is None else _diff_text(diff, indicative))
                 if diff is not None:
-                    report.csv_rows.append(_csv_diff(run.label, baseline.label, task, lv, diff))
+                    report.csv_rows.append(
+                        _csv_diff(run.label, baseline.label, task, lv, diff, indicative)
+                    )
             md.append(f"| T{task_number(task)} {task} | " + " | ".join(row) + " |")
         row = []
         for lv in LEVELS:
             diff = level_difference(diffs, lv)
-            row.append("" if diff is None else _diff_text(diff))
+            row.append("" if diff is None else _diff_text(diff, indicative))
             if diff is not None:
                 report.csv_rows.append(
-                    _csv_diff(run.label, baseline.label, "level_average", lv, diff)
+                    _csv_diff(run.label, baseline.label, "level_average", lv, diff, indicative)
                 )
         md.append("| **level average** | " + " | ".join(row) + " |\n")
 
@@ -211,10 +217,11 @@ def _level(cell: Cell) -> str:
     return _pct(cell.rate) + _ci(cell) + (f" ({cell.tasks} tasks)" if cell.n else "")
 
 
-def _diff_text(diff: Difference) -> str:
+def _diff_text(diff: Difference, indicative: bool = False) -> str:
     sign = "+" if diff.estimate >= 0 else ""
     paired = ", paired" if diff.paired else ""
-    return f"{sign}{_pct(diff.estimate)}{_ci(diff)} p={diff.p_value:.3g}{paired}"
+    note = ", indicative" if indicative else ""
+    return f"{sign}{_pct(diff.estimate)}{_ci(diff)} p={diff.p_value:.3g}{paired}{note}"
 
 
 def _csv(run: str, task: str, level: int | str, metric: str, cell: Cell) -> dict[str, Any]:
@@ -231,10 +238,13 @@ def _csv(run: str, task: str, level: int | str, metric: str, cell: Cell) -> dict
         "baseline": "",
         "p_value": "",
         "paired": "",
+        "indicative": "",
     }
 
 
-def _csv_diff(run: str, base: str, task: str, level: int, diff: Difference) -> dict[str, Any]:
+def _csv_diff(
+    run: str, base: str, task: str, level: int, diff: Difference, indicative: bool = False
+) -> dict[str, Any]:
     return {
         "run": run,
         "task": task,
@@ -248,6 +258,7 @@ def _csv_diff(run: str, base: str, task: str, level: int, diff: Difference) -> d
         "baseline": base,
         "p_value": diff.p_value,
         "paired": diff.paired,
+        "indicative": indicative,
     }
 
 
@@ -388,6 +399,7 @@ def write_report(report: Report, out: Path) -> Path:
         "baseline",
         "p_value",
         "paired",
+        "indicative",
     ]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
