@@ -135,10 +135,15 @@ def test_offline_perturbations_side_by_side_and_report(
     assert metrics["gobbledygook_vocabulary"] == "english-words"
     text = (out / "metrics.md").read_text()
     assert all(f"| {name} |" in text for name in names)
+    table = [line for line in text.splitlines() if line.startswith("| last.ckpt@")]
+    assert len(table) >= 2 * len(names)  # per task and "all", for every perturbation
     report = tmp_path / "report"
     run = run_eval("report", out, "--out", report, "--resamples", "20")
     assert run.code == 0, run.err
     assert "Offline (teacher-forced) metrics" in (report / "report.md").read_text()
+    # one renderer, one bootstrap: metrics.md and report.md print the same lines
+    reported = set((report / "report.md").read_text().splitlines())
+    assert table and set(table) <= reported
     assert (report / "offline.png").is_file()
     run = run_eval("report", out, "--baseline", out, "--baseline-perturbation", "noop",
                    "--out", report, "--resamples", "20")  # fmt: skip

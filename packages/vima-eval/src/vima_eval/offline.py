@@ -46,7 +46,6 @@ from vima_train.metrics import Totals, step_totals, summarize
 from vima_train.model.actions import axis_indices
 from vima_train.model.policy import Policy
 
-from vima_eval.figures import grouped_bars
 from vima_eval.model_input import (
     EpisodeArrays,
     PatchImageMask,
@@ -56,8 +55,11 @@ from vima_eval.model_input import (
     masked_prompt,
     perturbed_arrays,
 )
-from vima_eval.results import OFFLINE, write_results
-from vima_eval.scoring import Cell
+from vima_eval.rendering import OfflineCells, ci, offline_figure, offline_markdown, pct
+from vima_eval.results import OFFLINE, RESULTS_FILE, write_results
+from vima_eval.runs import Run, split_runs
+from vima_eval.scoring import Cell, offline_cells
+from vima_eval.statistics import bootstrap_intervals
 
 METRICS_SCHEMA = "vima-eval/offline-metrics"
 METRICS_VERSION = 1
@@ -260,25 +262,22 @@ def _subset(sums: Sums, index: list[int]) -> Sums:
 def metrics_with_intervals(
     sums: Sums, axis_names: tuple[str, ...], resamples: int, seed: int = 0
 ) -> dict[str, Any]:
-    """vima-train's metrics of the summed episodes, each with a bootstrap interval."""
+    """vima-train's metrics of the summed episodes, each with a percentile bootstrap interval
+    over episodes (`vima_eval.statistics.bootstrap_intervals`, the report's bootstrap)."""
     point = summarize(sums.totals(), axis_names)
+    keys = list(point)
     n = len(sums.steps)
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = defaultdict(list)
-    for _ in range(resamples if n else 0):
-        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-        for key, value in summarize(sums.totals(weights), axis_names).items():
-            draws[key].append(value)
+
+    def statistic(index: np.ndarray) -> np.ndarray:
+        weights = np.bincount(index, minlength=n).astype(np.float64)
+        values = summarize(sums.totals(weights), axis_names)
+        return np.array([values[key] for key in keys], np.float64)
+
+    lows, highs = bootstrap_intervals(statistic, n, resamples=resamples, seed=seed)
+    lows, highs = np.broadcast_to(lows, (len(keys),)), np.broadcast_to(highs, (len(keys),))
     out: dict[str, Any] = {"episodes": n}
-    for key, value in point.items():
-        values = np.asarray(draws[key], np.float64)
-        values = values[~np.isnan(values)]
-        low, high = (
-            (float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975)))
-            if values.size
-            else (math.nan, math.nan)
-        )
-        out[key] = {"value": value, "low": low, "high": high}
+    for key, low, high in zip(keys, lows, highs, strict=True):
+        out[key] = {"value": point[key], "low": float(low), "high": float(high)}
     return out
 
 
@@ -313,65 +312,29 @@ def result_rows(
     return rows
 
 
-def _md_value(entry: dict[str, float], percent: bool = True) -> str:
-    scale, digits = (100, 1) if percent else (1, 3)
-    if math.isnan(entry["value"]):
-        return "—"
-    text = f"{scale * entry['value']:.{digits}f}"
-    if not math.isnan(entry["low"]):
-        text += f" [{scale * entry['low']:.{digits}f}, {scale * entry['high']:.{digits}f}]"
-    return text
-
-
-def render_markdown(metrics: dict[str, Any]) -> str:
-    """metrics.md: headline table and per-task accuracy side by side."""
+def render_markdown(metrics: dict[str, Any], runs: list[Run], cells: OfflineCells) -> str:
+    """metrics.md: the offline table of `vima-eval report` (the same renderer, the same
+    numbers), then per-axis accuracy and the throughput."""
     names = list(metrics["perturbations"])
     lines = [
         f"# Offline evaluation of {metrics['checkpoint']['id']}\n",
         f"Dataset `{metrics['dataset']}`, variant `{metrics['variant']}`, split "
-        f"`{metrics['split']}`, perturbation seed {metrics['seed']}; {metrics['confidence']}.\n",
-        "| perturbation | episodes | accuracy (%) | all axes right (%) | loss |",
-        "|---|---|---|---|---|",
-    ]
-    for name in names:
-        overall = metrics["perturbations"][name]["overall"]
-        lines.append(
-            f"| {name} | {overall['episodes']} | {_md_value(overall['acc'])} | "
-            f"{_md_value(overall['all_axes_acc'])} | {_md_value(overall['loss'], False)} |"
-        )
-    lines += [
-        "",
-        "## Accuracy (%) per task\n",
-        "| task | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
-    ]
-    tasks = sorted(
-        {t for n in names for t in metrics["perturbations"][n]["tasks"]},
-        key=lambda t: Task[t].value,
-    )
-    for task in tasks:
-        cells = [
-            _md_value(metrics["perturbations"][n]["tasks"][task]["acc"])
-            if task in metrics["perturbations"][n]["tasks"]
-            else ""
-            for n in names
-        ]
-        lines.append(f"| T{Task[task].value + 1} {task} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
+        f"`{metrics['split']}`, perturbation seed {metrics['seed']}; episodes a perturbation "
+        "left unchanged are not scored.\n",
+        *offline_markdown(runs, cells),
         "## Accuracy (%) per action axis\n",
         "| axis | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
     for axis in metrics["axis_names"]:
-        cells = [_md_value(metrics["perturbations"][n]["overall"][f"{axis}/acc"]) for n in names]
+        values = [metrics["perturbations"][n]["overall"][f"{axis}/acc"] for n in names]
+        cells = [pct(v["value"]) + _interval(v) for v in values]
         lines.append(f"| {axis} | " + " | ".join(cells) + " |")
     timing = metrics["timing"]
-    share = timing["perturb_tokenize_share"]
     lines += [
         "",
-        f"{timing['episodes_per_s']:.2f} episodes/s; perturbation + tokenization {share:.1%} "
-        "of the time.",
+        f"{timing['episodes_per_s']:.2f} episodes/s; perturbation + tokenization "
+        f"{timing['perturb_tokenize_share']:.1%} of the time.",
         "",
         "![accuracy](offline.png)",
         "",
@@ -379,26 +342,79 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _figure(metrics: dict[str, Any]) -> bytes:
-    series: dict[str, dict[str, Cell]] = {}
-    groups: list[str] = []
-    for name, entry in metrics["perturbations"].items():
-        cells = {}
-        for task, values in entry["tasks"].items():
-            acc = values["acc"]
-            cells[task] = Cell(acc["value"], acc["low"], acc["high"], values["episodes"])
-            if task not in groups:
-                groups.append(task)
-        acc = entry["overall"]["acc"]
-        cells["all"] = Cell(acc["value"], acc["low"], acc["high"], entry["overall"]["episodes"])
-        series[name] = cells
-    groups = [*sorted(groups, key=lambda t: Task[t].value), "all"]
-    return grouped_bars(
-        series,
-        groups,
-        ylabel="per-axis accuracy (%)",
-        title="Teacher-forced accuracy (95% bootstrap interval over episodes)",
-    )
+def _interval(entry: dict[str, float]) -> str:
+    return ci(Cell(entry["value"], entry["low"], entry["high"], 0))
+
+
+def _evaluate_all(
+    policy: Policy,
+    episodes: Iterator[EpisodeArrays],
+    chosen: list[Perturbation],
+    settings: dict[str, Any],
+    timing: Timing,
+) -> tuple[dict[str, Sums], int]:
+    """Every episode under every perturbation, a chunk of episodes at a time."""
+    sums = {perturbation.name: Sums() for perturbation in chosen}
+    bar = tqdm(desc="offline", unit="ep", file=sys.stderr, dynamic_ncols=True)
+    count = 0
+    try:
+        while True:
+            began = time.perf_counter()
+            chunk = next(_chunks(episodes, CHUNK_EPISODES), None)
+            timing.load += time.perf_counter() - began
+            if chunk is None:
+                return sums, count
+            for perturbation in chosen:
+                evaluate(policy, chunk, perturbation, timing=timing,
+                         sums=sums[perturbation.name], **settings)  # fmt: skip
+            count += len(chunk)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+
+
+def perturbation_metrics(
+    done: Sums, perturbation: Perturbation, axis_names: tuple[str, ...], resamples: int
+) -> dict[str, Any]:
+    """metrics.json's entry of one perturbation, over the episodes it changed."""
+    scored = [i for i, applies in enumerate(done.applies) if applies]
+    by_task: dict[str, list[int]] = defaultdict(list)
+    for i in scored:
+        by_task[done.tasks[i]].append(i)
+    return {
+        "kind": perturbation.kind.value,
+        "unchanged_episodes": len(done.applies) - len(scored),
+        "overall": metrics_with_intervals(_subset(done, scored), axis_names, resamples),
+        "tasks": {
+            task: metrics_with_intervals(_subset(done, index), axis_names, resamples)
+            for task, index in sorted(by_task.items(), key=lambda kv: Task[kv[0]].value)
+        },
+    }
+
+
+def _timing(timing: Timing, evaluated: int, total: float) -> dict[str, float]:
+    return {
+        "episodes": evaluated,
+        "total_s": total,
+        "episodes_per_s": evaluated / total if total else math.nan,
+        "load_s": timing.load,
+        "perturb_tokenize_s": timing.perturb_tokenize,
+        "collate_s": timing.collate,
+        "forward_s": timing.forward,
+        "perturb_tokenize_share": timing.perturb_tokenize / total if total else math.nan,
+    }
+
+
+def _write(out: Path, metrics: dict[str, Any], rows: list[dict[str, Any]], resamples: int) -> None:
+    """episodes.parquet, metrics.md, offline.png and metrics.json (each atomically)."""
+    runs = split_runs(rows)
+    cells = {run.label: offline_cells(run, resamples) for run in runs}
+    markdown = render_markdown(metrics, runs, cells)
+    figure = offline_figure(runs, cells)
+    write_results(out / RESULTS_FILE, rows)
+    atomic_write_bytes(out / "offline.png", figure)
+    atomic_write_text(out / "metrics.md", markdown)
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, allow_nan=True) + "\n")
 
 
 def run_offline(
@@ -437,81 +453,26 @@ def run_offline(
     policy = load_policy(checkpoint, device)
     meta = policy.checkpoint_meta or {}
     check_compatible(meta, shards, f"{dataset} ({variant}--preprocessed)")
-    tokenizer = tokenizer_of(meta)
     vocabulary = gobbledygook_vocabulary(policy.config)
-    axis_names = tuple(meta["axis_names"])
-    ident = checkpoint_id(checkpoint)
-    timing = Timing()
-    started = time.perf_counter()
-    sums = {perturbation.name: Sums() for perturbation in chosen}
+    axis_names, ident = tuple(meta["axis_names"]), checkpoint_id(checkpoint)
+    timing, started = Timing(), time.perf_counter()
+    settings = {"seed": seed, "tokenizer": tokenizer_of(meta), "batch_size": batch_size,
+                "device": device, "patch_image_mask": patch_image_mask}  # fmt: skip
     episodes = iter_episodes(dataset, variant, shards, limit)
-    bar = tqdm(desc="offline", unit="ep", file=sys.stderr, dynamic_ncols=True)
-    count = 0
-    try:
-        while True:  # a chunk of episodes is read, then evaluated under every perturbation
-            began = time.perf_counter()
-            chunk = next(_chunks(episodes, CHUNK_EPISODES), None)
-            timing.load += time.perf_counter() - began
-            if chunk is None:
-                break
-            for perturbation in chosen:
-                evaluate(policy, chunk, perturbation, seed=seed, tokenizer=tokenizer,
-                         batch_size=batch_size, device=device, timing=timing,
-                         sums=sums[perturbation.name],
-                         patch_image_mask=patch_image_mask)  # fmt: skip
-            count += len(chunk)
-            bar.update(len(chunk))
-    finally:
-        bar.close()
+    sums, count = _evaluate_all(policy, episodes, chosen, settings, timing)
     if not count:
         raise ValueError(f"{dataset}: no episodes in {variant!r} split {split!r}")
-    results: dict[str, Any] = {}
-    rows: list[dict[str, Any]] = []
-    for perturbation in chosen:
-        done = sums[perturbation.name]
-        by_task: dict[str, list[int]] = defaultdict(list)
-        for i, task in enumerate(done.tasks):
-            by_task[task].append(i)
-        results[perturbation.name] = {
-            "kind": perturbation.kind.value,
-            "overall": metrics_with_intervals(done, axis_names, resamples),
-            "tasks": {
-                task: metrics_with_intervals(_subset(done, index), axis_names, resamples)
-                for task, index in sorted(by_task.items(), key=lambda kv: Task[kv[0]].value)
-            },
-        }
-        rows += result_rows(done, ident, perturbation, seed, vocabulary)
-    total = time.perf_counter() - started
-    evaluated = count * len(chosen)
+    rows = [row for p in chosen for row in result_rows(sums[p.name], ident, p, seed, vocabulary)]
     metrics = {
-        "schema": METRICS_SCHEMA,
-        "version": METRICS_VERSION,
+        "schema": METRICS_SCHEMA, "version": METRICS_VERSION,
         "checkpoint": {"id": ident, "path": str(checkpoint), "step": meta.get("global_step")},
-        "dataset": str(dataset),
-        "variant": variant,
-        "split": split,
-        "seed": seed,
-        "device": device,
-        "gobbledygook_vocabulary": vocabulary.value,
-        "patch_image_mask": patch_image_mask.value,
-        "axis_names": list(axis_names),
+        "dataset": str(dataset), "variant": variant, "split": split, "seed": seed,
+        "device": device, "gobbledygook_vocabulary": vocabulary.value,
+        "patch_image_mask": patch_image_mask.value, "axis_names": list(axis_names),
         "confidence": f"95% percentile bootstrap over episodes ({resamples} resamples)",
-        "perturbations": results,
-        "timing": {
-            "episodes": evaluated,
-            "total_s": total,
-            "episodes_per_s": evaluated / total if total else math.nan,
-            "load_s": timing.load,
-            "perturb_tokenize_s": timing.perturb_tokenize,
-            "collate_s": timing.collate,
-            "forward_s": timing.forward,
-            "perturb_tokenize_share": timing.perturb_tokenize / total if total else math.nan,
-        },
-    }
-    markdown = render_markdown(metrics)
-    figure = _figure(metrics)
-    write_results(out / "episodes.parquet", rows)
-    atomic_write_bytes(out / "offline.png", figure)
-    atomic_write_text(out / "metrics.md", markdown)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1, allow_nan=True) + "\n")
+        "perturbations": {p.name: perturbation_metrics(sums[p.name], p, axis_names, resamples)
+                          for p in chosen},
+        "timing": _timing(timing, count * len(chosen), time.perf_counter() - started),
+    }  # fmt: skip
+    _write(out, metrics, rows, resamples)
     return out

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,18 @@ from vima_schema.atomic import atomic_write_bytes, atomic_write_text
 from vima_eval.figures import grouped_bars
 from vima_eval.paper_table import paper_csv, paper_latex, paper_markdown, paper_rows
 from vima_eval.reference import PUBLISHED_CAVEAT
+from vima_eval.rendering import (
+    ci,
+    csv_cell,
+    latex_escape,
+    offline_csv,
+    offline_figure,
+    offline_markdown,
+    pct,
+)
 from vima_eval.results import LEVELS, OFFLINE, ONLINE
 from vima_eval.runs import Run, builtin_run, task_number
 from vima_eval.scoring import (
-    OFFLINE_METRICS,
     Cell,
     compare_cells,
     level_difference,
@@ -38,16 +45,6 @@ from vima_eval.scoring import (
     success_cells,
 )
 from vima_eval.statistics import Difference
-
-
-def _pct(value: float) -> str:
-    return "—" if math.isnan(value) else f"{100 * value:.1f}"
-
-
-def _ci(cell: Cell | Difference) -> str:
-    if math.isnan(cell.low):
-        return ""
-    return f" [{_pct(cell.low)}, {_pct(cell.high)}]"
 
 
 def _tasks(cells: dict[tuple[str, int], Cell]) -> list[str]:
@@ -87,7 +84,7 @@ def build_report(
         if rows:
             report.markdown += paper_markdown(rows, include_unchanged)
             report.csv_rows += paper_csv(rows)
-            report.latex.append(paper_latex(rows, _latex_escape))
+            report.latex.append(paper_latex(rows, latex_escape))
     if offline:
         _offline_section(
             report, offline, baseline if baseline and baseline.mode == OFFLINE else None, resamples
@@ -129,19 +126,19 @@ def _online_section(report: Report, runs: list[Run], baseline: Run | None) -> No
                 row.append(
                     ""
                     if cell is None
-                    else _pct(cell.rate) + _ci(cell) + (f" ({cell.n})" if cell.n else "")
+                    else pct(cell.rate) + ci(cell) + (f" ({cell.n})" if cell.n else "")
                 )
             md.append(f"| T{task_number(task)} {task} | " + " | ".join(row) + " |")
         mean_row = [
-            _pct(means[run.label][lv].rate) if lv in means[run.label] else "" for lv in LEVELS
+            pct(means[run.label][lv].rate) if lv in means[run.label] else "" for lv in LEVELS
         ]
         md.append("| **level average** | " + " | ".join(mean_row) + " |\n")
         for (task, lv), cell in sorted(
             own.items(), key=lambda kv: (task_number(kv[0][0]), kv[0][1])
         ):
-            report.csv_rows.append(_csv(run.label, task, lv, "success", cell))
+            report.csv_rows.append(csv_cell(run.label, task, lv, "success", cell))
         for lv, cell in means[run.label].items():
-            report.csv_rows.append(_csv(run.label, "level_average", lv, "success", cell))
+            report.csv_rows.append(csv_cell(run.label, "level_average", lv, "success", cell))
     if baseline is not None:
         _online_differences(
             report, [r for r in runs if r is not baseline and r.reference is None], baseline, cells
@@ -165,12 +162,12 @@ def _strict_section(report: Report, runs: list[Run]) -> None:
     for run in timed:
         cells = success_cells(run, strict=True)
         means = level_means(cells)
-        row = [_pct(means[lv].rate) + _ci(means[lv]) if lv in means else "" for lv in LEVELS]
+        row = [pct(means[lv].rate) + ci(means[lv]) if lv in means else "" for lv in LEVELS]
         md.append(f"| {run.label} | " + " | ".join(row) + " |")
         for (task, lv), cell in cells.items():
-            report.csv_rows.append(_csv(run.label, task, lv, "success_strict", cell))
+            report.csv_rows.append(csv_cell(run.label, task, lv, "success_strict", cell))
         for lv, cell in means.items():
-            report.csv_rows.append(_csv(run.label, "level_average", lv, "success_strict", cell))
+            report.csv_rows.append(csv_cell(run.label, "level_average", lv, "success_strict", cell))
     md.append("")
 
 
@@ -214,32 +211,14 @@ def _online_differences(
 
 def _level(cell: Cell) -> str:
     """A level average with its interval and, for runs with episodes, the tasks averaged."""
-    return _pct(cell.rate) + _ci(cell) + (f" ({cell.tasks} tasks)" if cell.n else "")
+    return pct(cell.rate) + ci(cell) + (f" ({cell.tasks} tasks)" if cell.n else "")
 
 
 def _diff_text(diff: Difference, indicative: bool = False) -> str:
     sign = "+" if diff.estimate >= 0 else ""
     paired = ", paired" if diff.paired else ""
     note = ", indicative" if indicative else ""
-    return f"{sign}{_pct(diff.estimate)}{_ci(diff)} p={diff.p_value:.3g}{paired}{note}"
-
-
-def _csv(run: str, task: str, level: int | str, metric: str, cell: Cell) -> dict[str, Any]:
-    return {
-        "run": run,
-        "task": task,
-        "level": level,
-        "metric": metric,
-        "value": cell.rate,
-        "low": "" if math.isnan(cell.low) else cell.low,
-        "high": "" if math.isnan(cell.high) else cell.high,
-        "episodes": cell.n,
-        "tasks": cell.tasks or "",
-        "baseline": "",
-        "p_value": "",
-        "paired": "",
-        "indicative": "",
-    }
+    return f"{sign}{pct(diff.estimate)}{ci(diff)} p={diff.p_value:.3g}{paired}{note}"
 
 
 def _csv_diff(
@@ -272,9 +251,9 @@ def _latex_levels(runs: list[Run], means: dict[str, dict[int, Cell]]) -> str:
     ]
     for run in runs:
         values = [
-            _pct(means[run.label][lv].rate) if lv in means[run.label] else "--" for lv in LEVELS
+            pct(means[run.label][lv].rate) if lv in means[run.label] else "--" for lv in LEVELS
         ]
-        lines.append(_latex_escape(run.label) + " & " + " & ".join(values) + " \\\\")
+        lines.append(latex_escape(run.label) + " & " + " & ".join(values) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", ""]
     return "\n".join(lines)
 
@@ -288,10 +267,10 @@ def _latex_tasks(label: str, cells: dict[tuple[str, int], Cell], means: dict[int
         "\\midrule",
     ]
     for task in _tasks(cells):
-        values = [_pct(cells[task, lv].rate) if (task, lv) in cells else "--" for lv in LEVELS]
-        name = _latex_escape(f"T{task_number(task)} {task}")
+        values = [pct(cells[task, lv].rate) if (task, lv) in cells else "--" for lv in LEVELS]
+        name = latex_escape(f"T{task_number(task)} {task}")
         lines.append(name + " & " + " & ".join(values) + " \\\\")
-    average = [_pct(means[lv].rate) if lv in means else "--" for lv in LEVELS]
+    average = [pct(means[lv].rate) if lv in means else "--" for lv in LEVELS]
     lines += [
         "\\midrule",
         "Average & " + " & ".join(average) + " \\\\",
@@ -302,48 +281,16 @@ def _latex_tasks(label: str, cells: dict[tuple[str, int], Cell], means: dict[int
     return "\n".join(lines)
 
 
-def _latex_escape(text: str) -> str:
-    for char, escaped in (
-        ("\\", "\\textbackslash{}"),
-        ("_", "\\_"),
-        ("%", "\\%"),
-        ("&", "\\&"),
-        ("#", "\\#"),
-        ("$", "\\$"),
-    ):
-        text = text.replace(char, escaped)
-    return text
-
-
 def _offline_section(report: Report, runs: list[Run], baseline: Run | None, resamples: int) -> None:
+    cells = {run.label: offline_cells(run, resamples) for run in runs}
+    report.markdown += offline_markdown(runs, cells)
+    report.csv_rows += offline_csv(runs, cells)
     md = report.markdown
-    all_cells = {run.label: offline_cells(run, resamples) for run in runs}
-    md.append("## Offline (teacher-forced) metrics\n")
-    md.append(
-        "accuracy = pooled per-axis accuracy (padding excluded); all axes = share of "
-        "timesteps with every axis right; loss = mean per-axis cross-entropy per "
-        "timestep. 95% bootstrap intervals over episodes.\n"
-    )
-    md.append("| run | task | episodes | accuracy (%) | all axes (%) | loss |")
-    md.append("|---|---|---|---|---|---|")
-    for run in runs:
-        cells = all_cells[run.label]
-        tasks = [*sorted({t for t, _ in cells if t != "all"}, key=task_number), "all"]
-        for task in tasks:
-            acc, every, loss = (cells[task, m] for m in OFFLINE_METRICS)
-            md.append(
-                f"| {run.label} | {task} | {acc.n} | {_pct(acc.rate)}{_ci(acc)} | "
-                f"{_pct(every.rate)}{_ci(every)} | {loss.rate:.3f} "
-                f"[{loss.low:.3f}, {loss.high:.3f}] |"
-            )
-            for metric in OFFLINE_METRICS:
-                report.csv_rows.append(_csv(run.label, task, 0, metric, cells[task, metric]))
-    md.append("")
     if baseline is not None:
         md.append(f"### Difference in pooled accuracy against {baseline.label}\n")
         md.append(
             "| run | accuracy difference (points) | 95% interval (paired bootstrap "
-            "when the same episodes were run) |"
+            "when the baseline ran the same episodes) |"
         )
         md.append("|---|---|---|")
         for run in runs:
@@ -355,7 +302,7 @@ def _offline_section(report: Report, runs: list[Run], baseline: Run | None, resa
                 f"{100 * high:.1f}]{' paired' if paired else ''} |"
             )
         md.append("")
-    report.figures["offline.png"] = _offline_figure(runs, all_cells)
+    report.figures["offline.png"] = offline_figure(runs, cells)
 
 
 def _levels_figure(runs: list[Run], means: dict[str, dict[int, Cell]]) -> bytes:
@@ -365,21 +312,6 @@ def _levels_figure(runs: list[Run], means: dict[str, dict[int, Cell]]) -> bytes:
         [f"L{lv}" for lv in LEVELS],
         ylabel="success rate (%)",
         title="Success rate by level (unweighted task mean, 95% interval)",
-    )
-
-
-def _offline_figure(runs: list[Run], cells: dict[str, dict[tuple[str, str], Cell]]) -> bytes:
-    found = {t for label in cells for t, _ in cells[label] if t != "all"}
-    tasks = [*sorted(found, key=task_number), "all"]
-    series = {
-        run.label: {t: c for (t, m), c in cells[run.label].items() if m == "accuracy"}
-        for run in runs
-    }
-    return grouped_bars(
-        series,
-        tasks,
-        ylabel="per-axis accuracy (%)",
-        title="Teacher-forced accuracy per task (95% bootstrap interval)",
     )
 
 

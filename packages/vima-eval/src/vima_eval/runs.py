@@ -4,7 +4,7 @@ and the built-in published rows."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,19 +53,23 @@ def result_path(path: Path) -> Path:
     return path / RESULTS_FILE if path.is_dir() else path
 
 
+def split_runs(rows: Iterable[dict[str, Any]]) -> list[Run]:
+    """Result rows split into runs by (mode, checkpoint, perturbation, difficulty)."""
+    runs: dict[tuple[str, str, str, str], Run] = {}
+    for row in rows:
+        key = (row["mode"], row["checkpoint"], row["perturbation"], row["difficulty"])
+        if key not in runs:
+            label = f"{row['checkpoint']} / {row['perturbation']}"
+            if row["difficulty"] != "easy":
+                label += f" / {row['difficulty']}"
+            runs[key] = Run(label=label, mode=row["mode"], perturbation=row["perturbation"])
+        runs[key].rows.append(row)
+    return list(runs.values())
+
+
 def load_runs(paths: Sequence[Path]) -> list[Run]:
     """Read result tables (ResultError for a foreign file) and split them into runs."""
-    runs: dict[tuple[str, str, str, str], Run] = {}
-    for path in paths:
-        for row in read_results(result_path(path)).to_pylist():
-            key = (row["mode"], row["checkpoint"], row["perturbation"], row["difficulty"])
-            if key not in runs:
-                label = f"{row['checkpoint']} / {row['perturbation']}"
-                if row["difficulty"] != "easy":
-                    label += f" / {row['difficulty']}"
-                runs[key] = Run(label=label, mode=row["mode"], perturbation=row["perturbation"])
-            runs[key].rows.append(row)
-    return list(runs.values())
+    return split_runs(row for path in paths for row in read_results(result_path(path)).to_pylist())
 
 
 def builtin_run(name: str) -> Run:

@@ -19,6 +19,7 @@ from vima_eval.runs import Run
 from vima_eval.statistics import (
     Difference,
     bootstrap_interval,
+    bootstrap_intervals,
     mean_difference,
     mean_interval,
     newcombe_difference,
@@ -180,14 +181,11 @@ def offline_difference(
         everything = np.arange(len(keys))
         low, high = bootstrap_interval(paired, len(keys), resamples=resamples)
         return paired(everything), low, high, True
-    rng = np.random.default_rng(0)
     a, b = mine, base
-    draws = [
-        offline_metric(a, "accuracy", rng.integers(0, len(a), len(a)))
-        - offline_metric(b, "accuracy", rng.integers(0, len(b), len(b)))
-        for _ in range(resamples)
-    ]
-    estimate = offline_metric(a, "accuracy", np.arange(len(a))) - offline_metric(
-        b, "accuracy", np.arange(len(b))
-    )
-    return estimate, float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975)), False
+
+    def difference(i: np.ndarray, j: np.ndarray) -> float:
+        return offline_metric(a, "accuracy", i) - offline_metric(b, "accuracy", j)
+
+    low, high = bootstrap_intervals(difference, len(a), len(b), resamples=resamples)
+    estimate = difference(np.arange(len(a)), np.arange(len(b)))
+    return estimate, float(low), float(high), False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -110,21 +111,35 @@ def mean_difference(differences: Sequence[Difference]) -> Difference:
     return Difference(d, d - Z95 * se, d + Z95 * se, p_value, paired=paired, n=k)
 
 
-def bootstrap_interval(
-    statistic: Callable[[np.ndarray], float],
-    n: int,
-    *,
+def bootstrap_intervals(
+    statistic: Callable[..., Any],
+    *sizes: int,
     resamples: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap (scipy's `bootstrap`) over episodes: `statistic` gets one array of
+    resampled episode indices per sample (of `sizes` episodes each, resampled independently)
+    and returns a value or an array of values; (lows, highs) of the same shape (a single NaN
+    each where a sample has fewer than two episodes or `resamples` is 0)."""
+    if resamples == 0 or min(sizes, default=0) < 2:
+        return np.asarray(math.nan), np.asarray(math.nan)
+    result = scipy_stats.bootstrap(
+        tuple(np.arange(n) for n in sizes),
+        statistic,
+        n_resamples=resamples,
+        confidence_level=level,
+        method="percentile",
+        vectorized=False,
+        random_state=np.random.default_rng(seed),
+    )
+    interval = result.confidence_interval
+    return np.asarray(interval.low, np.float64), np.asarray(interval.high, np.float64)
+
+
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray], float], n: int, *, resamples: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of `statistic(indices)` over `n` episodes."""
-    if n == 0:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(resamples)])
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return (math.nan, math.nan)
-    tail = (1 - level) / 2
-    return (float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail)))
+    low, high = bootstrap_intervals(statistic, n, resamples=resamples, seed=seed)
+    return float(low), float(high)
