@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from vima_schema.perturbations import Perturbation
-from vima_sim.recording import EpisodeRecorder
+from vima_sim import EpisodeRecorder
 from vima_train.checkpoint import load_policy, tokenizer_of
 from vima_train.data.batch import collate_observations, collate_prompts
 from vima_train.model.actions import axis_indices

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from vima_sim.rollout import SEED_ATTEMPTS, SEED_STRIDE
-from vima_sim.tasks import SceneSamplingError
+from vima_sim import SEED_ATTEMPTS, SEED_STRIDE, SceneSamplingError
 
 from vima_eval.online.agents import Agent
 from vima_eval.online.plan import Job

@@ -30,7 +30,7 @@ from vima_schema.perturbations import (
     instruction_from_row,
 )
 from vima_schema.record import episode_to_record
-from vima_sim.tasks.base import WORKSPACE_HIGH, WORKSPACE_LOW
+from vima_sim import WORKSPACE_HIGH, WORKSPACE_LOW
 from vima_tokenize.actions import KEY_AXES, Z_FILL, discretize, undiscretize
 from vima_tokenize.preprocess import preprocess_row
 from vima_tokenize.record import VIEW_NAMES

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vima_schema.enums import Partition, Task
-from vima_sim.tasks import available
+from vima_sim import available
 
 from vima_eval.online.seeds import episode_seed
 

@@ -6,7 +6,7 @@ episode of a run gets its own scene, the same inputs always give the same scene 
 checkpoint, perturbation, worker count or shard), and seeds do not collide with the small
 consecutive seeds `vima-sim generate` uses for training data (those start at its `--seed`).
 When the simulator cannot sample a scene for a seed, vima-sim's rule applies: the seeds
-`seed + k * vima_sim.rollout.SEED_STRIDE` (k < SEED_ATTEMPTS) are tried in turn, and the seed
+`seed + k * vima_sim.SEED_STRIDE` (k < SEED_ATTEMPTS) are tried in turn, and the seed
 actually used is recorded in the result row (`episode_seed`).
 """
 
