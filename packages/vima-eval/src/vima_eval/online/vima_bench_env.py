@@ -29,7 +29,7 @@ from typing import IO, Any
 import numpy as np
 from vima_schema.enums import PlaceholderType, View
 from vima_schema.models import ActionBounds, AssetObject, ObjectInfo, PromptAsset
-from vima_sim.tasks import SceneSamplingError
+from vima_sim import SceneSamplingError
 
 from vima_eval.online import vima_bench_server
 from vima_eval.online.vima_bench_server import VIEWS, ProtocolError, decode_frame, write_frame
