@@ -1,7 +1,7 @@
 """Build the default VIMA prompt tokenizer shipped in vima-tokenize.
 
 Byte-level BPE (GPT-2 style ByteLevel pre-tokenizer and decoder, no normalizer, case kept)
-trained on `vima_tokenize.vocabulary.corpus_sentences()`; specials `<pad>` = 0, `</s>` = 1,
+trained on `vima_tokenize.corpus.corpus_sentences()`; specials `<pad>` = 0, `</s>` = 1,
 `<unk>` = 2 (never produced: the 256-byte alphabet covers any input); `</s>` appended by a
 TemplateProcessing post-processor; the 114 placeholders appended as added tokens after the
 model vocabulary. The file is written atomically.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from vima_schema.vocabulary import PLACEHOLDER_TOKENS
-from vima_tokenize.vocabulary import corpus_sentences
+from vima_tokenize.corpus import corpus_sentences
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "packages/vima-tokenize/src/vima_tokenize/data/tokenizer.json"

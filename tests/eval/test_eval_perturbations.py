@@ -179,7 +179,7 @@ def test_gobbledygook_tokens_draws_no_vima_word(
 def test_the_english_word_list_holds_no_word_of_the_tokenizer_corpus() -> None:
     import re
 
-    from vima_tokenize.vocabulary import corpus_sentences
+    from vima_tokenize.corpus import corpus_sentences
 
     corpus = {w.lower() for s in corpus_sentences() for w in re.findall(r"[A-Za-z]+", s)}
     words = english_words()

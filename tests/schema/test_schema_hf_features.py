@@ -9,8 +9,8 @@ import pyarrow as pa
 from vima_schema.enums import TASK_NAMES
 from vima_schema.hf_features import with_hf_features
 from vima_schema.record import SCHEMA, hf_schema
-from vima_tokenize.record import SCHEMA as PREPROCESSED_SCHEMA
-from vima_tokenize.record import hf_schema as preprocessed_hf_schema
+from vima_tokenize.preprocessed import SCHEMA as PREPROCESSED_SCHEMA
+from vima_tokenize.preprocessed import hf_schema as preprocessed_hf_schema
 
 
 def _datasets_metadata(schema: pa.Schema) -> dict:

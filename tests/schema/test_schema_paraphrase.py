@@ -353,7 +353,7 @@ def test_vocabulary() -> None:
 def test_one_placeholder_syntax(text: str, names: list[str]) -> None:
     # The schema, the paraphraser and the tokenizer corpus agree on what a placeholder is.
     from vima_schema.layout import placeholders
-    from vima_tokenize.vocabulary import split_on_placeholders
+    from vima_tokenize.corpus import split_on_placeholders
 
     assert placeholders(text) == names
     assert [m[1:-1] for m in PH.findall(text)] == names

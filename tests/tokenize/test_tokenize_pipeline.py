@@ -33,7 +33,7 @@ from vima_schema.safe_pickle import load_pickle
 from vima_tokenize.actions import ACTION_KEYS, bin_width, discretize, undiscretize
 from vima_tokenize.cli import main as tokenize_main
 from vima_tokenize.pipeline import TokenizeJob, tokenize_dataset, tokenize_shard
-from vima_tokenize.record import ARRAYS, image_decode, image_encode, load_arrays
+from vima_tokenize.preprocessed import ARRAYS, image_decode, image_encode, load_arrays
 from vima_tokenize.text import EncodedPrompt, decode_prompt, load_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Tests of the VIMA text tokenizer (vima_tokenize.text, vima_tokenize.vocabulary)."""
+"""Tests of the VIMA text tokenizer (vima_tokenize.text, vima_tokenize.corpus)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from vima_schema.vocabulary import (
     TEXTURE_NAMES,
 )
 from vima_tokenize import text
+from vima_tokenize.corpus import TASK_TEMPLATES, corpus_sentences, split_on_placeholders
 from vima_tokenize.text import (
     EOS_ID,
     PAD_ID,
@@ -31,7 +32,6 @@ from vima_tokenize.text import (
     load_tokenizer,
     placeholder_ids,
 )
-from vima_tokenize.vocabulary import TASK_TEMPLATES, corpus_sentences, split_on_placeholders
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JSON = REPO_ROOT / "packages/vima-tokenize/src/vima_tokenize/data/tokenizer.json"

@@ -35,7 +35,7 @@ from vima_schema.reader import read_episode
 from vima_schema.record import episode_to_record
 from vima_schema.synthetic import write_corpus
 from vima_tokenize.preprocess import preprocess_row
-from vima_tokenize.record import hf_schema
+from vima_tokenize.preprocessed import hf_schema
 from vima_tokenize.text import load_tokenizer
 
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples"

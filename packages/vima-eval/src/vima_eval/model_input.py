@@ -29,7 +29,7 @@ from vima_schema.perturbations import (
     Vocabulary,
     object_orders,
 )
-from vima_tokenize.record import VIEW_NAMES
+from vima_tokenize.preprocessed import VIEW_NAMES
 from vima_tokenize.text import encode_prompt
 from vima_train.config import ModelConfig
 from vima_train.model.policy import Policy

@@ -44,7 +44,7 @@ from vima_schema.runner import append_failure, run_items
 from vima_tokenize import __version__
 from vima_tokenize.actions import AXIS_BINS, AXIS_HIGH, AXIS_LOW, AXIS_NAMES, NUM_AXES
 from vima_tokenize.preprocess import preprocess_row
-from vima_tokenize.record import ARRAYS, hf_schema, leading_shape_names
+from vima_tokenize.preprocessed import ARRAYS, hf_schema, leading_shape_names
 from vima_tokenize.text import load_tokenizer
 
 FAILURES_FILE = "failures.jsonl"

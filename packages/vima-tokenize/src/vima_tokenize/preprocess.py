@@ -19,7 +19,7 @@ from vima_tokenize.crops import (
     object_crops,
     resize_frame,
 )
-from vima_tokenize.record import VIEW_NAMES, image_encode
+from vima_tokenize.preprocessed import VIEW_NAMES, image_encode
 from vima_tokenize.text import encode_prompt
 
 
@@ -42,7 +42,7 @@ def _stack_crops(
 def preprocess_row(
     row: dict[str, Any], tokenizer: Tokenizer, *, keep_final_observation: bool = False
 ) -> dict[str, Any]:
-    """Tokenize one parsed row (see `vima_tokenize.record` for the output columns).
+    """Tokenize one parsed row (see `vima_tokenize.preprocessed` for the output columns).
 
     Prompt images follow the placeholder order of the prompt (a placeholder used twice gives
     two images); their object ids come from the asset's `obj_info` (the object itself for object

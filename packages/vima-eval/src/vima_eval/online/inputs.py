@@ -33,7 +33,7 @@ from vima_schema.record import episode_to_record
 from vima_sim import WORKSPACE_HIGH, WORKSPACE_LOW
 from vima_tokenize.actions import KEY_AXES, Z_FILL, discretize, undiscretize
 from vima_tokenize.preprocess import preprocess_row
-from vima_tokenize.record import VIEW_NAMES
+from vima_tokenize.preprocessed import VIEW_NAMES
 from vima_train.data.batch import row_arrays
 from vima_train.model.actions import Z_AXES
 

@@ -1,4 +1,4 @@
-"""Batches: rows of `vima_tokenize.record.load_arrays` padded into tensors with masks.
+"""Batches: rows of `vima_tokenize.preprocessed.load_arrays` padded into tensors with masks.
 
 Pixels stay uint8 and bounding boxes int16 until they reach the model (4x less to copy to the
 accelerator); the model converts them. Views are stacked on their own axis (front, top).
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 from vima_tokenize.actions import AXIS_BINS, NUM_AXES
-from vima_tokenize.record import VIEW_NAMES, load_arrays
+from vima_tokenize.preprocessed import VIEW_NAMES, load_arrays
 
 IGNORE_INDEX = -100
 #: Keys `row_arrays` adds to `load_arrays`'s output.

@@ -2,7 +2,7 @@
 
 Decompressing a zstd parquet row and decoding its image residuals (`load_arrays`) cost more
 than everything else the loader does, so each preprocessed shard is converted once: every row
-goes through `vima_tokenize.record.load_arrays` and its arrays are stored as raw bytes in an
+goes through `vima_tokenize.preprocessed.load_arrays` and its arrays are stored as raw bytes in an
 uncompressed Arrow IPC file (one record batch per parquet row group, so conversion memory stays
 at one row group). Training memory-maps these files: a row's arrays are zero-copy
 `np.frombuffer` views of the mapped buffers, the operating system pages data in and out, and
@@ -28,7 +28,7 @@ from vima_schema.atomic import temporary_sibling
 from vima_schema.dataset_layout import PREPROCESSED, Shard, list_shards
 from vima_schema.enums import Task
 from vima_tokenize.pipeline import SETTINGS_KEY
-from vima_tokenize.record import ARRAYS, leading_shape, load_arrays
+from vima_tokenize.preprocessed import ARRAYS, leading_shape, load_arrays
 
 CACHE_VERSION = 2
 #: Columns kept in the cache (everything `load_arrays` and collation read).
