@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from vima_tokenize.record import load_arrays
+from vima_tokenize.preprocessed import load_arrays
 from vima_train.config import DataConfig
 from vima_train.data import collate
 from vima_train.data.module import VimaDataModule

@@ -30,7 +30,7 @@ import torch
 from torch.utils.data import DataLoader
 from vima_schema.dataset_layout import PARQUET_OPTIONS, PREPROCESSED, list_shards
 from vima_tokenize.pipeline import SETTINGS_KEY
-from vima_tokenize.record import hf_schema
+from vima_tokenize.preprocessed import hf_schema
 from vima_train.config import load_preset
 from vima_train.data import collate, row_arrays
 from vima_train.data.module import Episodes
