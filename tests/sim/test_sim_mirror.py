@@ -35,21 +35,22 @@ def test_observations_equal_textured_renders() -> None:
         textured.close()
 
 
-def test_untextured_world_renders_differ_but_segment_the_same() -> None:
-    """The physics client has no image textures: only the persistent client's renders are right."""
+def test_physics_client_shows_only_the_objects_untextured() -> None:
+    """The physics client has no image textures and no plane or workspace: only the objects'
+    depth and segmentation are right there (what the top-down map reads)."""
     env = VimaEnv("visual_manipulation")
     try:
         for seed in range(6):
             obs, _ = env.reset(seed=seed)
-            if any(
-                item.texture is not None and item.texture.asset is not None
-                for item in env.world.visible
-            ):
+            if any(item.texture is not None and item.texture.asset for item in env.world.visible):
                 break
         else:
             raise AssertionError("no seed with an image texture")
         rgb, segm = env.world.render("top")
-        assert np.array_equal(segm, obs["segm"]["top"])
-        assert not np.array_equal(rgb, obs["rgb"]["top"])
+        objects = obs["segm"]["top"] >= 2
+        assert objects.any()
+        assert np.array_equal(segm[objects], obs["segm"]["top"][objects])
+        assert not np.isin(segm[~objects], [0, 1]).any()  # no plane, no workspace
+        assert not np.array_equal(rgb[:, objects], obs["rgb"]["top"][:, objects])
     finally:
         env.close()

@@ -137,10 +137,12 @@ def template_replacements(
 class World:
     """One pybullet DIRECT client with VIMA-Bench's workspace, arm and suction cup.
 
-    With `textured=False` image textures are not loaded into this client (its own renders are
-    then only good for depth and segmentation, as the oracle's top-down map uses them): the
-    environment renders observations in a persistent second client from `visible`, where each
-    texture image is decoded once per process instead of once per reset.
+    With `textured=False` image textures are not loaded into this client and the plane and
+    workspace are hidden: its own renders are then only good for the objects' depth and
+    segmentation, which is what the oracle's top-down map and the placement sampler read
+    (the bare workspace reads as height 0 either way, its id as 2**24 - 1 instead of 0 or 1).
+    The environment renders observations in a persistent second client from `visible`,
+    where each texture image is decoded once per process instead of once per reset.
     """
 
     def __init__(self, *, textured: bool = True) -> None:
@@ -169,12 +171,18 @@ class World:
     def reset(self, *, with_robot: bool = True, spatula: bool = False) -> None:
         """A fresh world: plane (id 0), workspace (1), arm (2), suction (3, 4) or spatula (3).
 
-        The pybullet client itself is recreated, so that an episode never depends on earlier
-        ones (solver caches, broadphase order, texture memory).
+        `resetSimulation` replaces the dynamics world (bodies, constraints, solver caches,
+        broadphase), so an episode never depends on earlier ones, at a sixtieth of the cost of
+        a new client. Image textures would not survive it, which is why a `textured` world
+        reconnects instead (and why `VimaEnv` renders observations elsewhere).
         """
-        if self.client >= 0:
-            pb.disconnect(physicsClientId=self.client)
-        self.client = c = pb.connect(pb.DIRECT)
+        if self.client >= 0 and not self.textured:
+            pb.resetSimulation(physicsClientId=self.client)
+        else:
+            if self.client >= 0:
+                pb.disconnect(physicsClientId=self.client)
+            self.client = pb.connect(pb.DIRECT)
+        c = self.client
         pb.setAdditionalSearchPath(str(ASSETS_ROOT), physicsClientId=c)
         pb.setGravity(0, 0, -9.8, physicsClientId=c)
         pb.setTimeStep(TIME_STEP, physicsClientId=c)
@@ -183,6 +191,8 @@ class World:
         for urdf, position in ((PLANE_URDF, (0, 0, -0.001)), (WORKSPACE_URDF, (0.5, 0, 0))):
             body = pb.loadURDF(str(ASSETS_ROOT / urdf), position, physicsClientId=c)
             self.visible.append(VisibleBody(body, str(ASSETS_ROOT / urdf), False, None))
+            if not self.textured:
+                _hide(body, c)  # a twelfth of the top-down map's cost; heights stay 0 there
         if not with_robot:
             return
         self.ur5 = pb.loadURDF(str(ASSETS_ROOT / UR5_URDF), physicsClientId=c)
