@@ -25,14 +25,14 @@ from vima_schema.perturbations import Vocabulary, get_perturbation
 
 from vima_eval.model_input import PatchImageMask
 from vima_eval.online.episode import check_time_limit
-from vima_eval.online.metrics import (
+from vima_eval.online.parts import PARTS, PartWriter, finish, read_rows, result_key
+from vima_eval.online.plan import Job, level_tasks, plan_jobs
+from vima_eval.online.summary import (
     METRICS_SCHEMA,
     METRICS_VERSION,
     online_metrics,
     summary_scalars,
 )
-from vima_eval.online.plan import Job, level_tasks, plan_jobs
-from vima_eval.online.store import PARTS, PartWriter, finish, read_rows, result_key
 from vima_eval.online.tracking import Tracker
 from vima_eval.online.worker import Done, WorkerConfig, WorkerPool
 from vima_eval.report import build_report, write_report
