@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vima_schema.enums import Task
 
-from vima_sim.encyclopedia import get_object, get_texture
+from vima_sim.encyclopedia import TextureEntry, get_object, get_texture
 from vima_sim.tasks.base import (
     REGISTRY,
     REJECT_SAMPLING_MAX_TIMES,
@@ -15,6 +15,10 @@ from vima_sim.tasks.base import (
     TaskBase,
 )
 from vima_sim.tasks.hollow import in_hollow
+
+#: VIMA-Bench's scaling of same_texture / same_shape bases, and the bases it leaves unscaled.
+BASE_SCALING = 2.5
+UNSCALED_BASES = frozenset({"bowl", "pan", "pallet"})
 
 
 class SameAsBase(TaskBase):
@@ -32,10 +36,21 @@ class SameAsBase(TaskBase):
         """Textures the dragged objects are drawn from."""
         raise NotImplementedError
 
+    def spawn_scaled_base(self, texture: TextureEntry) -> Spawned:
+        """VIMA-Bench's base: a random base shape scaled by `BASE_SCALING` (bowl, pan and
+        pallet unscaled) at a free pose, shapes redrawn while none fits. Scaled frames,
+        containers and squares never fit the workspace, so at L1/L2 the base is a bowl."""
+        for _ in range(REJECT_SAMPLING_MAX_TIMES):
+            obj = get_object(self.choice(self.base_shapes()))
+            scaling = 1.0 if obj.name in UNSCALED_BASES else BASE_SCALING
+            item = self.spawn(obj, texture, self.random_size(obj), fixed=True, scaling=scaling)
+            if item is not None:
+                return item
+        raise SceneSamplingError("Error in sampling base object")
+
     def reset_scene(self) -> None:
         """A base, two objects sharing its profile, distractors of other profiles."""
-        base_texture = get_texture(self.choice(self.settings.base_texture))
-        base = self.spawn_base(base_texture)
+        base = self.spawn_scaled_base(get_texture(self.choice(self.settings.base_texture)))
         if base.obj.name == "bowl":
             self.pos_eps = self.common_rules["pos_eps_bowl"]
         same, other = self.shapes(base)

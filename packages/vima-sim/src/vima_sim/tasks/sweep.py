@@ -214,14 +214,12 @@ class SweepWithoutExceeding(TaskBase):
 
     # -- oracle ---------------------------------------------------------------------------------
     def oracle_action(self) -> dict[str, np.ndarray] | None:
-        """Push the block farthest from the zone centre onto the zone centre."""
+        """Push the first block (in spawn order) not yet in the zone onto the zone centre, as
+        VIMA-Bench's oracle does (it works on its first pending goal, one block per goal)."""
         remaining = [b for b in self.pending if abs(1 - self.in_zone(b, self.points[b])) >= 0.001]
         if not remaining:
             return None
-        target = np.asarray(self.zone_target[0], dtype=np.float32)
-        body = max(
-            remaining, key=lambda b: float(np.linalg.norm(np.subtract(self.pose_of(b)[0], target)))
-        )
+        body = remaining[0]
         pos = self.pose_of(body)[0]
         start: Pose = ((pos[0], pos[1], pos[2]), (0.0, 0.0, 0.0, 1.0))
         obj_pose = self.pose_of(body)
