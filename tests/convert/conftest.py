@@ -15,13 +15,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from synthetic_corpus import write_corpus
 from vima_convert.build import build
 from vima_convert.cli import main
 from vima_convert.parse import parse
 from vima_schema.dataset_layout import shards_of_config
 from vima_schema.models import Episode
 from vima_schema.reader import read_episode
-from vima_schema.synthetic import write_corpus
 
 from ..conftest import CliRun, RunCli
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import datasets
 import pytest
+from synthetic_corpus import write_corpus
 from vima_convert.episode_file import is_complete
 from vima_convert.parse import in_shard, parse
 from vima_schema.models import Episode
-from vima_schema.synthetic import write_corpus
 
 from .conftest import (
     CORPUS_EPISODES,

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from synthetic_corpus import write_corpus
 from vima_convert.build import build
 from vima_convert.parse import parse
 from vima_eval.cli import main
 from vima_schema.reader import read_episode
-from vima_schema.synthetic import write_corpus
 from vima_tokenize.pipeline import tokenize_dataset
 
 from ..conftest import RunCli

@@ -28,7 +28,10 @@ from vima_schema.discover import find_episodes
 from vima_schema.parquet_shard import writer_options
 from vima_schema.reader import read_episode
 from vima_schema.record import episode_to_record, hf_schema
-from vima_schema.synthetic import write_corpus
+
+# test and benchmark support (tests/support), not part of any package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "support"))
+from synthetic_corpus import write_corpus
 
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples"
 EXE = [sys.executable, "-m", "vima_convert"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +25,13 @@ from vima_convert.parse import parse
 from vima_eval.offline import run_offline
 from vima_schema.perturbations import PERTURBATIONS, Kind, instruction_from_episode
 from vima_schema.reader import read_episode
-from vima_schema.synthetic import write_corpus
 from vima_tokenize.pipeline import tokenize_dataset
 from vima_tokenize.text import load_tokenizer
 from vima_train.cli import main as train
+
+# test and benchmark support (tests/support), not part of any package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "support"))
+from synthetic_corpus import write_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = sorted((REPO_ROOT / "data" / "samples").glob("*/*/000000"))

@@ -33,10 +33,13 @@ from vima_schema.discover import find_episodes
 from vima_schema.parquet_shard import writer_options
 from vima_schema.reader import read_episode
 from vima_schema.record import episode_to_record
-from vima_schema.synthetic import write_corpus
 from vima_tokenize.preprocess import preprocess_row
 from vima_tokenize.preprocessed import hf_schema
 from vima_tokenize.text import load_tokenizer
+
+# test and benchmark support (tests/support), not part of any package
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "support"))
+from synthetic_corpus import write_corpus
 
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples"
 

@@ -1,4 +1,5 @@
-"""Synthetic corpora made from real episodes, for tests and benchmarks.
+"""Synthetic corpora made from real episodes: test and benchmark support, not shipped (tests import
+it through pytest's `pythonpath`, benchmarks put `tests/support` on `sys.path`).
 
 Copies are re-indexed; with `vary=True` every image of a copy is also shifted sideways by a
 few pixels (JPEG frames re-encoded with Pillow defaults, as the VIMA generator does), so no
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from vima_schema.enums import View
 from vima_schema.jpeg import decode_jpeg
 from vima_schema.models import Episode
