@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from vima_schema.discover import find_episodes
 from vima_schema.reader import read_episode
@@ -103,6 +104,13 @@ def test_show_writes_a_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     with Image.open(out) as image:
         assert image.size[0] >= 512 and image.size[1] > 3 * 128
+        pixels = np.asarray(image.convert("RGB"))
+    # the bottom row shows the scene from the front and the top: both views rendered
+    views = pixels[-128:]
+    for half in (views[:, : views.shape[1] // 2], views[:, views.shape[1] // 2 :]):
+        assert len(np.unique(half.reshape(-1, 3), axis=0)) > 50 and half.std() > 20
+    # the upper half holds the prompt text and the prompt images, drawn on white
+    assert (pixels[: pixels.shape[0] // 2].min(axis=2) < 128).mean() > 0.005
 
 
 def test_check_prints_one_json_row_per_pair(capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,12 +29,15 @@ L1, L2, L3 = (
 
 @pytest.mark.parametrize("partition", list(Partition))
 def test_every_name_resolves(partition: Partition) -> None:
-    for task in partition_tasks(partition):
+    tasks = partition_tasks(partition)
+    assert tasks, partition
+    for task in tasks:
         s = task_settings(task, partition)
-        for name in (*s.dragged_obj, *s.base_obj):
-            get_object(name)
-        for name in (*s.dragged_texture, *s.base_texture):
-            get_texture(name)
+        objects, textures = (*s.dragged_obj, *s.base_obj), (*s.dragged_texture, *s.base_texture)
+        assert s.dragged_obj and s.dragged_texture, (partition, task)
+        # every name resolves to the encyclopedia entry of that name (ValueError otherwise)
+        assert [get_object(name).name for name in objects] == list(objects)
+        assert [get_texture(name).name for name in textures] == list(textures)
 
 
 def test_training_equals_l1() -> None:
