@@ -91,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command in ("online", "oracle", "merge"):
             from vima_eval.online.cli import run_online_command
+            from vima_eval.report import write_run_report
 
-            return run_online_command(args)
+            return run_online_command(args, write_run_report)
         return _offline(args)
     except (ValueError, FileNotFoundError) as error:
         lines = str(error).strip().splitlines() or [type(error).__name__]

@@ -33,8 +33,8 @@ from vima_eval.rendering import (
     offline_markdown,
     pct,
 )
-from vima_eval.results import LEVELS, OFFLINE, ONLINE
-from vima_eval.runs import Run, builtin_run, task_number
+from vima_eval.results import LEVELS, OFFLINE, ONLINE, RESULTS_FILE
+from vima_eval.runs import Run, builtin_run, load_runs, task_number
 from vima_eval.scoring import (
     Cell,
     compare_cells,
@@ -345,3 +345,11 @@ def write_report(report: Report, out: Path) -> Path:
     figures = "".join(f"![{name}]({name})\n" for name in report.figures)
     atomic_write_text(out / "report.md", "\n".join(report.markdown) + "\n" + figures)
     return out
+
+
+def write_run_report(folder: Path) -> Path | None:
+    """`report/` of an online run folder (its result table against VIMA-200M's published row,
+    no bootstrap); None when the folder holds no results yet."""
+    if not (folder / RESULTS_FILE).is_file():
+        return None
+    return write_report(build_report(load_runs([folder]), None, resamples=0), folder / "report")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,9 @@ def add_online_commands(sub: Any) -> None:
     merge.add_argument("--out", type=Path, required=True, metavar="DIR")
 
 
-def run_online_command(args: argparse.Namespace) -> int:
-    """Run `online`, `oracle` or `merge`; print the output folder last on stdout."""
+def run_online_command(args: argparse.Namespace, report: Callable[[Path], Any]) -> int:
+    """Run `online`, `oracle` or `merge`, then `report(folder)` (the report of the run folder);
+    print the output folder last on stdout."""
     from vima_eval.online.plan import parse_levels
     from vima_eval.online.runner import OnlineSettings, merge_runs, run_online
 
@@ -95,6 +97,7 @@ def run_online_command(args: argparse.Namespace) -> int:
             patch_image_mask=getattr(args, "patch_image_mask", "mask"),
         )
         result = run_online(settings, args.out, resume=args.resume, overwrite=args.overwrite)
+    report(result.out)
     print(
         f"{PROG} {args.command}: {result.ran} episodes, {result.skipped} already done, "
         f"{len(result.errors)} failed",
