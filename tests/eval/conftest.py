@@ -53,16 +53,22 @@ def eval_dataset_copy(tmp_path: Path, eval_dataset: Path) -> Path:
     return Path(shutil.copytree(eval_dataset, tmp_path / "dataset"))
 
 
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, eval_dataset: Path) -> Path:
-    """A `tiny` policy trained for 3 steps on the session dataset with vima-train's CLI."""
+def train_tiny(root: Path, dataset: Path, steps: int, *settings: str) -> Path:
+    """A `tiny` policy trained for `steps` steps on `dataset` with vima-train's CLI (extra
+    `--set KEY=VALUE` settings); its last checkpoint."""
     from vima_train.cli import main as train
 
-    root = tmp_path_factory.mktemp("tiny")
+    extra = [arg for setting in settings for arg in ("--set", setting)]
     code = train([
-        "fit", str(eval_dataset), "--preset", "tiny", "--out", str(root / "run"),
-        "--max-steps", "3", "--batch-size", "4", "--wandb", "disabled",
-        "--set", f"data.cache_dir={root / 'cache'}",
+        "fit", str(dataset), "--preset", "tiny", "--out", str(root / "run"),
+        "--max-steps", str(steps), "--batch-size", "4", "--wandb", "disabled",
+        "--set", f"data.cache_dir={root / 'cache'}", *extra,
     ])  # fmt: skip
     assert code == 0
     return root / "run" / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, eval_dataset: Path) -> Path:
+    """A `tiny` policy trained for 3 steps on the session dataset with vima-train's CLI."""
+    return train_tiny(tmp_path_factory.mktemp("tiny"), eval_dataset, 3)

@@ -20,22 +20,14 @@ from vima_schema.record import episode_to_record
 from vima_sim.env import VimaEnv
 from vima_train.checkpoint import load_policy
 
-from .conftest import RunEval
+from .conftest import RunEval, train_tiny
 
 
 @pytest.fixture(scope="module")
 def shuffle_checkpoint(tmp_path_factory: pytest.TempPathFactory, eval_dataset: Path) -> Path:
     """A `tiny` policy trained for 2 steps with the training-time object shuffle on."""
-    from vima_train.cli import main as train
-
     root = tmp_path_factory.mktemp("tiny-shuffle")
-    code = train([
-        "fit", str(eval_dataset), "--preset", "tiny", "--out", str(root / "run"),
-        "--max-steps", "2", "--batch-size", "4", "--wandb", "disabled",
-        "--set", "model.shuffle_objects=true", "--set", f"data.cache_dir={root / 'cache'}",
-    ])  # fmt: skip
-    assert code == 0
-    return root / "run" / "checkpoints" / "last.ckpt"
+    return train_tiny(root, eval_dataset, 2, "model.shuffle_objects=true")
 
 
 def _actions(checkpoint: Path, torch_seed: int) -> list[np.ndarray]:

@@ -214,6 +214,8 @@ def test_level_means_count_only_tasks_the_perturbation_changed(
         assert int(paper["tasks"]) == tasks
     text = (tmp_path / "report0" / "report.md").read_text()
     assert "## Paper table" in text and "| c | different_instruction | 25.0 [" in text
+    latex = (tmp_path / "report0" / "report.tex").read_text()
+    assert "c & different\\_instruction & 25.0 (-75.0) & -- & -- & -- \\\\" in latex
 
 
 def test_level_intervals_never_collapse(tmp_path: Path, run_eval: RunEval) -> None:

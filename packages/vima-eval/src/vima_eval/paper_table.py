@@ -15,6 +15,7 @@ from typing import Any
 
 from vima_schema.perturbations import PERTURBATIONS
 
+from vima_eval.rendering import latex_escape, latex_tabular, pct
 from vima_eval.results import LEVELS
 from vima_eval.runs import Run
 from vima_eval.scoring import Cell, level_difference, level_means, success_cells
@@ -68,17 +69,13 @@ def paper_rows(runs: Sequence[Run]) -> list[PaperRow]:
     return rows
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}"
-
-
 def _success(cell: Cell) -> str:
-    return f"{_pct(cell.rate)} [{_pct(cell.low)}, {_pct(cell.high)}] ({cell.tasks})"
+    return f"{pct(cell.rate)} [{pct(cell.low)}, {pct(cell.high)}] ({cell.tasks})"
 
 
 def _difference(diff: Difference) -> str:
     sign = "+" if diff.estimate >= 0 else ""
-    return f"{sign}{_pct(diff.estimate)} [{_pct(diff.low)}, {_pct(diff.high)}]"
+    return f"{sign}{pct(diff.estimate)} [{pct(diff.low)}, {pct(diff.high)}]"
 
 
 def paper_markdown(rows: Sequence[PaperRow], include_unchanged: bool) -> list[str]:
@@ -128,23 +125,17 @@ def paper_csv(rows: Sequence[PaperRow]) -> list[dict[str, Any]]:
     return out
 
 
-def paper_latex(rows: Sequence[PaperRow], escape: Any) -> str:
+def paper_latex(rows: Sequence[PaperRow]) -> str:
     """A LaTeX tabular: per level the success and, in parentheses, the difference from noop."""
-    lines = [
-        "% vima-eval report: paper table, success (%) and difference from noop (points)",
-        "\\begin{tabular}{ll" + "r" * len(LEVELS) + "}",
-        "\\toprule",
-        "Checkpoint & Perturbation & " + " & ".join(f"L{lv}" for lv in LEVELS) + " \\\\",
-        "\\midrule",
-    ]
+    lines = []
     for row in rows:
         values = []
         for lv in LEVELS:
-            text = _pct(row.levels[lv].rate) if lv in row.levels else "--"
+            text = pct(row.levels[lv].rate) if lv in row.levels else "--"
             if lv in row.differences:
                 text += f" ({row.differences[lv].estimate * 100:+.1f})"
             values.append(text)
-        names = f"{escape(row.checkpoint)} & {escape(row.perturbation)}"
-        lines.append(names + " & " + " & ".join(values) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", ""]
-    return "\n".join(lines)
+        lines.append([latex_escape(row.checkpoint), latex_escape(row.perturbation), *values])
+    header = ["Checkpoint", "Perturbation", *(f"L{lv}" for lv in LEVELS)]
+    comment = "vima-eval report: paper table, success (%) and difference from noop (points)"
+    return latex_tabular(comment, header, lines, left=2)

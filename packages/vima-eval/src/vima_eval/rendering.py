@@ -5,6 +5,7 @@ LaTeX escaping, and the offline (teacher-forced) table and figure, so that `metr
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from vima_eval.figures import grouped_bars
@@ -60,6 +61,21 @@ def latex_escape(text: str) -> str:
     ):
         text = text.replace(char, escaped)
     return text
+
+
+LATEX_RULE = "\\midrule"
+
+
+def latex_tabular(
+    comment: str, header: list[str], rows: Sequence[list[str] | str], left: int = 1
+) -> str:
+    """A booktabs tabular: `left` left-aligned columns, the rest right-aligned; cells as given
+    (escape them first), a `LATEX_RULE` row as a rule, `comment` as a leading % line."""
+    columns = "l" * left + "r" * (len(header) - left)
+    lines = [f"% {comment}", f"\\begin{{tabular}}{{{columns}}}", "\\toprule",
+             " & ".join(header) + " \\\\", "\\midrule"]  # fmt: skip
+    lines += [row if isinstance(row, str) else " & ".join(row) + " \\\\" for row in rows]
+    return "\n".join([*lines, "\\bottomrule", "\\end{tabular}", ""])
 
 
 OfflineCells = dict[str, dict[tuple[str, str], Cell]]

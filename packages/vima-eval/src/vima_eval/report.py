@@ -25,9 +25,11 @@ from vima_eval.figures import grouped_bars
 from vima_eval.paper_table import paper_csv, paper_latex, paper_markdown, paper_rows
 from vima_eval.reference import PUBLISHED_CAVEAT
 from vima_eval.rendering import (
+    LATEX_RULE,
     ci,
     csv_cell,
     latex_escape,
+    latex_tabular,
     offline_csv,
     offline_figure,
     offline_markdown,
@@ -84,7 +86,7 @@ def build_report(
         if rows:
             report.markdown += paper_markdown(rows, include_unchanged)
             report.csv_rows += paper_csv(rows)
-            report.latex.append(paper_latex(rows, latex_escape))
+            report.latex.append(paper_latex(rows))
     if offline:
         _offline_section(
             report, offline, baseline if baseline and baseline.mode == OFFLINE else None, resamples
@@ -242,43 +244,26 @@ def _csv_diff(
 
 
 def _latex_levels(runs: list[Run], means: dict[str, dict[int, Cell]]) -> str:
-    lines = [
-        "% vima-eval report: success rate (%) by level (unweighted task means)",
-        "\\begin{tabular}{l" + "r" * len(LEVELS) + "}",
-        "\\toprule",
-        "Run & " + " & ".join(f"L{lv}" for lv in LEVELS) + " \\\\",
-        "\\midrule",
+    rows = [
+        [latex_escape(run.label)]
+        + [pct(means[run.label][lv].rate) if lv in means[run.label] else "--" for lv in LEVELS]
+        for run in runs
     ]
-    for run in runs:
-        values = [
-            pct(means[run.label][lv].rate) if lv in means[run.label] else "--" for lv in LEVELS
-        ]
-        lines.append(latex_escape(run.label) + " & " + " & ".join(values) + " \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}", ""]
-    return "\n".join(lines)
+    header = ["Run", *(f"L{lv}" for lv in LEVELS)]
+    return latex_tabular("vima-eval report: success rate (%) by level (unweighted task means)",
+                         header, rows)  # fmt: skip
 
 
 def _latex_tasks(label: str, cells: dict[tuple[str, int], Cell], means: dict[int, Cell]) -> str:
-    lines = [
-        f"% {label}: success rate (%) per task and level",
-        "\\begin{tabular}{l" + "r" * len(LEVELS) + "}",
-        "\\toprule",
-        "Task & " + " & ".join(f"L{lv}" for lv in LEVELS) + " \\\\",
-        "\\midrule",
+    rows: list[list[str] | str] = [
+        [latex_escape(f"T{task_number(task)} {task}")]
+        + [pct(cells[task, lv].rate) if (task, lv) in cells else "--" for lv in LEVELS]
+        for task in _tasks(cells)
     ]
-    for task in _tasks(cells):
-        values = [pct(cells[task, lv].rate) if (task, lv) in cells else "--" for lv in LEVELS]
-        name = latex_escape(f"T{task_number(task)} {task}")
-        lines.append(name + " & " + " & ".join(values) + " \\\\")
-    average = [pct(means[lv].rate) if lv in means else "--" for lv in LEVELS]
-    lines += [
-        "\\midrule",
-        "Average & " + " & ".join(average) + " \\\\",
-        "\\bottomrule",
-        "\\end{tabular}",
-        "",
-    ]
-    return "\n".join(lines)
+    rows += [LATEX_RULE, ["Average", *(pct(means[lv].rate) if lv in means else "--"
+                                       for lv in LEVELS)]]  # fmt: skip
+    header = ["Task", *(f"L{lv}" for lv in LEVELS)]
+    return latex_tabular(f"{label}: success rate (%) per task and level", header, rows)
 
 
 def _offline_section(report: Report, runs: list[Run], baseline: Run | None, resamples: int) -> None:
