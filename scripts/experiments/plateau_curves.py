@@ -22,7 +22,7 @@ import torch
 from vima_schema.atomic import atomic_write_text
 from vima_tokenize.text import load_tokenizer
 from vima_train.config import load_preset
-from vima_train.data.module import VimaDataModule
+from vima_train.data.datamodule import VimaDataModule
 from vima_train.metrics import (
     position_totals,
     smoothed_loss_of,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from vima_train.config import ConfigError, load_preset, preset_names, to_yaml
-from vima_train.model import Policy
+from vima_train.model.policy import parameter_count
+from vima_train.model.prompt import check_t5_source
 
 COGELOT = [
     f"cogelot-{d}-{v}-{i}"
@@ -15,22 +15,57 @@ COGELOT = [
 ]
 
 
+SIZES = ("2m", "4m", "9m", "20m", "43m", "92m", "200m")
+
+
 def _parameters(name: str) -> int:
-    with torch.device("meta"):
-        return sum(p.numel() for p in Policy(load_preset(name).model, 1512).parameters())
+    return parameter_count(load_preset(name).model, 1512)
 
 
 def test_every_preset_validates_and_builds() -> None:
     names = preset_names()
-    assert {"tiny", "reference-37m", *COGELOT} <= set(names)
-    assert {f"vima-{s}" for s in ("2m", "4m", "9m", "20m", "43m", "92m", "200m")} <= set(names)
+    assert {"tiny", "reference-37m", *COGELOT, *(f"scratch-{n}" for n in COGELOT)} <= set(names)
+    assert {f"{kind}{s}" for kind in ("vima-", "scratch-vima-") for s in SIZES} <= set(names)
+    assert not [name for name in names if name.startswith("_")]  # mixins are not presets
     for name in names:
         assert load_preset(name).preset == name
     assert _parameters("tiny") < 1_000_000
-    counts = [_parameters(f"vima-{s}") for s in ("2m", "4m", "9m", "20m", "43m", "92m", "200m")]
+    counts = [_parameters(f"scratch-vima-{s}") for s in SIZES]
     assert counts == sorted(counts)
     labels = [2e6, 4e6, 9e6, 20e6, 43e6, 92e6, 200e6]
     assert all(0.8 < c / label < 1.2 for c, label in zip(counts, labels, strict=True))
+    # the published presets carry T5-base (110M encoder) on top of their own parts
+    assert all(_parameters(f"vima-{s}") > 100e6 for s in SIZES)
+
+
+def test_paper_presets_use_pretrained_t5_and_scratch_ones_do_not() -> None:
+    """cogelot-* and vima-* are the papers' models (pretrained T5-base prompt encoder, data
+    tokenized with the t5-base tokenizer; CoGeLoT trains its last two blocks); each scratch-*
+    twin differs only in the prompt encoder and the tokenizer."""
+    for name in [*COGELOT, *(f"vima-{s}" for s in SIZES)]:
+        paper, scratch = load_preset(name), load_preset(f"scratch-{name}")
+        prompt = paper.model.prompt_encoder
+        assert prompt.kind == "t5" and prompt.t5_path == "t5-base", name
+        assert paper.data.tokenizer == "t5-base" and scratch.data.tokenizer is None
+        assert prompt.train_last_n == (2 if name.startswith("cogelot") else None)
+        assert scratch.model.prompt_encoder.kind == "transformer"
+        assert paper.model.model_copy(update={"prompt_encoder": scratch.model.prompt_encoder}) == (
+            scratch.model
+        )
+        assert paper.train == scratch.train
+    for name in preset_names():
+        if not name.startswith(("cogelot-", "vima-")):
+            assert load_preset(name).model.prompt_encoder.kind == "transformer", name
+
+
+def test_t5_preset_without_t5_weights_is_a_config_error_naming_the_download() -> None:
+    pytest.importorskip("transformers", reason="t5 extra not installed")
+    config = load_preset(
+        "cogelot-xattn-obj-original", ["model.prompt_encoder.t5_path=/no/such/folder/t5-base"]
+    )
+    with pytest.raises(ConfigError, match=r"hf download /no/such/folder/t5-base.*scratch-"):
+        check_t5_source(config.model.prompt_encoder)
+    check_t5_source(load_preset("scratch-cogelot-xattn-obj-original").model.prompt_encoder)
 
 
 def test_cogelot_experiments_differ_only_in_their_axes() -> None:

@@ -13,7 +13,7 @@ import pytest
 from vima_tokenize.preprocessed import load_arrays
 from vima_train.config import DataConfig
 from vima_train.data import collate
-from vima_train.data.module import VimaDataModule
+from vima_train.data.datamodule import VimaDataModule
 from vima_train.data.sampler import EpisodeBatchSampler
 from vima_train.data.store import DataError, build_cache, cached_arrays, find_shards, open_store
 

@@ -172,6 +172,15 @@ def _nothing_written(run: Path) -> bool:
         (
             [
                 "--preset",
+                "cogelot-xattn-obj-original",
+                "--set",
+                "model.prompt_encoder.t5_path=/no/such/t5-base",
+            ],
+            "hf download /no/such/t5-base",
+        ),
+        (
+            [
+                "--preset",
                 "tiny",
                 "--set",
                 "model.shuffle_objects=true",

@@ -33,7 +33,7 @@ from vima_tokenize.pipeline import SETTINGS_KEY
 from vima_tokenize.preprocessed import hf_schema
 from vima_train.config import load_preset
 from vima_train.data import collate, row_arrays
-from vima_train.data.module import Episodes
+from vima_train.data.datamodule import Episodes
 from vima_train.data.sampler import EpisodeBatchSampler
 from vima_train.data.store import open_store
 from vima_train.metrics import loss_of
@@ -153,7 +153,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 from vima_schema.dataset_layout import list_shards
 from vima_train.data import collate
-from vima_train.data.module import Episodes
+from vima_train.data.datamodule import Episodes
 from vima_train.data.sampler import EpisodeBatchSampler
 from vima_train.data.store import open_store
 torch.set_num_threads(1)

@@ -127,20 +127,19 @@ def fit(
 
 @tool.command()
 def presets() -> int:
-    """List the presets with their parameter counts and descriptions."""
-    import torch
+    """List the presets with their parameter counts, prompt encoder and descriptions."""
     from vima_tokenize.text import load_tokenizer
 
     from vima_train.config import load_preset, preset_names
-    from vima_train.model.policy import Policy
+    from vima_train.model.policy import parameter_count
 
     vocab = load_tokenizer(None).get_vocab_size()
     for name in preset_names():
         config = load_preset(name)
-        with torch.device("meta"):
-            policy = Policy(config.model, vocab)
-        count = sum(p.numel() for p in policy.parameters())
-        print(f"{name:34s} {count / 1e6:8.2f}M  {config.description}")
+        count = parameter_count(config.model, vocab)
+        prompt = config.model.prompt_encoder
+        source = f"pretrained {prompt.t5_path}" if prompt.kind == "t5" else "from scratch"
+        print(f"{name:44s} {count / 1e6:8.2f}M  prompt: {source:20s} {config.description}")
     return EXIT_OK
 
 

@@ -55,6 +55,11 @@ class VisualConfig(_Strict):
     heads: int = Field(default=4, ge=1)
     #: ViT width; None = model.embed_dim.
     width: int | None = Field(default=None, ge=8)
+    #: objects: box coordinates into the box MLP as they are (`linear`, the published models)
+    #: or as sines and cosines at `bbox_frequencies` octaves (`fourier`: a 1 cm move changes
+    #: the features as much as a large one, so fine positions are easy to read out).
+    bbox_encoding: Literal["linear", "fourier"] = "linear"
+    bbox_frequencies: int = Field(default=6, ge=1, le=12)
     #: objects: LayerNorm on the crop feature and on the bounding-box feature of each view
     #: before they are fused (the published models have none).
     fusion_norm: bool = False
@@ -71,6 +76,11 @@ class DecoderConfig(_Strict):
     heads: int = Field(default=4, ge=1)
     #: Most positions of the obs/action stream (decoder_only: prompt + separator included).
     max_length: int = Field(default=512, ge=1)
+    #: What predicts a step's action: the output at its last observation token
+    #: (`last_object`, the published models) or at a learned readout token inserted after the
+    #: observation tokens of every step (`token`: its output is what attention gathered, not
+    #: one object's token).
+    readout: Literal["last_object", "token"] = "last_object"
 
 
 class ModelConfig(_Strict):
@@ -173,20 +183,27 @@ def _presets_dir() -> Any:
 
 
 def preset_names() -> list[str]:
-    """Names of the shipped presets, sorted."""
-    return sorted(p.name[:-5] for p in _presets_dir().iterdir() if p.name.endswith(".yaml"))
+    """Names of the shipped presets, sorted (files starting with `_` are mixins, not presets)."""
+    return sorted(
+        p.name[:-5]
+        for p in _presets_dir().iterdir()
+        if p.name.endswith(".yaml") and not p.name.startswith("_")
+    )
 
 
 def _preset_dict(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A preset's mapping: `extends` (a name or a list, merged in order) under its own keys."""
     if name in seen:
         raise ConfigError(f"preset {name!r}: circular 'extends'")
     source = _presets_dir() / f"{name}.yaml"
     if not source.is_file():
         raise ConfigError(f"unknown preset {name!r} (known: {', '.join(preset_names())})")
     data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    base_name = data.pop("extends", None)
-    base = _preset_dict(base_name, (*seen, name)) if base_name else {}
-    return deep_merge(base, data)
+    bases = data.pop("extends", None) or []
+    merged: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        merged = deep_merge(merged, _preset_dict(base, (*seen, name)))
+    return deep_merge(merged, data)
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from vima_tokenize.text import load_tokenizer
 
 from vima_train.checkpoint import CheckpointError, checkpoint_config, read_meta
 from vima_train.config import ConfigError, RunConfig, to_yaml
-from vima_train.data.module import VimaDataModule
+from vima_train.data.datamodule import VimaDataModule
 from vima_train.data.store import DataError
+from vima_train.model.prompt import check_t5_source
 
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
@@ -36,6 +37,7 @@ class Prepared:
 
 def prepare(dataset: Path, config: RunConfig, run: Path, resume: Path | None) -> Prepared:
     """Validate dataset, tokenizer and resume checkpoint; raise Config/Data/CheckpointError."""
+    check_t5_source(config.model.prompt_encoder)
     visual = config.model.visual.kind
     datamodule = VimaDataModule(
         dataset,

@@ -27,7 +27,7 @@ from vima_train.model.actions import (
     bins_to_actions,
 )
 from vima_train.model.layers import Block, causal_allowed, init_weights, positions
-from vima_train.model.prompt import PromptEncoder, assemble
+from vima_train.model.prompt import PromptEncoder, assemble, offline_architecture
 from vima_train.model.visual import ObjectEncoder, PatchEncoder, shuffle_valid
 
 PROMPT_MASKS = ("none", "text", "visual", "both")
@@ -66,7 +66,10 @@ class Policy(nn.Module):
         width = vis.width or dim
         self.visual: ObjectEncoder | PatchEncoder
         if vis.kind == "objects":
-            self.visual = ObjectEncoder(dim, width, vis.layers, vis.heads, mult, vis.fusion_norm)
+            frequencies = vis.bbox_frequencies if vis.bbox_encoding == "fourier" else 0
+            self.visual = ObjectEncoder(
+                dim, width, vis.layers, vis.heads, mult, vis.fusion_norm, frequencies
+            )
         else:
             self.visual = PatchEncoder(dim, width, vis.layers, vis.heads, mult)
         self.prompt = PromptEncoder(config.prompt_encoder, dim, mult, drop, vocab_size)
@@ -82,6 +85,7 @@ class Policy(nn.Module):
             Block(dim, dec.heads, mult, drop, cross=cross) for _ in range(dec.layers)
         )
         self.position = nn.Embedding(dec.max_length, dim)
+        self.readout = nn.Parameter(torch.zeros(dim)) if dec.readout == "token" else None
         if cross:
             self.memory_position = nn.Embedding(config.prompt_encoder.max_length, dim)
         else:
@@ -170,9 +174,16 @@ class Policy(nn.Module):
     ) -> torch.Tensor:
         """Features [B, T, D] at the readout token of every step."""
         batch, steps, per_step, dim = obs_tokens.shape
-        act_tokens = self.action_encoder(actions).to(obs_tokens.dtype)
-        stream = torch.cat([obs_tokens, act_tokens.unsqueeze(2)], 2).view(batch, -1, dim)
-        valid = torch.cat([obs_valid, action_valid.unsqueeze(2)], 2).view(batch, -1)
+        act_tokens = self.action_encoder(actions).to(obs_tokens.dtype).unsqueeze(2)
+        parts, part_valid = [obs_tokens], [obs_valid]
+        if self.readout is not None:
+            parts.append(self.readout.to(obs_tokens.dtype).expand(batch, steps, 1, dim))
+            part_valid.append((obs_valid.any(-1) | action_valid).unsqueeze(2))
+        parts.append(act_tokens)
+        part_valid.append(action_valid.unsqueeze(2))
+        stream = torch.cat(parts, 2).view(batch, -1, dim)
+        valid = torch.cat(part_valid, 2).view(batch, -1)
+        step_tokens = len(parts) - 1 + per_step
         if self.config.decoder.kind == "xattn":
             if stream.shape[1] > self.position.num_embeddings:
                 raise ValueError(
@@ -200,8 +211,8 @@ class Policy(nn.Module):
             for block in self.blocks:
                 x = block(x, allowed)
             x = x[:, prompt_len + 1 :]
-        x = self.norm(x).view(batch, steps, per_step + 1, dim)
-        return x[:, :, per_step - 1]
+        x = self.norm(x).view(batch, steps, step_tokens, dim)
+        return x[:, :, per_step if self.readout is not None else per_step - 1]
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Teacher-forced logits [B, T, A, C] (float32) for every step of the batch."""
@@ -246,3 +257,13 @@ class Policy(nn.Module):
     def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
         """Bins [..., A] from `act` -> continuous 14-axis actions [..., 14]."""
         return bins_to_actions(bins, self.config.action_axes)
+
+
+def parameter_count(config: ModelConfig, vocab_size: int) -> int:
+    """Parameters of a policy of this config, counted on the meta device without downloading
+    pretrained weights (a known T5 is built from its architecture)."""
+    offline = config.model_copy(
+        update={"prompt_encoder": offline_architecture(config.prompt_encoder)}
+    )
+    with torch.device("meta"):
+        return sum(p.numel() for p in Policy(offline, vocab_size).parameters())

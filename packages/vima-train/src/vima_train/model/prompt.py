@@ -11,8 +11,9 @@ from typing import Any
 
 import torch
 from torch import nn
+from vima_schema.vocabulary import PLACEHOLDER_TOKENS
 
-from vima_train.config import PromptEncoderConfig
+from vima_train.config import ConfigError, PromptEncoderConfig
 from vima_train.model.layers import Encoder, mlp, positions
 
 
@@ -64,10 +65,11 @@ class PromptEncoder(nn.Module):
         if config.kind == "t5":
             self.t5 = _t5_encoder(config)
             width = int(self.t5.config.d_model)
-            if vocab > self.t5.config.vocab_size:
-                raise ValueError(
-                    f"tokenizer has {vocab} ids but the T5 embedding only "
-                    f"{self.t5.config.vocab_size}: tokenize with the T5 tokenizer"
+            # placeholders are added tokens after the words and are never embedded as words
+            if vocab - len(PLACEHOLDER_TOKENS) > self.t5.config.vocab_size:
+                raise ConfigError(
+                    f"tokenizer has {vocab - len(PLACEHOLDER_TOKENS)} word ids but the T5 "
+                    f"embedding only {self.t5.config.vocab_size}: tokenize with the T5 tokenizer"
                 )
             self.words = self.t5.get_input_embeddings()
             self.position: nn.Embedding | None = None
@@ -114,11 +116,63 @@ class PromptEncoder(nn.Module):
         return self.out(self.encoder(x, allowed))
 
 
-def _t5_encoder(config: PromptEncoderConfig) -> Any:
+#: Architectures of pretrained T5 encoders the presets name, to build them without weights
+#: (`vima-train presets` counts parameters offline; model-reference.md section 9).
+KNOWN_T5: dict[str, dict[str, Any]] = {
+    name: {
+        "d_model": 768,
+        "d_ff": 3072,
+        "d_kv": 64,
+        "num_layers": 12,
+        "num_heads": 12,
+        "vocab_size": 32128,
+        "feed_forward_proj": "relu",
+    }
+    for name in ("t5-base", "google-t5/t5-base")
+}
+
+
+def _transformers() -> Any:
     try:
-        from transformers import T5Config, T5EncoderModel
+        import transformers
     except ImportError as error:
-        raise ValueError("prompt_encoder.kind=t5 needs the t5 extra (transformers)") from error
+        raise ConfigError(
+            "prompt_encoder.kind=t5 needs the t5 extra: uv sync --all-packages --extra t5"
+        ) from error
+    return transformers
+
+
+def check_t5_source(config: PromptEncoderConfig) -> None:
+    """Raise `ConfigError` naming what to download when the pretrained T5 of a `kind=t5`
+    config is neither a local folder nor reachable (Hugging Face cache or Hub). Only the small
+    config file is fetched here; the weights load when the policy is built."""
+    if config.kind != "t5" or config.t5_path is None:
+        return
+    transformers = _transformers()
+    try:
+        transformers.T5Config.from_pretrained(config.t5_path)
+    except (OSError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(
+            f"model.prompt_encoder.t5_path={config.t5_path!r}: the pretrained T5 encoder is "
+            f"not a local folder, not in the Hugging Face cache, and the Hub did not answer "
+            f"({reason}). Download it where the Hub is reachable (`hf download "
+            f"{config.t5_path}`, then copy ~/.cache/huggingface or set HF_HOME), or set "
+            f"model.prompt_encoder.t5_path and data.tokenizer to a local t5-base folder; the "
+            f"presets named scratch-* train the prompt encoder from scratch instead"
+        ) from None
+
+
+def offline_architecture(config: PromptEncoderConfig) -> PromptEncoderConfig:
+    """The same encoder built from its known architecture instead of pretrained weights (for
+    counting parameters without a download); unknown T5 names are returned unchanged."""
+    if config.kind == "t5" and config.t5_path in KNOWN_T5:
+        return config.model_copy(update={"t5_path": None, "t5_config": KNOWN_T5[config.t5_path]})
+    return config
+
+
+def _t5_encoder(config: PromptEncoderConfig) -> Any:
+    transformers = _transformers()
     if config.t5_config is not None:
-        return T5EncoderModel(T5Config(**config.t5_config))
-    return T5EncoderModel.from_pretrained(config.t5_path)
+        return transformers.T5EncoderModel(transformers.T5Config(**config.t5_config))
+    return transformers.T5EncoderModel.from_pretrained(config.t5_path)

@@ -68,10 +68,13 @@ class ObjectEncoder(nn.Module):
         heads: int,
         mult: int,
         fusion_norm: bool = False,
+        bbox_frequencies: int = 0,
     ) -> None:
         super().__init__()
         self.vit = ViT((32, 32), 16, width, layers, heads, mult, dim, cls=True)
-        self.bbox = nn.ModuleList(mlp([4, dim, dim]) for _ in range(VIEWS))
+        self.bbox_features = BoxFeatures(bbox_frequencies)
+        box_dim = self.bbox_features.size
+        self.bbox = nn.ModuleList(mlp([box_dim, dim, dim]) for _ in range(VIEWS))
         self.fuse = nn.ModuleList(nn.Linear(2 * dim, dim) for _ in range(VIEWS))
         #: Per view: LayerNorms of the crop and the box feature before fusion (or identities).
         self.crop_norm = nn.ModuleList(_norm(dim, fusion_norm) for _ in range(VIEWS))
@@ -84,7 +87,7 @@ class ObjectEncoder(nn.Module):
         visible = self.vit(crops[mask])  # [visible objects, dim]
         features = visible.new_zeros(*mask.shape, visible.shape[-1])
         features = features.index_put((mask,), visible)
-        boxes = bbox.to(features.dtype) / self.bbox_scale
+        boxes = self.bbox_features(bbox.to(features.dtype) / self.bbox_scale)
         views = []
         for v in range(VIEWS):
             crop = self.crop_norm[v](features[..., v, :, :])
@@ -95,6 +98,25 @@ class ObjectEncoder(nn.Module):
 
 def _norm(dim: int, on: bool) -> nn.Module:
     return nn.LayerNorm(dim) if on else nn.Identity()
+
+
+class BoxFeatures(nn.Module):
+    """Boxes scaled to [0, 1] -> themselves (`frequencies` 0) or sin/cos(2^k pi b) for
+    k < `frequencies` of each coordinate (Fourier features)."""
+
+    scales: torch.Tensor
+
+    def __init__(self, frequencies: int) -> None:
+        super().__init__()
+        self.size = 4 * 2 * frequencies if frequencies else 4
+        scales = torch.pi * 2.0 ** torch.arange(frequencies, dtype=torch.float32)
+        self.register_buffer("scales", scales, persistent=False)
+
+    def forward(self, boxes: torch.Tensor) -> torch.Tensor:
+        if not self.scales.numel():
+            return boxes
+        angles = (boxes.unsqueeze(-1) * self.scales.to(boxes.dtype)).flatten(-2)
+        return torch.cat([angles.sin(), angles.cos()], -1)
 
 
 class PatchEncoder(nn.Module):
