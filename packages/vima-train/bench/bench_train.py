@@ -254,8 +254,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, nargs="*", default=[0, 1, 2])
-    parser.add_argument("--presets", nargs="*", default=["tiny:20", "vima-20m:5",
-                        "reference-37m:5", "vima-200m:1"])  # fmt: skip
+    parser.add_argument("--presets", nargs="*", default=["tiny:20", "scratch-vima-20m:5",
+                        "reference-37m:5", "scratch-vima-200m:1"])  # fmt: skip
     parser.add_argument("--out", type=Path, help="keep the corpus and cache here")
     parser.add_argument("--skip-loader", action="store_true", help="training steps only")
     args = parser.parse_args()
