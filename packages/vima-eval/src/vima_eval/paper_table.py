@@ -91,6 +91,8 @@ def paper_markdown(rows: Sequence[PaperRow], include_unchanged: bool) -> list[st
     for row in rows:
         cells = [_success(row.levels[lv]) if lv in row.levels else "" for lv in LEVELS]
         lines.append(f"| {row.checkpoint} | {row.perturbation} | " + " | ".join(cells) + " |")
+    if not any(row.differences for row in rows):
+        return [*lines, "", "No perturbation other than noop: no differences to show.", ""]
     lines += [
         "",
         "### Difference from noop on identical scenes (percentage points)\n",

@@ -16,7 +16,8 @@ from vima_eval.statistics import Difference
 OFFLINE_NOTE = (
     "accuracy = pooled per-axis accuracy (padding excluded); all axes = share of timesteps "
     "with every axis right; loss = mean per-axis cross-entropy per timestep. 95% percentile "
-    "bootstrap intervals over episodes."
+    "bootstrap intervals over episodes (none from a single episode), for the two accuracies "
+    "widened to cover the Wilson interval of the pooled counts."
 )
 
 
@@ -96,10 +97,13 @@ def offline_markdown(runs: list[Run], cells: OfflineCells) -> list[str]:
             acc, every, loss = (own[task, m] for m in OFFLINE_METRICS)
             lines.append(
                 f"| {run.label} | {task} | {acc.n} | {pct(acc.rate)}{ci(acc)} | "
-                f"{pct(every.rate)}{ci(every)} | {loss.rate:.3f} "
-                f"[{loss.low:.3f}, {loss.high:.3f}] |"
+                f"{pct(every.rate)}{ci(every)} | {loss.rate:.3f}{_loss_interval(loss)} |"
             )
     return [*lines, ""]
+
+
+def _loss_interval(cell: Cell) -> str:
+    return "" if math.isnan(cell.low) else f" [{cell.low:.3f}, {cell.high:.3f}]"
 
 
 def offline_csv(runs: list[Run], cells: OfflineCells) -> list[dict[str, Any]]:

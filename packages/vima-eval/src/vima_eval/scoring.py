@@ -147,8 +147,29 @@ def _metric_of(rows: Sequence[dict[str, Any]], metric: str) -> Callable[[np.ndar
     return statistic
 
 
+#: The offline proportions and their (successes, trials) columns.
+PROPORTIONS = {
+    "accuracy": ("axes_correct", "axes_total"),
+    "all_axes": ("steps_all_correct", "steps"),
+}
+
+
+def _interval(rows: Sequence[dict[str, Any]], metric: str, resamples: int) -> tuple[float, float]:
+    """The percentile bootstrap over episodes; for a proportion widened to cover the Wilson
+    interval of the pooled counts, which ignores the episodes' clustering and so is never too
+    wide, and keeps its width where every resample gives the same value (0 % or 100 %)."""
+    low, high = bootstrap_interval(_metric_of(rows, metric), len(rows), resamples=resamples)
+    if metric not in PROPORTIONS or resamples == 0:
+        return low, high
+    hits, trials = (sum(int(r[column]) for r in rows) for column in PROPORTIONS[metric])
+    if not trials:
+        return low, high
+    w_low, w_high = wilson_interval(hits, trials)
+    return (w_low, w_high) if math.isnan(low) else (min(low, w_low), max(high, w_high))
+
+
 def offline_cells(run: Run, resamples: int = 1000) -> dict[tuple[str, str], Cell]:
-    """(task or 'all', metric) -> pooled value with a bootstrap interval over episodes."""
+    """(task or 'all', metric) -> pooled value with its interval (`_interval`)."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in run.scored:
         groups[row["task"]].append(row)
@@ -157,9 +178,10 @@ def offline_cells(run: Run, resamples: int = 1000) -> dict[tuple[str, str], Cell
     for task, rows in groups.items():
         everything = np.arange(len(rows))
         for metric in OFFLINE_METRICS:
-            value = offline_metric(rows, metric, everything)
-            low, high = bootstrap_interval(_metric_of(rows, metric), len(rows), resamples=resamples)
-            cells[task, metric] = Cell(value, low, high, len(rows))
+            low, high = _interval(rows, metric, resamples)
+            cells[task, metric] = Cell(
+                offline_metric(rows, metric, everything), low, high, len(rows)
+            )
     return cells
 
 

@@ -108,7 +108,8 @@ def mean_difference(differences: Sequence[Difference]) -> Difference:
     se = math.sqrt(sum(interval_variance(x.low, x.high) for x in differences)) / k
     p_value = float(2 * scipy_stats.norm.sf(abs(d) / se)) if se > 0 else 1.0
     paired = all(x.paired for x in differences)
-    return Difference(d, d - Z95 * se, d + Z95 * se, p_value, paired=paired, n=k)
+    low, high = max(-1.0, d - Z95 * se), min(1.0, d + Z95 * se)
+    return Difference(d, low, high, p_value, paired=paired, n=k)
 
 
 def bootstrap_intervals(
