@@ -271,3 +271,27 @@ def test_version_1_result_tables_are_read_with_applies_from_the_task_list(tmp_pa
     path = _write_version_1(tmp_path / "v1b.parquet", rows)
     applies = {(r["task"], r["applies"]) for r in read_results(path).to_pylist()}
     assert applies == {("visual_manipulation", True), ("rotate", False)}
+
+
+def test_offline_intervals_never_collapse(tmp_path: Path, run_eval: RunEval) -> None:
+    # defect: no episode with every axis right gave `0.0 [0.0, 0.0]`, one episode `[nan, nan]`
+    rows = [
+        {"mode": "offline", "checkpoint": "c", "task": task, "level": 0, "difficulty": "easy",
+         "perturbation": "noop", "seed": 0, "episode": f"{task}/{i}", "applies": True,
+         "steps": 4, "axes_correct": 20 + i, "axes_total": 48, "steps_all_correct": 0,
+         "loss_sum": 9.0 + i}
+        for task, count in (("rotate", 3), ("twist", 1)) for i in range(count)
+    ]  # fmt: skip
+    table = write_results(tmp_path / "o.parquet", rows)
+    out = tmp_path / "report"
+    run = run_eval("report", table, "--out", out, "--resamples", "50")
+    assert run.code == 0, run.err
+    assert "nan" not in (out / "report.md").read_text()
+    cells = {(r["task"], r["metric"]): r for r in csv.DictReader((out / "report.csv").open())}
+    for task in ("rotate", "twist", "all"):
+        for metric in ("accuracy", "all_axes"):
+            cell = cells[task, metric]
+            assert float(cell["low"]) <= float(cell["value"]) < float(cell["high"]), cell
+    _, high = wilson_interval(0, 12)  # rotate: 0 of 3 x 4 timesteps with every axis right
+    assert float(cells["rotate", "all_axes"]["high"]) == pytest.approx(high)
+    assert cells["twist", "loss"]["low"] == ""  # one episode: no bootstrap interval
