@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Issue 17's six-task policy and the paper's instruction question in miniature, resumable at
+# every stage (stop it any time; the same command continues): oracle episodes of six tasks from
+# vima-sim (generation skips episodes already written) -> convert -> reworded variant ->
+# tokenize (stale shards only) -> two policies, one on original prompts and one with reworded
+# prompts mixed in (training resumes from each run's last checkpoint) -> online evaluation of
+# both on L1, L2, L3 (100 scenes per pair), and on identical L1 scenes (50 per task) under six
+# instruction perturbations (evaluation resumes) -> one report with paired (McNemar) differences.
+# Budget: about 1 CPU-second per simulated episode; plan it across sessions.
+#
+# Usage: scripts/experiments/six_tasks_instruction_study.sh [OUT] [STAGE...]
+#   STAGE: data, train, eval, study, report (default: all, in that order)
+#   env: EPISODES (per task, 1000), PRESET (t1-small), STEPS (20000), TRAIN_SECONDS (cap of
+#        one training invocation, 36000), WORKERS (1), NICE (10)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT="${1:-out/six-tasks}"
+shift || true
+STAGES="${*:-data train eval study report}"
+TASKS="visual_manipulation rotate novel_noun follow_order same_shape manipulate_old_neighbor"
+TASK_LIST="${TASKS// /,}"
+EPISODES="${EPISODES:-1000}"
+PRESET="${PRESET:-t1-small}"
+STEPS="${STEPS:-20000}"
+TRAIN_SECONDS="${TRAIN_SECONDS:-36000}"
+WORKERS="${WORKERS:-1}"
+NICE="${NICE:-10}"
+PERTURBATIONS="noop reworded gobbledygook_word gobbledygook_tokens textual mask_text"
+run() { nice -n "$NICE" uv run --all-packages --quiet "$@"; }
+stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+mkdir -p "$OUT"
+
+if has data; then
+  stamp "generate $EPISODES oracle episodes per task: $TASKS"
+  # shellcheck disable=SC2086
+  run vima-sim generate $TASKS --episodes "$EPISODES" --out "$OUT/raw" --workers "$WORKERS" \
+    --seed 0 >/dev/null
+  stamp "parse, build, reword, tokenize (original and reworded)"
+  run vima-convert parse "$OUT/raw" --out "$OUT/parsed" --workers "$WORKERS" >/dev/null
+  run vima-convert build "$OUT/parsed" --out "$OUT/dataset" --valid-size 50 >/dev/null
+  run vima-convert reword "$OUT/dataset" --seed 0 >/dev/null
+  run vima-tokenize "$OUT/dataset" --workers "$WORKERS" >/dev/null
+  run vima-tokenize "$OUT/dataset" --variant reworded --workers "$WORKERS" >/dev/null
+fi
+
+train() {  # NAME VARIANTS
+  local run_dir="$OUT/run-$1" resume=()
+  if [[ -f "$run_dir/checkpoints/last.ckpt" ]]; then
+    resume=(--resume "$run_dir/checkpoints/last.ckpt")
+  fi
+  stamp "train $1 ($PRESET, variants $2, $STEPS steps)"
+  timeout --signal=TERM "$TRAIN_SECONDS" nice -n "$NICE" uv run --all-packages --quiet \
+    vima-train fit "$OUT/dataset" --preset "$PRESET" --out "$run_dir" --max-steps "$STEPS" \
+    --max-epochs 100000 --set "data.variants=$2" --set data.cache_dir="$OUT/cache" \
+    --set train.checkpoint_every_n_steps=500 "${resume[@]}" >>"$OUT/train-$1.log" 2>&1
+}
+if has train; then
+  train original "[original]"
+  train paraphrased "[original,reworded]"
+fi
+
+online() {  # NAME OUTDIR LEVELS EPISODES [--perturb P]...
+  local name="$1" out="$2" levels="$3" episodes="$4"
+  shift 4
+  run vima-eval online "$OUT/run-$name/checkpoints/last.ckpt" --tasks "$TASK_LIST" \
+    --levels "$levels" --episodes "$episodes" --workers "$WORKERS" --seed 2026 --resume \
+    --wandb disabled --out "$out" "$@" >/dev/null
+}
+if has eval; then
+  for name in original paraphrased; do
+    stamp "evaluate $name on L1, L2, L3 (100 scenes per pair)"
+    online "$name" "$OUT/online-$name" L1,L2,L3 100
+  done
+fi
+if has study; then
+  perturb=()
+  for p in $PERTURBATIONS; do perturb+=(--perturb "$p"); done
+  for name in original paraphrased; do
+    stamp "instruction study: $name under $PERTURBATIONS (identical L1 scenes, 50 per task)"
+    online "$name" "$OUT/study-$name" L1 50 "${perturb[@]}"
+  done
+fi
+if has report; then
+  stamp "report: every perturbation against noop on the same scenes (paired, McNemar)"
+  run vima-eval report "$OUT/online-original" "$OUT/online-paraphrased" \
+    "$OUT/study-original" "$OUT/study-paraphrased" --baseline "$OUT/study-original" \
+    --baseline-perturbation noop --out "$OUT/report" >/dev/null
+fi
+stamp "done"
+echo "$OUT"
