@@ -7,7 +7,7 @@ validation every 25 steps stays cheap). One CSV row per evaluation; `--plot` dra
     uv run --all-packages python scripts/experiments/plateau_curves.py DATASET --preset tiny \\
         --set model.visual.token_norm=true --steps 300 --eval-every 25 --out curves/x.csv
     uv run --all-packages python scripts/experiments/plateau_curves.py --plot A.csv B.csv \\
-        --out curves.png
+        RUN/logs/version_0/metrics.csv --out curves.png   # also a vima-train run's CSV log
 """
 
 from __future__ import annotations
@@ -123,6 +123,13 @@ def _line(row: dict[str, float]) -> str:
     return " ".join(f"{k}={row[k]:.3g}" for k in keys)
 
 
+#: Column of each panel in the metrics.csv that vima-train writes.
+_LIGHTNING_NAMES = {
+    "pose0_position_x_loss": "val/pose0_position_x/loss",
+    "pose0_position_y_loss": "val/pose0_position_y/loss",
+    "pick_error_cm": "val/pick/error_cm",
+    "place_error_cm": "val/place/error_cm",
+}
 PANELS = (
     ("pose0_position_x_loss", "pick x loss (chance 3.9)"),
     ("pose0_position_y_loss", "pick y loss (chance 4.6)"),
@@ -142,9 +149,14 @@ def plot(paths: list[str], out: Path) -> Path:
     for path in paths:
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle))
+        lightning = "val/pick/error_cm" in rows[0]  # a vima-train run's logs/*/metrics.csv
+        if lightning:
+            rows = [r for r in rows if r["val/pick/error_cm"]]
+        label = Path(path).parents[2].name if lightning else Path(path).stem
         steps = [float(r["step"]) for r in rows]
         for axis, (key, title) in zip(axes, PANELS, strict=True):
-            axis.plot(steps, [float(r[key]) for r in rows], label=Path(path).stem)
+            column = _LIGHTNING_NAMES[key] if lightning else key
+            axis.plot(steps, [float(r[column]) for r in rows], label=label)
             axis.set_title(title)
             axis.set_xlabel("optimiser step")
     axes[0].legend(fontsize=7)

@@ -2,8 +2,9 @@
 # T1 (issue 17): oracle episodes of visual_manipulation from vima-sim -> convert -> tokenize ->
 # train a small policy on CPU -> online evaluation on 100 unseen scenes per level (L1, L2, L3).
 # Resumable at every stage: generation skips episodes already written, parse/build/tokenize
-# redo only stale shards, training resumes from the run's last checkpoint, evaluation resumes
-# its finished episodes. Stop it any time and run the same command again.
+# redo only stale shards, training resumes from the run's last checkpoint (each invocation
+# trains at most TRAIN_SECONDS, then the newest checkpoint is evaluated), evaluation resumes its
+# finished episodes (one folder per checkpoint step). Stop it any time and run it again.
 # Results, commands and curves: docs/EXPERIMENTS.md.
 #
 # Usage: scripts/experiments/t1_visual_manipulation.sh [OUT]
@@ -47,17 +48,20 @@ timeout --signal=TERM "$TRAIN_SECONDS" nice -n "$NICE" uv run --all-packages --q
   --max-epochs 100000 --wandb offline --set data.cache_dir="$OUT/cache" \
   --set train.checkpoint_every_n_steps=250 ${TRAIN_SET:-} "${resume[@]}" \
   >>"$OUT/train.log" 2>&1 || status=$?
-if [[ $status -ne 0 ]]; then
-  stamp "training stopped with status $status (124 = time cap); rerun to resume"
-  exit 1
+if [[ $status -eq 124 ]]; then
+  stamp "training stopped at the $TRAIN_SECONDS s cap; evaluating its last checkpoint (rerun to resume)"
+elif [[ $status -ne 0 ]]; then
+  stamp "training failed with status $status (see $OUT/train.log)"
+  exit 3
 fi
 CKPT="$RUN/checkpoints/last.ckpt"
+STEP="$(run vima-train inspect "$CKPT" 2>/dev/null | sed -n 's/^global_step: //p')"
 
 for level in ${LEVELS//,/ }; do
-  stamp "evaluate $CKPT online on $EVAL_EPISODES unseen $level scenes"
+  stamp "evaluate $CKPT (step $STEP) online on $EVAL_EPISODES unseen $level scenes"
   run vima-eval online "$CKPT" --tasks visual_manipulation --levels "$level" \
-    --episodes "$EVAL_EPISODES" --workers "$WORKERS" --seed 2026 --resume \
-    --out "$OUT/online-$PRESET-$level" --record 3 >/dev/null
+    --episodes "$EVAL_EPISODES" --workers "$WORKERS" --seed 2026 --resume --wandb disabled \
+    --out "$OUT/online-$PRESET-step$STEP-$level" --record 3 >/dev/null
 done
 stamp "done"
 echo "$OUT"
