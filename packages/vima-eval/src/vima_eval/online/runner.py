@@ -2,8 +2,8 @@
 
 A run folder holds `run.json` (the settings that determine results), the per-episode result
 table (`episodes.parquet`, streamed in `parts/` while running), `metrics.json`,
-`errors.json`, `report/` (the tables and figures of `vima-eval report`, with the VIMA-200M
-row), `videos/` (with `--record`) and the offline W&B run (`wandb/`).
+`errors.json`, `videos/` (with `--record`) and the offline W&B run (`wandb/`); the command
+(`vima-eval online`, `oracle`, `merge`) adds `report/`, the tables of `vima-eval report`.
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ from vima_eval.online.summary import (
 )
 from vima_eval.online.tracking import Tracker
 from vima_eval.online.worker import Done, WorkerConfig, WorkerPool
-from vima_eval.report import build_report, write_report
 from vima_eval.results import ONLINE, RESULTS_FILE
-from vima_eval.runs import load_runs
 
 RUN_FILE = "run.json"
 ORACLE = "oracle"
@@ -193,6 +191,109 @@ def _row(
     }
 
 
+class _Progress:
+    """What finished episodes leave: rows streamed as parts, W&B, timings, errors, the bar."""
+
+    def __init__(
+        self,
+        settings: OnlineSettings,
+        out: Path,
+        rows: list[dict[str, Any]],
+        tracker: Tracker,
+        pending: int,
+        label: tuple[str, Vocabulary | None],
+    ) -> None:
+        self.settings, self.rows, self.tracker = settings, rows, tracker
+        self.ident, self.vocabulary = label
+        self.writer = PartWriter(out)
+        self.errors: list[dict[str, str]] = []
+        self.timing = {"sim_s": 0.0, "tokenize_s": 0.0, "model_s": 0.0}
+        self.last_flush = time.monotonic()
+        self.bar = tqdm(total=pending, desc="online", unit="ep", file=sys.stderr,
+                        dynamic_ncols=True)  # fmt: skip
+
+    def done(self, done: Done) -> None:
+        """Keep a finished episode's row (flushed every `flush_every` rows or 20 s)."""
+        row = _row(done, self.ident, self.settings, self.vocabulary)
+        self.rows.append(row)
+        self.writer.add(row)
+        self.tracker.episode(row)
+        for key in self.timing:
+            self.timing[key] += done.timing.get(key, 0.0)
+        late = time.monotonic() - self.last_flush > FLUSH_SECONDS
+        if len(self.writer.pending) >= self.settings.flush_every or late:
+            self.writer.flush()
+            self.last_flush = time.monotonic()
+        self.bar.update()
+
+    def error(self, job: Job, problem: str) -> None:
+        """List an episode that failed twice."""
+        self.errors.append({"episode": job.key, "perturbation": job.perturbation,
+                            "problem": problem})  # fmt: skip
+        print(f"vima-eval online: {job.key} ({job.perturbation}) failed twice: "
+              f"{problem.splitlines()[0]}", file=sys.stderr)  # fmt: skip
+        self.bar.update()
+
+    def close(self) -> None:
+        """Flush the last rows and close the bar."""
+        self.writer.flush()
+        self.bar.close()
+
+
+def _worker_config(settings: OnlineSettings, out: Path) -> WorkerConfig:
+    return WorkerConfig(
+        checkpoint=None if settings.checkpoint is None else str(settings.checkpoint),
+        difficulty=settings.difficulty,
+        seed=settings.seed,
+        device=settings.device,
+        env=settings.env,
+        env_python=settings.env_python,
+        time_limit=settings.time_limit,
+        videos=str(out / "videos") if settings.record else None,
+        patch_image_mask=settings.patch_image_mask,
+    )
+
+
+def _metrics_document(
+    settings: OnlineSettings,
+    pinned: dict[str, Any],
+    pairs: list[tuple[int, str]],
+    vocabulary: Vocabulary | None,
+    progress: _Progress,
+    counts: dict[str, float],
+) -> dict[str, Any]:
+    """metrics.json of a run: settings, success summary, errors and the time split."""
+    timing = progress.timing
+    policy = timing["tokenize_s"] + timing["model_s"]
+    total = policy + timing["sim_s"]
+    ran, wall = counts["episodes_run"], counts["wall_s"]
+    return {
+        "schema": METRICS_SCHEMA,
+        "version": METRICS_VERSION,
+        "settings": {
+            **pinned,
+            "checkpoint_path": str(settings.checkpoint or ""),
+            "levels": settings.levels,
+            "tasks": [f"L{lv}/{t}" for lv, t in pairs],
+            "episodes": [settings.start, settings.start + settings.episodes],
+            "perturbations": settings.perturbations,
+            "workers": settings.workers,
+            "device": settings.device,
+            "gobbledygook_vocabulary": vocabulary.value if vocabulary is not None else None,
+        },
+        "confidence": "95% Wilson interval per task; level mean: unweighted over the level's "
+        "tasks the perturbation changed, normal interval from the tasks' Wilson intervals",
+        "perturbations": online_metrics(progress.rows),
+        "errors": progress.errors,
+        "timing": {
+            **counts,
+            "episodes_per_s": ran / wall if wall and ran else math.nan,
+            **timing,
+            "policy_share": policy / total if total else math.nan,
+        },
+    }
+
+
 def run_online(
     settings: OnlineSettings, out: Path, *, resume: bool = False, overwrite: bool = False
 ) -> OnlineResult:
@@ -206,23 +307,9 @@ def run_online(
     jobs = plan_jobs(pairs, episodes, settings.perturbations, settings.seed, settings.record)
     rows = read_rows([out])
     done_keys = {result_key(row) for row in rows}
-
-    def key_of(job: Job) -> tuple[str, str, str, int, str]:
-        return (ident, settings.difficulty, job.perturbation, settings.seed, job.key)
-
-    pending = [job for job in jobs if key_of(job) not in done_keys]
-    skipped = len(jobs) - len(pending)
-    config = WorkerConfig(
-        checkpoint=None if settings.checkpoint is None else str(settings.checkpoint),
-        difficulty=settings.difficulty,
-        seed=settings.seed,
-        device=settings.device,
-        env=settings.env,
-        env_python=settings.env_python,
-        time_limit=settings.time_limit,
-        videos=str(out / "videos") if settings.record else None,
-        patch_image_mask=settings.patch_image_mask,
-    )
+    pending = [job for job in jobs
+               if (ident, settings.difficulty, job.perturbation, settings.seed, job.key)
+               not in done_keys]  # fmt: skip
     tracker = Tracker(
         settings.wandb, out, f"{ident} {','.join(settings.perturbations)}",
         {**pinned, "levels": settings.levels, "tasks": [t for _, t in pairs],
@@ -230,86 +317,29 @@ def run_online(
     )  # fmt: skip
     for row in rows:
         tracker.count(row)
-    writer = PartWriter(out)
-    errors: list[dict[str, str]] = []
-    timing = {"sim_s": 0.0, "tokenize_s": 0.0, "model_s": 0.0}
-    last_flush = time.monotonic()
-    bar = tqdm(total=len(pending), desc="online", unit="ep", file=sys.stderr, dynamic_ncols=True)
+    progress = _Progress(settings, out, rows, tracker, len(pending), (ident, vocabulary))
     began = time.perf_counter()
-
-    def on_done(done: Done) -> None:
-        nonlocal last_flush
-        row = _row(done, ident, settings, vocabulary)
-        rows.append(row)
-        writer.add(row)
-        tracker.episode(row)
-        for key in timing:
-            timing[key] += done.timing.get(key, 0.0)
-        if (
-            len(writer.pending) >= settings.flush_every
-            or time.monotonic() - last_flush > FLUSH_SECONDS
-        ):
-            writer.flush()
-            last_flush = time.monotonic()
-        bar.update()
-
-    def on_error(job: Job, problem: str) -> None:
-        errors.append({"episode": job.key, "perturbation": job.perturbation, "problem": problem})
-        print(f"vima-eval online: {job.key} ({job.perturbation}) failed twice: "
-              f"{problem.splitlines()[0]}", file=sys.stderr)  # fmt: skip
-        bar.update()
-
     try:
         if pending:
-            WorkerPool(config, settings.workers).run(pending, on_done, on_error)
+            pool = WorkerPool(_worker_config(settings, out), settings.workers)
+            pool.run(pending, progress.done, progress.error)
     finally:
-        writer.flush()
-        bar.close()
-    wall = time.perf_counter() - began
+        progress.close()
+    counts = {"episodes_run": len(pending) - len(progress.errors),
+              "episodes_skipped": len(jobs) - len(pending),
+              "wall_s": time.perf_counter() - began}  # fmt: skip
     finish(out, rows)
-    metrics = online_metrics(rows)
-    ran = len(pending) - len(errors)
-    policy = timing["tokenize_s"] + timing["model_s"]
-    total = policy + timing["sim_s"]
-    document = {
-        "schema": METRICS_SCHEMA,
-        "version": METRICS_VERSION,
-        "settings": {
-            **pinned,
-            "checkpoint_path": str(settings.checkpoint or ""),
-            "levels": settings.levels,
-            "tasks": [f"L{lv}/{t}" for lv, t in pairs],
-            "episodes": [episodes.start, episodes.stop],
-            "perturbations": settings.perturbations,
-            "workers": settings.workers,
-            "device": settings.device,
-            "gobbledygook_vocabulary": vocabulary.value if vocabulary is not None else None,
-        },
-        "confidence": "95% Wilson interval per task; level mean: unweighted over the level's "
-        "tasks the perturbation changed, normal interval from the tasks' Wilson intervals",
-        "perturbations": metrics,
-        "errors": errors,
-        "timing": {
-            "episodes_run": ran,
-            "episodes_skipped": skipped,
-            "wall_s": wall,
-            "episodes_per_s": ran / wall if wall and ran else math.nan,
-            **timing,
-            "policy_share": policy / total if total else math.nan,
-        },
-    }
+    document = _metrics_document(settings, pinned, pairs, vocabulary, progress, counts)
     atomic_write_text(out / "metrics.json", json.dumps(document, indent=1) + "\n")
-    atomic_write_text(out / "errors.json", json.dumps(errors, indent=1) + "\n")
-    if rows:
-        report = build_report(load_runs([out / RESULTS_FILE]), None, resamples=0)
-        write_report(report, out / "report")
-    tracker.finish(summary_scalars(metrics))
-    return OnlineResult(out, ran, skipped, errors)
+    atomic_write_text(out / "errors.json", json.dumps(progress.errors, indent=1) + "\n")
+    tracker.finish(summary_scalars(document["perturbations"]))
+    return OnlineResult(out, int(counts["episodes_run"]), int(counts["episodes_skipped"]),
+                        progress.errors)  # fmt: skip
 
 
 def merge_runs(folders: Sequence[Path], out: Path) -> OnlineResult:
     """Merge the result tables of shard folders (SLURM array jobs) into one run folder with
-    its metrics and report. ValueError if the shards disagree on their pinned settings."""
+    its metrics. ValueError if the shards disagree on their pinned settings."""
     pinned: dict[str, Any] | None = None
     for folder in folders:
         run_file = folder / RUN_FILE
@@ -335,5 +365,4 @@ def merge_runs(folders: Sequence[Path], out: Path) -> OnlineResult:
                 "perturbations": online_metrics(rows), "errors": errors}  # fmt: skip
     atomic_write_text(out / "metrics.json", json.dumps(document, indent=1) + "\n")
     atomic_write_text(out / "errors.json", json.dumps(errors, indent=1) + "\n")
-    write_report(build_report(load_runs([out / RESULTS_FILE]), None, resamples=0), out / "report")
     return OnlineResult(out, len(rows), 0, errors)
