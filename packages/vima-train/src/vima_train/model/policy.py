@@ -2,7 +2,9 @@
 
 Per step the stream holds `[o_1 .. o_Q, a]`: Q observation tokens (object-centric: N front
 then N top objects; patches: 16) and one action token. The output at the last observation
-token of a step predicts that step's action (causality keeps the action token unseen).
+token of a step predicts that step's action (causality keeps the action token unseen); with
+`decoder.readout=token` the stream is `[o_1 .. o_Q, r, a]` and the output at the learned readout
+token `r` predicts it.
 
 `shuffle_objects` and `prompt_mask` are plain attributes: they can be switched on a loaded
 policy at evaluation time without touching its weights.
