@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vima_eval.online.runner import OnlineSettings, run_online
+from vima_eval.online.closed_loop import OnlineSettings, run_online
 
 #: The full benchmark: 42 (level, task) pairs x 100 episodes.
 FULL_EPISODES = 42 * 100

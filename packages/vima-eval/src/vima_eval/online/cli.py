@@ -71,8 +71,8 @@ def add_online_commands(sub: Any) -> None:
 def run_online_command(args: argparse.Namespace, report: Callable[[Path], Any]) -> int:
     """Run `online`, `oracle` or `merge`, then `report(folder)` (the report of the run folder);
     print the output folder last on stdout."""
+    from vima_eval.online.closed_loop import OnlineSettings, merge_runs, run_online
     from vima_eval.online.plan import parse_levels
-    from vima_eval.online.runner import OnlineSettings, merge_runs, run_online
 
     if args.command == "merge":
         result = merge_runs(args.shards, args.out)
