@@ -6,13 +6,15 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from vima_schema.perturbations import Kind, get_perturbation, parsed_batch_transform
+from vima_schema.perturbations import Kind, Vocabulary, get_perturbation, parsed_batch_transform
 from vima_schema.variant_rewrite import rewrite_parsed_variant
 from vima_tokenize.pipeline import TokenizeSummary, tokenize_dataset
 from vima_tokenize.text import load_tokenizer
 
-#: Version of the perturbed output; part of each shard's fingerprint.
-PERTURB_VERSION = 1
+#: Version of the perturbed output; part of each shard's fingerprint (2: CoGeLoT's semantics of
+#: issue 16: textual colours as the prompt image shows them, textual_gobbledygook_* on every
+#: task, gobbledygook_tokens from a vocabulary without VIMA words).
+PERTURB_VERSION = 2
 
 
 @dataclass
@@ -34,13 +36,15 @@ def perturb_dataset(
     target: str | None = None,
     tokenizer: str | None = None,
     workers: int = 1,
+    vocabulary: Vocabulary = Vocabulary.english,
 ) -> PerturbSummary:
     """Write `<target>--parsed--<task>` (prompts perturbed by `name` with `seed`) and its
     tokenized `<target>--preprocessed--<task>` configs; `target` defaults to `name`.
 
     `tokenizer` (as for vima-tokenize) both tokenizes the variant and drives
-    `gobbledygook_tokens`. Raises `ValueError` before writing anything for an unknown or
-    model-input perturbation, a missing source variant or an unloadable tokenizer.
+    `gobbledygook_tokens`, which draws from `vocabulary`. Raises `ValueError` before writing
+    anything for an unknown or model-input perturbation, a missing source variant or an
+    unloadable tokenizer.
     """
     perturbation = get_perturbation(name)
     if perturbation.kind is not Kind.prompt:
@@ -53,11 +57,12 @@ def perturb_dataset(
     settings: dict[str, object] = {"perturbation": name, "seed": seed, "version": PERTURB_VERSION}
     if perturbation.needs_tokenizer:
         settings["tokenizer_sha256"] = hashlib.sha256(loaded.to_str().encode()).hexdigest()
+        settings["vocabulary"] = vocabulary.value
     rewritten = rewrite_parsed_variant(
         dataset,
         source=source,
         target=target,
-        transform=parsed_batch_transform(perturbation, seed, loaded),
+        transform=parsed_batch_transform(perturbation, seed, loaded, vocabulary),
         settings=settings,
     )
     tokenized = tokenize_dataset(
