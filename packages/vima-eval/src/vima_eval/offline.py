@@ -62,7 +62,7 @@ from vima_eval.scoring import Cell, offline_cells
 from vima_eval.statistics import bootstrap_intervals
 
 METRICS_SCHEMA = "vima-eval/offline-metrics"
-METRICS_VERSION = 1
+METRICS_VERSION = 2  # 2: scored over the episodes a perturbation changed
 #: Episodes read at a time and evaluated under every perturbation before the next are read.
 CHUNK_EPISODES = 256
 

@@ -14,7 +14,7 @@ from vima_eval.scoring import level_means, success_cells
 from vima_eval.statistics import wilson_interval
 
 METRICS_SCHEMA = "vima-eval/online-metrics"
-METRICS_VERSION = 1
+METRICS_VERSION = 2  # 2: scored over the episodes a perturbation changed
 
 
 def _cell(successes: int, n: int) -> dict[str, Any]:
