@@ -24,7 +24,7 @@ from vima_schema.runner import (
 )
 
 BIN = Path(sys.executable).parent
-TOOLS = ("vima-schema", "vima-convert", "vima-tokenize", "vima-sim", "vima-train")
+TOOLS = ("vima-schema", "vima-convert", "vima-tokenize", "vima-sim", "vima-train", "vima-eval")
 
 
 def _tool(prog: str) -> Tool:

@@ -1,109 +1,33 @@
-"""`vima-eval`: perturbations, perturbed dataset variants, offline evaluation and reports."""
+"""`vima-eval`: perturbations, perturbed dataset variants, offline and online evaluation and
+reports."""
 
-from __future__ import annotations
-
-import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
-from vima_schema.command import report_unexpected
-from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
+import typer
+from vima_schema.command import Result, Tool, completer, perturbation_names, task_names
+from vima_schema.runner import EXIT_FAILURES, EXIT_OK
 
-from vima_eval import __version__
+from vima_eval.online.cli import PatchMask, Perturbations, register_online_commands
 
 PROG = "vima-eval"
+tool = Tool(
+    PROG,
+    "Evaluate VIMA-style policies: instruction perturbations, perturbed dataset variants, "
+    "teacher-forced (offline) and closed-loop (online) evaluation, paper-style reports.",
+)
+main = tool.main
+
+Resamples = Annotated[
+    int, typer.Option("--resamples", help="Bootstrap resamples of the confidence intervals.")
+]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Evaluate VIMA-style policies: instruction perturbations, perturbed dataset "
-        "variants, teacher-forced (offline) evaluation and paper-style reports.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("perturbations", help="list the perturbations, one line each")
-
-    p = sub.add_parser("perturb", help="write a perturbed dataset variant (parsed + tokenized)")
-    p.add_argument("dataset", type=Path, metavar="DATASET")
-    p.add_argument("--perturb", required=True, metavar="NAME", help="a prompt perturbation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--from", dest="source", default="original", help="source variant")
-    p.add_argument("--to", dest="target", help="target variant (default: the perturbation name)")
-    p.add_argument("--tokenizer", metavar="NAME_OR_PATH", help="as for vima-tokenize")
-    p.add_argument("--workers", type=int, default=1)
-
-    r = sub.add_parser("report", help="paper-style tables and figures from result tables")
-    r.add_argument("results", type=Path, nargs="+", metavar="RESULT")
-    r.add_argument(
-        "--baseline",
-        metavar="RESULT",
-        help="a result table (or offline output folder) or 'vima-200m' (published numbers)",
-    )
-    r.add_argument(
-        "--baseline-perturbation",
-        metavar="NAME",
-        help="the run of --baseline with this perturbation (when it holds several)",
-    )
-    r.add_argument("--out", type=Path, default=Path("report"), metavar="DIR")
-    r.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
-    r.add_argument(
-        "--include-unchanged",
-        action="store_true",
-        help="average over every episode, also those the perturbation left unchanged",
-    )
-
-    o = sub.add_parser("offline", help="teacher-forced evaluation of a checkpoint")
-    o.add_argument("checkpoint", type=Path, metavar="CKPT")
-    o.add_argument("dataset", type=Path, metavar="DATASET")
-    o.add_argument("--config", default="original", help="dataset variant (default: original)")
-    o.add_argument("--split", default="valid")
-    o.add_argument("--perturb", action="append", metavar="NAME", help="repeatable; default noop")
-    o.add_argument("--seed", type=int, default=0)
-    o.add_argument("--out", type=Path, default=Path("offline"), metavar="DIR")
-    o.add_argument("--batch-size", type=int, default=8)
-    o.add_argument("--device", default="cpu")
-    o.add_argument("--task", action="append", metavar="NAME", help="repeatable; default all")
-    o.add_argument("--limit", type=int, help="evaluate only the first N episodes per task")
-    o.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
-
-    from vima_eval.online.cli import add_online_commands, add_patch_image_mask
-
-    add_patch_image_mask(o)
-
-    add_online_commands(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 all done, 1 done except listed failures, 2 usage or configuration error."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code else EXIT_OK
-    try:
-        if args.command == "perturbations":
-            return _perturbations()
-        if args.command == "perturb":
-            return _perturb(args)
-        if args.command == "report":
-            return _report(args)
-        if args.command in ("online", "oracle", "merge"):
-            from vima_eval.online.cli import run_online_command
-            from vima_eval.report import write_run_report
-
-            return run_online_command(args, write_run_report)
-        return _offline(args)
-    except (ValueError, FileNotFoundError) as error:
-        lines = str(error).strip().splitlines() or [type(error).__name__]
-        print(f"{PROG}: error: {lines[0]}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as error:
-        return report_unexpected(PROG, error)
-
-
-def _perturbations() -> int:
+@tool.command()
+def perturbations() -> int:
+    """List the perturbations, one line each."""
     from vima_schema.perturbations import PERTURBATIONS
 
     width = max(len(name) for name in PERTURBATIONS)
@@ -112,20 +36,48 @@ def _perturbations() -> int:
     return EXIT_OK
 
 
-def _perturb(args: argparse.Namespace) -> int:
+@tool.command()
+def perturb(
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="The dataset folder.")],
+    perturbation: Annotated[
+        str,
+        typer.Option(
+            "--perturb",
+            metavar="NAME",
+            help="A prompt perturbation (see `vima-eval perturbations`).",
+            autocompletion=completer(perturbation_names),
+        ),
+    ],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the perturbation.")] = 0,
+    source: Annotated[str, typer.Option("--from", help="The variant perturbed.")] = "original",
+    target: Annotated[
+        str | None,
+        typer.Option("--to", help="The variant written. [default: the perturbation name]"),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            "--tokenizer",
+            metavar="NAME_OR_PATH",
+            help="As for vima-tokenize. [default: the shipped VIMA tokenizer]",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
+    ] = 1,
+) -> Result:
+    """Write a perturbed dataset variant (parsed and tokenized configs)."""
     from vima_eval.perturb import perturb_dataset
 
-    if args.workers < 1:
-        raise ValueError("--workers must be >= 1")
     start = time.perf_counter()
     summary = perturb_dataset(
-        args.dataset,
-        args.perturb,
-        seed=args.seed,
-        source=args.source,
-        target=args.target,
-        tokenizer=args.tokenizer,
-        workers=args.workers,
+        dataset,
+        perturbation,
+        seed=seed,
+        source=source,
+        target=target,
+        tokenizer=tokenizer,
+        workers=workers,
     )
     tokenized = summary.tokenized
     print(
@@ -134,57 +86,132 @@ def _perturb(args: argparse.Namespace) -> int:
         f"tokenized, {len(tokenized.failures)} failed; {time.perf_counter() - start:.1f} s",
         file=sys.stderr,
     )
-    print(args.dataset)
-    return EXIT_FAILURES if tokenized.failures else EXIT_OK
+    return (EXIT_FAILURES if tokenized.failures else EXIT_OK), dataset
 
 
-def _report(args: argparse.Namespace) -> int:
+@tool.command()
+def report(
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RESULT", help="Result tables (episodes.parquet) or result folders."
+        ),
+    ],
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            metavar="RESULT",
+            help="A result table (or offline output folder), or 'vima-200m' (published "
+            "numbers). [default: none]",
+        ),
+    ] = None,
+    baseline_perturbation: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline-perturbation",
+            metavar="NAME",
+            help="The run of --baseline with this perturbation (when it holds several). "
+            "[default: none]",
+            autocompletion=completer(perturbation_names),
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Report folder written.")
+    ] = Path("report"),
+    resamples: Resamples = 1000,
+    include_unchanged: Annotated[
+        bool,
+        typer.Option(
+            "--include-unchanged",
+            help="Average over every episode, also those the perturbation left unchanged.",
+        ),
+    ] = False,
+) -> Result:
+    """Paper-style tables and figures from result tables."""
     from vima_eval.report import build_report, write_report
     from vima_eval.runs import BUILTIN_BASELINES, builtin_run, load_runs
 
-    runs = load_runs(args.results)
-    baseline = None
-    if args.baseline is not None:
-        if args.baseline in BUILTIN_BASELINES:
-            baseline = builtin_run(args.baseline)
+    runs = load_runs(results)
+    chosen = None
+    if baseline is not None:
+        if baseline in BUILTIN_BASELINES:
+            chosen = builtin_run(baseline)
         else:
-            loaded = load_runs([Path(args.baseline)])
-            if args.baseline_perturbation is not None:
-                loaded = [r for r in loaded if r.perturbation == args.baseline_perturbation]
+            loaded = load_runs([Path(baseline)])
+            if baseline_perturbation is not None:
+                loaded = [r for r in loaded if r.perturbation == baseline_perturbation]
             if len(loaded) != 1:
                 raise ValueError(
-                    f"--baseline {args.baseline}: holds {len(loaded)} matching runs, expected "
+                    f"--baseline {baseline}: holds {len(loaded)} matching runs, expected "
                     "one (choose with --baseline-perturbation)"
                 )
-            baseline = loaded[0]
-            runs = [run for run in runs if run.label != baseline.label] + [baseline]
-    report = build_report(
-        runs, baseline, resamples=args.resamples, include_unchanged=args.include_unchanged
-    )
-    out = write_report(report, args.out)
-    print(f"{PROG} report: {len(runs)} run(s) -> {out}", file=sys.stderr)
-    print(out)
-    return EXIT_OK
+            chosen = loaded[0]
+            runs = [run for run in runs if run.label != chosen.label] + [chosen]
+    built = build_report(runs, chosen, resamples=resamples, include_unchanged=include_unchanged)
+    written = write_report(built, out)
+    print(f"{PROG} report: {len(runs)} run(s) -> {written}", file=sys.stderr)
+    return EXIT_OK, written
 
 
-def _offline(args: argparse.Namespace) -> int:
+@tool.command()
+def offline(
+    checkpoint: Annotated[Path, typer.Argument(metavar="CKPT", help="A vima-train checkpoint.")],
+    dataset: Annotated[
+        Path, typer.Argument(metavar="DATASET", help="Dataset folder with tokenized configs.")
+    ],
+    config: Annotated[str, typer.Option("--config", help="The dataset variant.")] = "original",
+    split: Annotated[str, typer.Option("--split", help="The split evaluated.")] = "valid",
+    perturb: Perturbations = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the perturbations.")] = 0,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Result folder written.")
+    ] = Path("offline"),
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Episodes per forward pass.")] = 8,
+    device: Annotated[str, typer.Option("--device", help="Torch device, e.g. cuda.")] = "cpu",
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task",
+            metavar="NAME",
+            help="Only this task (repeatable). [default: all]",
+            autocompletion=completer(task_names),
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Evaluate only the first N episodes per task. [default: all]"),
+    ] = None,
+    resamples: Resamples = 1000,
+    patch_image_mask: PatchMask = "mask",
+) -> Result:
+    """Teacher-forced evaluation of a checkpoint on a dataset split."""
     from vima_eval.model_input import PatchImageMask
     from vima_eval.offline import run_offline
 
-    out = run_offline(
-        args.checkpoint,
-        args.dataset,
-        variant=args.config,
-        split=args.split,
-        perturbations=args.perturb or ["noop"],
-        seed=args.seed,
-        out=args.out,
-        batch_size=args.batch_size,
-        device=args.device,
-        tasks=args.task,
-        limit=args.limit,
-        resamples=args.resamples,
-        patch_image_mask=PatchImageMask(args.patch_image_mask),
+    written = run_offline(
+        checkpoint,
+        dataset,
+        variant=config,
+        split=split,
+        perturbations=perturb or ["noop"],
+        seed=seed,
+        out=out,
+        batch_size=batch_size,
+        device=device,
+        tasks=task,
+        limit=limit,
+        resamples=resamples,
+        patch_image_mask=PatchImageMask(patch_image_mask),
     )
-    print(out)
-    return EXIT_OK
+    return EXIT_OK, written
+
+
+def _write_run_report(folder: Path) -> Path | None:
+    """The report of an online run folder (imported only when a run has finished)."""
+    from vima_eval.report import write_run_report
+
+    return write_run_report(folder)
+
+
+register_online_commands(tool, _write_run_report)

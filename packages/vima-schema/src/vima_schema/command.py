@@ -315,17 +315,3 @@ def perturbation_names() -> list[str]:
     from vima_schema.perturbations import PERTURBATIONS
 
     return list(PERTURBATIONS)
-
-
-def report_unexpected(prog: str, error: Exception) -> int:
-    """For commands outside the frame (vima-eval until it moves to it): one stderr line naming
-    an unexpected exception (the traceback too with `VIMA_VERBOSE=1`); returns `EXIT_ERROR`."""
-    verbose = _env_verbose()
-    if verbose:
-        import traceback
-
-        traceback.print_exception(error, file=sys.stderr)
-    hint = "" if verbose else " (VIMA_VERBOSE=1 for the traceback)"
-    print(f"{prog}: unexpected error: {type(error).__name__}: {_one_line(str(error))}{hint}",
-          file=sys.stderr)  # fmt: skip
-    return EXIT_ERROR

@@ -1,110 +1,221 @@
-"""The `online`, `oracle` and `merge` subcommands of `vima-eval`."""
+"""The `online`, `oracle` and `merge` commands of `vima-eval`."""
 
-from __future__ import annotations
-
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import typer
+from vima_schema.command import (
+    Result,
+    Tool,
+    completer,
+    difficulty_names,
+    list_completer,
+    perturbation_names,
+    task_names,
+)
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK
 
 PROG = "vima-eval"
 
 
-def _loop_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--levels", help="comma-separated, e.g. L1,L2 (default: all four)")
-    parser.add_argument("--tasks", help="comma-separated task names (default: all implemented)")
-    parser.add_argument("--episodes", type=int, default=100, help="per (level, task) pair")
-    parser.add_argument("--start", type=int, default=0, help="first episode number (shards)")
-    parser.add_argument(
-        "--perturb", action="append", metavar="NAME", help="repeatable; default noop"
-    )
-    parser.add_argument("--difficulty", default="easy")
-    parser.add_argument("--seed", type=int, default=0, help="run seed (episode seeds derive)")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("online"), metavar="DIR")
-    parser.add_argument("--resume", action="store_true", help="skip finished episodes")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in DIR")
-    parser.add_argument("--env", choices=("builtin", "vima-bench"), default="builtin")
-    parser.add_argument("--env-python", metavar="PYTHON", help="interpreter with vima_bench")
-    parser.add_argument(
-        "--time-limit",
-        default="vima",
-        help="vima (oracle max steps + 2), oracle, minimum, or a number of actions",
-    )
-    parser.add_argument("--record", type=int, default=0, metavar="K", help="GIFs of the first K")
-    parser.add_argument("--wandb", choices=("offline", "online", "disabled"), default="offline")
-    parser.add_argument(
-        "--flush-every", type=int, default=8, metavar="N", help="episodes per parquet part"
-    )
+def _level_names() -> list[str]:
+    from vima_eval.online.plan import LEVEL_PARTITIONS
+
+    return [f"L{level}" for level in sorted(LEVEL_PARTITIONS)]
 
 
-def add_patch_image_mask(parser: argparse.ArgumentParser) -> None:
-    """`--patch-image-mask`: what mask_visual / mask_both do to a patch model's prompt images."""
-    parser.add_argument(
+Perturbations = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--perturb",
+        metavar="NAME",
+        help="A prompt perturbation (repeatable; see `vima-eval perturbations`). [default: noop]",
+        autocompletion=completer(perturbation_names),
+    ),
+]
+PatchMask = Annotated[
+    Literal["mask", "ignore"],
+    typer.Option(
         "--patch-image-mask",
-        choices=("mask", "ignore"),
-        default="mask",
-        help="patch models under mask_visual/mask_both: mask the prompt images (default) or "
-        "leave them visible as CoGeLoT does (ignore)",
-    )
+        help="Patch models under mask_visual/mask_both: mask the prompt images, or leave them "
+        "visible as CoGeLoT does (ignore).",
+    ),
+]
+Levels = Annotated[
+    str | None,
+    typer.Option(
+        "--levels",
+        help="Comma-separated levels, e.g. L1,L2. [default: all four]",
+        autocompletion=list_completer(_level_names),
+    ),
+]
+Tasks = Annotated[
+    str | None,
+    typer.Option(
+        "--tasks",
+        help="Comma-separated task names. [default: every implemented task]",
+        autocompletion=list_completer(task_names),
+    ),
+]
+Episodes = Annotated[int, typer.Option("--episodes", help="Episodes per (level, task) pair.")]
+Start = Annotated[int, typer.Option("--start", help="First episode number (shards of a run).")]
+DifficultyName = Annotated[
+    str,
+    typer.Option(
+        "--difficulty",
+        help=f"Scene difficulty: {', '.join(difficulty_names())}.",
+        autocompletion=completer(difficulty_names),
+    ),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Run seed (episode seeds derive from it).")]
+Workers = Annotated[
+    int, typer.Option("--workers", help="Worker processes, each with its own simulator.")
+]
+Out = Annotated[Path, typer.Option("--out", metavar="DIR", help="Result folder written.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Skip finished episodes in DIR.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an earlier run in DIR.")]
+Env = Annotated[
+    Literal["builtin", "vima-bench"],
+    typer.Option("--env", help="Simulator: vima-sim (builtin) or a VIMA-Bench checkout."),
+]
+EnvPython = Annotated[
+    str | None,
+    typer.Option(
+        "--env-python",
+        metavar="PYTHON",
+        help="Interpreter with vima_bench (for --env vima-bench). [default: none]",
+    ),
+]
+TimeLimit = Annotated[
+    str,
+    typer.Option(
+        "--time-limit",
+        help="Actions per episode: vima (oracle max steps + 2), oracle, minimum, or a number.",
+    ),
+]
+Record = Annotated[
+    int, typer.Option("--record", metavar="K", help="GIF videos of the first K episodes.")
+]
+Wandb = Annotated[
+    Literal["offline", "online", "disabled"],
+    typer.Option("--wandb", help="Weights & Biases mode."),
+]
+FlushEvery = Annotated[
+    int, typer.Option("--flush-every", metavar="N", help="Episodes per parquet part.")
+]
 
 
-def add_online_commands(sub: Any) -> None:
-    """Register `online`, `oracle` and `merge` on the `vima-eval` subparsers."""
-    online = sub.add_parser(
-        "online", help="closed-loop evaluation of a checkpoint in the simulator"
-    )
-    online.add_argument("checkpoint", type=Path, metavar="CKPT")
-    _loop_options(online)
-    online.add_argument("--device", default="cpu")
-    add_patch_image_mask(online)
-    oracle = sub.add_parser("oracle", help="the online loop with the simulator's oracle acting")
-    _loop_options(oracle)
-    merge = sub.add_parser("merge", help="merge online shard folders (SLURM array jobs)")
-    merge.add_argument("shards", type=Path, nargs="+", metavar="SHARD")
-    merge.add_argument("--out", type=Path, required=True, metavar="DIR")
+def register_online_commands(tool: Tool, report: Callable[[Path], Any]) -> None:
+    """Register `online`, `oracle` and `merge` on the `vima-eval` tool; each ends with
+    `report(folder)`, the report of the run folder (passed in: online code imports no report)."""
+
+    @tool.command()
+    def online(
+        checkpoint: Annotated[
+            Path, typer.Argument(metavar="CKPT", help="A vima-train checkpoint.")
+        ],
+        levels: Levels = None,
+        tasks: Tasks = None,
+        episodes: Episodes = 100,
+        start: Start = 0,
+        perturb: Perturbations = None,
+        difficulty: DifficultyName = "easy",
+        seed: Seed = 0,
+        workers: Workers = 1,
+        out: Out = Path("online"),
+        resume: Resume = False,
+        overwrite: Overwrite = False,
+        env: Env = "builtin",
+        env_python: EnvPython = None,
+        time_limit: TimeLimit = "vima",
+        record: Record = 0,
+        wandb: Wandb = "offline",
+        flush_every: FlushEvery = 8,
+        device: Annotated[str, typer.Option("--device", help="Torch device, e.g. cuda.")] = ("cpu"),
+        patch_image_mask: PatchMask = "mask",
+    ) -> Result:
+        """Closed-loop evaluation of a checkpoint in the simulator."""
+        return _finish("online", _loop(locals()), report)
+
+    @tool.command()
+    def oracle(
+        levels: Levels = None,
+        tasks: Tasks = None,
+        episodes: Episodes = 100,
+        start: Start = 0,
+        perturb: Perturbations = None,
+        difficulty: DifficultyName = "easy",
+        seed: Seed = 0,
+        workers: Workers = 1,
+        out: Out = Path("online"),
+        resume: Resume = False,
+        overwrite: Overwrite = False,
+        env: Env = "builtin",
+        env_python: EnvPython = None,
+        time_limit: TimeLimit = "vima",
+        record: Record = 0,
+        wandb: Wandb = "offline",
+        flush_every: FlushEvery = 8,
+    ) -> Result:
+        """The online loop with the simulator's oracle acting (checks the loop and the tasks)."""
+        return _finish("oracle", _loop(locals()), report)
+
+    @tool.command()
+    def merge(
+        shards: Annotated[
+            list[Path], typer.Argument(metavar="SHARD", help="Result folders of array jobs.")
+        ],
+        out: Annotated[
+            Path, typer.Option("--out", metavar="DIR", help="Merged result folder written.")
+        ],
+    ) -> Result:
+        """Merge online shard folders (SLURM array jobs) into one result folder."""
+        from vima_eval.online.closed_loop import merge_runs
+
+        return _finish("merge", merge_runs(shards, out), report)
 
 
-def run_online_command(args: argparse.Namespace, report: Callable[[Path], Any]) -> int:
-    """Run `online`, `oracle` or `merge`, then `report(folder)` (the report of the run folder);
-    print the output folder last on stdout."""
-    from vima_eval.online.closed_loop import OnlineSettings, merge_runs, run_online
+def _loop(options: dict[str, Any]) -> Any:
+    """Run `online` or `oracle` with the options of its command line; the run's result."""
+    from vima_eval.online.closed_loop import OnlineSettings, run_online
     from vima_eval.online.plan import parse_levels
 
-    if args.command == "merge":
-        result = merge_runs(args.shards, args.out)
-    else:
-        settings = OnlineSettings(
-            checkpoint=getattr(args, "checkpoint", None),
-            levels=parse_levels(args.levels),
-            tasks=[t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None,
-            episodes=args.episodes,
-            start=args.start,
-            perturbations=list(dict.fromkeys(args.perturb or ["noop"])),
-            difficulty=args.difficulty,
-            seed=args.seed,
-            workers=args.workers,
-            device=getattr(args, "device", "cpu"),
-            env=args.env,
-            env_python=args.env_python,
-            time_limit=args.time_limit,
-            record=args.record,
-            wandb=args.wandb,
-            flush_every=args.flush_every,
-            patch_image_mask=getattr(args, "patch_image_mask", "mask"),
-        )
-        result = run_online(settings, args.out, resume=args.resume, overwrite=args.overwrite)
+    tasks = options["tasks"]
+    settings = OnlineSettings(
+        checkpoint=options.get("checkpoint"),
+        levels=parse_levels(options["levels"]),
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
+        episodes=options["episodes"],
+        start=options["start"],
+        perturbations=list(dict.fromkeys(options["perturb"] or ["noop"])),
+        difficulty=options["difficulty"],
+        seed=options["seed"],
+        workers=options["workers"],
+        device=options.get("device", "cpu"),
+        env=options["env"],
+        env_python=options["env_python"],
+        time_limit=options["time_limit"],
+        record=options["record"],
+        wandb=options["wandb"],
+        flush_every=options["flush_every"],
+        patch_image_mask=options.get("patch_image_mask", "mask"),
+    )
+    out = options["out"]
+    return run_online(settings, out, resume=options["resume"], overwrite=options["overwrite"])
+
+
+def _finish(command: str, result: Any, report: Callable[[Path], Any]) -> Result:
+    """Write the run's report, count ran/skipped/failed episodes on stderr; the result folder
+    is the product."""
     report(result.out)
     print(
-        f"{PROG} {args.command}: {result.ran} episodes, {result.skipped} already done, "
+        f"{PROG} {command}: {result.ran} episodes, {result.skipped} already done, "
         f"{len(result.errors)} failed",
         file=sys.stderr,
     )
     for error in result.errors:
         print(f"  {error['episode']} ({error['perturbation']}): "
               f"{error['problem'].splitlines()[0]}", file=sys.stderr)  # fmt: skip
-    print(result.out)
-    return EXIT_FAILURES if result.errors else EXIT_OK
+    return (EXIT_FAILURES if result.errors else EXIT_OK), result.out

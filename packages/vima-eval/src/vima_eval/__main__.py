@@ -1,0 +1,7 @@
+"""`python -m vima_eval` runs the vima-eval command."""
+
+import sys
+
+from vima_eval.cli import main
+
+sys.exit(main())
