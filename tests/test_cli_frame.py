@@ -20,6 +20,7 @@ from vima_schema.runner import (
     EXIT_FAILURES,
     EXIT_OK,
     EXIT_USAGE,
+    InputError,
     mark_work_started,
 )
 
@@ -107,7 +108,12 @@ def fail(
     """Raise the exception named KIND."""
     if started:
         mark_work_started()
-    errors = {"value": ValueError, "runtime": RuntimeError, "interrupt": KeyboardInterrupt}
+    errors = {
+        "value": ValueError,
+        "input": InputError,
+        "runtime": RuntimeError,
+        "interrupt": KeyboardInterrupt,
+    }
     raise errors[kind](f"{kind} went wrong\nsecond line")
 
 
@@ -137,6 +143,8 @@ def test_value_error_is_usage_before_work_and_a_bug_after(
     assert capsys.readouterr().err.strip() == "demo fail: error: value went wrong"
     assert demo.main(["fail", "value", "--started"]) == EXIT_ERROR
     assert "unexpected error: ValueError" in capsys.readouterr().err
+    assert demo.main(["fail", "input", "--started"]) == EXIT_USAGE  # said to be the input's
+    assert capsys.readouterr().err.strip() == "demo fail: error: input went wrong"
     assert demo.main(["-v", "fail", "value", "--started"]) == EXIT_ERROR
     assert "Traceback" in capsys.readouterr().err
     monkeypatch.setenv("VIMA_VERBOSE", "1")  # the old switch still works

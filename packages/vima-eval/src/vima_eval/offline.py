@@ -38,6 +38,7 @@ from vima_schema.perturbations import (
     get_perturbation,
     instruction_from_row,
 )
+from vima_schema.runner import InputError, mark_work_started
 from vima_tokenize.actions import AXIS_BINS
 from vima_train.checkpoint import load_policy, tokenizer_of
 from vima_train.data.batch import collate, row_arrays
@@ -458,10 +459,11 @@ def run_offline(
     timing, started = Timing(), time.perf_counter()
     settings = {"seed": seed, "tokenizer": tokenizer_of(meta), "batch_size": batch_size,
                 "device": device, "patch_image_mask": patch_image_mask}  # fmt: skip
+    mark_work_started()  # inputs accepted: a ValueError from here on is a bug (exit 3)
     episodes = iter_episodes(dataset, variant, shards, limit)
     sums, count = _evaluate_all(policy, episodes, chosen, settings, timing)
     if not count:
-        raise ValueError(f"{dataset}: no episodes in {variant!r} split {split!r}")
+        raise InputError(f"{dataset}: no episodes in {variant!r} split {split!r}")
     rows = [row for p in chosen for row in result_rows(sums[p.name], ident, p, seed, vocabulary)]
     metrics = {
         "schema": METRICS_SCHEMA, "version": METRICS_VERSION,

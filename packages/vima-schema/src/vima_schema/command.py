@@ -33,6 +33,7 @@ from vima_schema.runner import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    InputError,
     one_native_thread_per_worker,
     reset_work_started,
     work_started,
@@ -52,11 +53,6 @@ PACKAGE_LOGGERS = (
 
 Result = int | tuple[int, str | Path | None]
 """What a command returns: its exit code, or (exit code, product path or None)."""
-
-
-class InputError(Exception):
-    """A problem with the arguments or inputs that only shows once work has started (a batch
-    larger than the data, found when the trainer knows its ranks): exit 2, like a usage error."""
 
 
 Verbose = Annotated[

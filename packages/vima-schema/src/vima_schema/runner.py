@@ -56,6 +56,11 @@ class _Work:
     started = False
 
 
+class InputError(ValueError):
+    """A problem with the arguments or inputs that only shows once work has started (an empty
+    split, a batch larger than the data): exit 2 like a usage error, not 3 like a bug."""
+
+
 def mark_work_started() -> None:
     """Say that the inputs were accepted and work began: from now on a `ValueError` is a bug
     (exit 3 with its traceback under `--verbose`), no longer a usage error (exit 2)."""

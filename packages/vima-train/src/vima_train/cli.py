@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from vima_schema.command import InputError, Result, Tool, completer
-from vima_schema.runner import EXIT_OK, mark_work_started
+from vima_schema.command import Result, Tool, completer
+from vima_schema.runner import EXIT_OK, InputError, mark_work_started
 
 tool = Tool("vima-train", "Train VIMA-style policies with Lightning, logged to W&B.")
 main = tool.main

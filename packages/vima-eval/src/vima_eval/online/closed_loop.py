@@ -22,6 +22,7 @@ from tqdm import tqdm
 from vima_schema.atomic import atomic_write_text
 from vima_schema.enums import Difficulty
 from vima_schema.perturbations import Vocabulary, get_perturbation
+from vima_schema.runner import mark_work_started
 
 from vima_eval.model_input import PatchImageMask
 from vima_eval.online.episode import check_time_limit
@@ -317,6 +318,7 @@ def run_online(
     )  # fmt: skip
     for row in rows:
         tracker.count(row)
+    mark_work_started()  # inputs accepted: a ValueError from here on is a bug (exit 3)
     progress = _Progress(settings, out, rows, tracker, len(pending), (ident, vocabulary))
     began = time.perf_counter()
     try:
