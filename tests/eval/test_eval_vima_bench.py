@@ -20,6 +20,7 @@ import pytest
 from vima_eval.online.seeds import episode_seed
 from vima_eval.online.vima_bench_env import Timeouts, VimaBenchEnv, VimaBenchError
 from vima_eval.online.vima_bench_server import ProtocolError, decode_frame, write_frame
+from vima_sim.rollout import SEED_STRIDE
 
 from .conftest import RunEval
 
@@ -240,3 +241,16 @@ def test_timeouts_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv("VIMA_EVAL_ENV_TIMEOUT", bad)
         with pytest.raises(ValueError, match="VIMA_EVAL_ENV_TIMEOUT"):
             Timeouts.from_environment()
+
+
+def test_a_reset_that_raises_moves_to_the_next_seed_like_vima_bench(
+    tmp_path: Path, run_eval: RunEval, standin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin("cogelot")
+    seed = episode_seed(0, 1, "rotate", 0)
+    monkeypatch.setenv("VIMA_BENCH_STANDIN_RAISE_SEED", str(seed))
+    run = run_eval("oracle", *ARGS, "--episodes", "1", "--env", "vima-bench",
+                   "--env-python", sys.executable, "--out", tmp_path / "raise")  # fmt: skip
+    assert run.code == 0, run.err
+    (row,) = _rows(tmp_path / "raise")
+    assert row["episode_seed"] == seed + SEED_STRIDE and row["success"]

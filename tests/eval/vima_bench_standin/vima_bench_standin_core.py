@@ -8,7 +8,8 @@ it was given last, so a stand-in episode equals the builtin episode of the same 
 
 Failure injection, by environment variable (value: an episode seed): `..._CRASH_SEED` exits the
 process on reset (after a line on stderr), `..._STALL_SEED` sleeps forever on the first step,
-`..._GARBAGE_SEED` answers reset with a wrong-shaped observation. `VIMA_BENCH_STANDIN_LOG`
+`..._GARBAGE_SEED` answers reset with a wrong-shaped observation, `..._RAISE_SEED` raises in
+reset as a VIMA-Bench scene sampler can. `VIMA_BENCH_STANDIN_LOG`
 names a file that gets one JSON line per API call (make, set_task, set_difficulty, seed, reset,
 step),
 with the process id, so tests can check how the worker drives VIMA-Bench.
@@ -166,6 +167,8 @@ class Env:
         if _injected("CRASH", task.seed):
             print(f"stand-in: crashing on seed {task.seed}", file=sys.stderr, flush=True)
             os._exit(3)
+        if _injected("RAISE", task.seed):  # as CoGeLoT's same_shape when no base fits
+            raise AttributeError("'NoneType' object has no attribute 'profile'")
         if task.sim is None:
             task.sim = VimaEnv(task.name, task.partition, task.difficulty_level)
         obs, info = task.sim.reset(seed=task.seed)

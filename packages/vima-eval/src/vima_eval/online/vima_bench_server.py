@@ -30,7 +30,12 @@ at most `MAX_ARRAY` bytes each). Requests (`"op"`):
 - `close`: answer `{}` and exit.
 
 Every answer has `ok`; a failed request answers `ok: false`, `error` (type and message) and
-`sampling: true` when the scene could not be sampled (the client then tries the next seed).
+`sampling: true` when `reset()` raised (VIMA-Bench's scene samplers fail with assorted errors,
+e.g. CoGeLoT's same_shape with `'NoneType' object has no attribute 'profile'` when no scaled base
+fits; its `ResetFaultTolerance` wrapper retries with another seed, and the client then tries
+vima-sim's next seed). The reset answer's `failure` is always false: VIMA-Bench's evaluations
+never read a failure before the first action, and CoGeLoT's `step(None)` runs follow_order's
+"this step achieved nothing" check, which flags one.
 
 The two VIMA-Bench layouts in use (detected, not assumed):
 - upstream (vimalabs/VIMABench): `vima_bench.PARTITION_TO_SPECS`; `set_task` sets difficulty
@@ -61,6 +66,10 @@ MAX_ARRAY = 64 * 2**20
 
 class ProtocolError(ValueError):
     """The stream holds something that is not a frame of this protocol."""
+
+
+class ResetFailed(RuntimeError):
+    """VIMA-Bench's reset raised: the scene of this seed cannot be made (try another seed)."""
 
 
 def write_frame(stream: BinaryIO, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -204,8 +213,11 @@ class Server:
             raise ValueError(f"this worker serves {self.key}, not {(task, partition, difficulty)}")
         env = self.env
         env.seed(seed)
-        obs = env.reset()
-        info: dict[str, Any] = {"success": False, "failure": False}
+        try:
+            obs = env.reset()
+        except Exception as error:  # VIMA-Bench's own wrapper retries any reset with a new seed
+            raise ResetFailed(f"{type(error).__name__}: {error}") from error
+        info: dict[str, Any] = {"success": False}
         if obs is None:  # CoGeLoT's vendored copy: the first observation comes from step(None)
             obs, _, _, _, info = env.step(None)
         self.obs, self.oracle_fn = obs, None
@@ -229,7 +241,7 @@ class Server:
         header = {
             "prompt": env.prompt,
             "success": bool(info.get("success", False)),
-            "failure": bool(info.get("failure", False)),
+            "failure": False,  # step(None) runs follow_order's "no progress" check: not a failure
             "layout": self.layout,
             "assets": assets,
             "meta": {
@@ -305,7 +317,7 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
                     raise ValueError(f"unknown op {op!r}")
                 write_frame(stdout, {"ok": True, **header}, arrays)
             except Exception as error:
-                sampling = "sampl" in str(error).lower()
+                sampling = isinstance(error, ResetFailed) or "sampl" in str(error).lower()
                 traceback.print_exc(file=sys.stderr)
                 write_frame(stdout, {"ok": False, "error": f"{type(error).__name__}: {error}",
                                      "sampling": sampling}, {})  # fmt: skip
