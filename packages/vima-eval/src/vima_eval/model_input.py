@@ -34,12 +34,14 @@ from vima_tokenize.text import encode_prompt
 from vima_train.config import ModelConfig
 from vima_train.model.policy import Policy
 
-_PROMPT_ARRAYS = tuple(
-    f"prompt_{kind}_{view}" for kind in ("crops", "bbox", "mask", "frames") for view in VIEW_NAMES
-)
-_OBJECT_ARRAYS = tuple(
-    f"obs_{kind}_{view}" for kind in ("crops", "bbox", "mask") for view in VIEW_NAMES
-)
+
+def view_arrays(prefix: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """Record array names `<prefix>_<kind>_<view>` of every kind for both views."""
+    return tuple(f"{prefix}_{kind}_{view}" for kind in kinds for view in VIEW_NAMES)
+
+
+_PROMPT_ARRAYS = view_arrays("prompt", ("crops", "bbox", "mask", "frames"))
+_OBJECT_ARRAYS = view_arrays("obs", ("crops", "bbox", "mask"))
 
 
 class PatchImageMask(StrEnum):

@@ -37,12 +37,10 @@ from vima_tokenize.preprocessed import VIEW_NAMES
 from vima_train.data.batch import row_arrays
 from vima_train.model.actions import Z_AXES
 
-from vima_eval.model_input import EpisodeArrays, perturbed_arrays
+from vima_eval.model_input import EpisodeArrays, perturbed_arrays, view_arrays
 
 #: Arrays with one entry per observation (concatenated over the steps of an episode).
-OBSERVATION_ARRAYS = tuple(
-    f"obs_{kind}_{view}" for kind in ("crops", "bbox", "mask", "frames") for view in VIEW_NAMES
-)
+OBSERVATION_ARRAYS = view_arrays("obs", ("crops", "bbox", "mask", "frames"))
 
 
 def last_observation_row(episode: Episode, with_prompt: bool) -> dict[str, Any]:
