@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tokenizers import Tokenizer
 from vima_schema.atomic import atomic_write_text
 from vima_schema.enums import TASK_NAMES, Task
 from vima_schema.perturbations import (
@@ -23,6 +24,7 @@ from vima_schema.perturbations import (
     TEXTUAL_TASKS,
     Instruction,
     Kind,
+    Vocabulary,
     instruction_from_episode,
     instruction_of,
 )
@@ -263,6 +265,25 @@ def simulated(task: str) -> Instruction:
     )
 
 
+def _token_growth(episodes: list[Instruction], tokenizer: Tokenizer) -> str:
+    """How many tokens gobbledygook_tokens prompts have, per vocabulary, against the original."""
+    perturbation = PERTURBATIONS["gobbledygook_tokens"]
+
+    def tokens(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    before = sum(tokens(i.prompt) for i in episodes) * 5
+    ratios = []
+    for vocabulary in Vocabulary:
+        after = sum(tokens(perturbation(i, seed, tokenizer, vocabulary).prompt)
+                    for i in episodes for seed in range(5))  # fmt: skip
+        ratios.append(f"`{vocabulary.value}` {after / before:.2f}x")
+    return (
+        "Prompt length of `gobbledygook_tokens` with the shipped tokenizer, over the episodes "
+        f"above and seeds 0-4, as a multiple of the original's tokens: {', '.join(ratios)}.\n\n"
+    )
+
+
 def generate() -> str:
     """The whole document."""
     tokenizer = load_tokenizer()
@@ -315,6 +336,7 @@ def generate() -> str:
         lines.append(
             f"### `{name}`\n\n- CoGeLoT: {theirs}\n- here: {ours}\n- deviation: {deviation}\n\n"
         )
+    lines.append(_token_growth(episodes, tokenizer))
     lines.append(COMPARISON)
     return "".join(lines)
 
