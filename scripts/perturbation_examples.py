@@ -182,11 +182,15 @@ CONTRAST: tuple[tuple[str, str, str, str], ...] = (
     ),
     (
         "shuffle_objects",
-        "object tokens of each observation in random order (training-time shuffle left on at "
-        "evaluation, unseeded)",
-        "a seeded per-episode order (`object_orders`) at evaluation; the training-time shuffle "
-        "of obj-shuffle checkpoints is switched off at evaluation under every perturbation",
-        "results are reproducible and independent of the number of workers",
+        "an evaluation switch (`should_shuffle_obj_per_observations`, off by default, so "
+        "obj-shuffle checkpoints are evaluated without their training-time shuffle) permutes "
+        "each observation's object tokens once, as it is encoded, with torch's global "
+        "generator (run seed 879008)",
+        "a per-episode order drawn from the seed and the episode (`object_orders`); the "
+        "training-time shuffle of obj-shuffle checkpoints is off at evaluation under every "
+        "perturbation, as in CoGeLoT",
+        "the order depends only on the seed and the episode, not on the generator state of the "
+        "process, so results do not depend on the number of workers or the order of episodes",
     ),
 )
 
