@@ -28,6 +28,7 @@ import typer
 from typer._click.exceptions import ClickException, UsageError
 from typer.core import TyperCommand, TyperGroup
 
+from vima_schema.enums import Difficulty, Task
 from vima_schema.runner import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -294,16 +295,23 @@ def list_completer(names: Callable[[], Iterable[str]]) -> Callable[[str], list[s
 
 def task_names() -> list[str]:
     """The 17 VIMA-Bench task names (completion of task arguments)."""
-    from vima_schema.enums import Task
-
     return [task.name for task in Task]
 
 
 def difficulty_names() -> list[str]:
     """The four difficulty names (completion of `--difficulty`)."""
-    from vima_schema.enums import Difficulty
-
     return [d.value for d in Difficulty]
+
+
+DifficultyOption = Annotated[
+    str,
+    typer.Option(
+        "--difficulty",
+        help=f"Scene difficulty: {', '.join(d.value for d in Difficulty)}.",
+        autocompletion=completer(difficulty_names),
+    ),
+]
+"""`--difficulty` of the commands that build scenes (vima-sim, vima-eval online and oracle)."""
 
 
 def perturbation_names() -> list[str]:

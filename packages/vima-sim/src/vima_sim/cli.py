@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from vima_schema.command import Result, Tool, completer, difficulty_names, task_names
-from vima_schema.enums import Difficulty, Partition
+from vima_schema.command import DifficultyOption, Result, Tool, completer, task_names
+from vima_schema.enums import Partition
 from vima_schema.runner import (
     EXIT_FAILURES,
     EXIT_OK,
@@ -30,14 +30,6 @@ PartitionOption = Annotated[
         "--partition",
         help=f"Partition (level) of the scenes: {', '.join(Partition.__members__)}.",
         autocompletion=completer(_partition_names),
-    ),
-]
-DifficultyOption = Annotated[
-    str,
-    typer.Option(
-        "--difficulty",
-        help=f"Scene difficulty: {', '.join(d.value for d in Difficulty)}.",
-        autocompletion=completer(difficulty_names),
     ),
 ]
 TaskNames = typer.Argument(

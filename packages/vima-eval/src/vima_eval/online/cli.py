@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 import typer
 from vima_schema.command import (
+    DifficultyOption,
     Result,
     Tool,
     completer,
-    difficulty_names,
     list_completer,
     perturbation_names,
     task_names,
@@ -61,14 +61,6 @@ Tasks = Annotated[
 ]
 Episodes = Annotated[int, typer.Option("--episodes", help="Episodes per (level, task) pair.")]
 Start = Annotated[int, typer.Option("--start", help="First episode number (shards of a run).")]
-DifficultyName = Annotated[
-    str,
-    typer.Option(
-        "--difficulty",
-        help=f"Scene difficulty: {', '.join(difficulty_names())}.",
-        autocompletion=completer(difficulty_names),
-    ),
-]
 Seed = Annotated[int, typer.Option("--seed", help="Run seed (episode seeds derive from it).")]
 Workers = Annotated[
     int, typer.Option("--workers", help="Worker processes, each with its own simulator.")
@@ -121,7 +113,7 @@ def register_online_commands(tool: Tool, report: Callable[[Path], Any]) -> None:
         episodes: Episodes = 100,
         start: Start = 0,
         perturb: Perturbations = None,
-        difficulty: DifficultyName = "easy",
+        difficulty: DifficultyOption = "easy",
         seed: Seed = 0,
         workers: Workers = 1,
         out: Out = Path("online"),
@@ -146,7 +138,7 @@ def register_online_commands(tool: Tool, report: Callable[[Path], Any]) -> None:
         episodes: Episodes = 100,
         start: Start = 0,
         perturb: Perturbations = None,
-        difficulty: DifficultyName = "easy",
+        difficulty: DifficultyOption = "easy",
         seed: Seed = 0,
         workers: Workers = 1,
         out: Out = Path("online"),
