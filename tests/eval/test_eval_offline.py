@@ -23,7 +23,7 @@ from vima_train.data.batch import collate
 from vima_train.data.store import find_shards
 from vima_train.model.actions import axis_indices
 
-from .conftest import EVAL_VALID, RunEval
+from .conftest import EVAL_VALID, RunEval, train_tiny
 
 
 def test_offline_metrics_equal_a_hand_computation(
@@ -243,3 +243,28 @@ def test_patch_image_mask_is_an_explicit_option() -> None:
     assert masked_prompt(PromptMask.visual, "patches", PatchImageMask.ignore) == "none"
     assert masked_prompt(PromptMask.both, "patches", PatchImageMask.ignore) == "text"
     assert masked_prompt(PromptMask.text, "patches", PatchImageMask.ignore) == "text"
+
+
+def test_patch_image_mask_on_a_patch_model(
+    tmp_path_factory: pytest.TempPathFactory, eval_dataset: Path, run_eval: RunEval
+) -> None:
+    # a patch model under mask_visual: images masked by default; CoGeLoT's behaviour (its
+    # mask never reaches patch frames) with `ignore`, which scores exactly as noop
+    root = tmp_path_factory.mktemp("tiny-patches")
+    checkpoint = train_tiny(root, eval_dataset, 1, "model.visual.kind=patches")
+    losses = {}
+    for how in ("mask", "ignore"):
+        out = root / how
+        run = run_eval("offline", checkpoint, eval_dataset, "--perturb", "noop", "--perturb",
+                       "mask_visual", "--limit", "1", "--resamples", "0",
+                       "--patch-image-mask", how, "--out", out)  # fmt: skip
+        assert run.code == 0, run.err
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["patch_image_mask"] == how
+        losses[how] = {
+            name: entry["overall"]["loss"]["value"]
+            for name, entry in metrics["perturbations"].items()
+        }
+    assert losses["ignore"]["mask_visual"] == losses["ignore"]["noop"]
+    assert losses["mask"]["mask_visual"] != losses["mask"]["noop"]
+    assert losses["mask"]["noop"] == losses["ignore"]["noop"]
