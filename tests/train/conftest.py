@@ -30,7 +30,6 @@ EPISODES = 9
 VALID = 2
 
 
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the tests of this folder when the sample episodes are missing (a `pytestmark` in a
     conftest applies to nothing; this hook marks the items themselves)."""
