@@ -34,3 +34,23 @@ def test_hollow_conflict_checks_new_bases_against_dragged_objects() -> None:
     assert not hollow_conflict(around_dragged, "pallet", True, base, dragged)
     # a loose object is only checked against the task's base, which is not hollow here
     assert not hollow_conflict(around_dragged, "square", False, base, dragged)
+
+
+def test_same_shape_tolerance_is_set_on_every_reset() -> None:
+    """A bowl base narrows the placement tolerance for its episode only: the task object is
+    reused across resets, so a non-bowl episode after a bowl one gets the task's own back."""
+    from vima_sim import VimaEnv
+
+    env = VimaEnv("same_texture", "novel_task_generalization")
+    try:
+        bases: list[tuple[str, float]] = []
+        for seed in range(20):
+            env.reset(seed=seed)
+            bases.append((env.task.spawned[0].obj.name, env.task.pos_eps))  # base spawned first
+    finally:
+        env.close()
+    rules = env.task.common_rules
+    names = [name for name, _ in bases]
+    assert "bowl" in names[:-1] and set(names[names.index("bowl") :]) - {"bowl"}, names
+    for name, eps in bases:
+        assert eps == (rules["pos_eps_bowl"] if name == "bowl" else rules["pos_eps"]), bases

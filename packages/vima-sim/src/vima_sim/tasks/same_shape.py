@@ -51,8 +51,9 @@ class SameAsBase(TaskBase):
     def reset_scene(self) -> None:
         """A base, two objects sharing its profile, distractors of other profiles."""
         base = self.spawn_scaled_base(get_texture(self.choice(self.settings.base_texture)))
-        if base.obj.name == "bowl":
-            self.pos_eps = self.common_rules["pos_eps_bowl"]
+        # Set on every reset: a task object is reused across episodes (VIMA-Bench's bowl rule).
+        rules = self.common_rules
+        self.pos_eps = rules["pos_eps_bowl"] if base.obj.name == "bowl" else rules["pos_eps"]
         same, other = self.shapes(base)
         if not same:
             raise SceneSamplingError(f"no dragged shape shares the profile of {base.obj.name}")
