@@ -6,7 +6,7 @@ each preset is trained for one step with vima-train (weights do not matter for s
 `vima-eval offline` runs once per perturbation class.
 
 Usage: uv run --all-packages python packages/vima-eval/bench/bench_offline.py \
-           [--episodes 110] [--presets tiny vima-20m] [--batch-size 8] [--repeats 200]
+           [--episodes 110] [--presets tiny scratch-vima-20m] [--batch-size 8] [--repeats 200]
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def checkpoint(root: Path, dataset: Path, preset: str) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=110)
-    parser.add_argument("--presets", nargs="+", default=["tiny", "vima-20m"])
+    parser.add_argument("--presets", nargs="+", default=["tiny", "scratch-vima-20m"])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
