@@ -4,13 +4,16 @@ reports."""
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from vima_schema.command import Result, Tool, completer, perturbation_names, task_names
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK
 
 from vima_eval.online.cli import PatchMask, Perturbations, register_online_commands
+
+if TYPE_CHECKING:
+    from vima_eval.runs import Run
 
 PROG = "vima-eval"
 tool = Tool(
@@ -130,28 +133,33 @@ def report(
 ) -> Result:
     """Paper-style tables and figures from result tables."""
     from vima_eval.report import build_report, write_report
-    from vima_eval.runs import BUILTIN_BASELINES, builtin_run, load_runs
+    from vima_eval.runs import BUILTIN_BASELINES, load_runs
 
     runs = load_runs(results)
-    chosen = None
-    if baseline is not None:
-        if baseline in BUILTIN_BASELINES:
-            chosen = builtin_run(baseline)
-        else:
-            loaded = load_runs([Path(baseline)])
-            if baseline_perturbation is not None:
-                loaded = [r for r in loaded if r.perturbation == baseline_perturbation]
-            if len(loaded) != 1:
-                raise ValueError(
-                    f"--baseline {baseline}: holds {len(loaded)} matching runs, expected "
-                    "one (choose with --baseline-perturbation)"
-                )
-            chosen = loaded[0]
-            runs = [run for run in runs if run.label != chosen.label] + [chosen]
+    chosen = None if baseline is None else _baseline_run(baseline, baseline_perturbation)
+    if chosen is not None and baseline not in BUILTIN_BASELINES:
+        runs = [run for run in runs if run.label != chosen.label] + [chosen]
     built = build_report(runs, chosen, resamples=resamples, include_unchanged=include_unchanged)
     written = write_report(built, out)
     print(f"{PROG} report: {len(runs)} run(s) -> {written}", file=sys.stderr)
     return EXIT_OK, written
+
+
+def _baseline_run(baseline: str, perturbation: str | None) -> "Run":
+    """The --baseline run: a published row by name, or the one run of a result table."""
+    from vima_eval.runs import BUILTIN_BASELINES, builtin_run, load_runs
+
+    if baseline in BUILTIN_BASELINES:
+        return builtin_run(baseline)
+    loaded = load_runs([Path(baseline)])
+    if perturbation is not None:
+        loaded = [r for r in loaded if r.perturbation == perturbation]
+    if len(loaded) != 1:
+        raise ValueError(
+            f"--baseline {baseline}: holds {len(loaded)} matching runs, expected "
+            "one (choose with --baseline-perturbation)"
+        )
+    return loaded[0]
 
 
 @tool.command()

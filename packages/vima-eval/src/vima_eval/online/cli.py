@@ -154,6 +154,12 @@ def register_online_commands(tool: Tool, report: Callable[[Path], Any]) -> None:
         """The online loop with the simulator's oracle acting (checks the loop and the tasks)."""
         return _finish("oracle", _loop(locals()), report)
 
+    _register_merge(tool, report)
+
+
+def _register_merge(tool: Tool, report: Callable[[Path], Any]) -> None:
+    """Register `merge` (the SLURM array's last step) on the `vima-eval` tool."""
+
     @tool.command()
     def merge(
         shards: Annotated[
