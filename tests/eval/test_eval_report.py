@@ -132,6 +132,26 @@ def test_report_tables_and_paired_differences(tmp_path: Path, run_eval: RunEval)
     assert "T11 follow\\_order & 50.0 & -- & -- & -- \\\\" in latex
 
 
+def test_report_compares_two_runs_of_the_same_checkpoint(tmp_path: Path, run_eval: RunEval) -> None:
+    """The same checkpoint in two result folders (vima-sim and VIMA-Bench, say): both runs are
+    shown and differenced; the baseline is told apart by its folder name."""
+    (tmp_path / "builtin").mkdir()
+    (tmp_path / "vima-bench").mkdir()
+    a = write_results(tmp_path / "builtin" / "episodes.parquet", online_rows("ckpt"))
+    write_results(tmp_path / "vima-bench" / "episodes.parquet", online_rows("ckpt", flip=1))
+    out = tmp_path / "report"
+    run = run_eval("report", a.parent, "--baseline", tmp_path / "vima-bench", "--out", out)
+    assert run.code == 0, run.err
+    text = (out / "report.md").read_text()
+    for label in ("ckpt / noop", "ckpt / noop [vima-bench]"):
+        assert text.count(f"## {label}: success rate (%) per task") == 1
+    assert "ckpt / noop minus ckpt / noop [vima-bench]" in text
+    assert "| ckpt | noop |" in text and "| ckpt [vima-bench] | noop |" in text  # paper table
+    same = run_eval("report", a, "--baseline", a, "--out", tmp_path / "same")
+    assert same.code == 0, same.err
+    assert "[builtin]" not in (tmp_path / "same" / "report.md").read_text()
+
+
 def test_report_against_published_row(tmp_path: Path, run_eval: RunEval) -> None:
     a = write_results(tmp_path / "a.parquet", online_rows("ckpt-a"))
     run = run_eval("report", a, "--baseline", "vima-200m", "--out", tmp_path / "r")

@@ -133,12 +133,18 @@ def report(
 ) -> Result:
     """Paper-style tables and figures from result tables."""
     from vima_eval.report import build_report, write_report
-    from vima_eval.runs import BUILTIN_BASELINES, load_runs
+    from vima_eval.runs import BUILTIN_BASELINES, load_runs, result_path
 
     runs = load_runs(results)
     chosen = None if baseline is None else _baseline_run(baseline, baseline_perturbation)
     if chosen is not None and baseline not in BUILTIN_BASELINES:
-        runs = [run for run in runs if run.label != chosen.label] + [chosen]
+        given = {result_path(path).resolve() for path in results}
+        if result_path(Path(baseline)).resolve() in given:  # listed twice: shown once
+            runs = [run for run in runs if run.label != chosen.label]
+        elif any(run.label == chosen.label for run in runs):  # same checkpoint, another run
+            chosen.source = Path(baseline).name
+            chosen.label += f" [{chosen.source}]"
+        runs.append(chosen)
     built = build_report(runs, chosen, resamples=resamples, include_unchanged=include_unchanged)
     written = write_report(built, out)
     print(f"{PROG} report: {len(runs)} run(s) -> {written}", file=sys.stderr)

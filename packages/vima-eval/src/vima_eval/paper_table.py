@@ -51,7 +51,8 @@ def paper_rows(runs: Sequence[Run]) -> list[PaperRow]:
     for run in runs:
         if run.reference is None and run.rows:
             first = run.rows[0]
-            key = (first["checkpoint"], first["difficulty"])
+            source = f" [{run.source}]" if run.source else ""
+            key = (first["checkpoint"] + source, first["difficulty"])
             groups.setdefault(key, {})[run.perturbation] = run
     order = {name: i for i, name in enumerate(PERTURBATIONS)}
     rows = []

@@ -27,6 +27,7 @@ class Run:
     reference: dict[tuple[str, int], float] | None = None  # a published row (no episodes)
     perturbation: str = ""
     include_unchanged: bool = False  # score episodes the perturbation did not change too
+    source: str = ""  # tells apart two result folders of the same checkpoint (e.g. two simulators)
 
     @property
     def scored(self) -> list[dict[str, Any]]:
