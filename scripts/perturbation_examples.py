@@ -48,7 +48,8 @@ The perturbations of the VIMA / CoGeLoT robustness study live in `vima_schema.pe
 so that vima-convert, vima-tokenize, vima-train and vima-eval share one implementation. Each is
 a pure function of an episode's `Instruction` (prompt, what each prompt image shows, the scene
 objects), a seed and, for `gobbledygook_tokens`, the tokenizer in use and the vocabulary to
-draw from (examples below: the shipped English word list): every random choice
+draw from (`vima-eval perturb --vocabulary english-words|tokenizer-tokens`; examples below:
+the shipped English word list): every random choice
 comes from `random.Random("<name>|<seed>|<episode>")`, where the episode identity is
 `<task>/<index>` for dataset episodes, so the same episode and seed give the same prompt in any
 batch, worker or process. Where a perturbation does not apply it returns the episode unchanged.

@@ -109,3 +109,18 @@ def test_reworded_variant_equals_vima_convert_reword(
     converted = prompts(dataset, "reword_convert", "parsed")
     assert converted == prompts(dataset, "reworded", "parsed")
     assert converted != prompts(dataset, "original", "parsed")
+
+
+def test_perturb_vocabulary_option(run_eval: RunEval, eval_dataset_copy: Path) -> None:
+    """--vocabulary picks where gobbledygook_tokens draws its words; the two differ, and a
+    bad name is a usage error that writes nothing."""
+    dataset = eval_dataset_copy
+    for vocabulary, target in (("english-words", "gte"), ("tokenizer-tokens", "gtt")):
+        args = ("--perturb", "gobbledygook_tokens", "--to", target, "--vocabulary", vocabulary)
+        run = run_eval("perturb", dataset, *args)
+        assert run.code == 0, run.err
+    english, own = (prompts(dataset, v, "parsed") for v in ("gte", "gtt"))
+    assert english.keys() == own.keys() and english != own
+    bad = run_eval("perturb", dataset, "--perturb", "gobbledygook_tokens", "--vocabulary", "x")
+    assert bad.code == 2 and "--vocabulary" in bad.err
+    assert not list_shards(dataset, "gobbledygook_tokens", "parsed")

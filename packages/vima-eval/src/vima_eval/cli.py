@@ -4,7 +4,7 @@ reports."""
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from vima_schema.command import Result, Tool, completer, perturbation_names, task_names
@@ -25,6 +25,14 @@ main = tool.main
 
 Resamples = Annotated[
     int, typer.Option("--resamples", help="Bootstrap resamples of the confidence intervals.")
+]
+GobbledygookVocabulary = Annotated[
+    Literal["english-words", "tokenizer-tokens"],
+    typer.Option(
+        "--vocabulary",
+        help="Where gobbledygook_tokens draws its words: the shipped English list (no VIMA "
+        "word) or the tokenizer's own ordinary tokens (for a T5 tokenizer).",
+    ),
 ]
 
 
@@ -68,8 +76,11 @@ def perturb(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
     ] = 1,
+    vocabulary: GobbledygookVocabulary = "english-words",
 ) -> Result:
     """Write a perturbed dataset variant (parsed and tokenized configs)."""
+    from vima_schema.perturbations import Vocabulary
+
     from vima_eval.perturb import perturb_dataset
 
     start = time.perf_counter()
@@ -81,6 +92,7 @@ def perturb(
         target=target,
         tokenizer=tokenizer,
         workers=workers,
+        vocabulary=Vocabulary(vocabulary),
     )
     tokenized = summary.tokenized
     print(
