@@ -26,8 +26,8 @@ TRAIN_SECONDS="${TRAIN_SECONDS:-36000}"
 WORKERS="${WORKERS:-1}"
 NICE="${NICE:-10}"
 PERTURBATIONS="noop reworded gobbledygook_word gobbledygook_tokens textual mask_text"
-run() { nice -n "$NICE" uv run --all-packages --quiet "$@"; }
-stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+# shellcheck source=scripts/experiments/lib.sh
+source scripts/experiments/lib.sh
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 mkdir -p "$OUT"
 
@@ -45,15 +45,10 @@ if has data; then
 fi
 
 train() {  # NAME VARIANTS
-  local run_dir="$OUT/run-$1" resume=()
-  if [[ -f "$run_dir/checkpoints/last.ckpt" ]]; then
-    resume=(--resume "$run_dir/checkpoints/last.ckpt")
-  fi
   stamp "train $1 ($PRESET, variants $2, $STEPS steps)"
-  timeout --signal=TERM "$TRAIN_SECONDS" nice -n "$NICE" uv run --all-packages --quiet \
-    vima-train fit "$OUT/dataset" --preset "$PRESET" --out "$run_dir" --max-steps "$STEPS" \
-    --max-epochs 100000 --set "data.variants=$2" --set data.cache_dir="$OUT/cache" \
-    --set train.checkpoint_every_n_steps=500 "${resume[@]}" >>"$OUT/train-$1.log" 2>&1
+  train_capped "$OUT/run-$1" "$OUT/train-$1.log" "$OUT/dataset" --preset "$PRESET" \
+    --max-steps "$STEPS" --set "data.variants=$2" --set data.cache_dir="$OUT/cache" \
+    --set train.checkpoint_every_n_steps=500
 }
 if has train; then
   train original "[original]"

@@ -22,8 +22,8 @@ WORKERS="${WORKERS:-1}"
 EVAL_EPISODES="${EVAL_EPISODES:-100}"
 LEVELS="${LEVELS:-L1,L2,L3}"
 NICE="${NICE:-10}"
-run() { nice -n "$NICE" uv run --all-packages --quiet "$@"; }
-stamp() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+# shellcheck source=scripts/experiments/lib.sh
+source scripts/experiments/lib.sh
 
 mkdir -p "$OUT"
 stamp "generate $EPISODES oracle episodes (training partition, seeds 0..$((EPISODES - 1)))"
@@ -36,24 +36,11 @@ run vima-convert build "$OUT/parsed" --out "$OUT/dataset" --valid-size 50 >/dev/
 run vima-tokenize "$OUT/dataset" --workers "$WORKERS" >/dev/null
 
 RUN="$OUT/run-$PRESET"
-resume=()
-if [[ -f "$RUN/checkpoints/last.ckpt" ]]; then
-  resume=(--resume "$RUN/checkpoints/last.ckpt")
-  stamp "resume training from $RUN/checkpoints/last.ckpt"
-fi
 stamp "train $PRESET for $STEPS steps (at most $TRAIN_SECONDS s this invocation)"
-status=0
-timeout --signal=TERM "$TRAIN_SECONDS" nice -n "$NICE" uv run --all-packages --quiet \
-  vima-train fit "$OUT/dataset" --preset "$PRESET" --out "$RUN" --max-steps "$STEPS" \
-  --max-epochs 100000 --wandb offline --set data.cache_dir="$OUT/cache" \
-  --set train.checkpoint_every_n_steps=250 ${TRAIN_SET:-} "${resume[@]}" \
-  >>"$OUT/train.log" 2>&1 || status=$?
-if [[ $status -eq 124 ]]; then
-  stamp "training stopped at the $TRAIN_SECONDS s cap; evaluating its last checkpoint (rerun to resume)"
-elif [[ $status -ne 0 ]]; then
-  stamp "training failed with status $status (see $OUT/train.log)"
-  exit 3
-fi
+# shellcheck disable=SC2086
+train_capped "$RUN" "$OUT/train.log" "$OUT/dataset" --preset "$PRESET" --max-steps "$STEPS" \
+  --wandb offline --set data.cache_dir="$OUT/cache" --set train.checkpoint_every_n_steps=250 \
+  ${TRAIN_SET:-} || stamp "evaluating the last checkpoint of the capped run"
 CKPT="$RUN/checkpoints/last.ckpt"
 STEP="$(run vima-train inspect "$CKPT" 2>/dev/null | sed -n 's/^global_step: //p')"
 
