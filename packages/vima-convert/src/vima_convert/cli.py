@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from vima_schema.command import Result, Tool
+from vima_schema.command import Result, Tool, WorkersOption
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 
 log = logging.getLogger("vima_convert")
@@ -31,9 +31,6 @@ def _shard(text: str | None) -> tuple[int, int] | None:
     return index, count
 
 
-Workers = Annotated[
-    int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
-]
 Dataset = Annotated[Path, typer.Argument(metavar="DATASET", help="The dataset folder.")]
 Source = Annotated[str, typer.Option("--config", help="The parsed config to read.")]
 
@@ -47,7 +44,7 @@ def parse(
     out: Annotated[
         Path, typer.Option("--out", metavar="PARSED", help="Folder of per-episode files.")
     ],
-    workers: Workers = 1,
+    workers: WorkersOption = 1,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -91,7 +88,7 @@ def build(
     max_shard_mb: Annotated[
         float, typer.Option("--max-shard-mb", help="Largest parquet shard, in MB.")
     ] = 500.0,
-    workers: Workers = 1,
+    workers: WorkersOption = 1,
 ) -> Result:
     """Parsed files -> parquet dataset with stratified train/valid splits (resumable)."""
     from vima_convert.build import build as build_dataset

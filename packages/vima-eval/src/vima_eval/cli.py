@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from vima_schema.command import Result, Tool, completer, perturbation_names, task_names
+from vima_schema.command import (
+    Result,
+    TokenizerOption,
+    Tool,
+    WorkersOption,
+    completer,
+    perturbation_names,
+    task_names,
+)
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK
 
 from vima_eval.online.cli import PatchMask, Perturbations, register_online_commands
@@ -65,17 +73,8 @@ def perturb(
         str | None,
         typer.Option("--to", help="The variant written. [default: the perturbation name]"),
     ] = None,
-    tokenizer: Annotated[
-        str | None,
-        typer.Option(
-            "--tokenizer",
-            metavar="NAME_OR_PATH",
-            help="As for vima-tokenize. [default: the shipped VIMA tokenizer]",
-        ),
-    ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
-    ] = 1,
+    tokenizer: TokenizerOption = None,
+    workers: WorkersOption = 1,
     vocabulary: GobbledygookVocabulary = "english-words",
 ) -> Result:
     """Write a perturbed dataset variant (parsed and tokenized configs)."""

@@ -313,6 +313,21 @@ DifficultyOption = Annotated[
 ]
 """`--difficulty` of the commands that build scenes (vima-sim, vima-eval online and oracle)."""
 
+WorkersOption = Annotated[
+    int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
+]
+"""`--workers` of the commands that process items in worker processes."""
+
+TokenizerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tokenizer",
+        metavar="NAME_OR_PATH",
+        help="tokenizer.json file, folder, or hub name. [default: the shipped VIMA tokenizer]",
+    ),
+]
+"""`--tokenizer` of the commands that tokenize (vima-tokenize, vima-eval perturb)."""
+
 
 def perturbation_names() -> list[str]:
     """The instruction perturbations (completion of `--perturb`)."""

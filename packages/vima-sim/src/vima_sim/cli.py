@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from vima_schema.command import DifficultyOption, Result, Tool, completer, task_names
+from vima_schema.command import (
+    DifficultyOption,
+    Result,
+    Tool,
+    WorkersOption,
+    completer,
+    task_names,
+)
 from vima_schema.enums import Partition
 from vima_schema.runner import (
     EXIT_FAILURES,
@@ -56,9 +63,7 @@ def generate(
     ],
     out: Annotated[Path, typer.Option("--out", metavar="RAW", help="Raw episode root written.")],
     seed: Annotated[int, typer.Option("--seed", help="First episode seed.")] = 0,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
-    ] = 1,
+    workers: WorkersOption = 1,
     partition: PartitionOption = "placement_generalization",
     difficulty: DifficultyOption = "easy",
 ) -> Result:

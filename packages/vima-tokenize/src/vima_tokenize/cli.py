@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from vima_schema.command import Result, Tool
+from vima_schema.command import Result, TokenizerOption, Tool, WorkersOption
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK
 
 log = logging.getLogger("vima_tokenize")
@@ -23,17 +23,8 @@ def tokenize(
     variant: Annotated[str, typer.Option("--variant", help="The variant to tokenize.")] = (
         "original"
     ),
-    tokenizer: Annotated[
-        str | None,
-        typer.Option(
-            "--tokenizer",
-            metavar="NAME_OR_PATH",
-            help="tokenizer.json file, folder, or hub name. [default: the shipped VIMA tokenizer]",
-        ),
-    ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")
-    ] = 1,
+    tokenizer: TokenizerOption = None,
+    workers: WorkersOption = 1,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo complete shards.")] = False,
     keep_final_observation: Annotated[
         bool,
