@@ -4,6 +4,7 @@ gradients on every trainable parameter, prompt masks, object shuffling, greedy a
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from vima_train.data import Batch, collate
 from vima_train.metrics import loss_of
 from vima_train.model import Policy
 from vima_train.model.actions import bins_to_actions
-from vima_train.model.visual import shuffle_valid
+from vima_train.model.visual import gather_slots, shuffle_order
 
 VOCAB = 1512
 TINY: dict[str, Any] = {
@@ -70,6 +71,14 @@ VARIANTS = {
         decoder={"readout": "token"},
     ),
     "patches-token-norm": tiny(init="fan_in", visual={"kind": "patches", "token_norm": True}),
+    # the pointer position head (vima_train.model.pointer)
+    "pointer": tiny(position_head="pointer", decoder={"readout": "token"}),
+    "decoder_only-pointer-12-shuffle": tiny(
+        position_head="pointer",
+        decoder={"kind": "decoder_only"},
+        action_axes=12,
+        shuffle_objects=True,
+    ),
 }
 
 
@@ -142,13 +151,13 @@ def test_prompt_masks_hide_exactly_their_part(kind: str, batch: Batch) -> None:
     assert same["both"] == [True, True]
 
 
-def test_shuffle_valid_permutes_valid_slots_per_row() -> None:
+def test_shuffle_order_permutes_valid_slots_per_row() -> None:
     torch.manual_seed(1)
     mask = torch.tensor([[True, False, True, True, False], [False, True, True, False, True]])
     tokens = torch.arange(10.0).view(2, 5, 1)
     seen: set[tuple[float, ...]] = set()
     for _ in range(30):
-        out = shuffle_valid(tokens, mask)
+        out = gather_slots(tokens, shuffle_order(mask))
         for row in range(2):
             valid = mask[row]
             assert torch.equal(out[row, ~valid], tokens[row, ~valid])  # padding stays
@@ -183,7 +192,13 @@ def _prefix(rows: list[dict[str, Any]], steps: int) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     "name",
-    ["xattn-objects-14", "decoder_only-objects-14", "objects-fixes", "decoder_only-readout-token"],
+    [
+        "xattn-objects-14",
+        "decoder_only-objects-14",
+        "objects-fixes",
+        "decoder_only-readout-token",
+        "pointer",
+    ],
 )
 def test_act_matches_teacher_forced_argmax(name: str, train_rows: list[dict[str, Any]]) -> None:
     """Step by step with one prompt cache, `act` returns the argmax that the teacher-forced
@@ -266,3 +281,65 @@ def test_box_features_and_token_norm_make_the_box_reach_the_logits(batch: Batch)
         sensitivity(VARIANTS["objects-fixes"]),
     )
     assert published < 1e-3 < fixed, (published, fixed)
+
+
+def test_pointer_needs_object_tokens() -> None:
+    with pytest.raises(ValueError, match=r"position_head=pointer needs visual\.kind=objects"):
+        tiny(position_head="pointer", visual={"kind": "patches"})
+
+
+def test_pointer_places_the_chosen_object_where_its_box_lies(batch: Batch) -> None:
+    """The pick/place x and y rows are normalised distributions over the axis's bins; when the
+    pointer is sure of one object and the gate of itself, their argmax is the bin under that
+    object's top-view box centre (VIMA-Bench's top camera), whatever the bins heads say."""
+    torch.manual_seed(0)
+    policy = Policy(tiny(position_head="pointer"), VOCAB).eval()
+    pointer = policy.pointer
+    assert pointer is not None
+    logits = policy(batch)
+    rows = logits[..., pointer.slots, :][batch.step_mask]  # [steps, 4, C]
+    for row, bins in zip(range(4), (50, 100, 50, 100), strict=True):
+        mass = rows[:, row, :bins].exp().sum(-1)
+        assert torch.allclose(mass, torch.ones_like(mass), atol=1e-4)
+        assert bool((rows[:, row, bins:] < -1e8).all())
+    features = torch.randn(3, policy.config.embed_dim)
+    objects = torch.randn(3, 4, policy.config.embed_dim)
+    boxes = torch.tensor([[64, 32, 10, 10], [128, 64, 10, 10], [192, 96, 10, 10], [0, 0, 0, 0]])
+    boxes = boxes.expand(3, 4, 4)
+    valid = torch.tensor([True, True, True, False]).expand(3, 4)
+    with torch.no_grad():
+        pointer.gate.bias.fill_(30.0)
+        pointer.key.weight.copy_(torch.eye(policy.config.embed_dim))
+        pointer.key.bias.zero_()
+        # object n gets score 1e3 * n for both poses: the third (n = 2) is chosen
+        objects = objects.clone()
+        objects[..., 0] = torch.arange(4.0) * 1e3 * math.sqrt(policy.config.embed_dim)
+        pointer.query.weight.zero_()
+        pointer.query.bias.zero_()
+        pointer.query.bias[0] = 1.0
+        pointer.query.bias[policy.config.embed_dim] = 1.0
+        out = pointer(torch.zeros(3, 14, 100), features, objects, boxes, valid)
+    chosen = out[:, pointer.slots].argmax(-1)
+    # box centre (192, 96) of 256 x 128: u = 0.75, v = 0.75 -> x = 0.625 m, y = 0.25 m
+    x_bin, y_bin = round((0.625 - 0.25) / 0.5 * 49), round((0.25 + 0.5) / 1.0 * 99)
+    assert chosen.tolist() == [[x_bin, y_bin, x_bin, y_bin]] * 3
+    others = [i for i in range(14) if i not in pointer.slots.tolist()]
+    assert bool((out[:, others] == 0).all())
+
+
+def test_shuffled_boxes_follow_their_tokens(batch: Batch) -> None:
+    """With `shuffle_objects` the boxes the pointer reads are permuted with the object tokens."""
+    policy = Policy(VARIANTS["decoder_only-pointer-12-shuffle"], VOCAB).eval()
+    steps = batch.step_mask.shape[1]
+    policy.shuffle_objects = False
+    plain, valid, plain_boxes = policy.encode_observations(batch.observations, steps)
+    policy.shuffle_objects = True
+    torch.manual_seed(3)
+    mixed, _, mixed_boxes = policy.encode_observations(batch.observations, steps)
+    assert plain_boxes is not None and mixed_boxes is not None
+    assert not torch.equal(plain, mixed)
+    flat_plain, flat_mixed = plain_boxes.flatten(2, 3), mixed_boxes.flatten(2, 3)
+    for index in valid.nonzero().tolist():
+        b, t, q = index
+        match = (plain[b, t] - mixed[b, t, q]).abs().amax(-1).argmin()
+        assert torch.equal(flat_plain[b, t, match], flat_mixed[b, t, q])

@@ -93,6 +93,10 @@ class ModelConfig(_Strict):
     action_axes: Literal[12, 14] = 14
     #: Linear-layer init: gpt = N(0, 0.02) (the published models), fan_in = N(0, 1/fan_in).
     init: Literal["gpt", "fan_in"] = "gpt"
+    #: Pick/place x and y: per-axis bins heads (`bins`, the published models) or a choice among
+    #: the observed objects placed where their top-view boxes lie, mixed with the bins heads by
+    #: a learned gate (`pointer`, vima_train.model.pointer; object-centric policies only).
+    position_head: Literal["bins", "pointer"] = "bins"
     #: Hidden width of the per-axis action heads.
     head_hidden: int = Field(default=512, ge=1)
     #: Width of the per-pose action-encoder MLPs.
@@ -109,6 +113,8 @@ class ModelConfig(_Strict):
     def _shuffle_needs_objects(self) -> ModelConfig:
         if self.shuffle_objects and self.visual.kind != "objects":
             raise ValueError("shuffle_objects needs visual.kind=objects")
+        if self.position_head == "pointer" and self.visual.kind != "objects":
+            raise ValueError("position_head=pointer needs visual.kind=objects")
         return self
 
 

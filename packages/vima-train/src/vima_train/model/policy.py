@@ -29,8 +29,9 @@ from vima_train.model.actions import (
     bins_to_actions,
 )
 from vima_train.model.layers import Block, causal_allowed, init_weights, positions
+from vima_train.model.pointer import PointerPositions
 from vima_train.model.prompt import PromptEncoder, assemble, offline_architecture
-from vima_train.model.visual import ObjectEncoder, PatchEncoder, shuffle_valid
+from vima_train.model.visual import ObjectEncoder, PatchEncoder, gather_slots, shuffle_order
 
 PROMPT_MASKS = ("none", "text", "visual", "both")
 END_EFFECTORS = 2
@@ -95,6 +96,11 @@ class Policy(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.drop = nn.Dropout(drop)
         self.heads = ActionHeads(dim, config.head_hidden, axis_bins(config.action_axes))
+        self.pointer = (
+            PointerPositions(dim, config.action_axes, max(axis_bins(config.action_axes)))
+            if config.position_head == "pointer"
+            else None
+        )
         init = functools.partial(init_weights, scheme=config.init)
         for name, module in self.named_children():
             if name != "prompt":
@@ -103,6 +109,8 @@ class Policy(nn.Module):
             if name != "t5":
                 module.apply(init)
         self.heads.reset_parameters()
+        if self.pointer is not None:
+            self.pointer.reset_parameters()
         self.register_buffer(
             "axes", torch.tensor(axis_indices(config.action_axes)), persistent=False
         )
@@ -146,15 +154,19 @@ class Policy(nn.Module):
     # ------------------------------------------------------------ observations
     def encode_observations(
         self, observations: Observations, steps: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Tokens [B, T, Q, D] and validity [B, T, Q] of the first `steps` observations."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Tokens [B, T, Q, D] and validity [B, T, Q] of the first `steps` observations, and the
+        boxes [B, T, V, N, 4] in token order (object-centric policies; None for patches)."""
         step_mask = observations.step_mask[:, :steps]
+        boxes = None
         if isinstance(self.visual, ObjectEncoder):
             assert observations.crops is not None and observations.bbox is not None
             mask = observations.object_mask[:, :steps]
-            tokens = self.visual(observations.crops[:, :steps], observations.bbox[:, :steps], mask)
+            boxes = observations.bbox[:, :steps]
+            tokens = self.visual(observations.crops[:, :steps], boxes, mask)
             if self.shuffle_objects:
-                tokens = shuffle_valid(tokens, mask)
+                source = shuffle_order(mask)
+                tokens, boxes = gather_slots(tokens, source), gather_slots(boxes, source)
             tokens, valid = tokens.flatten(2, 3), mask.flatten(2)
         else:
             assert observations.frames is not None, "batch has no frames"
@@ -163,7 +175,7 @@ class Policy(nn.Module):
         effector = self.end_effector(observations.end_effector[:, :steps])
         effector = effector.unsqueeze(2).expand(-1, -1, tokens.shape[2], -1)
         tokens = self.obs_fusion(torch.cat([tokens, effector.to(tokens.dtype)], -1))
-        return self.token_norm(tokens), valid & step_mask.unsqueeze(-1)
+        return self.token_norm(tokens), valid & step_mask.unsqueeze(-1), boxes
 
     # ------------------------------------------------------------------ decode
     def decode(
@@ -173,8 +185,9 @@ class Policy(nn.Module):
         obs_valid: torch.Tensor,
         actions: torch.Tensor,
         action_valid: torch.Tensor,
-    ) -> torch.Tensor:
-        """Features [B, T, D] at the readout token of every step."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features [B, T, D] at the readout token of every step and the outputs [B, T, Q, D]
+        at its observation tokens."""
         batch, steps, per_step, dim = obs_tokens.shape
         act_tokens = self.action_encoder(actions).to(obs_tokens.dtype).unsqueeze(2)
         parts, part_valid = [obs_tokens], [obs_valid]
@@ -214,17 +227,39 @@ class Policy(nn.Module):
                 x = block(x, allowed)
             x = x[:, prompt_len + 1 :]
         x = self.norm(x).view(batch, steps, step_tokens, dim)
-        return x[:, :, per_step if self.readout is not None else per_step - 1]
+        readout = x[:, :, per_step if self.readout is not None else per_step - 1]
+        return readout, x[:, :, :per_step]
+
+    def action_logits(
+        self,
+        features: torch.Tensor,
+        objects: torch.Tensor,
+        boxes: torch.Tensor | None,
+        valid: torch.Tensor,
+    ) -> torch.Tensor:
+        """Logits [..., A, C] of a step from its readout `features` [..., D]; the pointer head
+        also reads the step's observation outputs `objects` [..., Q, D], `boxes` [..., V, N, 4]
+        and `valid` [..., Q] (its top-view objects)."""
+        logits = self.heads(features)
+        if self.pointer is None:
+            return logits
+        assert boxes is not None, "the pointer head needs object-centric observations"
+        top = boxes.shape[-2]
+        return self.pointer(
+            logits, features, objects[..., -top:, :], boxes[..., -1, :, :], valid[..., -top:]
+        )
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Teacher-forced logits [B, T, A, C] (float32) for every step of the batch."""
         steps = batch.step_mask.shape[1]
         cache = self.encode_prompt(batch)
-        obs_tokens, obs_valid = self.encode_observations(batch.observations, steps)
+        obs_tokens, obs_valid, boxes = self.encode_observations(batch.observations, steps)
         # an observation after the last action (keep_final_observation) has nothing to predict
         obs_valid = obs_valid & batch.step_mask.unsqueeze(-1)
-        features = self.decode(cache, obs_tokens, obs_valid, batch.actions, batch.step_mask)
-        return self.heads(features)
+        features, objects = self.decode(
+            cache, obs_tokens, obs_valid, batch.actions, batch.step_mask
+        )
+        return self.action_logits(features, objects, boxes, obs_valid)
 
     def targets(self, batch: Batch) -> torch.Tensor:
         """Bins of the predicted axes [B, T, A], IGNORE_INDEX on padded steps."""
@@ -251,10 +286,16 @@ class Policy(nn.Module):
         padded[:, :count] = actions[:, :count]
         step_ids = torch.arange(steps, device=seen.device)
         action_valid = step_ids.unsqueeze(0) < (seen - 1).unsqueeze(1)
-        obs_tokens, obs_valid = self.encode_observations(observations, steps)
-        features = self.decode(cache, obs_tokens, obs_valid, padded, action_valid)
-        last = features[torch.arange(features.shape[0], device=seen.device), seen - 1]
-        return self.heads(last).argmax(-1)
+        obs_tokens, obs_valid, boxes = self.encode_observations(observations, steps)
+        features, objects = self.decode(cache, obs_tokens, obs_valid, padded, action_valid)
+        rows, last = torch.arange(features.shape[0], device=seen.device), seen - 1
+        logits = self.action_logits(
+            features[rows, last],
+            objects[rows, last],
+            None if boxes is None else boxes[rows, last],
+            obs_valid[rows, last],
+        )
+        return logits.argmax(-1)
 
     def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
         """Bins [..., A] from `act` -> continuous 14-axis actions [..., 14]."""

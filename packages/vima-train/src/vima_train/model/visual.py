@@ -135,13 +135,18 @@ class PatchEncoder(nn.Module):
         return tokens.flatten(-3, -2)
 
 
-def shuffle_valid(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Randomly permute the valid slots of every row of `mask` [..., N] among themselves
-    (padding stays in place); `tokens` is [..., N, D]. Uses the global torch generator."""
+def shuffle_order(mask: torch.Tensor) -> torch.Tensor:
+    """Source slots [..., N] of a random permutation of the valid slots of every row of `mask`
+    [..., N] among themselves (padding stays in place), for `tensor.gather(-2, ...)` of
+    `[..., N, D]` tensors. Uses the global torch generator."""
     count = mask.shape[-1]
     keys = torch.rand(mask.shape, device=mask.device).masked_fill(~mask, 2.0)
     random_order = keys.argsort(dim=-1, stable=True)
     slots = torch.arange(count, device=mask.device).expand_as(mask).masked_fill(~mask, count)
     ascending = slots.argsort(dim=-1, stable=True)
-    source = torch.empty_like(ascending).scatter_(-1, ascending, random_order)
-    return tokens.gather(-2, source.unsqueeze(-1).expand_as(tokens))
+    return torch.empty_like(ascending).scatter_(-1, ascending, random_order)
+
+
+def gather_slots(values: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """`values` [..., N, D] reordered by `source` [..., N] (from `shuffle_order`)."""
+    return values.gather(-2, source.unsqueeze(-1).expand_as(values))
