@@ -10,6 +10,7 @@ from vima_schema.enums import Difficulty, EndEffector, Partition, Task
 from vima_schema.layout import ACTION_KEYS
 from vima_schema.models import ActionBounds, ObjectInfo, PromptAsset
 
+from vima_sim.allocator import keep_freed_memory
 from vima_sim.prompt_assets import AssetRenderer
 from vima_sim.robot import Arm
 from vima_sim.tasks import TaskBase, make_task
@@ -64,6 +65,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
             "pose1_rotation": rotation,
         }
         self.action_space = gym.spaces.Dict(dict(self._action_boxes.items()))  # type: ignore[arg-type]
+        keep_freed_memory()  # texture copies and images would page-fault on every reuse
         self.world = World(textured=False)  # observations are rendered by self.renderer
         self.arm = Arm(self.world)
         self.renderer = AssetRenderer()
