@@ -23,6 +23,8 @@ UR5_URDF = "ur5/ur5.urdf"
 SUCTION_BASE_URDF = "ur5/suction/suction-base.urdf"
 SUCTION_HEAD_URDF = "ur5/suction/suction-head.urdf"
 SPATULA_URDF = "ur5/spatula/spatula-base.urdf"
+#: The static backdrop of every scene, loaded first (ids 0 and 1): (urdf, position).
+BACKDROP = ((PLANE_URDF, (0.0, 0.0, -0.001)), (WORKSPACE_URDF, (0.5, 0.0, 0.0)))
 HOME_JOINTS = np.array([-1, -0.5, 0.5, -0.5, -0.5, 0]) * np.pi
 Z_SHRINK, XY_SHRINK = 1.1, 1
 
@@ -37,6 +39,7 @@ class VisibleBody:
     urdf: str
     fixed: bool
     texture: TextureEntry | None
+    backdrop: bool = False  # plane or workspace: static, in every scene at the same pose
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,26 @@ def _camera_matrices(camera: Camera, size: tuple[int, int]) -> tuple[list[float]
 _MATRICES = {view: _camera_matrices(cam, IMAGE_SIZE) for view, cam in CAMERAS.items()}
 
 
-def render(client: int, view: str) -> tuple[np.ndarray, np.ndarray]:
-    """RGB (3, 128, 256) uint8 and segmentation (128, 256) uint8 (object id, low 8 bits)."""
+@dataclass(frozen=True)
+class Layer:
+    """One TinyRenderer image: RGBA (H, W, 4) uint8, depth buffer (H, W) float32 (smaller is
+    nearer) and segmentation (H, W) int32 (object id + (link + 1) << 24; -1 where nothing)."""
+
+    rgba: np.ndarray
+    depth: np.ndarray
+    segm: np.ndarray
+
+    def observation(self) -> tuple[np.ndarray, np.ndarray]:
+        """RGB (3, H, W) uint8 and segmentation (H, W) uint8 (object id, low 8 bits)."""
+        rgb = np.ascontiguousarray(self.rgba[:, :, :3].transpose(2, 0, 1))
+        return rgb, self.segm.astype(np.int64).astype(np.uint8)
+
+
+def render_layer(client: int, view: str) -> Layer:
+    """Render one observation view of a client with its depth buffer."""
     view_m, proj_m = _MATRICES[view]
     height, width = IMAGE_SIZE
-    _, _, color, _, segm = pb.getCameraImage(
+    _, _, color, depth, segm = pb.getCameraImage(
         width=width,
         height=height,
         viewMatrix=view_m,
@@ -93,9 +111,16 @@ def render(client: int, view: str) -> tuple[np.ndarray, np.ndarray]:
         renderer=pb.ER_TINY_RENDERER,
         physicsClientId=client,
     )
-    rgb = np.asarray(color, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
-    seg = np.asarray(segm).reshape(height, width).astype(np.int64).astype(np.uint8)
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1)), seg
+    return Layer(
+        np.asarray(color, dtype=np.uint8).reshape(height, width, 4),
+        np.asarray(depth, dtype=np.float32).reshape(height, width),
+        np.asarray(segm, dtype=np.int32).reshape(height, width),
+    )
+
+
+def render(client: int, view: str) -> tuple[np.ndarray, np.ndarray]:
+    """RGB (3, 128, 256) uint8 and segmentation (128, 256) uint8 (object id, low 8 bits)."""
+    return render_layer(client, view).observation()
 
 
 def _fmt(value: float) -> str:
@@ -189,9 +214,9 @@ class World:
         pb.setTimeStep(TIME_STEP, physicsClientId=c)
         self.rigid, self.fixed, self.ticks = [], [], 0
         self.visible = []
-        for urdf, position in ((PLANE_URDF, (0, 0, -0.001)), (WORKSPACE_URDF, (0.5, 0, 0))):
+        for urdf, position in BACKDROP:
             body = pb.loadURDF(str(ASSETS_ROOT / urdf), position, physicsClientId=c)
-            self.visible.append(VisibleBody(body, str(ASSETS_ROOT / urdf), False, None))
+            self.visible.append(VisibleBody(body, str(ASSETS_ROOT / urdf), False, None, True))
             if not self.textured:
                 _hide(body, c)  # a twelfth of the top-down map's cost; heights stay 0 there
         if not with_robot:
