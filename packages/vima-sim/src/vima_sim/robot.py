@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -72,18 +73,23 @@ class Arm:
         return np.array([state[0] for state in states])
 
     def movej(self, target: np.ndarray, speed: float = JOINT_SPEED) -> bool:
-        """Move the joints towards `target` at constant speed; return True on timeout."""
-        w = self.world
+        """Move the joints towards `target` at constant speed; return True on timeout.
+
+        Runs once per physics tick, so without numpy's wrappers: the norm is
+        `np.linalg.norm`'s own `sqrt(diff.dot(diff))`, every value as before.
+        """
+        w, c = self.world, self.c
+        gains = [1.0] * len(w.joints)
         for _ in range(MOVE_TICK_BUDGET):
             current = self.joints()
             diff = target - current
-            if np.all(np.abs(diff) < JOINT_TOLERANCE):
+            if (np.abs(diff) < JOINT_TOLERANCE).all():
                 return False
-            norm = np.linalg.norm(diff)
+            norm = math.sqrt(diff.dot(diff))
             step = current + (diff / norm if norm > 0 else 0) * speed
             pb.setJointMotorControlArray(
                 w.ur5, w.joints, pb.POSITION_CONTROL, targetPositions=step,
-                positionGains=np.ones(len(w.joints)), physicsClientId=self.c,
+                positionGains=gains, physicsClientId=c,
             )  # fmt: skip
             self.tick()
         return True

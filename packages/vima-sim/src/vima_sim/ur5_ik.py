@@ -23,6 +23,8 @@ TIP = 0.0823 + 0.12  # wrist 3 axis to the tool tip, along the tool axis
 #: turn about (1, -1, 0) / sqrt(2), the tool tip's orientation at the home joints.
 FLIP_ROWS = ((0.0, -1.0, 0.0), (-1.0, 0.0, 0.0), (0.0, 0.0, -1.0))
 FLIP = np.array(FLIP_ROWS)
+_FLIP_COLUMNS = tuple(zip(*FLIP_ROWS, strict=True))
+_PI, _TAU = math.pi, 2 * math.pi
 
 
 def quaternion_matrix(quaternion: tuple[float, ...]) -> np.ndarray:
@@ -111,16 +113,37 @@ def solve(
     are wrapped to [-pi, pi) (as the arm's IK returns them). Of the solutions whose pan and
     lift lie within `limits` (else of all), the one nearest to `current`: the branch that a
     local solver started there keeps. None when the pose is out of reach.
+
+    Written out (no helper calls, sums left to right from 0.0 as `sum` adds) because it runs
+    for every millimetre of a descent; the arithmetic is that of `_wrap` and `_near`.
     """
     m = _matrix(orientation)
-    goal = [[sum(m[i][k] * FLIP_ROWS[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
+    goal = [
+        [0.0 + m[i][0] * f0 + m[i][1] * f1 + m[i][2] * f2 for f0, f1, f2 in _FLIP_COLUMNS]
+        for i in range(3)
+    ]
     now = [float(v) for v in current]
+    n0, n1 = now[0], now[1]
     (low0, high0), (low1, high1) = limits
-    best: tuple[bool, float, list[float]] | None = None
+    best: list[float] | None = None
+    best_outside, best_distance = True, 0.0
     for q in solutions(position, goal):  # type: ignore[arg-type]
-        q = [_near(q[0], now[0]), _near(q[1], now[1]), *(_wrap(v) for v in q[2:])]
+        q = [
+            n0 + ((q[0] - n0 + _PI) % _TAU - _PI),
+            n1 + ((q[1] - n1 + _PI) % _TAU - _PI),
+            (q[2] + _PI) % _TAU - _PI,
+            (q[3] + _PI) % _TAU - _PI,
+            (q[4] + _PI) % _TAU - _PI,
+            (q[5] + _PI) % _TAU - _PI,
+        ]
         outside = not (low0 <= q[0] <= high0 and low1 <= q[1] <= high1)
-        distance = sum(_wrap(v - c) ** 2 for v, c in zip(q, now, strict=True))
-        if best is None or (outside, distance) < best[:2]:
-            best = (outside, distance, q)
-    return None if best is None else np.asarray(best[2], dtype=np.float32)
+        distance = 0.0
+        for v, c in zip(q, now, strict=True):
+            distance += ((v - c + _PI) % _TAU - _PI) ** 2
+        if (
+            best is None
+            or outside < best_outside
+            or (outside == best_outside and distance < best_distance)
+        ):
+            best, best_outside, best_distance = q, outside, distance
+    return None if best is None else np.asarray(best, dtype=np.float32)
