@@ -183,7 +183,7 @@ class Arm:
             target = multiply(target, delta)
             if last is not None and rate is not None:
                 predicted = last[1] + (step - last[0]) * rate
-                if np.all(np.abs(predicted - current) < SKIP_MARGIN * JOINT_TOLERANCE):
+                if (np.abs(predicted - current) < SKIP_MARGIN * JOINT_TOLERANCE).all():
                     continue
             solution = self.solve_ik(target)
             if last is not None:
@@ -242,11 +242,10 @@ class Arm:
     def settle(self) -> bool:
         """Tick until every rigid object is (nearly) still; False if it took too long."""
         for _ in range(SETTLE_MAX_TICKS):
-            speeds = [
-                np.linalg.norm(pb.getBaseVelocity(b, physicsClientId=self.c)[0])
+            if all(  # stops at the first moving object
+                np.linalg.norm(pb.getBaseVelocity(b, physicsClientId=self.c)[0]) < SETTLE_SPEED
                 for b in self.world.rigid
-            ]
-            if all(s < SETTLE_SPEED for s in speeds):
+            ):
                 return True
             self.tick()
         return False
