@@ -8,14 +8,17 @@
 # Results, commands and curves: docs/EXPERIMENTS.md.
 #
 # Usage: scripts/experiments/t1_visual_manipulation.sh [OUT]
-#   env: EPISODES (1000), PRESET (t1-small), STEPS (optimiser steps), TRAIN_SECONDS (cap of one
-#        training invocation), WORKERS (1), EVAL_EPISODES (100), LEVELS (L1,L2,L3),
+#   env: EPISODES (1000), PRESET (t1-small), NAME (run name, PRESET), STEPS (optimiser steps),
+#        TRAIN_SECONDS (cap of one training invocation), WORKERS (1), EVAL_EPISODES (100),
+#        LEVELS (L1,L2,L3), PERTURB (extra "--perturb NAME ..." for vima-eval online, e.g.
+#        "--perturb noop --perturb shuffle_objects"; without --perturb the run is noop alone),
 #        TRAIN_SET (extra "--set KEY=VALUE ..." for vima-train fit), NICE (10)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${1:-out/t1-visual-manipulation}"
 EPISODES="${EPISODES:-1000}"
 PRESET="${PRESET:-t1-small}"
+NAME="${NAME:-$PRESET}"
 STEPS="${STEPS:-3000}"
 TRAIN_SECONDS="${TRAIN_SECONDS:-2700}"
 WORKERS="${WORKERS:-1}"
@@ -35,8 +38,8 @@ run vima-convert parse "$OUT/raw" --out "$OUT/parsed" --workers "$WORKERS" >/dev
 run vima-convert build "$OUT/parsed" --out "$OUT/dataset" --valid-size 50 >/dev/null
 run vima-tokenize "$OUT/dataset" --workers "$WORKERS" >/dev/null
 
-RUN="$OUT/run-$PRESET"
-stamp "train $PRESET for $STEPS steps (at most $TRAIN_SECONDS s this invocation)"
+RUN="$OUT/run-$NAME"
+stamp "train $NAME ($PRESET) for $STEPS steps (at most $TRAIN_SECONDS s this invocation)"
 # shellcheck disable=SC2086
 train_capped "$RUN" "$OUT/train.log" "$OUT/dataset" --preset "$PRESET" --max-steps "$STEPS" \
   --wandb offline --set data.cache_dir="$OUT/cache" --set train.checkpoint_every_n_steps=250 \
@@ -46,9 +49,10 @@ STEP="$(run vima-train inspect "$CKPT" 2>/dev/null | sed -n 's/^global_step: //p
 
 for level in ${LEVELS//,/ }; do
   stamp "evaluate $CKPT (step $STEP) online on $EVAL_EPISODES unseen $level scenes"
+  # shellcheck disable=SC2086
   run vima-eval online "$CKPT" --tasks visual_manipulation --levels "$level" \
     --episodes "$EVAL_EPISODES" --workers "$WORKERS" --seed 2026 --resume --wandb disabled \
-    --out "$OUT/online-$PRESET-step$STEP-$level" --record 3 >/dev/null
+    --out "$OUT/online-$NAME-step$STEP-$level" --record 3 ${PERTURB:-} >/dev/null
 done
 stamp "done"
 echo "$OUT"
