@@ -19,7 +19,6 @@ from vima_sim.world import (
     VisibleBody,
     World,
     apply_texture,
-    render,
     render_layer,
     yaw_quaternion,
 )
@@ -41,28 +40,35 @@ TieKey = tuple[str, int, int, float, Hashable]
 class AssetRenderer:
     """A second pybullet client used only to photograph prompt assets and observations.
 
-    No physics runs in it: each asset's bodies are loaded into an empty world (ids from 0),
-    rendered, and removed again (highest id first, so the next asset gets the same ids), and
-    textures are loaded once per client and reused.
+    No physics runs in it. Plane and workspace (the backdrop) stay loaded as bodies 0 and 1,
+    hidden; each asset's bodies are loaded after them (ids from 2), rendered, and removed
+    again (highest id first, so the next asset gets the same ids), and textures are loaded
+    once per client and reused. An object asset's image shows its id as 0, as a client with
+    nothing else in it would.
 
     `observe` renders a world's observation here: the world's visible bodies are loaded once
     per scene under the same ids (invisible placeholders stand for the hidden robot, which
     TinyRenderer does not draw) and their poses copied from the world before each render.
 
-    The plane and workspace (the backdrop: most of a render's cost, and they never move) are
-    rendered once per client. Observations and prompt scenes keep them hidden, render the
-    objects alone and put them over the backdrop by depth (`_composite`): the pixels a render
-    of the whole scene gives. Where an object's depth ties with the backdrop's, the whole
-    scene is rendered once and the outcome kept for that pixel while the object stays put.
+    The backdrop (most of a render's cost, and it never moves) is rendered once per client.
+    Observations and prompt scenes render the objects alone and put them over it by depth
+    (`_composite`): the pixels a render of the whole scene gives. Where an object's depth ties
+    with the backdrop's, the whole scene is rendered once and the outcome kept for that pixel
+    while the object stays put.
     """
 
     def __init__(self) -> None:
         self.client = pb.connect(pb.DIRECT)
         self._textures: dict[str, int] = {}
         self._mirrored: list[VisibleBody] = []  # the world scene loaded here, if any
-        self._backdrop: dict[str, Layer] = {}  # per view, rendered on first use
         self._colors: list[tuple[int, int, list[float]]] = []  # backdrop (body, link, rgba)
         self._ties: dict[TieKey, bool] = {}  # whether the object is in front
+        for urdf, position in BACKDROP:
+            body = pb.loadURDF(str(ASSETS_ROOT / urdf), position, physicsClientId=self.client)
+            shapes = pb.getVisualShapeData(body, physicsClientId=self.client)
+            self._colors += [(body, shape[1], list(shape[7])) for shape in shapes]
+        self._backdrop = {view: render_layer(self.client, view) for view in VIEWS}
+        self._show_backdrop(False)
 
     def close(self) -> None:
         """Disconnect."""
@@ -71,41 +77,27 @@ class AssetRenderer:
             self.client = -1
 
     def _clear(self) -> None:
-        """Remove every body, highest id first (so ids start from 0 again)."""
+        """Remove every body but the backdrop, highest id first (so ids start from 2 again)."""
         c = self.client
-        for body in sorted(range(pb.getNumBodies(physicsClientId=c)), reverse=True):
+        for body in sorted(range(len(BACKDROP), pb.getNumBodies(physicsClientId=c)), reverse=True):
             pb.removeBody(pb.getBodyUniqueId(body, physicsClientId=c), physicsClientId=c)
-        self._mirrored, self._colors = [], []
-
-    def _render_backdrop(self) -> None:
-        """Render plane and workspace alone, once per client (this clears the client)."""
-        if self._backdrop:
-            return
-        self._clear()
-        for urdf, position in BACKDROP:
-            pb.loadURDF(str(ASSETS_ROOT / urdf), position, physicsClientId=self.client)
-        self._backdrop = {view: render_layer(self.client, view) for view in VIEWS}
-        self._clear()
-
-    def _hide_backdrop(self, body: int) -> None:
-        """Note a backdrop body's colours, then give it alpha 0 (TinyRenderer skips it)."""
-        for shape in pb.getVisualShapeData(body, physicsClientId=self.client):
-            self._colors.append((body, shape[1], list(shape[7])))
-            color = [*shape[7][:3], 0.0]
-            pb.changeVisualShape(body, shape[1], rgbaColor=color, physicsClientId=self.client)
+        self._mirrored = []
 
     def _show_backdrop(self, show: bool) -> None:
-        """Give the backdrop its colours back, or alpha 0 again."""
+        """Give the backdrop its colours, or alpha 0 (TinyRenderer then skips it)."""
         for body, link, rgba in self._colors:
             color = rgba if show else [*rgba[:3], 0.0]
             pb.changeVisualShape(body, link, rgbaColor=color, physicsClientId=self.client)
 
     def _mirror(self, world: World) -> None:
-        """Load the world's visible bodies here under the same ids, the backdrop hidden."""
-        self._render_backdrop()
+        """Load the world's visible bodies here under the same ids (its backdrop is ours)."""
         self._clear()
         c = self.client
         for item in world.visible:
+            if item.backdrop:
+                if item.body >= len(BACKDROP):
+                    raise RuntimeError(f"backdrop body {item.body} is not among the first")
+                continue
             while pb.getNumBodies(physicsClientId=c) < item.body:
                 pb.createMultiBody(baseMass=0, physicsClientId=c)  # a hidden robot part
             pos, orn = world.pose(item.body)
@@ -114,8 +106,6 @@ class AssetRenderer:
                 raise RuntimeError(f"mirrored {item.urdf} got id {body}, not {item.body}")
             if item.texture is not None:
                 apply_texture(c, body, item.texture, self._textures)
-            if item.backdrop:
-                self._hide_backdrop(body)
         self._mirrored = list(world.visible)
 
     def observe(self, world: World, view: str) -> tuple[np.ndarray, np.ndarray]:
@@ -206,22 +196,24 @@ class AssetRenderer:
             globalScaling=asset.global_scaling, physicsClientId=c,
         )  # fmt: skip
         apply_texture(c, body, asset.texture, self._textures)
-        infos = [AssetObject(obj_id=body, obj_name=asset.obj.name, obj_color=asset.texture.name)]
+        infos = [AssetObject(obj_id=0, obj_name=asset.obj.name, obj_color=asset.texture.name)]
         rgb, segm = {}, {}
         for view in (View.front, View.top):
-            rgb[view], segm[view] = render(c, view.value)
+            layer = render_layer(c, view.value)
+            ours = (layer.segm >= 0) & ((layer.segm & 0xFFFFFF) == body)
+            renumbered = Layer(
+                layer.rgba, layer.depth, np.where(ours, layer.segm - body, layer.segm)
+            )
+            rgb[view], segm[view] = renumbered.observation()
         self._clear()
         return PromptAsset(
             placeholder_type=PlaceholderType.object, rgb=rgb, segm=segm, obj_info=infos
         )
 
     def _render_scene(self, asset: SceneAsset) -> PromptAsset:
-        """A workspace scene: backdrop (ids 0, 1, hidden) and objects (ids from 2)."""
-        self._render_backdrop()
+        """A workspace scene: the backdrop (ids 0, 1) and the objects (ids from 2)."""
         self._clear()
         c = self.client
-        for urdf, position in BACKDROP:
-            self._hide_backdrop(pb.loadURDF(str(ASSETS_ROOT / urdf), position, physicsClientId=c))
         infos, identities = [], {}
         for obj, texture, urdf, pose in asset.objects:
             body = pb.loadURDF(urdf, pose[0], pose[1], physicsClientId=c)
