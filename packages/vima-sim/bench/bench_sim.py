@@ -13,7 +13,8 @@ printed beside them. Child processes write and reuse bytecode under a private
 `PYTHONPYCACHEPREFIX`, after one warm-up run, as an installed environment does (this sandbox sets
 PYTHONDONTWRITEBYTECODE, which makes every process compile its imports from source). VIMA-Bench
 (a checkout and an interpreter with it, e.g. from scripts/vima-bench/setup.sh) is only run,
-never imported here.
+never imported here; `generate` runs its scripts/data_generation/run.py, which also imports
+hydra and tqdm (`uv pip install --python PY hydra-core tqdm`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from typing import Any
 
 PAIR_TASKS = ("visual_manipulation", "follow_order")
 
-#: Phases of an episode: (label, functions whose cumulative time counts, as file:function).
 #: Phases of an episode: (label, (module, attribute) pairs timed by a wrapper; none nested).
 #: Attributes missing in the code under test are skipped, so earlier versions can be measured
 #: too (PYTHONPATH=<old checkout>/packages/vima-sim/src): there World.render rendered observations.
@@ -53,6 +53,8 @@ PHASES = (
 NESTED = (
     ("  within the above: texture decoding", (("pybullet", "loadTexture"),)),
     ("  within the above: URDF loading", (("pybullet", "loadURDF"),)),
+    ("  within the above: TinyRenderer images", (("pybullet", "getCameraImage"),)),
+    ("  within the above: textures, colours set", (("pybullet", "changeVisualShape"),)),
 )
 
 
@@ -158,12 +160,14 @@ def breakdown_child(task: str, episodes: int) -> None:
     spent = _timers()
     with tempfile.TemporaryDirectory() as out:
         jobs = pending_jobs([task], "placement_generalization", "easy", episodes, 0, Path(out))
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         cpu = time.process_time()
         for job in jobs:
             run_job(job)
         cpu = time.process_time() - cpu
-    print(json.dumps({"task": task, "episodes": episodes, "startup": startup,
-                      "imports": imports, "total": cpu, "phases": spent}))  # fmt: skip
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    print(json.dumps({"task": task, "episodes": episodes, "startup": startup, "imports": imports,
+                      "total": cpu, "faults": faults, "phases": spent}))  # fmt: skip
 
 
 def breakdown(tasks: list[str], episodes: int) -> None:
@@ -188,6 +192,8 @@ def breakdown(tasks: list[str], episodes: int) -> None:
                 print(f"  {label:38s} {seconds / n:7.3f}  {share:5.1f} %")
             print(f"  {'other (settling checks, oracle, glue)':38s} {rest / n:7.3f}  "
                   f"{100 * rest / row['total']:5.1f} %")  # fmt: skip
+            print(f"  {'total (without start-up)':38s} {row['total'] / n:7.3f}")
+            print(f"  {'minor page faults':38s} {row['faults'] / n:7.0f}")
 
 
 # -- per task -------------------------------------------------------------------------------------
