@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import multiprocessing
 import os
 import time
@@ -60,6 +61,32 @@ def test_generate_valid_and_resumable(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     assert len(list(find_episodes([out]))) == 4
     assert all(Path(p).stat().st_mtime_ns == t for p, t in stamp.items())  # nothing redone
+    capsys.readouterr()
+    # another seed, or episodes of another simulator, must not be mixed into the folder
+    assert main(["generate", "rotate", "--episodes", "3", "--out", str(out), "--seed", "8"]) == 2
+    error = capsys.readouterr().err
+    assert "generator.json" in error and "rotate" in error and "seed 7 -> 8" in error
+    record_path = out / "generator.json"
+    record = json.loads(record_path.read_text())
+    assert set(record) == {"rotate", "same_shape"} and record["rotate"]["seed"] == 7
+    record["same_shape"]["source_sha256"] = "0" * 64  # written by an edited simulator
+    record_path.write_text(json.dumps(record))
+    assert (
+        main(["generate", "same_shape", "--episodes", "3", "--out", str(out), "--seed", "7"]) == 2
+    )
+    assert "source_sha256" in capsys.readouterr().err
+    assert len(list(find_episodes([out]))) == 4  # nothing written by the refused runs
+
+
+def test_generate_adopts_a_folder_without_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "raw"
+    assert main(["generate", "rotate", "--episodes", "1", "--out", str(out)]) == 0
+    (out / "generator.json").unlink()
+    assert main(["generate", "rotate", "--episodes", "1", "--out", str(out)]) == 0
+    assert "without a generator record" in capsys.readouterr().err
+    assert json.loads((out / "generator.json").read_text())["rotate"]["seed"] == 0
 
 
 def test_generate_usage_errors(tmp_path: Path) -> None:

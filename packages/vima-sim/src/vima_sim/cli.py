@@ -70,8 +70,12 @@ def generate(
     """Roll out the oracle and write successful episodes as raw VIMA episode folders
     (resumable; failures in failures.jsonl)."""
     from vima_sim.generate import pending_jobs, run_job
+    from vima_sim.generator_record import check_and_record, task_record
 
     _check_tasks(tasks, partition, difficulty)
+    adopted = check_and_record(out, tasks, task_record(partition, difficulty, seed))
+    for task in adopted:
+        _log(f"{out / task}: episodes without a generator record, kept as they are")
     jobs = pending_jobs(tasks, partition, difficulty, episodes, seed, out)
     _log(f"vima-sim generate: {len(jobs)} episodes to write under {out}")
     failures = 0
