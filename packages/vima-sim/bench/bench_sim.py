@@ -53,8 +53,8 @@ PHASES = (
 NESTED = (
     ("  within the above: texture decoding", (("pybullet", "loadTexture"),)),
     ("  within the above: URDF loading", (("pybullet", "loadURDF"),)),
-    ("  within the above: TinyRenderer images", (("pybullet", "getCameraImage"),)),
-    ("  within the above: textures, colours set", (("pybullet", "changeVisualShape"),)),
+    ("  within the above: getCameraImage", (("pybullet", "getCameraImage"),)),
+    ("  within the above: changeVisualShape", (("pybullet", "changeVisualShape"),)),
 )
 
 
