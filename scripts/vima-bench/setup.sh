@@ -33,7 +33,7 @@ python=$venv/bin/python
 uv pip install --quiet --python "$python" \
   "pybullet==3.2.7" "gym==0.26.2" "numpy>=1.24,<2" \
   opencv-python-headless kornia torch matplotlib transforms3d omegaconf importlib_resources \
-  einops dm-tree loguru >&2
+  einops dm-tree loguru hydra-core tqdm >&2  # hydra-core, tqdm: its scripts/data_generation (bench_sim.py)
 site=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\n' "$root" >"$site/vima_bench_checkout.pth"
 # Check the install: importing vima_bench loads every task module.
