@@ -11,7 +11,10 @@
 # Usage: scripts/experiments/six_tasks_instruction_study.sh [OUT] [STAGE...]
 #   STAGE: data, train, eval, study, report (default: all, in that order)
 #   env: EPISODES (per task, 1000), PRESET (t1-small), STEPS (20000), TRAIN_SECONDS (cap of
-#        one training invocation, 36000), WORKERS (1), NICE (10)
+#        one training invocation, 36000), WORKERS (1), NICE (10), POLICIES (which of
+#        "original paraphrased" to train and evaluate), TRAIN_SET (extra "--set KEY=VALUE ..."
+#        for vima-train fit, e.g. "--set model.shuffle_objects=true"), EVAL_LEVELS (L1,L2,L3),
+#        PERTURBATIONS (the study's)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${1:-out/six-tasks}"
@@ -25,7 +28,9 @@ STEPS="${STEPS:-20000}"
 TRAIN_SECONDS="${TRAIN_SECONDS:-36000}"
 WORKERS="${WORKERS:-1}"
 NICE="${NICE:-10}"
-PERTURBATIONS="noop reworded gobbledygook_word gobbledygook_tokens textual mask_text"
+POLICIES="${POLICIES:-original paraphrased}"
+EVAL_LEVELS="${EVAL_LEVELS:-L1,L2,L3}"
+PERTURBATIONS="${PERTURBATIONS:-noop reworded gobbledygook_word gobbledygook_tokens textual mask_text}"
 # shellcheck source=scripts/experiments/lib.sh
 source scripts/experiments/lib.sh
 has() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -46,13 +51,18 @@ fi
 
 train() {  # NAME VARIANTS
   stamp "train $1 ($PRESET, variants $2, $STEPS steps)"
+  # shellcheck disable=SC2086
   train_capped "$OUT/run-$1" "$OUT/train-$1.log" "$OUT/dataset" --preset "$PRESET" \
     --max-steps "$STEPS" --set "data.variants=$2" --set data.cache_dir="$OUT/cache" \
-    --set train.checkpoint_every_n_steps=500
+    --set train.checkpoint_every_n_steps=250 ${TRAIN_SET:-}
 }
 if has train; then
-  train original "[original]"
-  train paraphrased "[original,reworded]"
+  for name in $POLICIES; do
+    case "$name" in
+      original) train original "[original]" ;;
+      paraphrased) train paraphrased "[original,reworded]" ;;
+    esac
+  done
 fi
 
 online() {  # NAME OUTDIR LEVELS EPISODES [--perturb P]...
@@ -63,23 +73,31 @@ online() {  # NAME OUTDIR LEVELS EPISODES [--perturb P]...
     --wandb disabled --out "$out" "$@" >/dev/null
 }
 if has eval; then
-  for name in original paraphrased; do
-    stamp "evaluate $name on L1, L2, L3 (100 scenes per pair)"
-    online "$name" "$OUT/online-$name" L1,L2,L3 100
+  for name in $POLICIES; do
+    for level in ${EVAL_LEVELS//,/ }; do
+      stamp "evaluate $name on $level (100 scenes per task)"
+      online "$name" "$OUT/online-$name-$level" "$level" 100
+    done
   done
 fi
 if has study; then
   perturb=()
   for p in $PERTURBATIONS; do perturb+=(--perturb "$p"); done
-  for name in original paraphrased; do
+  for name in $POLICIES; do
     stamp "instruction study: $name under $PERTURBATIONS (identical L1 scenes, 50 per task)"
     online "$name" "$OUT/study-$name" L1 50 "${perturb[@]}"
   done
 fi
 if has report; then
   stamp "report: every perturbation against noop on the same scenes (paired, McNemar)"
-  run vima-eval report "$OUT/online-original" "$OUT/online-paraphrased" \
-    "$OUT/study-original" "$OUT/study-paraphrased" --baseline "$OUT/study-original" \
+  results=()
+  for name in $POLICIES; do
+    for folder in "$OUT/study-$name" "$OUT/online-$name"-L?; do
+      [[ -d "$folder" ]] && results+=("$folder")
+    done
+  done
+  first="${POLICIES%% *}"
+  run vima-eval report "${results[@]}" --baseline "$OUT/study-$first" \
     --baseline-perturbation noop --out "$OUT/report" >/dev/null
 fi
 stamp "done"
