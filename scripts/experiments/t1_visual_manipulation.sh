@@ -41,7 +41,7 @@ run vima-tokenize "$OUT/dataset" --workers "$WORKERS" >/dev/null
 RUN="$OUT/run-$NAME"
 stamp "train $NAME ($PRESET) for $STEPS steps (at most $TRAIN_SECONDS s this invocation)"
 # shellcheck disable=SC2086
-train_capped "$RUN" "$OUT/train.log" "$OUT/dataset" --preset "$PRESET" --max-steps "$STEPS" \
+train_capped "$RUN" "$OUT/train-$NAME.log" "$OUT/dataset" --preset "$PRESET" --max-steps "$STEPS" \
   --wandb offline --set data.cache_dir="$OUT/cache" --set train.checkpoint_every_n_steps=250 \
   ${TRAIN_SET:-} || stamp "evaluating the last checkpoint of the capped run"
 CKPT="$RUN/checkpoints/last.ckpt"

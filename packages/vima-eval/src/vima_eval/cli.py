@@ -18,7 +18,7 @@ from vima_schema.command import (
 )
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK
 
-from vima_eval.online.cli import PatchMask, Perturbations, register_online_commands
+from vima_eval.online.cli import Device, PatchMask, Perturbations, register_online_commands
 
 if TYPE_CHECKING:
     from vima_eval.runs import Run
@@ -193,7 +193,7 @@ def offline(
         Path, typer.Option("--out", metavar="DIR", help="Result folder written.")
     ] = Path("offline"),
     batch_size: Annotated[int, typer.Option("--batch-size", help="Episodes per forward pass.")] = 8,
-    device: Annotated[str, typer.Option("--device", help="Torch device, e.g. cuda.")] = "cpu",
+    device: Device = "cpu",
     task: Annotated[
         list[str] | None,
         typer.Option(

@@ -35,6 +35,7 @@ Perturbations = Annotated[
         autocompletion=completer(perturbation_names),
     ),
 ]
+Device = Annotated[str, typer.Option("--device", help="Torch device, e.g. cuda.")]
 PatchMask = Annotated[
     Literal["mask", "ignore"],
     typer.Option(
@@ -125,7 +126,7 @@ def register_online_commands(tool: Tool, report: Callable[[Path], Any]) -> None:
         record: Record = 0,
         wandb: Wandb = "offline",
         flush_every: FlushEvery = 8,
-        device: Annotated[str, typer.Option("--device", help="Torch device, e.g. cuda.")] = ("cpu"),
+        device: Device = "cpu",
         patch_image_mask: PatchMask = "mask",
     ) -> Result:
         """Closed-loop evaluation of a checkpoint in the simulator."""

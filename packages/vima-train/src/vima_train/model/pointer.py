@@ -42,6 +42,7 @@ class PointerPositions(nn.Module):
     """Log-probabilities of the pick/place x and y axes as a mixture over the top-view objects."""
 
     slots: torch.Tensor
+    box_scale: torch.Tensor
     low: torch.Tensor
     span: torch.Tensor
     valid_bins: torch.Tensor
@@ -57,9 +58,10 @@ class PointerPositions(nn.Module):
         self.key = nn.Linear(dim, dim)
         self.offset = nn.Linear(dim, poses * axes)
         self.gate = nn.Linear(dim, poses)
-        self.camera = nn.Parameter(torch.tensor(CAMERA_INIT))
-        self.log_sigma = nn.Parameter(torch.full((poses, axes), math.log(SIGMA_INIT)))
+        self.camera = nn.Parameter(torch.empty(axes, 3))
+        self.log_sigma = nn.Parameter(torch.empty(poses, axes))
         shape = (poses, axes)
+        self.register_buffer("box_scale", torch.tensor(BBOX_SCALE[:2]), persistent=False)
         self.register_buffer(
             "slots", torch.tensor([predicted.index(n) for n in names]), persistent=False
         )
@@ -70,6 +72,7 @@ class PointerPositions(nn.Module):
         self.register_buffer("span", torch.tensor(span).view(shape), persistent=False)
         bins = torch.tensor([AXIS_BINS[i] for i in stored]).view(*shape, 1)
         self.register_buffer("valid_bins", torch.arange(classes) < bins, persistent=False)
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Zero offsets, the gate leaning towards the pointer, the camera at VIMA-Bench's."""
@@ -99,7 +102,7 @@ class PointerPositions(nn.Module):
         scores = scores / math.sqrt(self.dim)
         scores = scores.masked_fill(~valid.unsqueeze(-2), NEG)
         log_choice = scores.log_softmax(-1)  # [..., K, N]
-        centre = bbox[..., :2].float() / bbox.new_tensor(BBOX_SCALE[:2]).float()
+        centre = bbox[..., :2].float() / self.box_scale
         table = centre @ self.camera[:, :2].T + self.camera[:, 2]  # [..., N, 2]
         offset = self.offset(features).float().unflatten(-1, (poses, axes))
         mean = (table.unsqueeze(-3) - self.low.unsqueeze(-2)) / self.span.unsqueeze(-2)
