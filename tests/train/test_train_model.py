@@ -15,6 +15,7 @@ from vima_train.data import Batch, collate
 from vima_train.metrics import loss_of
 from vima_train.model import Policy
 from vima_train.model.actions import bins_to_actions
+from vima_train.model.pointer import PictureMatch, Pictures
 from vima_train.model.visual import gather_slots, shuffle_order
 
 VOCAB = 1512
@@ -73,6 +74,7 @@ VARIANTS = {
     "patches-token-norm": tiny(init="fan_in", visual={"kind": "patches", "token_norm": True}),
     # the pointer position head (vima_train.model.pointer)
     "pointer": tiny(position_head="pointer", decoder={"readout": "token"}),
+    "pointer_match": tiny(position_head="pointer_match", decoder={"readout": "token"}),
     "decoder_only-pointer-12-shuffle": tiny(
         position_head="pointer",
         decoder={"kind": "decoder_only"},
@@ -198,6 +200,7 @@ def _prefix(rows: list[dict[str, Any]], steps: int) -> list[dict[str, Any]]:
         "objects-fixes",
         "decoder_only-readout-token",
         "pointer",
+        "pointer_match",
     ],
 )
 def test_act_matches_teacher_forced_argmax(name: str, train_rows: list[dict[str, Any]]) -> None:
@@ -283,9 +286,46 @@ def test_box_features_and_token_norm_make_the_box_reach_the_logits(batch: Batch)
     assert published < 1e-3 < fixed, (published, fixed)
 
 
-def test_pointer_needs_object_tokens() -> None:
-    with pytest.raises(ValueError, match=r"position_head=pointer needs visual\.kind=objects"):
-        tiny(position_head="pointer", visual={"kind": "patches"})
+@pytest.mark.parametrize("head", ["pointer", "pointer_match"])
+def test_pointer_needs_object_tokens(head: str) -> None:
+    with pytest.raises(ValueError, match=rf"position_head={head} needs visual\.kind=objects"):
+        tiny(position_head=head, visual={"kind": "patches"})
+
+
+def test_picture_match_compares_the_selected_picture_with_the_scene() -> None:
+    """Pose 0 selects the first prompt picture, pose 1 the second; each scores highest the scene
+    object whose token is that picture's; without a usable picture the scores are zero."""
+    dim = 4
+    match = PictureMatch(dim, poses=2)
+    eye = torch.eye(dim)
+    with torch.no_grad():
+        for linear in (match.picture_key, match.picture_value, match.scene_key):
+            linear.weight.copy_(eye)
+            linear.bias.zero_()
+        match.select.weight.zero_()
+        match.select.bias.copy_(torch.cat([eye[0], eye[1]]) * 50.0)
+    prompt = eye[:3].unsqueeze(0) * 5.0  # pictures e0, e1, e2
+    scene = eye[[1, 3, 0]].unsqueeze(0)  # objects e1, e3, e0
+    valid = torch.ones(1, 3, dtype=torch.bool)
+    scores = match(torch.zeros(1, dim), Pictures(prompt, valid, scene))
+    assert scores.shape == (1, 2, 3)
+    assert scores.argmax(-1).tolist() == [[2, 0]]
+    masked = match(torch.zeros(1, dim), Pictures(prompt, torch.zeros_like(valid), scene))
+    assert bool((masked == 0).all())
+
+
+def test_pointer_match_keeps_the_prompt_pictures(batch: Batch) -> None:
+    """The prompt cache holds the pictures' tokens for the match; masking the visual prompt
+    leaves none usable."""
+    torch.manual_seed(0)
+    policy = Policy(tiny(position_head="pointer_match", decoder={"readout": "token"}), VOCAB)
+    policy.eval()
+    cache = policy.encode_prompt(batch)
+    assert cache.pictures is not None and cache.picture_valid is not None
+    assert cache.picture_valid.shape == cache.pictures.shape[:2]
+    assert bool(cache.picture_valid.any())
+    policy.prompt_mask = "visual"
+    assert not bool(policy.encode_prompt(batch).picture_valid.any())
 
 
 def test_pointer_places_the_chosen_object_where_its_box_lies(batch: Batch) -> None:

@@ -95,8 +95,9 @@ class ModelConfig(_Strict):
     init: Literal["gpt", "fan_in"] = "gpt"
     #: Pick/place x and y: per-axis bins heads (`bins`, the published models) or a choice among
     #: the observed objects placed where their top-view boxes lie, mixed with the bins heads by
-    #: a learned gate (`pointer`, vima_train.model.pointer; object-centric policies only).
-    position_head: Literal["bins", "pointer"] = "bins"
+    #: a learned gate (`pointer`, vima_train.model.pointer; object-centric policies only);
+    #: `pointer_match` also compares the prompt's pictures with the observed objects directly.
+    position_head: Literal["bins", "pointer", "pointer_match"] = "bins"
     #: Hidden width of the per-axis action heads.
     head_hidden: int = Field(default=512, ge=1)
     #: Width of the per-pose action-encoder MLPs.
@@ -113,8 +114,8 @@ class ModelConfig(_Strict):
     def _shuffle_needs_objects(self) -> ModelConfig:
         if self.shuffle_objects and self.visual.kind != "objects":
             raise ValueError("shuffle_objects needs visual.kind=objects")
-        if self.position_head == "pointer" and self.visual.kind != "objects":
-            raise ValueError("position_head=pointer needs visual.kind=objects")
+        if self.position_head != "bins" and self.visual.kind != "objects":
+            raise ValueError(f"position_head={self.position_head} needs visual.kind=objects")
         return self
 
 
@@ -157,6 +158,9 @@ class TrainConfig(_Strict):
     #: sigma > 0 = Gaussian soft targets over neighbouring bins (sigma in bins). Validation
     #: losses stay exact-bin cross-entropy.
     label_sigma: float = Field(default=0.0, ge=0)
+    #: Augment object crops while training: none, or dihedral (each crop turned by a random
+    #: multiple of 90 degrees and maybe mirrored; vima_train.augment).
+    augment_crops: Literal["none", "dihedral"] = "none"
     #: auto = bf16-mixed on GPU, 32-true on CPU.
     precision: str = "auto"
     accelerator: str = "auto"

@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from vima_schema.enums import Task
 
+from vima_train.augment import augment_batch
 from vima_train.config import RunConfig
 from vima_train.data.batch import Batch
 from vima_train.metrics import (
@@ -80,7 +81,7 @@ class PolicyModule(L.LightningModule):
                     handle.write(f"{variant} {Task(int(t)).name} {int(i)}\n")
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        logits = self.policy(batch)
+        logits = self.policy(augment_batch(batch, self.config.train.augment_crops))
         targets = self.policy.targets(batch)
         loss = smoothed_loss_of(logits, targets, self.config.train.label_sigma)
         self.batches_this_epoch += 1

@@ -11,12 +11,19 @@ too. A learned gate mixes the mixture with the ordinary bins head of the same ax
 that lie on no object (free places) stay reachable. The output is log-probabilities (already
 normalised), so every loss and metric reads it like logits.
 
+`position_head=pointer_match` adds a second score to the choice (`PictureMatch`): per pose the
+readout chooses among the prompt's pictures (their visual tokens before the prompt encoder) and
+the chosen picture is compared with every observed object's visual token (before the decoder).
+Both sides come from the same object encoder, so the match is learned once for all objects
+instead of per object through the decoder (docs/EXPERIMENTS.md, T1).
+
 Not a published architecture: VIMA and CoGeLoT read every axis from bins heads (the default).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -47,7 +54,7 @@ class PointerPositions(nn.Module):
     span: torch.Tensor
     valid_bins: torch.Tensor
 
-    def __init__(self, dim: int, action_axes: int, classes: int) -> None:
+    def __init__(self, dim: int, action_axes: int, classes: int, match: bool = False) -> None:
         super().__init__()
         predicted = [AXIS_NAMES[i] for i in axis_indices(action_axes)]
         names = [f"{pose}_{axis}" for pose in POSES for axis in TABLE_AXES]
@@ -60,6 +67,7 @@ class PointerPositions(nn.Module):
         self.gate = nn.Linear(dim, poses)
         self.camera = nn.Parameter(torch.empty(axes, 3))
         self.log_sigma = nn.Parameter(torch.empty(poses, axes))
+        self.match = PictureMatch(dim, poses) if match else None
         shape = (poses, axes)
         self.register_buffer("box_scale", torch.tensor(BBOX_SCALE[:2]), persistent=False)
         self.register_buffer(
@@ -91,15 +99,20 @@ class PointerPositions(nn.Module):
         objects: torch.Tensor,
         bbox: torch.Tensor,
         valid: torch.Tensor,
+        pictures: Pictures | None = None,
     ) -> torch.Tensor:
         """Replace the pick/place x and y rows of `logits` [..., A, C] (float32, from the bins
         heads) by the mixture. `features` [..., D] is the readout, `objects` [..., N, D] the
         decoder outputs at the top-view object tokens of the same step, `bbox` [..., N, 4] their
-        boxes (pixels), `valid` [..., N] which exist. Steps without objects keep the bins head."""
+        boxes (pixels), `valid` [..., N] which exist; `pictures` the visual tokens the match
+        compares (required with `match`). Steps without objects keep the bins head."""
         poses, axes = self.low.shape
         query = self.query(features).unflatten(-1, (poses, self.dim))
         scores = torch.einsum("...kd,...nd->...kn", query, self.key(objects)).float()
         scores = scores / math.sqrt(self.dim)
+        if self.match is not None:
+            assert pictures is not None, "pointer_match needs the prompt's and scene's tokens"
+            scores = scores + self.match(features, pictures).float()
         scores = scores.masked_fill(~valid.unsqueeze(-2), NEG)
         log_choice = scores.log_softmax(-1)  # [..., K, N]
         centre = bbox[..., :2].float() / self.box_scale
@@ -122,3 +135,37 @@ class PointerPositions(nn.Module):
         out = logits.clone()
         out[..., self.slots, :] = mixed.flatten(-3, -2)
         return out
+
+
+@dataclass
+class Pictures:
+    """What `PictureMatch` compares: the prompt's visual tokens `prompt` [..., P, D] (`valid`
+    [..., P]: present and not masked) and the step's top-view object tokens `scene` [..., N, D],
+    both before any sequence model. Leading dims broadcast against the readout's."""
+
+    prompt: torch.Tensor
+    valid: torch.Tensor
+    scene: torch.Tensor
+
+
+class PictureMatch(nn.Module):
+    """Choice scores [..., K, N]: per pose, attention of the readout over the prompt's pictures,
+    and the attended picture's similarity to each scene object (0 without a visible picture)."""
+
+    def __init__(self, dim: int, poses: int) -> None:
+        super().__init__()
+        self.dim, self.poses = dim, poses
+        self.select = nn.Linear(dim, poses * dim)
+        self.picture_key = nn.Linear(dim, dim)
+        self.picture_value = nn.Linear(dim, dim)
+        self.scene_key = nn.Linear(dim, dim)
+
+    def forward(self, features: torch.Tensor, pictures: Pictures) -> torch.Tensor:
+        scale = math.sqrt(self.dim)
+        select = self.select(features).unflatten(-1, (self.poses, self.dim))
+        keys = self.picture_key(pictures.prompt)
+        weights = torch.einsum("...kd,...pd->...kp", select, keys) / scale
+        weights = weights.masked_fill(~pictures.valid.unsqueeze(-2), NEG).softmax(-1)
+        chosen = torch.einsum("...kp,...pd->...kd", weights, self.picture_value(pictures.prompt))
+        scores = torch.einsum("...kd,...nd->...kn", chosen, self.scene_key(pictures.scene)) / scale
+        return scores * pictures.valid.any(-1)[..., None, None]

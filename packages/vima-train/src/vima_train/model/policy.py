@@ -29,7 +29,7 @@ from vima_train.model.actions import (
     bins_to_actions,
 )
 from vima_train.model.layers import Block, causal_allowed, init_weights, positions
-from vima_train.model.pointer import PointerPositions
+from vima_train.model.pointer import Pictures, PointerPositions
 from vima_train.model.prompt import PromptEncoder, assemble, offline_architecture
 from vima_train.model.visual import ObjectEncoder, PatchEncoder, gather_slots, shuffle_order
 
@@ -44,12 +44,16 @@ class PromptCache:
 
     `memory` [B, Lp, D] (decoder memory positions already added for the cross-attention
     decoder), `present` [B, Lp] (a prompt token exists), `valid` [B, Lp] (may be attended to:
-    present and not masked by `prompt_mask`).
+    present and not masked by `prompt_mask`); object-centric policies also keep the prompt's
+    visual tokens before the prompt encoder, `pictures` [B, P, D], and which may be used,
+    `picture_valid` [B, P] (for `position_head=pointer_match`).
     """
 
     memory: torch.Tensor
     present: torch.Tensor
     valid: torch.Tensor
+    pictures: torch.Tensor | None = None
+    picture_valid: torch.Tensor | None = None
 
 
 class Policy(nn.Module):
@@ -97,8 +101,13 @@ class Policy(nn.Module):
         self.drop = nn.Dropout(drop)
         self.heads = ActionHeads(dim, config.head_hidden, axis_bins(config.action_axes))
         self.pointer = (
-            PointerPositions(dim, config.action_axes, max(axis_bins(config.action_axes)))
-            if config.position_head == "pointer"
+            PointerPositions(
+                dim,
+                config.action_axes,
+                max(axis_bins(config.action_axes)),
+                match=config.position_head == "pointer_match",
+            )
+            if config.position_head in ("pointer", "pointer_match")
             else None
         )
         init = functools.partial(init_weights, scheme=config.init)
@@ -122,10 +131,15 @@ class Policy(nn.Module):
         if self.prompt_mask not in PROMPT_MASKS:
             raise ValueError(f"prompt_mask must be one of {PROMPT_MASKS}, got {self.prompt_mask}")
         words = self.prompt.words(prompt.word_ids)
+        pictures = picture_valid = None
         if isinstance(self.visual, ObjectEncoder):
             assert prompt.crops is not None and prompt.bbox is not None, "batch has no crops"
             tokens = self.visual(prompt.crops, prompt.bbox, prompt.object_mask).flatten(2, 3)
             token_mask = prompt.object_mask.flatten(2)
+            pictures = self.token_norm(tokens).flatten(1, 2)
+            picture_valid = token_mask.flatten(1)
+            if self.prompt_mask in ("visual", "both"):
+                picture_valid = torch.zeros_like(picture_valid)
         else:
             assert prompt.frames is not None, "batch has no frames"
             tokens = self.visual(prompt.frames)
@@ -149,7 +163,7 @@ class Policy(nn.Module):
             if memory.shape[1] > self.memory_position.num_embeddings:
                 raise ValueError(f"prompt of {memory.shape[1]} tokens is too long")
             memory = memory + self.memory_position(positions(present))
-        return PromptCache(memory=memory, present=present, valid=valid)
+        return PromptCache(memory, present, valid, pictures, picture_valid)
 
     # ------------------------------------------------------------ observations
     def encode_observations(
@@ -236,17 +250,32 @@ class Policy(nn.Module):
         objects: torch.Tensor,
         boxes: torch.Tensor | None,
         valid: torch.Tensor,
+        cache: PromptCache,
+        tokens: torch.Tensor,
     ) -> torch.Tensor:
         """Logits [..., A, C] of a step from its readout `features` [..., D]; the pointer head
         also reads the step's observation outputs `objects` [..., Q, D], `boxes` [..., V, N, 4]
-        and `valid` [..., Q] (its top-view objects)."""
+        and `valid` [..., Q] (its top-view objects), and `pointer_match` the prompt's pictures
+        in `cache` and the step's observation tokens `tokens` [..., Q, D]."""
         logits = self.heads(features)
         if self.pointer is None:
             return logits
         assert boxes is not None, "the pointer head needs object-centric observations"
         top = boxes.shape[-2]
+        pictures = None
+        if self.pointer.match is not None:
+            assert cache.pictures is not None and cache.picture_valid is not None
+            extra = (1,) * (features.dim() - 2)  # steps: broadcast one prompt over them
+            prompt = cache.pictures.view(cache.pictures.shape[0], *extra, *cache.pictures.shape[1:])
+            usable = cache.picture_valid.view(cache.picture_valid.shape[0], *extra, -1)
+            pictures = Pictures(prompt, usable, tokens[..., -top:, :])
         return self.pointer(
-            logits, features, objects[..., -top:, :], boxes[..., -1, :, :], valid[..., -top:]
+            logits,
+            features,
+            objects[..., -top:, :],
+            boxes[..., -1, :, :],
+            valid[..., -top:],
+            pictures,
         )
 
     def forward(self, batch: Batch) -> torch.Tensor:
@@ -259,7 +288,7 @@ class Policy(nn.Module):
         features, objects = self.decode(
             cache, obs_tokens, obs_valid, batch.actions, batch.step_mask
         )
-        return self.action_logits(features, objects, boxes, obs_valid)
+        return self.action_logits(features, objects, boxes, obs_valid, cache, obs_tokens)
 
     def targets(self, batch: Batch) -> torch.Tensor:
         """Bins of the predicted axes [B, T, A], IGNORE_INDEX on padded steps."""
@@ -294,6 +323,8 @@ class Policy(nn.Module):
             objects[rows, last],
             None if boxes is None else boxes[rows, last],
             obs_valid[rows, last],
+            cache,
+            obs_tokens[rows, last],
         )
         return logits.argmax(-1)
 
