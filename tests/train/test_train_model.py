@@ -368,18 +368,21 @@ def test_pointer_places_the_chosen_object_where_its_box_lies(batch: Batch) -> No
 
 
 def test_shuffled_boxes_follow_their_tokens(batch: Batch) -> None:
-    """With `shuffle_objects` the boxes the pointer reads are permuted with the object tokens."""
+    """With `shuffle_objects` the boxes and crop features the pointer reads are permuted with
+    the object tokens."""
     policy = Policy(VARIANTS["decoder_only-pointer-12-shuffle"], VOCAB).eval()
     steps = batch.step_mask.shape[1]
     policy.shuffle_objects = False
-    plain, valid, plain_boxes = policy.encode_observations(batch.observations, steps)
+    plain, valid, plain_scene = policy.encode_observations(batch.observations, steps)
     policy.shuffle_objects = True
     torch.manual_seed(3)
-    mixed, _, mixed_boxes = policy.encode_observations(batch.observations, steps)
-    assert plain_boxes is not None and mixed_boxes is not None
+    mixed, _, mixed_scene = policy.encode_observations(batch.observations, steps)
+    assert plain_scene is not None and mixed_scene is not None
     assert not torch.equal(plain, mixed)
-    flat_plain, flat_mixed = plain_boxes.flatten(2, 3), mixed_boxes.flatten(2, 3)
-    for index in valid.nonzero().tolist():
-        b, t, q = index
-        match = (plain[b, t] - mixed[b, t, q]).abs().amax(-1).argmin()
-        assert torch.equal(flat_plain[b, t, match], flat_mixed[b, t, q])
+    for field in ("boxes", "crops"):
+        flat_plain = getattr(plain_scene, field).flatten(2, 3)
+        flat_mixed = getattr(mixed_scene, field).flatten(2, 3)
+        for index in valid.nonzero().tolist():
+            b, t, q = index
+            match = (plain[b, t] - mixed[b, t, q]).abs().amax(-1).argmin()
+            assert torch.equal(flat_plain[b, t, match], flat_mixed[b, t, q])

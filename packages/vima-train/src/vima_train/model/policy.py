@@ -44,8 +44,8 @@ class PromptCache:
 
     `memory` [B, Lp, D] (decoder memory positions already added for the cross-attention
     decoder), `present` [B, Lp] (a prompt token exists), `valid` [B, Lp] (may be attended to:
-    present and not masked by `prompt_mask`); object-centric policies also keep the prompt's
-    visual tokens before the prompt encoder, `pictures` [B, P, D], and which may be used,
+    present and not masked by `prompt_mask`); object-centric policies also keep the crop
+    features of the prompt's objects, `pictures` [B, P, D], and which may be used,
     `picture_valid` [B, P] (for `position_head=pointer_match`).
     """
 
@@ -54,6 +54,19 @@ class PromptCache:
     valid: torch.Tensor
     pictures: torch.Tensor | None = None
     picture_valid: torch.Tensor | None = None
+
+
+@dataclass
+class SceneObjects:
+    """The observed objects of object-centric policies in token order (after any shuffle):
+    `boxes` [B, T, V, N, 4] and `crops` [B, T, V, N, D], their crop features."""
+
+    boxes: torch.Tensor
+    crops: torch.Tensor
+
+    def at(self, rows: torch.Tensor, steps: torch.Tensor) -> SceneObjects:
+        """The objects of step `steps[i]` of episode `rows[i]`: [R, V, N, ...]."""
+        return SceneObjects(self.boxes[rows, steps], self.crops[rows, steps])
 
 
 class Policy(nn.Module):
@@ -134,10 +147,10 @@ class Policy(nn.Module):
         pictures = picture_valid = None
         if isinstance(self.visual, ObjectEncoder):
             assert prompt.crops is not None and prompt.bbox is not None, "batch has no crops"
-            tokens = self.visual(prompt.crops, prompt.bbox, prompt.object_mask).flatten(2, 3)
+            crops = self.visual.crop_features(prompt.crops, prompt.object_mask)
+            tokens = self.visual.with_boxes(crops, prompt.bbox).flatten(2, 3)
             token_mask = prompt.object_mask.flatten(2)
-            pictures = self.token_norm(tokens).flatten(1, 2)
-            picture_valid = token_mask.flatten(1)
+            pictures, picture_valid = crops.flatten(1, 3), token_mask.flatten(1)
             if self.prompt_mask in ("visual", "both"):
                 picture_valid = torch.zeros_like(picture_valid)
         else:
@@ -168,19 +181,21 @@ class Policy(nn.Module):
     # ------------------------------------------------------------ observations
     def encode_observations(
         self, observations: Observations, steps: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor, SceneObjects | None]:
         """Tokens [B, T, Q, D] and validity [B, T, Q] of the first `steps` observations, and the
-        boxes [B, T, V, N, 4] in token order (object-centric policies; None for patches)."""
+        observed objects in token order (object-centric policies; None for patches)."""
         step_mask = observations.step_mask[:, :steps]
-        boxes = None
+        scene = None
         if isinstance(self.visual, ObjectEncoder):
             assert observations.crops is not None and observations.bbox is not None
             mask = observations.object_mask[:, :steps]
             boxes = observations.bbox[:, :steps]
-            tokens = self.visual(observations.crops[:, :steps], boxes, mask)
+            crops = self.visual.crop_features(observations.crops[:, :steps], mask)
+            tokens = self.visual.with_boxes(crops, boxes)
             if self.shuffle_objects:
                 source = shuffle_order(mask)
-                tokens, boxes = gather_slots(tokens, source), gather_slots(boxes, source)
+                tokens, boxes, crops = (gather_slots(x, source) for x in (tokens, boxes, crops))
+            scene = SceneObjects(boxes, crops)
             tokens, valid = tokens.flatten(2, 3), mask.flatten(2)
         else:
             assert observations.frames is not None, "batch has no frames"
@@ -189,7 +204,7 @@ class Policy(nn.Module):
         effector = self.end_effector(observations.end_effector[:, :steps])
         effector = effector.unsqueeze(2).expand(-1, -1, tokens.shape[2], -1)
         tokens = self.obs_fusion(torch.cat([tokens, effector.to(tokens.dtype)], -1))
-        return self.token_norm(tokens), valid & step_mask.unsqueeze(-1), boxes
+        return self.token_norm(tokens), valid & step_mask.unsqueeze(-1), scene
 
     # ------------------------------------------------------------------ decode
     def decode(
@@ -248,32 +263,31 @@ class Policy(nn.Module):
         self,
         features: torch.Tensor,
         objects: torch.Tensor,
-        boxes: torch.Tensor | None,
         valid: torch.Tensor,
+        scene: SceneObjects | None,
         cache: PromptCache,
-        tokens: torch.Tensor,
     ) -> torch.Tensor:
         """Logits [..., A, C] of a step from its readout `features` [..., D]; the pointer head
-        also reads the step's observation outputs `objects` [..., Q, D], `boxes` [..., V, N, 4]
-        and `valid` [..., Q] (its top-view objects), and `pointer_match` the prompt's pictures
-        in `cache` and the step's observation tokens `tokens` [..., Q, D]."""
+        also reads the step's observation outputs `objects` [..., Q, D], `valid` [..., Q] and
+        `scene` (boxes [..., V, N, 4], crop features [..., V, N, D]) at its top-view objects,
+        and `pointer_match` the prompt's pictures in `cache`."""
         logits = self.heads(features)
         if self.pointer is None:
             return logits
-        assert boxes is not None, "the pointer head needs object-centric observations"
-        top = boxes.shape[-2]
+        assert scene is not None, "the pointer head needs object-centric observations"
+        top = scene.boxes.shape[-2]
         pictures = None
         if self.pointer.match is not None:
             assert cache.pictures is not None and cache.picture_valid is not None
             extra = (1,) * (features.dim() - 2)  # steps: broadcast one prompt over them
             prompt = cache.pictures.view(cache.pictures.shape[0], *extra, *cache.pictures.shape[1:])
             usable = cache.picture_valid.view(cache.picture_valid.shape[0], *extra, -1)
-            pictures = Pictures(prompt, usable, tokens[..., -top:, :])
+            pictures = Pictures(prompt, usable, scene.crops[..., -1, :, :])
         return self.pointer(
             logits,
             features,
             objects[..., -top:, :],
-            boxes[..., -1, :, :],
+            scene.boxes[..., -1, :, :],
             valid[..., -top:],
             pictures,
         )
@@ -282,13 +296,13 @@ class Policy(nn.Module):
         """Teacher-forced logits [B, T, A, C] (float32) for every step of the batch."""
         steps = batch.step_mask.shape[1]
         cache = self.encode_prompt(batch)
-        obs_tokens, obs_valid, boxes = self.encode_observations(batch.observations, steps)
+        obs_tokens, obs_valid, scene = self.encode_observations(batch.observations, steps)
         # an observation after the last action (keep_final_observation) has nothing to predict
         obs_valid = obs_valid & batch.step_mask.unsqueeze(-1)
         features, objects = self.decode(
             cache, obs_tokens, obs_valid, batch.actions, batch.step_mask
         )
-        return self.action_logits(features, objects, boxes, obs_valid, cache, obs_tokens)
+        return self.action_logits(features, objects, obs_valid, scene, cache)
 
     def targets(self, batch: Batch) -> torch.Tensor:
         """Bins of the predicted axes [B, T, A], IGNORE_INDEX on padded steps."""
@@ -315,16 +329,15 @@ class Policy(nn.Module):
         padded[:, :count] = actions[:, :count]
         step_ids = torch.arange(steps, device=seen.device)
         action_valid = step_ids.unsqueeze(0) < (seen - 1).unsqueeze(1)
-        obs_tokens, obs_valid, boxes = self.encode_observations(observations, steps)
+        obs_tokens, obs_valid, scene = self.encode_observations(observations, steps)
         features, objects = self.decode(cache, obs_tokens, obs_valid, padded, action_valid)
         rows, last = torch.arange(features.shape[0], device=seen.device), seen - 1
         logits = self.action_logits(
             features[rows, last],
             objects[rows, last],
-            None if boxes is None else boxes[rows, last],
             obs_valid[rows, last],
+            None if scene is None else scene.at(rows, last),
             cache,
-            obs_tokens[rows, last],
         )
         return logits.argmax(-1)
 

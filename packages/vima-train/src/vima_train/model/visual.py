@@ -84,9 +84,16 @@ class ObjectEncoder(nn.Module):
     def forward(self, crops: torch.Tensor, bbox: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """crops [..., V, N, 3, 32, 32] uint8, bbox [..., V, N, 4], mask [..., V, N] ->
         tokens [..., V, N, dim]; the ViT runs on visible objects only (padding gets zeros)."""
+        return self.with_boxes(self.crop_features(crops, mask), bbox)
+
+    def crop_features(self, crops: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What the pixels alone say of each object: [..., V, N, dim] (zeros for padding)."""
         visible = self.vit(crops[mask])  # [visible objects, dim]
         features = visible.new_zeros(*mask.shape, visible.shape[-1])
-        features = features.index_put((mask,), visible)
+        return features.index_put((mask,), visible)
+
+    def with_boxes(self, features: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
+        """Crop features [..., V, N, dim] fused with their boxes [..., V, N, 4] per view."""
         boxes = self.bbox_features(bbox.to(features.dtype) / self.bbox_scale)
         views = []
         for v in range(VIEWS):
