@@ -74,7 +74,9 @@ VARIANTS = {
     "patches-token-norm": tiny(init="fan_in", visual={"kind": "patches", "token_norm": True}),
     # the pointer position head (vima_train.model.pointer)
     "pointer": tiny(position_head="pointer", decoder={"readout": "token"}),
-    "pointer_match": tiny(position_head="pointer_match", decoder={"readout": "token"}),
+    "pointer_match-patch8": tiny(
+        position_head="pointer_match", decoder={"readout": "token"}, visual={"crop_patch": 8}
+    ),
     "decoder_only-pointer-12-shuffle": tiny(
         position_head="pointer",
         decoder={"kind": "decoder_only"},
@@ -200,7 +202,7 @@ def _prefix(rows: list[dict[str, Any]], steps: int) -> list[dict[str, Any]]:
         "objects-fixes",
         "decoder_only-readout-token",
         "pointer",
-        "pointer_match",
+        "pointer_match-patch8",
     ],
 )
 def test_act_matches_teacher_forced_argmax(name: str, train_rows: list[dict[str, Any]]) -> None:

@@ -88,7 +88,14 @@ class Policy(nn.Module):
         if vis.kind == "objects":
             frequencies = vis.bbox_frequencies if vis.bbox_encoding == "fourier" else 0
             self.visual = ObjectEncoder(
-                dim, width, vis.layers, vis.heads, mult, vis.fusion_norm, frequencies
+                dim,
+                width,
+                vis.layers,
+                vis.heads,
+                mult,
+                vis.fusion_norm,
+                frequencies,
+                vis.crop_patch,
             )
         else:
             self.visual = PatchEncoder(dim, width, vis.layers, vis.heads, mult)

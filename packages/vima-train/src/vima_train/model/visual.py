@@ -69,9 +69,10 @@ class ObjectEncoder(nn.Module):
         mult: int,
         fusion_norm: bool = False,
         bbox_frequencies: int = 0,
+        patch: int = 16,
     ) -> None:
         super().__init__()
-        self.vit = ViT((32, 32), 16, width, layers, heads, mult, dim, cls=True)
+        self.vit = ViT((32, 32), patch, width, layers, heads, mult, dim, cls=True)
         self.bbox_features = BoxFeatures(bbox_frequencies)
         box_dim = self.bbox_features.size
         self.bbox = nn.ModuleList(mlp([box_dim, dim, dim]) for _ in range(VIEWS))
