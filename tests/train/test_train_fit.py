@@ -61,6 +61,8 @@ def test_fit_tiny_writes_checkpoints_and_wandb_offline(
     for where in ["val", *(f"val/{task}" for task in tasks)]:
         for key in ("pick/error_cm", "pick/within_2cm", "place/error_cm", "place/within_2cm"):
             assert 0.0 <= meta["metrics"][f"{where}/{key}"] < 150.0, (where, key)
+        for key in ("pick/object_acc", "place/object_acc"):  # tiny reads object crops
+            assert 0.0 <= meta["metrics"][f"{where}/{key}"] <= 1.0, (where, key)
     inspected = run_cli("inspect", last)
     assert inspected.code == 0 and "global_step: 4" in inspected.out
     assert inspected.last_line == str(last)

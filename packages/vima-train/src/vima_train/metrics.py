@@ -15,7 +15,12 @@ its pooled accuracy and froze its validation per-axis accuracy at the first batc
 Position metrics (`position_totals`, `summarize_positions`), which predict closed-loop success
 better than exact bins: for pick (`pose0`) and place (`pose1`), the horizontal distance in cm
 between the predicted and the target position after the inverse bins (`<pose>/error_cm`, mean
-over valid steps) and the share of steps within `WITHIN_CM` (`<pose>/within_2cm`).
+over valid steps) and the share of steps within `WITHIN_CM` (`<pose>/within_2cm`). Given the
+steps' top-view boxes, also `<pose>/object_acc`: the share of steps (with an object in view)
+whose predicted position lies nearest the same object as the target, the box centres mapped
+to the table through VIMA-Bench's top camera. The oracle picks a random point of the object, so
+`within_2cm` stays low even for a perfect policy, while `object_acc` is the choice of object
+that decides a pick-and-place episode (docs/EXPERIMENTS.md, T1).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch.nn.functional as F
 
 from vima_train.data.batch import IGNORE_INDEX
 from vima_train.model.actions import axis_indices, bins_to_actions
+from vima_train.model.pointer import table_positions
 
 #: Radius of the `within_2cm` share, in centimetres.
 WITHIN_CM = 2.0
@@ -125,22 +131,33 @@ def action_metrics(
 @dataclass
 class PositionTotals:
     """Per-episode sums [B, 2] (pick, place): `error_cm` over valid steps, steps `within`
-    `WITHIN_CM`, and `counted` valid steps."""
+    `WITHIN_CM`, `counted` valid steps; steps nearest the target's object (`same_object`) out
+    of those with an object in view (`with_objects`; zeros without boxes)."""
 
     error_cm: torch.Tensor
     within: torch.Tensor
     counted: torch.Tensor
+    same_object: torch.Tensor
+    with_objects: torch.Tensor
 
 
 def position_totals(
-    logits: torch.Tensor, targets: torch.Tensor, action_axes: int
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    action_axes: int,
+    objects: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> PositionTotals:
     """Pick and place position errors of argmax bins against target bins, both through the
-    inverse bins (x and y; z is ignored as the simulator ignores it)."""
+    inverse bins (x and y; z is ignored as the simulator ignores it). `objects`: the steps'
+    top-view boxes [B, T, N, 4] and object mask [B, T, N], for the object choice."""
     valid = (targets != IGNORE_INDEX).all(-1)  # [B, T]
     predicted = bins_to_actions(logits.argmax(-1), action_axes)
     target = bins_to_actions(targets.clamp(min=0), action_axes)
-    errors, within = [], []
+    errors, within, same, seen = [], [], [], []
+    if objects is not None:
+        boxes, present = objects
+        table = table_positions(boxes).to(predicted.dtype)  # [B, T, N, 2]
+        in_view = valid & present.any(-1)
     stored = axis_indices(action_axes)
     for _, x in POSES:
         if x not in stored or x + 1 not in stored:
@@ -148,22 +165,50 @@ def position_totals(
         distance = (predicted[..., x : x + 2] - target[..., x : x + 2]).norm(dim=-1) * 100.0
         errors.append(distance.masked_fill(~valid, 0.0).sum(1))
         within.append(((distance <= WITHIN_CM) & valid).sum(1).to(distance.dtype))
+        if objects is None:
+            same.append(torch.zeros_like(errors[-1]))
+            seen.append(torch.zeros_like(errors[-1]))
+            continue
+        hit = _nearest(table, present, predicted[..., x : x + 2]) == _nearest(
+            table, present, target[..., x : x + 2]
+        )
+        same.append((hit & in_view).sum(1).to(distance.dtype))
+        seen.append(in_view.sum(1).to(distance.dtype))
     counted = valid.sum(1).to(predicted.dtype)
     return PositionTotals(
         error_cm=torch.stack(errors, 1).double(),
         within=torch.stack(within, 1).double(),
         counted=torch.stack([counted, counted], 1).double(),
+        same_object=torch.stack(same, 1).double(),
+        with_objects=torch.stack(seen, 1).double(),
     )
 
 
+def _nearest(table: torch.Tensor, present: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Index [B, T] of the present object [B, T, N] whose table position [B, T, N, 2] is nearest
+    `points` [B, T, 2]."""
+    gap = (table - points.unsqueeze(-2)).norm(dim=-1)
+    return gap.masked_fill(~present, torch.inf).argmin(-1)
+
+
 def summarize_positions(totals: PositionTotals) -> dict[str, float]:
-    """`pick/error_cm`, `pick/within_2cm`, `place/...` from totals summed over any episodes."""
+    """`pick/error_cm`, `pick/within_2cm`, `place/...` from totals summed over any episodes,
+    and `<pose>/object_acc` where some step had objects in view."""
     out: dict[str, float] = {}
-    error, within, counted = (
-        t.reshape(-1, len(POSES)) for t in (totals.error_cm, totals.within, totals.counted)
+    error, within, counted, same, seen = (
+        t.reshape(-1, len(POSES))
+        for t in (
+            totals.error_cm,
+            totals.within,
+            totals.counted,
+            totals.same_object,
+            totals.with_objects,
+        )
     )
     for i, (name, _) in enumerate(POSES):
         steps = float(counted[:, i].sum())
         out[f"{name}/error_cm"] = float(error[:, i].sum()) / steps if steps else float("nan")
         out[f"{name}/within_2cm"] = float(within[:, i].sum()) / steps if steps else float("nan")
+        if float(seen[:, i].sum()):
+            out[f"{name}/object_acc"] = float(same[:, i].sum()) / float(seen[:, i].sum())
     return out

@@ -107,7 +107,12 @@ class PolicyModule(L.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         logits = self.policy(batch)
         targets = self.policy.targets(batch)
-        positions = position_totals(logits, targets, self.config.model.action_axes)
+        objects = None
+        seen = batch.observations
+        if seen.bbox is not None:  # object-centric inputs: the top view's boxes, per step
+            steps = targets.shape[1]
+            objects = (seen.bbox[:, :steps, -1], seen.object_mask[:, :steps, -1])
+        positions = position_totals(logits, targets, self.config.model.action_axes, objects)
         self._val.append((step_totals(logits, targets), positions, batch.task))
 
     def on_validation_epoch_end(self) -> None:
@@ -115,8 +120,9 @@ class PolicyModule(L.LightningModule):
         device = self.device
         tasks = len(Task)
         # per task: loss[A], correct[A], counted[A], steps, all_correct, then the position
-        # error, within and counted of pick and place -> [tasks, 3A + 8]
-        sums = torch.zeros(tasks, 3 * count + 8, dtype=torch.float64, device=device)
+        # error, within, counted, same_object and with_objects of pick and place
+        # -> [tasks, 3A + 12]
+        sums = torch.zeros(tasks, 3 * count + 12, dtype=torch.float64, device=device)
         for totals, positions, task in self._val:
             rows = torch.cat(
                 [
@@ -128,6 +134,8 @@ class PolicyModule(L.LightningModule):
                     positions.error_cm,
                     positions.within,
                     positions.counted,
+                    positions.same_object,
+                    positions.with_objects,
                 ],
                 1,
             ).double()
@@ -151,6 +159,8 @@ class PolicyModule(L.LightningModule):
                     error_cm=part[..., at : at + 2],
                     within=part[..., at + 2 : at + 4],
                     counted=part[..., at + 4 : at + 6],
+                    same_object=part[..., at + 6 : at + 8],
+                    with_objects=part[..., at + 8 : at + 10],
                 )
             )
 

@@ -45,11 +45,20 @@ GATE_INIT = 2.0
 NEG = -1e9
 
 
+def table_positions(bbox: torch.Tensor, camera: torch.Tensor | None = None) -> torch.Tensor:
+    """Table x/y [..., N, 2] in metres of the centres of top-view boxes [..., N, 4] (pixels)
+    through the affine `camera` map [2, 3] (default: VIMA-Bench's top camera)."""
+    if camera is None:
+        camera = torch.tensor(CAMERA_INIT, device=bbox.device)
+    scale = torch.tensor(BBOX_SCALE[:2], device=bbox.device)
+    centre = bbox[..., :2].float() / scale
+    return centre @ camera[:, :2].T + camera[:, 2]
+
+
 class PointerPositions(nn.Module):
     """Log-probabilities of the pick/place x and y axes as a mixture over the top-view objects."""
 
     slots: torch.Tensor
-    box_scale: torch.Tensor
     low: torch.Tensor
     span: torch.Tensor
     valid_bins: torch.Tensor
@@ -69,7 +78,6 @@ class PointerPositions(nn.Module):
         self.log_sigma = nn.Parameter(torch.empty(poses, axes))
         self.match = PictureMatch(dim, poses) if match else None
         shape = (poses, axes)
-        self.register_buffer("box_scale", torch.tensor(BBOX_SCALE[:2]), persistent=False)
         self.register_buffer(
             "slots", torch.tensor([predicted.index(n) for n in names]), persistent=False
         )
@@ -115,8 +123,7 @@ class PointerPositions(nn.Module):
             scores = scores + self.match(features, pictures).float()
         scores = scores.masked_fill(~valid.unsqueeze(-2), NEG)
         log_choice = scores.log_softmax(-1)  # [..., K, N]
-        centre = bbox[..., :2].float() / self.box_scale
-        table = centre @ self.camera[:, :2].T + self.camera[:, 2]  # [..., N, 2]
+        table = table_positions(bbox, self.camera)  # [..., N, 2]
         offset = self.offset(features).float().unflatten(-1, (poses, axes))
         mean = (table.unsqueeze(-3) - self.low.unsqueeze(-2)) / self.span.unsqueeze(-2)
         mean = mean.transpose(-1, -2) + offset.unsqueeze(-1)  # [..., K, 2, N] in bins
