@@ -16,6 +16,7 @@ import argparse
 import csv
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -46,7 +47,8 @@ def evaluate(policy: Policy, loader: torch.utils.data.DataLoader) -> dict[str, f
         logits = policy(batch)
         targets = policy.targets(batch)
         totals.append(step_totals(logits, targets))
-        positions.append(position_totals(logits, targets, policy.config.action_axes))
+        objects = batch.observations.top_view(targets.shape[1])
+        positions.append(position_totals(logits, targets, policy.config.action_axes, objects))
     policy.train()
     names = axis_names(policy.config.action_axes)
     joined = type(totals[0])(*(torch.cat([getattr(t, f) for t in totals]) for f in _FIELDS))
@@ -56,7 +58,7 @@ def evaluate(policy: Policy, loader: torch.utils.data.DataLoader) -> dict[str, f
         out[f"{axis}_loss"] = metrics[f"{axis}/loss"]
         out[f"{axis}_acc"] = metrics[f"{axis}/acc"]
     joined_positions = type(positions[0])(
-        *(torch.cat([getattr(p, f) for p in positions]) for f in ("error_cm", "within", "counted"))
+        *(torch.cat([getattr(p, f.name) for p in positions]) for f in fields(positions[0]))
     )
     out |= {k.replace("/", "_"): v for k, v in summarize_positions(joined_positions).items()}
     return out

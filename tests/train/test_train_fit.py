@@ -259,8 +259,16 @@ def test_bad_dataset_and_checkpoints_exit_2(
         "--set",
         "model.embed_dim=48",
     )
-    assert other.code == 2 and "another model shape" in other.err
+    assert other.code == 2 and "model.embed_dim: 32 -> 48" in other.err
     assert _nothing_written(tmp_path / "b")
+    # what is learned must not change on resume (here the crop augmentation); how long and
+    # where it runs may
+    augmented = run_cli(
+        "fit", train_dataset, "--preset", "tiny", "--out", tmp_path / "c", "--resume", last,
+        "--set", "train.augment_crops=dihedral",
+    )  # fmt: skip
+    assert augmented.code == 2 and "train.augment_crops: 'none' -> 'dihedral'" in augmented.err
+    assert _nothing_written(tmp_path / "c")
     again = run_cli("fit", train_dataset, "--preset", "tiny", "--out", first)
     assert again.code == 2 and "already holds checkpoints" in again.err
     garbage = tmp_path / "garbage.ckpt"

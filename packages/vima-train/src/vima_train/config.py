@@ -191,6 +191,56 @@ class RunConfig(_Strict):
     train: TrainConfig = TrainConfig()
 
 
+#: Settings a resumed run may change: where it runs, how long, and how it logs; not what it
+#: learns (every other difference makes `fit --resume` refuse the checkpoint).
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "preset",
+        "description",
+        "data.num_workers",
+        "data.cache_dir",
+        *(
+            f"train.{name}"
+            for name in (
+                "max_steps",
+                "max_epochs",
+                "precision",
+                "accelerator",
+                "devices",
+                "num_nodes",
+                "strategy",
+                "wandb",
+                "wandb_project",
+                "checkpoint_every_n_steps",
+                "log_every_n_steps",
+                "run_validation",
+                "record_episodes",
+            )
+        ),
+    }
+)
+
+
+def learning_differences(before: RunConfig, after: RunConfig) -> list[str]:
+    """`key: old -> new` for every setting outside `RESUME_MAY_CHANGE` that differs."""
+    old, new = _flatten(before.model_dump()), _flatten(after.model_dump())
+    return [
+        f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
+        for key in sorted(old.keys() | new.keys())
+        if key not in RESUME_MAY_CHANGE and old.get(key) != new.get(key)
+    ]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _presets_dir() -> Any:
     return resources.files("vima_train") / "presets"
 

@@ -107,11 +107,7 @@ class PolicyModule(L.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         logits = self.policy(batch)
         targets = self.policy.targets(batch)
-        objects = None
-        seen = batch.observations
-        if seen.bbox is not None:  # object-centric inputs: the top view's boxes, per step
-            steps = targets.shape[1]
-            objects = (seen.bbox[:, :steps, -1], seen.object_mask[:, :steps, -1])
+        objects = batch.observations.top_view(targets.shape[1])
         positions = position_totals(logits, targets, self.config.model.action_axes, objects)
         self._val.append((step_totals(logits, targets), positions, batch.task))
 

@@ -14,7 +14,7 @@ from vima_schema.dataset_layout import shard_rows
 from vima_tokenize.text import load_tokenizer
 
 from vima_train.checkpoint import CheckpointError, checkpoint_config, read_meta
-from vima_train.config import ConfigError, RunConfig, to_yaml
+from vima_train.config import ConfigError, RunConfig, learning_differences, to_yaml
 from vima_train.data.datamodule import VimaDataModule
 from vima_train.data.store import DataError
 from vima_train.model.prompt import check_t5_source
@@ -72,10 +72,12 @@ def prepare(dataset: Path, config: RunConfig, run: Path, resume: Path | None) ->
     if resume is not None:
         stored = read_meta(resume)
         previous = checkpoint_config(stored, resume)
-        if previous.model != config.model:
+        differences = learning_differences(previous, config)
+        if differences:
             raise CheckpointError(
-                f"{resume}: checkpoint of another model shape "
-                f"(preset {previous.preset!r}; model config differs from preset {config.preset!r})"
+                f"{resume}: checkpoint trained with other settings (preset {previous.preset!r}, "
+                f"now {config.preset!r}): {'; '.join(differences)}. Resume with its settings "
+                "or start a new run (another --out)"
             )
         if stored["tokenizer_sha256"] != digest:
             raise CheckpointError(f"{resume}: checkpoint trained with another tokenizer")

@@ -57,6 +57,13 @@ class Observations:
     object_mask: torch.Tensor  # [B, O, V, N] bool
     frames: torch.Tensor | None  # [B, O, V, 3, 64, 128] uint8
 
+    def top_view(self, steps: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Boxes [B, steps, N, 4] and mask [B, steps, N] of the top view's objects in the first
+        `steps` observations (None without boxes)."""
+        if self.bbox is None:
+            return None
+        return self.bbox[:, :steps, -1], self.object_mask[:, :steps, -1]
+
 
 @dataclass
 class Batch:
