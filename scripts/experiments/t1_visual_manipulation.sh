@@ -8,7 +8,7 @@
 # Results, commands and curves: docs/EXPERIMENTS.md.
 #
 # Usage: scripts/experiments/t1_visual_manipulation.sh [OUT]
-#   env: EPISODES (1000), PRESET (t1-small), NAME (run name, PRESET), STEPS (optimiser steps),
+#   env: EPISODES (1000), PRESET (t1-match), NAME (run name, PRESET), STEPS (optimiser steps, 3000),
 #        TRAIN_SECONDS (cap of one training invocation), WORKERS (1), EVAL_EPISODES (100),
 #        LEVELS (L1,L2,L3), PERTURB (extra "--perturb NAME ..." for vima-eval online, e.g.
 #        "--perturb noop --perturb shuffle_objects"; without --perturb the run is noop alone),
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${1:-out/t1-visual-manipulation}"
 EPISODES="${EPISODES:-1000}"
-PRESET="${PRESET:-t1-small}"
+PRESET="${PRESET:-t1-match}"
 NAME="${NAME:-$PRESET}"
 STEPS="${STEPS:-3000}"
 TRAIN_SECONDS="${TRAIN_SECONDS:-2700}"
