@@ -12,10 +12,10 @@ that lie on no object (free places) stay reachable. The output is log-probabilit
 normalised), so every loss and metric reads it like logits.
 
 `position_head=pointer_match` adds a second score to the choice (`PictureMatch`): per pose the
-readout chooses among the prompt's pictures (their visual tokens before the prompt encoder) and
-the chosen picture is compared with every observed object's visual token (before the decoder).
-Both sides come from the same object encoder, so the match is learned once for all objects
-instead of per object through the decoder (docs/EXPERIMENTS.md, T1).
+readout chooses among the prompt's object crops and the chosen one is compared with every
+observed object's crop. Both sides are the object encoder's crop features (pixels only, before
+boxes, prompt encoder or decoder), so the match is one learned similarity for all objects
+instead of an identity carried through the decoder (docs/EXPERIMENTS.md, T1).
 
 Not a published architecture: VIMA and CoGeLoT read every axis from bins heads (the default).
 """
@@ -112,14 +112,14 @@ class PointerPositions(nn.Module):
         """Replace the pick/place x and y rows of `logits` [..., A, C] (float32, from the bins
         heads) by the mixture. `features` [..., D] is the readout, `objects` [..., N, D] the
         decoder outputs at the top-view object tokens of the same step, `bbox` [..., N, 4] their
-        boxes (pixels), `valid` [..., N] which exist; `pictures` the visual tokens the match
+        boxes (pixels), `valid` [..., N] which exist; `pictures` the crop features the match
         compares (required with `match`). Steps without objects keep the bins head."""
         poses, axes = self.low.shape
         query = self.query(features).unflatten(-1, (poses, self.dim))
         scores = torch.einsum("...kd,...nd->...kn", query, self.key(objects)).float()
         scores = scores / math.sqrt(self.dim)
         if self.match is not None:
-            assert pictures is not None, "pointer_match needs the prompt's and scene's tokens"
+            assert pictures is not None, "pointer_match needs the prompt's and scene's crops"
             scores = scores + self.match(features, pictures).float()
         scores = scores.masked_fill(~valid.unsqueeze(-2), NEG)
         log_choice = scores.log_softmax(-1)  # [..., K, N]
@@ -146,9 +146,9 @@ class PointerPositions(nn.Module):
 
 @dataclass
 class Pictures:
-    """What `PictureMatch` compares: the prompt's visual tokens `prompt` [..., P, D] (`valid`
-    [..., P]: present and not masked) and the step's top-view object tokens `scene` [..., N, D],
-    both before any sequence model. Leading dims broadcast against the readout's."""
+    """What `PictureMatch` compares: crop features of the prompt's objects `prompt` [..., P, D]
+    (`valid` [..., P]: present and not masked) and of the step's top-view objects `scene`
+    [..., N, D]. Leading dims broadcast against the readout's."""
 
     prompt: torch.Tensor
     valid: torch.Tensor
