@@ -10,7 +10,7 @@
 #
 # Usage: scripts/experiments/six_tasks_instruction_study.sh [OUT] [STAGE...]
 #   STAGE: data, train, eval, study, report (default: all, in that order)
-#   env: EPISODES (per task, 1000), PRESET (t1-small), STEPS (20000), TRAIN_SECONDS (cap of
+#   env: EPISODES (per task, 1000), PRESET (t1-match), STEPS (4000), TRAIN_SECONDS (cap of
 #        one training invocation, 36000), WORKERS (1), NICE (10), POLICIES (which of
 #        "original paraphrased" to train and evaluate), TRAIN_SET (extra "--set KEY=VALUE ..."
 #        for vima-train fit, e.g. "--set model.shuffle_objects=true"), EVAL_LEVELS (L1,L2,L3),
@@ -23,14 +23,14 @@ STAGES="${*:-data train eval study report}"
 TASKS="visual_manipulation rotate novel_noun follow_order same_shape manipulate_old_neighbor"
 TASK_LIST="${TASKS// /,}"
 EPISODES="${EPISODES:-1000}"
-PRESET="${PRESET:-t1-small}"
-STEPS="${STEPS:-20000}"
+PRESET="${PRESET:-t1-match}"
+STEPS="${STEPS:-4000}"
 TRAIN_SECONDS="${TRAIN_SECONDS:-36000}"
 WORKERS="${WORKERS:-1}"
 NICE="${NICE:-10}"
 POLICIES="${POLICIES:-original paraphrased}"
 EVAL_LEVELS="${EVAL_LEVELS:-L1,L2,L3}"
-PERTURBATIONS="${PERTURBATIONS:-noop reworded gobbledygook_word gobbledygook_tokens textual mask_text}"
+PERTURBATIONS="${PERTURBATIONS:-noop reworded gobbledygook_word gobbledygook_tokens textual mask_text shuffle_objects}"
 # shellcheck source=scripts/experiments/lib.sh
 source scripts/experiments/lib.sh
 has() { [[ " $STAGES " == *" $1 "* ]]; }
