@@ -25,14 +25,15 @@ that decides a pick-and-place episode (docs/EXPERIMENTS.md, T1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 
 from vima_train.data.batch import IGNORE_INDEX
 from vima_train.model.actions import axis_indices, bins_to_actions
-from vima_train.model.pointer import table_positions
+from vima_train.model.pointer import CAMERA_INIT, table_positions
 
 #: Radius of the `within_2cm` share, in centimetres.
 WITHIN_CM = 2.0
@@ -156,7 +157,8 @@ def position_totals(
     errors, within, same, seen = [], [], [], []
     if objects is not None:
         boxes, present = objects
-        table = table_positions(boxes).to(predicted.dtype)  # [B, T, N, 2]
+        camera = torch.tensor(CAMERA_INIT, device=boxes.device)
+        table = table_positions(boxes, camera).to(predicted.dtype)  # [B, T, N, 2]
         in_view = valid & present.any(-1)
     stored = axis_indices(action_axes)
     for _, x in POSES:
@@ -184,6 +186,31 @@ def position_totals(
     )
 
 
+#: Either kind of per-episode sums.
+SumsT = TypeVar("SumsT", Totals, PositionTotals)
+
+
+def group_sums(sums: SumsT, groups: torch.Tensor, count: int) -> SumsT:
+    """Per-episode `sums` added up per group: every field [B, ...] -> [count, ...] (float64);
+    `groups` [B] is each episode's group (a task id). B may be 0 (all zeros)."""
+    out = []
+    for field in fields(sums):
+        value = getattr(sums, field.name).double()
+        zeros = value.new_zeros(count, *value.shape[1:])
+        out.append(zeros.index_add(0, groups.to(value.device), value))
+    return type(sums)(*out)
+
+
+def add_sums(a: SumsT, b: SumsT) -> SumsT:
+    """Field-wise sum of two sums of the same shapes."""
+    return type(a)(*(getattr(a, f.name) + getattr(b, f.name) for f in fields(a)))
+
+
+def group_of(sums: SumsT, group: int) -> SumsT:
+    """The sums of one group of `group_sums`' output."""
+    return type(sums)(*(getattr(sums, f.name)[group] for f in fields(sums)))
+
+
 def _nearest(table: torch.Tensor, present: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Index [B, T] of the present object [B, T, N] whose table position [B, T, N, 2] is nearest
     `points` [B, T, 2]."""
@@ -196,14 +223,7 @@ def summarize_positions(totals: PositionTotals) -> dict[str, float]:
     and `<pose>/object_acc` where some step had objects in view."""
     out: dict[str, float] = {}
     error, within, counted, same, seen = (
-        t.reshape(-1, len(POSES))
-        for t in (
-            totals.error_cm,
-            totals.within,
-            totals.counted,
-            totals.same_object,
-            totals.with_objects,
-        )
+        getattr(totals, f.name).reshape(-1, len(POSES)) for f in fields(totals)
     )
     for i, (name, _) in enumerate(POSES):
         steps = float(counted[:, i].sum())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from vima_train.data.batch import Batch
 from vima_train.metrics import (
     PositionTotals,
     Totals,
+    add_sums,
+    group_of,
+    group_sums,
     position_totals,
     smoothed_loss_of,
     step_totals,
@@ -53,7 +57,8 @@ class PolicyModule(L.LightningModule):
         self.episodes_dir: Path | None = None
         self.episodes_file: Path | None = None
         self._tick = 0.0
-        self._val: list[tuple[Totals, PositionTotals, torch.Tensor]] = []
+        #: Validation sums per task of the running epoch (`on_validation_epoch_start`).
+        self._val: tuple[Totals, PositionTotals]
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Teacher-forced logits [B, T, A, C]."""
@@ -104,70 +109,52 @@ class PolicyModule(L.LightningModule):
         return float(optimizer.param_groups[0]["lr"])
 
     # ------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        # zeros of the right shapes from empty inputs, so a rank without validation batches
+        # still takes part in the reduction
+        axes = self.config.model.action_axes
+        logits = torch.zeros(0, 1, len(self.axis_names), max(axis_bins(axes)), device=self.device)
+        targets = torch.zeros(0, 1, len(self.axis_names), dtype=torch.long, device=self.device)
+        self._val = self._per_task(logits, targets, targets.new_zeros(0), None)
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         logits = self.policy(batch)
         targets = self.policy.targets(batch)
         objects = batch.observations.top_view(targets.shape[1])
+        batch_sums = self._per_task(logits, targets, batch.task, objects)
+        self._val = (add_sums(self._val[0], batch_sums[0]), add_sums(self._val[1], batch_sums[1]))
+
+    def _per_task(
+        self,
+        logits: torch.Tensor,
+        targets: torch.Tensor,
+        task: torch.Tensor,
+        objects: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[Totals, PositionTotals]:
+        """Metric sums of a batch added up per task id ([len(Task), ...] each field)."""
         positions = position_totals(logits, targets, self.config.model.action_axes, objects)
-        self._val.append((step_totals(logits, targets), positions, batch.task))
+        totals = step_totals(logits, targets)
+        return group_sums(totals, task, len(Task)), group_sums(positions, task, len(Task))
 
     def on_validation_epoch_end(self) -> None:
-        count = len(self.axis_names)
-        device = self.device
-        tasks = len(Task)
-        # per task: loss[A], correct[A], counted[A], steps, all_correct, then the position
-        # error, within, counted, same_object and with_objects of pick and place
-        # -> [tasks, 3A + 12]
-        sums = torch.zeros(tasks, 3 * count + 12, dtype=torch.float64, device=device)
-        for totals, positions, task in self._val:
-            rows = torch.cat(
-                [
-                    totals.loss,
-                    totals.correct,
-                    totals.counted,
-                    totals.steps.unsqueeze(1),
-                    totals.all_correct.unsqueeze(1),
-                    positions.error_cm,
-                    positions.within,
-                    positions.counted,
-                    positions.same_object,
-                    positions.with_objects,
-                ],
-                1,
-            ).double()
-            sums.index_add_(0, task.to(device), rows)
-        self._val.clear()
-        sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
-
-        def totals_of(part: torch.Tensor) -> Totals:
-            return Totals(
-                loss=part[..., :count],
-                correct=part[..., count : 2 * count],
-                counted=part[..., 2 * count : 3 * count],
-                steps=part[..., 3 * count],
-                all_correct=part[..., 3 * count + 1],
-            )
-
-        def positions_of(part: torch.Tensor) -> dict[str, float]:
-            at = 3 * count + 2
-            return summarize_positions(
-                PositionTotals(
-                    error_cm=part[..., at : at + 2],
-                    within=part[..., at + 2 : at + 4],
-                    counted=part[..., at + 4 : at + 6],
-                    same_object=part[..., at + 6 : at + 8],
-                    with_objects=part[..., at + 8 : at + 10],
-                )
-            )
-
-        logged = {f"val/{k}": v for k, v in summarize(totals_of(sums), self.axis_names).items()}
-        logged |= {f"val/{k}": v for k, v in positions_of(sums).items()}
+        # one reduction over ranks for every field of both sums
+        parts = [getattr(s, f.name) for s in self._val for f in fields(s)]
+        flat = self.trainer.strategy.reduce(
+            torch.cat([p.flatten() for p in parts]), reduce_op="sum"
+        )
+        values = iter(flat.split([p.numel() for p in parts]))
+        totals, positions = (
+            type(s)(*(next(values).view_as(getattr(s, f.name)) for f in fields(s)))
+            for s in self._val
+        )
+        logged = {f"val/{k}": v for k, v in summarize(totals, self.axis_names).items()}
+        logged |= {f"val/{k}": v for k, v in summarize_positions(positions).items()}
         for task in Task:
-            if float(sums[task.value, 3 * count]) > 0:
-                metrics = summarize(totals_of(sums[task.value]), self.axis_names)
+            if float(totals.steps[task.value]) > 0:
+                metrics = summarize(group_of(totals, task.value), self.axis_names)
                 logged[f"val/{task.name}/loss"] = metrics["loss"]
                 logged[f"val/{task.name}/acc"] = metrics["acc"]
-                for key, value in positions_of(sums[task.value]).items():
+                for key, value in summarize_positions(group_of(positions, task.value)).items():
                     logged[f"val/{task.name}/{key}"] = value
         if logged["val/loss"] == logged["val/loss"]:  # not NaN: some valid episode
             # Already summed over ranks, so every rank holds the same values and the

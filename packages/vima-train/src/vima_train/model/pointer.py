@@ -45,14 +45,13 @@ GATE_INIT = 2.0
 NEG = -1e9
 
 
-def table_positions(bbox: torch.Tensor, camera: torch.Tensor | None = None) -> torch.Tensor:
+def table_positions(bbox: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
     """Table x/y [..., N, 2] in metres of the centres of top-view boxes [..., N, 4] (pixels)
-    through the affine `camera` map [2, 3] (default: VIMA-Bench's top camera)."""
-    if camera is None:
-        camera = torch.tensor(CAMERA_INIT, device=bbox.device)
-    scale = torch.tensor(BBOX_SCALE[:2], device=bbox.device)
-    centre = bbox[..., :2].float() / scale
-    return centre @ camera[:, :2].T + camera[:, 2]
+    through the affine `camera` map [2, 3] of the centre as fractions of the frame (u, v, 1)
+    (`CAMERA_INIT`: VIMA-Bench's top camera)."""
+    u = bbox[..., 0].float() / BBOX_SCALE[0]
+    v = bbox[..., 1].float() / BBOX_SCALE[1]
+    return torch.stack([u, v], -1) @ camera[:, :2].T + camera[:, 2]
 
 
 class PointerPositions(nn.Module):

@@ -127,7 +127,7 @@ class Policy(nn.Module):
                 max(axis_bins(config.action_axes)),
                 match=config.position_head == "pointer_match",
             )
-            if config.position_head in ("pointer", "pointer_match")
+            if config.position_head != "bins"
             else None
         )
         init = functools.partial(init_weights, scheme=config.init)
