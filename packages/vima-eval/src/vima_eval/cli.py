@@ -16,7 +16,7 @@ from vima_schema.command import (
     perturbation_names,
     task_names,
 )
-from vima_schema.runner import EXIT_FAILURES, EXIT_OK
+from vima_schema.runner import EXIT_FAILURES, EXIT_OK, mark_work_started
 
 from vima_eval.online.cli import Device, PatchMask, Perturbations, register_online_commands
 
@@ -47,6 +47,7 @@ GobbledygookVocabulary = Annotated[
 @tool.command()
 def perturbations() -> int:
     """List the perturbations, one line each."""
+    mark_work_started()
     from vima_schema.perturbations import PERTURBATIONS
 
     width = max(len(name) for name in PERTURBATIONS)
@@ -156,9 +157,41 @@ def report(
             chosen.source = Path(baseline).name
             chosen.label += f" [{chosen.source}]"
         runs.append(chosen)
+    mark_work_started()
     built = build_report(runs, chosen, resamples=resamples, include_unchanged=include_unchanged)
     written = write_report(built, out)
     print(f"{PROG} report: {len(runs)} run(s) -> {written}", file=sys.stderr)
+    return EXIT_OK, written
+
+
+@tool.command()
+def view(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RUN",
+            help="Result folders (online runs, with recordings from --record) or tables; "
+            "runs on the same scenes open side by side.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="SITE", help="Site folder written.")] = Path(
+        "view"
+    ),
+    title: Annotated[str, typer.Option("--title", help="Title of the site.")] = "VIMA evaluation",
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Serve the site on localhost until Ctrl-C.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="Port of --serve (0: any free).")] = 8000,
+) -> Result:
+    """Episode viewer: a static site (opens from the file system) of evaluation runs."""
+    from vima_schema.site import serve as serve_site
+
+    from vima_eval.view import write_view
+
+    written = write_view(runs, out, title)
+    print(f"{PROG} view: {written / 'index.html'}", file=sys.stderr)
+    if serve:
+        serve_site(written, port)
     return EXIT_OK, written
 
 

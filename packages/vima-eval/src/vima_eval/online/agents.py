@@ -102,6 +102,7 @@ class PolicyAgent:
         self.axes = axis_indices(self.policy.config.action_axes)
         self.timing = {"tokenize_s": 0.0, "model_s": 0.0}
         self.prompt: str = ""
+        self.prompt_mask = "none"  # which prompt tokens the model could not attend to
         self.recorder = EpisodeRecorder()
         self.inputs: EpisodeInputs | None = None
         self._cache: PromptCache | None = None
@@ -133,7 +134,7 @@ class PolicyAgent:
         arrays, after = self.inputs.perturbed(
             self.perturbation, self.seed, self.tokenizer, self.vocabulary
         )
-        self.prompt = after.prompt
+        self.prompt, self.prompt_mask = after.prompt, after.prompt_mask.value
         self.applies = self.perturbation.changed(self.inputs.instruction, after)
         observations = collate_observations([arrays], crops=self.crops, frames=self.frames)
         actions = torch.from_numpy(np.array(arrays["actions"], np.float32))[None]

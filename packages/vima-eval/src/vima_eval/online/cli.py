@@ -89,7 +89,13 @@ TimeLimit = Annotated[
     ),
 ]
 Record = Annotated[
-    int, typer.Option("--record", metavar="K", help="GIF videos of the first K episodes.")
+    int,
+    typer.Option(
+        "--record",
+        metavar="K",
+        help="Keep the first K episodes of each level, task and perturbation: "
+        "GIF videos and the frames, prompt images and actions `vima-eval view` shows.",
+    ),
 ]
 Wandb = Annotated[
     Literal["offline", "online", "disabled"],

@@ -2,8 +2,9 @@
 
 A run folder holds `run.json` (the settings that determine results), the per-episode result
 table (`episodes.parquet`, streamed in `parts/` while running), `metrics.json`,
-`errors.json`, `videos/` (with `--record`) and the offline W&B run (`wandb/`); the command
-(`vima-eval online`, `oracle`, `merge`) adds `report/`, the tables of `vima-eval report`.
+`errors.json`, `videos/` and `recordings/` (with `--record`; `vima-eval view` shows them) and
+the offline W&B run (`wandb/`); the command (`vima-eval online`, `oracle`, `merge`) adds
+`report/`, the tables of `vima-eval report`.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ OUTPUTS = (
     "errors.json",
     "report",
     "videos",
+    "recordings",
     "wandb",
 )
 
@@ -251,6 +253,7 @@ def _worker_config(settings: OnlineSettings, out: Path) -> WorkerConfig:
         env_python=settings.env_python,
         time_limit=settings.time_limit,
         videos=str(out / "videos") if settings.record else None,
+        recordings=str(out) if settings.record else None,
         patch_image_mask=settings.patch_image_mask,
     )
 
@@ -355,6 +358,7 @@ def merge_runs(folders: Sequence[Path], out: Path) -> OnlineResult:
     rows = read_rows(list(folders))
     if not rows:
         raise ValueError("the shards hold no results")
+    mark_work_started()
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / RUN_FILE, json.dumps(pinned, indent=1) + "\n")
     errors = [e for f in folders if (f / "errors.json").is_file()

@@ -44,6 +44,14 @@ class Outcome:
     frames: list[dict[str, np.ndarray]] = field(default_factory=list)
     env_prompt: str = ""
     applies: bool = True
+    ended: str = ""  # why the episode ended (see `run_episode`)
+    limit: int = 0  # actions allowed
+    # Recorded episodes only: actions taken, the oracle's action from the same state (None
+    # where it has none or the environment offers none), the prompt images and prompt mask.
+    actions: list[dict[str, np.ndarray]] = field(default_factory=list)
+    oracle: list[dict[str, np.ndarray] | None] = field(default_factory=list)
+    assets: dict[str, Any] = field(default_factory=dict)
+    prompt_mask: str = "none"
 
 
 def step_limit(time_limit: str, meta: dict[str, Any]) -> int:
@@ -76,9 +84,25 @@ def reset_seeded(env: OnlineEnv, seed: int) -> tuple[int, dict[str, Any], dict[s
     raise SceneSamplingError(f"no scene could be sampled for seeds {seed} + k * {SEED_STRIDE}")
 
 
+def oracle_hint(env: OnlineEnv) -> dict[str, np.ndarray] | None:
+    """What vima-sim's oracle would do now, for the viewer, leaving the episode unchanged: the
+    oracle draws from the task's generator, whose state is restored. None for environments
+    without that generator (the VIMA-Bench proxy) or when the oracle has no action."""
+    rng = getattr(getattr(env, "task", None), "rng", None)
+    if not isinstance(rng, np.random.Generator):
+        return None
+    state = rng.bit_generator.state
+    try:
+        return env.oracle_action()
+    finally:
+        rng.bit_generator.state = state
+
+
 def run_episode(env: OnlineEnv, agent: Agent, job: Job, time_limit: str = "vima") -> Outcome:
-    """Roll out one episode; it ends on success, task failure, arm timeout, the step limit or
-    an agent without action. Success is the task's success after the last action."""
+    """Roll out one episode; it ends (`Outcome.ended`) on success, task failure, arm timeout,
+    the step limit ('time limit') or an agent without action. Success is the task's success
+    after the last action. A job marked `record` also keeps frames, actions, the oracle's
+    actions and the prompt images."""
     timing = {"sim_s": 0.0, "tokenize_s": 0.0, "model_s": 0.0}
     before = dict(agent.timing)
     began = time.perf_counter()
@@ -88,13 +112,20 @@ def run_episode(env: OnlineEnv, agent: Agent, job: Job, time_limit: str = "vima"
     out = Outcome(seed=seed, minimum_steps=meta.get("minimum_steps"), env_prompt=info["prompt"])
     if job.record:
         out.frames.append(obs["rgb"])
+        out.assets = dict(info.get("prompt_assets", {}))
     agent.begin(env, obs, info, job)
-    limit = step_limit(time_limit, meta)
+    out.limit = limit = step_limit(time_limit, meta)
     out.success, out.failure = bool(info["success"]), bool(info["failure"])
+    out.ended = "time limit"
     while out.steps < limit and not (out.success or out.failure):
+        hint = oracle_hint(env) if job.record else None
         action = agent.act()
         if action is None:
+            out.ended = "no action"
             break
+        if job.record:
+            out.actions.append(action)
+            out.oracle.append(hint)
         began = time.perf_counter()
         obs, _, _, _, info = env.step(action)
         timing["sim_s"] += time.perf_counter() - began
@@ -103,11 +134,15 @@ def run_episode(env: OnlineEnv, agent: Agent, job: Job, time_limit: str = "vima"
         if job.record:
             out.frames.append(obs["rgb"])
         if info.get("timeout"):
+            out.ended = "arm timeout"
             break
         agent.observe(action, obs, info)
+    if out.success or out.failure:
+        out.ended = "success" if out.success else "failure"
     for key in ("tokenize_s", "model_s"):
         timing[key] = agent.timing[key] - before.get(key, 0.0)
     out.timing = timing
     out.prompt = getattr(agent, "prompt", "") or info["prompt"]
     out.applies = agent.applies
+    out.prompt_mask = str(getattr(agent, "prompt_mask", "none"))
     return out

@@ -38,6 +38,7 @@ class WorkerConfig:
     env_python: str | None = None
     time_limit: str = "vima"
     videos: str | None = None  # folder for GIFs of jobs marked `record`
+    recordings: str | None = None  # run folder whose `recordings/` keeps jobs marked `record`
     patch_image_mask: str = "mask"  # what the visual masks do to patch models (or "ignore")
 
 
@@ -120,10 +121,15 @@ class Worker:
             with contextlib.suppress(Exception):
                 env.close()
             raise
+        if job.record and self.config.recordings:
+            from vima_eval.online.recording import write_recording
+
+            write_recording(Path(self.config.recordings), job, out)
         if job.record and self.config.videos:
+            from vima_eval.online.recording import video_name
             from vima_eval.online.video import write_episode_gif
 
-            name = f"{job.perturbation}-L{job.level}-{job.task}-{job.episode:04d}.gif"
+            name = video_name(job)
             verdict = "success" if out.success else ("failure" if out.failure else "no success")
             write_episode_gif(
                 Path(self.config.videos) / name,
