@@ -189,3 +189,39 @@ def push(
     except PushError as error:
         log.error(f"vima-convert push: error: {error}")
         return EXIT_USAGE, None
+
+
+@tool.command()
+def view(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DATASET",
+            help="A dataset folder (parsed configs; built or generated) or raw episode folders.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="SITE", help="Site folder written.")] = Path(
+        "view"
+    ),
+    per_task: Annotated[
+        int,
+        typer.Option("--per-task", help="Episodes shown per variant, task and split (0: all)."),
+    ] = 50,
+    title: Annotated[
+        str | None, typer.Option("--title", help="Title of the site. [default: the folder name]")
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Serve the site on localhost until Ctrl-C.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="Port of --serve (0: any free).")] = 8000,
+) -> Result:
+    """Episode viewer: a static site (opens from the file system) of a dataset's episodes."""
+    from vima_schema.site import serve as serve_site
+
+    from vima_convert.view import write_dataset_view
+
+    written = write_dataset_view(source, out, per_task, title)
+    log.info(f"vima-convert view: {written / 'index.html'}")
+    if serve:
+        serve_site(written, port)
+    return EXIT_OK, written

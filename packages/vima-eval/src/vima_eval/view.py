@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vima_schema.enums import Task
+from vima_schema.runner import mark_work_started
 from vima_schema.site import Column, Marker, Page, Prompt, SiteWriter, Step, Take, slug, table_html
 
 from vima_eval.online.recording import RECORDING_FILE, recording_folder
@@ -125,7 +126,8 @@ def _take(site: SiteWriter, entry: _Row, run: int) -> tuple[Take, str]:
     ]  # fmt: skip
     take = Take(entry.label, _outcome(row, ended, recorded), row["success"],
                 Prompt(row["prompt"] or ""), details=details,
-                note="not recorded (run with --record K to see its frames)")  # fmt: skip
+                note="not recorded (run with --record K to see its frames)",
+                prompt_caption="prompt as the policy saw it")  # fmt: skip
     if found is None:
         return take, ended
     folder, doc = found
@@ -200,6 +202,7 @@ def write_view(runs: Sequence[Path], out: Path, title: str = "VIMA evaluation") 
     entries = load_rows(runs)
     if not entries:
         raise ValueError("the result tables hold no episodes")
+    mark_work_started()  # inputs accepted: a ValueError from here on is a bug (exit 3)
     entries.sort(key=_order)
     labels = {label: n for n, label in enumerate(dict.fromkeys(e.label for e in entries))}
     scenes: dict[tuple[str, str, Any], list[_Row]] = defaultdict(list)

@@ -1,6 +1,7 @@
 """What `--record K` keeps of an episode for a person to look at: a GIF (`videos/`) and, for
 the episode viewer (`vima-eval view`), a folder per episode in `recordings/<perturbation>/`
-with the front and top frames of every step as JPEGs, the prompt images, and `episode.json`:
+with the front and top frames of every step as JPEGs, the prompt images (an object's cropped to
+it), and `episode.json`:
 the prompt the policy was given and the original, the prompt mask, the actions taken, the
 oracle's action from the same states (vima-sim only), the outcome and why the episode ended.
 """
@@ -17,6 +18,7 @@ import numpy as np
 from PIL import Image
 from vima_schema.atomic import replace_directory, temporary_sibling
 from vima_schema.enums import View
+from vima_schema.site import prompt_image
 
 if TYPE_CHECKING:  # the viewer reads recordings without importing the simulator
     from vima_eval.online.episode import Outcome
@@ -66,8 +68,10 @@ def write_recording(root: Path, job: Job, out: Outcome) -> Path:
         ]
         assets = {
             name: {
-                View(view).value: _jpeg(work / f"prompt-{name}-{View(view).value}.jpg", rgb)
-                for view, rgb in asset.rgb.items()
+                View(view).value: _jpeg(
+                    work / f"prompt-{name}-{View(view).value}.jpg", prompt_image(asset, view)
+                )
+                for view in asset.rgb
             }
             for name, asset in out.assets.items()
         }

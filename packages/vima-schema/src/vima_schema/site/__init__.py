@@ -29,8 +29,9 @@ import numpy as np
 from PIL import Image
 
 from vima_schema.atomic import replace_directory, temporary_sibling
+from vima_schema.enums import PlaceholderType, View
 from vima_schema.layout import PLACEHOLDER_PATTERN
-from vima_schema.models import FRAME_HEIGHT, FRAME_WIDTH
+from vima_schema.models import FRAME_HEIGHT, FRAME_WIDTH, PromptAsset
 
 SITE_FILE = "site.json"
 SITE_SCHEMA = "vima-schema/episode-site"
@@ -51,6 +52,21 @@ def top_pixel(x: float, y: float) -> tuple[float, float]:
     """Table position (metres) -> (column, row) on the 256 x 128 top view: VIMA-Bench's
     near-orthographic top camera sees x 0.25..0.75 m down the rows and y -0.5..0.5 m across."""
     return (y + 0.5) * FRAME_WIDTH, (x - 0.25) / 0.5 * FRAME_HEIGHT
+
+
+def prompt_image(asset: PromptAsset, view: View, margin: int = 6) -> np.ndarray:
+    """A prompt asset's RGB image (CHW) as shown inline: an object's image cropped to the
+    object (its segmentation) with `margin` pixels around it; scenes and frames whole."""
+    rgb = asset.rgb[view]
+    segm = asset.segm.get(view)
+    if asset.placeholder_type is not PlaceholderType.object or segm is None:
+        return rgb
+    ids = [o.obj_id for o in asset.obj_info]
+    rows, cols = np.nonzero(np.isin(segm, ids))
+    if not len(rows):
+        return rgb
+    top, left = max(int(rows.min()) - margin, 0), max(int(cols.min()) - margin, 0)
+    return rgb[:, top : int(rows.max()) + margin + 1, left : int(cols.max()) + margin + 1]
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,7 @@ class Take:
     details: list[tuple[str, str]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     note: str = ""
+    prompt_caption: str = "prompt"
 
 
 @dataclass
@@ -288,7 +305,7 @@ def render_page(page: Page, site_title: str) -> str:
 def _take(take: Take, number: int) -> str:
     verdict = "unknown" if take.success is None else ("success" if take.success else "failure")
     details = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in take.details)
-    prompts = _prompt(take.prompt, "prompt as the policy saw it")
+    prompts = _prompt(take.prompt, take.prompt_caption)
     if take.original is not None:
         prompts += _prompt(take.original, "original prompt")
     steps = "".join(_step(step, i, len(take.steps)) for i, step in enumerate(take.steps))
