@@ -337,7 +337,7 @@ def run_online(
     document = _metrics_document(settings, pinned, pairs, vocabulary, progress, counts)
     atomic_write_text(out / "metrics.json", json.dumps(document, indent=1) + "\n")
     atomic_write_text(out / "errors.json", json.dumps(progress.errors, indent=1) + "\n")
-    tracker.finish(summary_scalars(document["perturbations"]))
+    tracker.finish(summary_scalars(document["perturbations"]), rows, out)
     return OnlineResult(out, int(counts["episodes_run"]), int(counts["episodes_skipped"]),
                         progress.errors)  # fmt: skip
 

@@ -32,9 +32,14 @@ JPEG_QUALITY = 85
 POSE_KEYS = ("pose0_position", "pose1_position")
 
 
+def video_name_of(perturbation: str, level: int, task: str, episode: int) -> str:
+    """File name of an episode's GIF in `videos/`."""
+    return f"{perturbation}-L{level}-{task}-{episode:04d}.gif"
+
+
 def video_name(job: Job) -> str:
     """File name of a job's GIF in `videos/`."""
-    return f"{job.perturbation}-L{job.level}-{job.task}-{job.episode:04d}.gif"
+    return video_name_of(job.perturbation, job.level, job.task, job.episode)
 
 
 def recording_folder(root: Path, perturbation: str, episode: str) -> Path:

@@ -1,4 +1,7 @@
-"""W&B logging of an online run: running success per (perturbation, level, task)."""
+"""W&B logging of an online run: running success per (perturbation, level, task) while it
+runs; at the end the final numbers in the summary, a table of episodes (task, level,
+perturbation, prompt, success, steps, and the video of each recorded episode) and the success
+table (per perturbation, level and task)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from vima_eval.online.recording import VIDEOS, video_name_of
 
 WANDB_MODES = ("offline", "online", "disabled")
 PROJECT = "vima-eval-online"
@@ -48,10 +53,53 @@ class Tracker:
             total = sum(c[1] for c in self.counts.values())
             self.run.log({key: count[0] / count[1], "episodes": total})
 
-    def finish(self, summary: dict[str, float]) -> None:
-        """Store the final numbers in the run summary and close the run."""
+    def finish(
+        self, summary: dict[str, float], rows: list[dict[str, Any]], out: Path | None = None
+    ) -> None:
+        """Store the final numbers in the run summary, log the episode table of `rows` (with
+        the GIFs of run folder `out`) and the success table, and close the run."""
         if self.run is None:
             return
+
         for key, value in summary.items():
             self.run.summary[key] = value
+        self.run.log({"episodes_table": episode_table(rows, out), "success_table": self.table()})
         self.run.finish()
+
+    def table(self) -> Any:
+        """The success table: successes, episodes and rate per perturbation, level and task."""
+        import wandb
+
+        columns = ["perturbation", "level", "task", "successes", "episodes", "success_rate"]
+        data = []
+        for key, (wins, total) in sorted(self.counts.items()):
+            _, perturbation, level, task = key.split("/")
+            data.append([perturbation, level, task, wins, total, wins / total])
+        return wandb.Table(columns=columns, data=data)
+
+
+EPISODE_COLUMNS = [
+    "task",
+    "level",
+    "perturbation",
+    "episode",
+    "prompt",
+    "success",
+    "steps",
+    "video",
+]
+
+
+def episode_table(rows: list[dict[str, Any]], out: Path | None) -> Any:
+    """A `wandb.Table` of episodes; `video` holds the GIF of a recorded one (None otherwise)."""
+    import wandb
+
+    data = []
+    for row in rows:
+        number = int(row["episode"].rsplit("/", 1)[-1])
+        name = video_name_of(row["perturbation"], row["level"], row["task"], number)
+        gif = out / VIDEOS / name if out is not None else None
+        video = wandb.Video(str(gif), format="gif") if gif is not None and gif.is_file() else None
+        data.append([row["task"], f"L{row['level']}", row["perturbation"], row["episode"],
+                     row["prompt"], bool(row["success"]), row["steps"], video])  # fmt: skip
+    return wandb.Table(columns=EPISODE_COLUMNS, data=data)
