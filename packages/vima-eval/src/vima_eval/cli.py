@@ -142,6 +142,14 @@ def report(
             help="Average over every episode, also those the perturbation left unchanged.",
         ),
     ] = False,
+    view: Annotated[
+        bool,
+        typer.Option(
+            "--view",
+            help="Also write the episode viewer of the result tables (`vima-eval view`) into "
+            "OUT/view/ and link it from report.md.",
+        ),
+    ] = False,
 ) -> Result:
     """Paper-style tables and figures from result tables."""
     from vima_eval.report import build_report, write_report
@@ -159,6 +167,11 @@ def report(
         runs.append(chosen)
     mark_work_started()
     built = build_report(runs, chosen, resamples=resamples, include_unchanged=include_unchanged)
+    if view:
+        from vima_eval.view import VIEW_LINK, write_view
+
+        write_view(results, out / "view")
+        built.markdown.insert(1, VIEW_LINK)
     written = write_report(built, out)
     print(f"{PROG} report: {len(runs)} run(s) -> {written}", file=sys.stderr)
     return EXIT_OK, written

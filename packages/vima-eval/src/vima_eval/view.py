@@ -26,6 +26,10 @@ from vima_eval.online.recording import RECORDING_FILE, recording_folder
 from vima_eval.results import read_results
 from vima_eval.runs import result_path
 
+#: The line `vima-eval report --view` adds to report.md.
+VIEW_LINK = (
+    "[Browse the episodes](view/index.html): every episode, failures first (`vima-eval view`).\n"
+)
 COLUMNS = (
     Column("task", "task", facet=True),
     Column("level", "level", facet=True),
