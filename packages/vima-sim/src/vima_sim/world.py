@@ -14,6 +14,7 @@ import numpy as np
 import pybullet as pb
 
 from vima_sim.encyclopedia import ASSETS_ROOT, ObjectEntry, TextureEntry
+from vima_sim.scratch import process_folder
 
 IMAGE_SIZE = (128, 256)
 TIME_STEP = 1.0 / 240.0
@@ -175,8 +176,9 @@ class World:
         self.client = -1
         self.textured = textured
         self.visible: list[VisibleBody] = []
-        self._tmp = Path(tempfile.mkdtemp(prefix="vima-sim-"))
+        self._tmp = Path(tempfile.mkdtemp(prefix="world-", dir=process_folder()))
         # the template folder goes away with the world, also when close() is never called
+        # (and with the process's folder at exit: `vima_sim.scratch`)
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
         self.ur5 = -1
         self.suction_base = -1
