@@ -1,10 +1,11 @@
 """What made the episodes of a `vima-sim generate` folder (`generator.json`, one entry per task).
 
 A rerun into the same folder resumes only when the task's settings and the simulator that
-wrote its episodes are the same: the partition, difficulty and seed, the vima-sim version and
-a SHA-256 of the simulator's source files (a simulator changed mid-run - an upgrade, or an edit
-of the working tree - renders and moves differently, and its episodes must not be mixed with
-the old ones).
+wrote its episodes are the same: the partition, difficulty and seed, the vima-sim version,
+SHA-256s of the simulator's Python sources, of its data files (encyclopedia, partitions, task
+rules) and of its assets (URDFs, meshes, textures), and the pybullet version (a simulator
+changed mid-run - an upgrade, or an edit of the working tree - renders and moves differently,
+and its episodes must not be mixed with the old ones).
 """
 
 from __future__ import annotations
@@ -18,19 +19,37 @@ from typing import Any
 
 from vima_schema.atomic import atomic_write_text
 
+from vima_sim.encyclopedia import ASSETS_ROOT
+
 RECORD_FILE = "generator.json"
 FORMAT = 1
 
 
-@functools.cache
-def source_sha256() -> str:
-    """SHA-256 over vima-sim's Python sources (relative path and bytes, in path order)."""
-    root = Path(__file__).parent
+PACKAGE = Path(__file__).parent
+
+
+def tree_sha256(root: Path, pattern: str = "*") -> str:
+    """SHA-256 over the files under `root` matching `pattern` (relative path and bytes, in
+    path order; `__pycache__` left out)."""
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    for path in sorted(root.rglob(pattern)):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+@functools.cache
+def simulator_fingerprint() -> dict[str, str]:
+    """What makes this simulator, computed once per process: vima-sim's version, SHA-256s of
+    its sources, data files and assets, and the pybullet version."""
+    return {
+        "vima_sim": version("vima-sim"),
+        "source_sha256": tree_sha256(PACKAGE, "*.py"),
+        "data_sha256": tree_sha256(PACKAGE / "data"),
+        "assets_sha256": tree_sha256(ASSETS_ROOT),
+        "pybullet": version("pybullet"),
+    }
 
 
 def task_record(partition: str, difficulty: str, seed: int) -> dict[str, Any]:
@@ -40,8 +59,7 @@ def task_record(partition: str, difficulty: str, seed: int) -> dict[str, Any]:
         "partition": partition,
         "difficulty": difficulty,
         "seed": seed,
-        "vima_sim": version("vima-sim"),
-        "source_sha256": source_sha256(),
+        **simulator_fingerprint(),
     }
 
 
