@@ -4,6 +4,7 @@ completion from the registries, and `--help` without torch, pybullet or datasets
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import subprocess
@@ -25,6 +26,8 @@ from vima_schema.runner import (
 )
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "samples" / "vima-raw" / "rotate" / "000000"
 TOOLS = ("vima-schema", "vima-convert", "vima-tokenize", "vima-sim", "vima-train", "vima-eval")
 
 
@@ -228,3 +231,176 @@ def test_help_imports_no_torch_pybullet_or_datasets(prog: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "{0} []", done.stdout + done.stderr
+
+
+# ------------------------------------------------------------------ pipelines and stdout
+
+#: A one-command tool run as a script: prints COUNT lines, then returns listed failures and a
+#: product, or raises a BrokenPipeError that is not stdout's.
+LISTING = """
+import sys
+from vima_schema.command import Tool
+from vima_schema.runner import EXIT_FAILURES
+tool = Tool("listing", "Prints lines.")
+@tool.command()
+def lines(count: int, worker_pipe: bool = False) -> tuple[int, str]:
+    \"\"\"Print COUNT lines.\"\"\"
+    for number in range(count):
+        print(f"line {number}")
+    if worker_pipe:
+        raise BrokenPipeError("a worker's pipe closed")
+    return EXIT_FAILURES, "product"
+sys.exit(tool.main())
+"""
+
+
+def _into_closed_pipe(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run `argv` with stdout the write end of a pipe whose reader has already gone."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(argv, stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+
+
+def _quiet(stderr: str) -> bool:
+    return not any(word in stderr for word in ("error", "Error", "Traceback", "Exception"))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["vima-sim", "tasks"], ["vima-eval", "perturbations"], ["vima-train", "presets"]],
+    ids=" ".join,
+)
+def test_listing_into_a_closed_pipe_exits_0_quietly(argv: list[str]) -> None:
+    done = _into_closed_pipe([str(BIN / argv[0]), *argv[1:]])
+    assert done.returncode == EXIT_OK and _quiet(done.stderr), done.stderr
+
+
+@pytest.mark.parametrize(("count", "code"), [(100_000, EXIT_OK), (0, EXIT_FAILURES)])
+def test_closed_stdout_keeps_the_code_the_command_had(count: int, code: int) -> None:
+    # 100,000 lines: cut short mid-listing, exit 0; none: only the product line meets the
+    # closed pipe, after the command returned "done except listed failures"
+    done = _into_closed_pipe([sys.executable, "-c", LISTING, str(count)])
+    assert done.returncode == code and _quiet(done.stderr), done.stderr
+
+
+def test_pipelines_with_head_exit_0(tmp_path: Path) -> None:
+    listing = tmp_path / "listing.py"
+    listing.write_text(LISTING)
+    script = (
+        "set -o pipefail\n"
+        f"{BIN / 'vima-sim'} tasks | head -1\n"
+        f"{BIN / 'vima-eval'} perturbations | head -1\n"
+        f"{sys.executable} {listing} 100000 | head -1\n"
+    )
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "{"
+    assert done.stdout.splitlines()[1].split()[0] == "noop"
+    assert done.stdout.splitlines()[2] == "line 0"
+    assert _quiet(done.stderr), done.stderr
+
+
+def test_broken_pipe_of_another_file_is_an_unexpected_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LISTING, "1", "--worker-pipe"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == EXIT_ERROR
+    assert "unexpected error: BrokenPipeError: a worker's pipe closed" in done.stderr
+
+
+def test_full_stdout_stops_with_one_line() -> None:
+    buffered = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", LISTING, "2"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env=buffered,
+        )
+    assert done.returncode == EXIT_ERROR
+    assert done.stderr.splitlines()[-1].startswith(
+        "listing lines: stopped: no space left on device: stdout ("
+    ), done.stderr
+
+
+def test_no_private_imports_of_other_packages() -> None:
+    private = []
+    for path in sorted(REPO.glob("packages/*/src/**/*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if not parts[0].startswith("vima_") and any(
+                    part.startswith("_") and not part.startswith("__") for part in parts
+                ):
+                    private.append(f"{path.relative_to(REPO)}: {name}")
+    assert private == []
+
+
+# ------------------------------------------------------------- work started, input errors
+
+
+def _raise_value_error(*args: Any, **kwargs: Any) -> Any:
+    raise ValueError("a bug after the inputs were accepted")
+
+
+def _result_table(folder: Path) -> Path:
+    from vima_eval.results import write_results
+
+    row = {"mode": "online", "checkpoint": "c", "task": "rotate", "level": 1,
+           "difficulty": "easy", "perturbation": "noop", "seed": 0, "episode": "L1/rotate/0",
+           "episode_seed": 1000, "applies": True, "success": True, "failure": False,
+           "steps": 1, "minimum_steps": 1, "time_s": 1.0}  # fmt: skip
+    return write_results(folder / "episodes.parquet", [row])
+
+
+@pytest.mark.parametrize(
+    ("prog", "args", "module", "name"),
+    [
+        ("vima-schema", ["validate", str(SAMPLE)], "vima_schema.reader", "read_episode"),
+        ("vima-schema", ["inspect", str(SAMPLE)], "vima_schema.cli", "summary"),
+        ("vima-sim", ["tasks"], "vima_sim.tasks", "available"),
+        ("vima-eval", ["report", "TABLE", "--out", "OUT"], "vima_eval.report", "build_report"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_bug_once_inputs_are_checked_exits_3(
+    prog: str,
+    args: list[str],
+    module: str,
+    name: str,
+    tmp_path: Path,
+    run_tool: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    args = [str(_result_table(tmp_path)) if arg == "TABLE" else arg for arg in args]
+    args = [str(tmp_path / "report") if arg == "OUT" else arg for arg in args]
+    monkeypatch.setattr(importlib.import_module(module), name, _raise_value_error)
+    run = run_tool(prog, *args)
+    assert run.code == EXIT_ERROR, run.err
+    assert "unexpected error: ValueError: a bug after the inputs were accepted" in run.err
+
+
+def test_validate_input_errors_exit_2(tmp_path: Path, run_tool: Callable[..., Any]) -> None:
+    run = run_tool("vima-schema", "validate", str(SAMPLE), str(tmp_path / "missing"))
+    assert run.code == EXIT_USAGE and run.out == ""  # nothing checked before the error
+    assert (
+        run.err.strip()
+        == f"vima-schema validate: error: {tmp_path / 'missing'}: no such file or directory"
+    )
+    run = run_tool("vima-schema", "validate", str(tmp_path))
+    assert run.code == EXIT_USAGE
+    assert "vima-schema validate: error: no episode folders found" in run.err

@@ -147,9 +147,13 @@ def test_inspect_json(sample_dir: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert info["jpeg_bytes"] == sum(p.stat().st_size for p in sample_dir.glob("rgb_*/*.jpg"))
 
 
-def test_inspect_invalid_episode(episode: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_invalid_episode_is_an_input_error(
+    episode: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shutil.rmtree(episode / "rgb_front")
-    assert main(["inspect", str(episode)]) == EXIT_FAILURES
+    assert main(["inspect", str(episode)]) == EXIT_USAGE
     out, err = capsys.readouterr()
     assert out == ""
-    assert f"invalid episode: {episode}: missing folder rgb_front/" in err
+    assert err.strip() == (
+        f"vima-schema inspect: error: invalid episode: {episode}: missing folder rgb_front/"
+    )

@@ -8,6 +8,10 @@ and a folder being replaced stays in place until its successor is.
 when it resumes, so that a file a crash left empty or short is found and redone: `parse`
 checks every per-episode file's footer, and fsync'ing each of them cost 0.4 ms per episode on
 a quiet disk and 8 ms on a busy one (half the parse time).
+
+Temporary names say which process wrote them (`.<name>.<random>.<pid>@<machine>.tmp`), so that
+a later run can delete those of a killed writer (`remove_stale_temporaries`) and never those of
+a writer that is still running.
 """
 
 from __future__ import annotations
@@ -16,14 +20,20 @@ import ctypes
 import ctypes.util
 import errno
 import functools
+import logging
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def fsync_directory(path: Path | str) -> None:
@@ -49,13 +59,62 @@ def fsync_file(path: Path | str) -> None:
         os.close(fd)
 
 
+@functools.cache
+def _machine() -> str:
+    """This machine and process namespace, in 8 hex digits (a pid means something only there)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return f"{zlib.crc32(f'{socket.gethostname()} {namespace}'.encode()):08x}"
+
+
+def _writer_suffix() -> str:
+    return f".{os.getpid()}@{_machine()}.tmp"
+
+
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<machine>[0-9a-f]{8})\.tmp$")
+
+
 def temporary_path(path: Path | str) -> Path:
-    """A fresh unused hidden name next to `path` (`.<name>.<random>.tmp`), not created."""
+    """A fresh empty hidden file next to `path` (`.<name>.<random>.<pid>@<machine>.tmp`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_writer_suffix())
     os.close(fd)
     return Path(tmp)
+
+
+def remove_stale_temporaries(folder: Path | str) -> list[Path]:
+    """Delete the temporary files and folders in `folder` left by writers of this machine that
+    no longer run (a killed run); return them. Those of a live process, of another machine or
+    without a writer's name are kept."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None or match["machine"] != _machine() or _alive(int(match["pid"])):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            Path(entry.path).unlink(missing_ok=True)
+        log.info("removed %s, left by a writer that was killed (pid %s)", entry.path, match["pid"])
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 @contextmanager
@@ -70,8 +129,10 @@ def atomic_output(path: Path | str, *, durable: bool = True) -> Iterator[Path]:
         if durable:
             fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(path)  # a failed write names no file: say which
         raise
     if durable:
         fsync_directory(path.parent)
@@ -90,10 +151,11 @@ def atomic_write_text(path: Path | str, text: str) -> None:
 
 
 def temporary_sibling(path: Path | str) -> Path:
-    """A fresh empty directory next to `path`, to be renamed onto it when complete."""
+    """A fresh empty directory next to `path`, to be renamed onto it when complete (named like
+    `temporary_path`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=_writer_suffix()))
 
 
 def replace_directory(source: Path, target: Path, *, durable: bool = True) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vima_schema.command import Tool
-from vima_schema.runner import EXIT_FAILURES, EXIT_OK
+from vima_schema.runner import EXIT_FAILURES, EXIT_OK, InputError, mark_work_started
 
 if TYPE_CHECKING:
     from vima_schema.models import Episode
@@ -53,6 +53,10 @@ def _validate(paths: list[str], deep: bool) -> int:
     from vima_schema.discover import find_episodes
     from vima_schema.reader import EpisodeError, read_episode
 
+    missing = [path for path in paths if path != "-" and not Path(path).exists()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: no such file or directory")
+    mark_work_started()
     start = time.perf_counter()
     valid = invalid = 0
     for folder in find_episodes(paths):
@@ -70,7 +74,7 @@ def _validate(paths: list[str], deep: bool) -> int:
         f"{invalid} invalid in {seconds:.2f} s"
     )
     if total == 0:
-        raise ValueError("no episode folders found")
+        raise InputError("no episode folders found")
     return EXIT_FAILURES if invalid else EXIT_OK
 
 
@@ -115,8 +119,8 @@ def _inspect(path: Path, as_json: bool) -> int:
     try:
         episode = read_episode(path)
     except EpisodeError as error:
-        log.error(f"vima-schema: invalid episode: {error}")
-        return EXIT_FAILURES
+        raise InputError(f"invalid episode: {error}") from error
+    mark_work_started()
     info = summary(episode)
     if as_json:
         print(json.dumps(info))

@@ -9,15 +9,20 @@ the last stdout line. A command returns its exit code, or `(exit code, product p
 `Tool.main(argv)` runs the tool and returns the exit code (see `vima_schema.runner`): 0 all
 done, 1 done except listed failures, 2 a usage or input error found before work started, or an
 `InputError` (one line on stderr), 3 anything raised after that or of another kind (one line;
-the traceback with `--verbose`), 130 on Ctrl-C. Work starts at `runner.mark_work_started`
-(called by `run_items`, and by commands once their inputs are checked).
+the traceback with `--verbose`), among them an environment error (a full disk, a read-only,
+unwritable or vanished output folder: one line saying what, where, and that a rerun resumes),
+130 on Ctrl-C. Work starts at `runner.mark_work_started` (called by `run_items`, and by commands
+once their inputs are checked). A closed stdout (`vima-x ... | head -1`) ends the command
+quietly with the code it would have had, 0 for a listing cut short.
 """
 
+import errno
 import functools
 import inspect
 import logging
 import os
 import resource
+import select
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +30,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer._click.exceptions import ClickException, UsageError
 from typer.core import TyperCommand, TyperGroup
 
 from vima_schema.enums import Difficulty, Task
@@ -35,6 +39,8 @@ from vima_schema.runner import (
     EXIT_OK,
     EXIT_USAGE,
     InputError,
+    OutputError,
+    environment_problem,
     one_native_thread_per_worker,
     reset_work_started,
     work_started,
@@ -104,21 +110,24 @@ class Tool:
         _Verbosity.on = _env_verbose()
         try:
             code = command.main(args=argv, prog_name=self.prog, standalone_mode=False)
-        except UsageError as error:
-            where, usage = self.prog, self.prog
-            if error.ctx is not None:
-                where = error.ctx.command_path
-                usage = " ".join(error.ctx.get_usage().split()[1:])
-            message = _one_line(error.format_message())
-            print(f"{where}: error: {message} (usage: {usage}; see --help)", file=sys.stderr)
-            return EXIT_USAGE
-        except ClickException as error:
-            print(f"{self.prog}: error: {_one_line(error.format_message())}", file=sys.stderr)
-            return EXIT_USAGE
         except typer.Abort:
             print(f"{self.prog}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except Exception as error:
+            if not _is_click_error(error):
+                raise
+            print(self._usage_line(error), file=sys.stderr)
+            return EXIT_USAGE
         return int(code or EXIT_OK)
+
+    def _usage_line(self, error: Exception) -> str:
+        """The one stderr line of a command-line error (with the usage if it is a usage one)."""
+        message = _one_line(error.format_message())  # type: ignore[attr-defined]
+        ctx = getattr(error, "ctx", None)
+        if ctx is None:
+            return f"{self.prog}: error: {message}"
+        usage = " ".join(ctx.get_usage().split()[1:])
+        return f"{ctx.command_path}: error: {message} (usage: {usage}; see --help)"
 
     def _add_group_options(self) -> None:
         """`--verbose` and `--version` before the command name too (`vima-x -v parse ...`)."""
@@ -201,6 +210,14 @@ def _env_verbose() -> bool:
     return os.environ.get("VIMA_VERBOSE") == "1"
 
 
+def _is_click_error(error: Exception) -> bool:
+    """Whether `error` is one of Click's command-line errors (Typer's own copy of Click, whose
+    classes are not public): those carry an exit code and format their message."""
+    return isinstance(getattr(error, "exit_code", None), int) and callable(
+        getattr(error, "format_message", None)
+    )
+
+
 def _run_framed(
     title: str, func: Callable[..., Result], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> int:
@@ -209,23 +226,37 @@ def _run_framed(
     one_native_thread_per_worker(int(kwargs.get("workers") or 1))
     handler = _log_to_stderr(verbose)
     start = time.perf_counter()
+    code = EXIT_OK
     try:
         result = func(*args, **kwargs)
+        code, product = (result, None) if isinstance(result, int) else result
+        _closing_line(title, start)
+        if product is not None:
+            print(product)
+        sys.stdout.flush()  # here, where a closed or full stdout is handled
     except KeyboardInterrupt:
         log.error("%s: interrupted", title)
         return EXIT_INTERRUPTED
-    except ClickException as error:
-        log.error("%s: error: %s", title, _one_line(error.format_message()))
-        return EXIT_USAGE
     except InputError as error:
         log.error("%s: error: %s", title, _one_line(str(error)))
         log.debug("traceback:", exc_info=error)
         return EXIT_USAGE
     except Exception as error:
+        if isinstance(error, OSError) and _stdout_failed(error):
+            if error.errno == errno.EPIPE:
+                return code  # `| head`: the reader has what it wanted
+            error.filename = error.filename or "stdout"
+        if _is_click_error(error):
+            log.error("%s: error: %s", title, _one_line(error.format_message()))  # type: ignore[attr-defined]
+            return EXIT_USAGE
         return _report_error(title, error, verbose)
     finally:
         _remove_handler(handler)
-    code, product = (result, None) if isinstance(result, int) else result
+    return code
+
+
+def _closing_line(title: str, start: float) -> None:
+    """The wall time and peak memory of the command, on stderr."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
@@ -233,14 +264,41 @@ def _run_framed(
         + (f" (largest worker {workers:.0f} MB)" if workers else ""),
         file=sys.stderr,
     )
-    if product is not None:
-        print(product, flush=True)
-    return code
+
+
+def _stdout_failed(error: OSError) -> bool:
+    """Whether `error` is stdout's: a pipe whose reader has gone, or a stream that still cannot
+    take what is buffered. Its rest then goes to /dev/null, so that Python's final flush does
+    not fail again (a broken pipe of another file, such as a worker's, is no such error)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False  # not a file descriptor (captured in-process)
+    if error.errno == errno.EPIPE:
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        failed = any(events & select.POLLERR for _, events in poller.poll(0))
+    else:
+        try:
+            sys.stdout.flush()
+            failed = False
+        except OSError:
+            failed = True
+    if failed:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return failed
 
 
 def _report_error(title: str, error: Exception, verbose: bool) -> int:
     """One stderr line for an exception (its traceback too under `--verbose`); the exit code."""
     message = _one_line(str(error)) or type(error).__name__
+    problem = error if isinstance(error, OutputError) else environment_problem(error)
+    if problem is not None:
+        log.error("%s: stopped: %s", title, problem)
+        log.debug("traceback:", exc_info=error)
+        return EXIT_ERROR
     if isinstance(error, USAGE_ERRORS) and not work_started():
         log.error("%s: error: %s", title, message)
         log.debug("traceback:", exc_info=error)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import multiprocessing
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 #: Exit codes of every vima-* command: all done / done except listed failures / usage or
 #: configuration error / unexpected error (a bug or an environment problem such as a full disk;
@@ -61,6 +64,76 @@ class InputError(ValueError):
     split, a batch larger than the data): exit 2 like a usage error, not 3 like a bug."""
 
 
+class OutputError(Exception):
+    """The machine cannot take the output (a full disk, a read-only, unwritable or vanished
+    output folder): not the data's fault, so the whole command stops at once (exit 3) with one
+    line saying what, where, and that a rerun resumes."""
+
+
+#: errno values that mean the file system cannot take what is written, whatever the path,
+#: with what the user has to do about it.
+_NO_ROOM = {
+    errno.ENOSPC: "free some space",
+    errno.EDQUOT: "free some space",
+    errno.EFBIG: "free some space",
+    errno.EROFS: "make it writable",
+}
+#: errno values that are the environment's fault when they concern the output.
+_UNWRITABLE = {errno.EACCES: "make it writable", errno.EPERM: "make it writable"}
+
+
+def environment_problem(error: BaseException, output: Path | None = None) -> OutputError | None:
+    """An `OutputError` describing `error` if it (or what caused it) is an environment error,
+    else None: a full disk, quota or read-only file system anywhere; permission denied on the
+    output (anywhere when `output` is None: a command's own file I/O)."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or cause.errno is None:
+        return None
+    where = cause.filename or output or "its output"
+    fix = _NO_ROOM.get(cause.errno)
+    if fix is None and cause.errno in _UNWRITABLE:
+        inside = output is None or (
+            cause.filename is not None and _inside(os.fsdecode(cause.filename), output)
+        )
+        fix = _UNWRITABLE[cause.errno] if inside else None
+    if fix is None:
+        return None
+    what = os.strerror(cause.errno).lower()
+    return OutputError(f"{what}: {where} ({fix}, then rerun: it resumes where this run stopped)")
+
+
+def _inside(path: str, folder: Path) -> bool:
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
+
+
+class _OutputWatch:
+    """Notices that the output folder vanished or was replaced (deleted, unmounted) while a run
+    was writing into it, instead of letting writes recreate it somewhere else."""
+
+    def __init__(self, output: Path | None) -> None:
+        self.output = output
+        self.identity = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        if self.output is None:
+            return None
+        try:
+            info = os.stat(self.output)
+        except FileNotFoundError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def check(self) -> None:
+        """Raise `OutputError` if the output folder is no longer the one the run began with."""
+        if self.identity is not None and self._identity() != self.identity:
+            raise OutputError(
+                f"the output folder {self.output} vanished or was replaced while being written "
+                "(restore or recreate it, then rerun: it resumes where this run stopped)"
+            )
+
+
 def mark_work_started() -> None:
     """Say that the inputs were accepted and work began: from now on a `ValueError` is a bug
     (exit 3 with its traceback under `--verbose`), no longer a usage error (exit 2)."""
@@ -77,11 +150,14 @@ def work_started() -> bool:
     return _Work.started
 
 
-def _call(job: tuple[Callable[[Any], Any], Any]) -> Outcome:
-    func, item = job
+def _call(job: tuple[Callable[[Any], Any], Any, Path | None]) -> Outcome:
+    func, item, output = job
     try:
         return Outcome(item, func(item))
-    except Exception as error:  # one bad item must not stop the run
+    except Exception as error:  # one bad item must not stop the run, a full disk must
+        problem = environment_problem(error, output)
+        if problem is not None:
+            raise problem from error
         return Outcome(
             item,
             error=str(error) or type(error).__name__,
@@ -99,27 +175,34 @@ def run_items(
     unit: str = "ep",
     total: int | None = None,
     chunksize: int = 8,
+    output: Path | None = None,
 ) -> Iterator[Outcome]:
     """Apply `func` to each item in `workers` processes, yielding outcomes as they finish
     (the command's work has started: see `mark_work_started`).
 
-    Exceptions become failed outcomes; a tqdm bar with the rate goes to stderr. Use
-    `chunksize=1` for few large items (shards), so that no worker idles while another queues.
+    Exceptions become failed outcomes, except environment errors (`environment_problem`: a
+    full disk, a read-only or unwritable `output` folder, or `output` vanishing), which stop
+    the run with an `OutputError`. A tqdm bar with the rate goes to stderr. Use `chunksize=1`
+    for few large items (shards), so that no worker idles while another queues.
     """
     from tqdm import tqdm  # here, not at the top: every command's `--help` imports this module
 
     mark_work_started()
-    jobs = ((func, item) for item in items)
+    watch = _OutputWatch(output)
+    jobs = ((func, item, output) for item in items)
     bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
     try:
         if workers <= 1:
             for job in jobs:
-                yield _call(job)
+                outcome = _call(job)
+                watch.check()
+                yield outcome
                 bar.update()
             return
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with context.Pool(workers) as pool:
             for outcome in pool.imap_unordered(_call, jobs, chunksize=chunksize):
+                watch.check()
                 yield outcome
                 bar.update()
     finally:
@@ -144,6 +227,54 @@ def append_failure(
         "traceback": traceback,
         "time": time.strftime("%FT%T"),
     }
-    line = json.dumps(record)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    with _locked(path) as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def tidy_failures(path: Path, done: Collection[str]) -> None:
+    """Rewrite a failures.jsonl file after a run: drop the lines of items in `done` (written,
+    or found complete, by this run), keep only the newest line of every other item, and delete
+    the file when no line is left.
+
+    Safe beside other runs appending to the same file (`--shard` array jobs): both hold its
+    lock, and the file is replaced atomically.
+    """
+    from vima_schema.atomic import atomic_write_text
+
+    if not path.exists():
+        return
+    with _locked(path) as handle:
+        handle.seek(0)
+        lines = handle.readlines()
+        newest = {_failure_item(line) or line: line for line in lines}  # the last one wins
+        kept = [line for item, line in newest.items() if item not in done]
+        if not kept:
+            path.unlink()
+        elif len(kept) < len(lines):
+            atomic_write_text(path, "".join(kept))
+
+
+def _failure_item(line: str) -> str | None:
+    try:
+        return json.loads(line).get("path")
+    except (ValueError, AttributeError):
+        return None  # a line of another writer: kept
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[IO[str]]:
+    """`path` opened for appending under an exclusive lock, and still the file at `path` (not
+    one that `forget_failures` replaced while this process waited for the lock)."""
+    while True:
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                current = os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+            except FileNotFoundError:
+                current = False
+            if current:
+                yield handle
+                return
+        finally:
+            handle.close()  # also releases the lock

@@ -36,6 +36,7 @@ from vima_schema.dataset_meta import (
 )
 from vima_schema.parquet_shard import shard_writer
 from vima_schema.provenance import PROVENANCE_KEY, derived_provenance, write_provenance
+from vima_schema.runner import mark_work_started
 
 BatchTransform = Callable[[pa.RecordBatch], pa.RecordBatch]
 """Maps a batch of parsed rows to a batch with the same schema and number of rows."""
@@ -79,6 +80,7 @@ def rewrite_parsed_variant(
     if not shards:
         raise ValueError(f"{dataset}: variant {source!r} has no parsed shards")
     read_meta(dataset)
+    mark_work_started()
     summary = RewriteSummary()
     written: dict[Path, set[str]] = {}
     for shard in shards:

@@ -21,6 +21,7 @@ from vima_schema.runner import (
     append_failure,
     mark_work_started,
     run_items,
+    tidy_failures,
 )
 
 tool = Tool("vima-sim", "VIMA-Bench-compatible simulator.")
@@ -79,14 +80,18 @@ def generate(
     jobs = pending_jobs(tasks, partition, difficulty, episodes, seed, out)
     _log(f"vima-sim generate: {len(jobs)} episodes to write under {out}")
     failures = 0
+    done: set[str] = set()
     for outcome in run_items(
-        run_job, jobs, workers=workers, desc="generate", total=len(jobs), chunksize=1
+        run_job, jobs, workers=workers, desc="generate", total=len(jobs), chunksize=1, output=out
     ):
-        if outcome.error is not None:
-            failures += 1
-            job = outcome.item
-            append_failure(out / "failures.jsonl", f"{job.task}/{job.index:06d}", outcome.error)
-            _log(f"failed: {outcome.error}")
+        name = f"{outcome.item.task}/{outcome.item.index:06d}"
+        if outcome.error is None:
+            done.add(name)
+            continue
+        failures += 1
+        append_failure(out / "failures.jsonl", name, outcome.error)
+        _log(f"failed: {outcome.error}")
+    tidy_failures(out / "failures.jsonl", done)
     return (EXIT_FAILURES if failures else EXIT_OK), out
 
 
@@ -189,6 +194,7 @@ def check(
 @tool.command()
 def tasks() -> int:
     """List implemented tasks with the partitions and difficulties where each exists (JSON)."""
+    mark_work_started()
     from vima_sim.tasks import available
 
     print(json.dumps(available(), indent=1))
