@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from vima_train.config import ConfigError, load_preset, preset_names, to_yaml
-from vima_train.model.policy import parameter_count
 from vima_train.model.prompt import check_t5_source
+from vima_train.policies import parameter_count
 
 COGELOT = [
     f"cogelot-{d}-{v}-{i}"

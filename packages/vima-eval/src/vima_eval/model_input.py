@@ -32,7 +32,7 @@ from vima_schema.perturbations import (
 from vima_tokenize.preprocessed import VIEW_NAMES
 from vima_tokenize.text import encode_prompt
 from vima_train.config import ModelConfig
-from vima_train.model.policy import Policy
+from vima_train.policies import AnyPolicy
 
 
 def view_arrays(prefix: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
@@ -86,7 +86,7 @@ def masked_prompt(mask: PromptMask, visual_kind: str, patch_image_mask: PatchIma
 
 
 @contextmanager
-def evaluation_switches(policy: Policy) -> Iterator[Policy]:
+def evaluation_switches(policy: AnyPolicy) -> Iterator[AnyPolicy]:
     """The policy with its training-time object shuffle off; its prompt mask and shuffle are
     restored afterwards."""
     trained_shuffle, trained_mask = policy.shuffle_objects, policy.prompt_mask

@@ -45,7 +45,7 @@ from vima_train.data.batch import collate, row_arrays
 from vima_train.data.store import DataError, find_shards, tokenize_settings
 from vima_train.metrics import Totals, step_totals, summarize
 from vima_train.model.actions import axis_indices
-from vima_train.model.policy import Policy
+from vima_train.policies import AnyPolicy
 
 from vima_eval.model_input import (
     EpisodeArrays,
@@ -176,7 +176,7 @@ def iter_episodes(
 
 
 def evaluate(
-    policy: Policy,
+    policy: AnyPolicy,
     episodes: Sequence[EpisodeArrays],
     perturbation: Perturbation,
     *,
@@ -348,7 +348,7 @@ def _interval(entry: dict[str, float]) -> str:
 
 
 def _evaluate_all(
-    policy: Policy,
+    policy: AnyPolicy,
     episodes: Iterator[EpisodeArrays],
     chosen: list[Perturbation],
     settings: dict[str, Any],

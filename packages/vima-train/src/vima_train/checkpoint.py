@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from tokenizers import Tokenizer
 
 from vima_train.config import RunConfig
-from vima_train.model.policy import Policy
 from vima_train.module import CHECKPOINT_FORMAT, META_KEY
+from vima_train.policies import AnyPolicy, build_policy
 
 POLICY_PREFIX = "policy."
 
@@ -63,14 +63,14 @@ def tokenizer_of(meta: dict[str, Any]) -> Tokenizer:
     return Tokenizer.from_str(meta["tokenizer_json"])
 
 
-def load_policy(path: str | Path, map_location: str | torch.device = "cpu") -> Policy:
+def load_policy(path: str | Path, map_location: str | torch.device = "cpu") -> AnyPolicy:
     """Rebuild the policy of a checkpoint in eval mode; `policy.checkpoint_meta` holds the
     metadata. CheckpointError when the file is not a vima-train checkpoint or its weights do
     not fit the stored config."""
     checkpoint = read_checkpoint(path, map_location)
     meta = checkpoint[META_KEY]
     config = checkpoint_config(meta, path)
-    policy = Policy(config.model, int(meta["vocab_size"]))
+    policy = build_policy(config.model, int(meta["vocab_size"]))
     state = {
         key[len(POLICY_PREFIX) :]: value
         for key, value in checkpoint.get("state_dict", {}).items()

@@ -131,7 +131,7 @@ def presets() -> int:
     from vima_tokenize.text import load_tokenizer
 
     from vima_train.config import load_preset, preset_names
-    from vima_train.model.policy import parameter_count
+    from vima_train.policies import parameter_count
 
     vocab = load_tokenizer(None).get_vocab_size()
     for name in preset_names():

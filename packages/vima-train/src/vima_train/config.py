@@ -79,6 +79,8 @@ class DecoderConfig(_Strict):
     heads: int = Field(default=4, ge=1)
     #: Most positions of the obs/action stream (decoder_only: prompt + separator included).
     max_length: int = Field(default=512, ge=1)
+    #: Heads of the cross-attention layers (None = `heads`; VIMA's `xattn_n_heads`).
+    cross_heads: int | None = Field(default=None, ge=1)
     #: What predicts a step's action: the output at its last observation token
     #: (`last_object`, the published models) or at a learned readout token inserted after the
     #: observation tokens of every step (`token`: its output is what attention gathered, not
@@ -86,9 +88,41 @@ class DecoderConfig(_Strict):
     readout: Literal["last_object", "token"] = "last_object"
 
 
+#: Settings a `family: vima` config may choose (VIMA's cfg, its T5, dropout and the evaluation
+#: switches); every other setting must have the value of `VIMA_FIXED` or its default.
+VIMA_FREE = frozenset(
+    {
+        "family",
+        "embed_dim",
+        "dropout",
+        "decoder.layers",
+        "decoder.heads",
+        "decoder.cross_heads",
+        "prompt_encoder.t5_path",
+        "prompt_encoder.t5_config",
+        "prompt_encoder.train_last_n",
+        "shuffle_objects",
+        "prompt_mask",
+    }
+)
+#: What VIMA's network is, in vima-train's terms (vima_train.policies.vima).
+VIMA_FIXED: dict[str, Any] = {
+    "action_axes": 12,
+    "prompt_encoder.kind": "t5",
+    "prompt_encoder.max_length": 256,
+    "decoder.kind": "xattn",
+    "decoder.max_length": 512,
+    "visual.kind": "objects",
+}
+
+
 class ModelConfig(_Strict):
     """Policy architecture; two checkpoints with equal ModelConfig have the same shape."""
 
+    #: Which network: `vima-train` (vima_train.model, with its switches) or `vima` (VIMA's
+    #: published network exactly, vima_train.policies.vima: only the settings in `VIMA_FREE`
+    #: may change).
+    family: Literal["vima-train", "vima"] = "vima-train"
     embed_dim: int = Field(default=64, ge=8)
     ff_mult: int = Field(default=4, ge=1)
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
@@ -112,6 +146,26 @@ class ModelConfig(_Strict):
     shuffle_objects: bool = False
     #: Mask part of the prompt: none, text, visual or both.
     prompt_mask: Literal["none", "text", "visual", "both"] = "none"
+
+    @model_validator(mode="after")
+    def _vima_is_fixed(self) -> ModelConfig:
+        if self.family != "vima":
+            return self
+        defaults = _flatten(ModelConfig().model_dump())
+        wanted = defaults | VIMA_FIXED
+        actual = _flatten(self.model_dump())
+        wrong = [
+            f"{key}={actual[key]!r} (VIMA's network has {wanted[key]!r})"
+            for key in sorted(actual)
+            if not any(key == free or key.startswith(f"{free}.") for free in VIMA_FREE)
+            and actual[key] != wanted.get(key)
+        ]
+        if wrong:
+            raise ValueError(
+                "family=vima is VIMA's published network exactly; not part of it: "
+                + ", ".join(wrong)
+            )
+        return self
 
     @model_validator(mode="after")
     def _shuffle_needs_objects(self) -> ModelConfig:

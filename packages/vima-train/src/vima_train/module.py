@@ -27,7 +27,7 @@ from vima_train.metrics import (
     summarize_positions,
 )
 from vima_train.model.actions import axis_bins, axis_names
-from vima_train.model.policy import Policy
+from vima_train.policies import build_policy
 from vima_train.schedule import lr_multiplier
 
 #: Key of the vima-train metadata in a checkpoint.
@@ -36,7 +36,8 @@ CHECKPOINT_FORMAT = 1
 
 
 class PolicyModule(L.LightningModule):
-    """Trains a `Policy`. `meta` (tokenizer, tokenize settings...) goes into every checkpoint.
+    """Trains a policy of any family (`vima_train.policies`). `meta` (tokenizer, tokenize
+    settings...) goes into every checkpoint.
 
     Before every batch the global torch generator is reseeded from (seed, epoch, batch of the
     epoch, rank), so dropout and object shuffling, and with the seeded sampler the whole run,
@@ -48,7 +49,7 @@ class PolicyModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.config, self.total_steps, self.meta = config, total_steps, meta
-        self.policy = Policy(config.model, vocab_size)
+        self.policy = build_policy(config.model, vocab_size)
         self.axis_names = axis_names(config.model.action_axes)
         self.examples_seen = 0
         self.batches_this_epoch = 0

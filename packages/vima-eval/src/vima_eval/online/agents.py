@@ -14,7 +14,8 @@ from vima_sim import EpisodeRecorder
 from vima_train.checkpoint import load_policy, tokenizer_of
 from vima_train.data.batch import collate_observations, collate_prompts
 from vima_train.model.actions import axis_indices
-from vima_train.model.policy import Policy, PromptCache
+from vima_train.model.policy import PromptCache
+from vima_train.policies import AnyPolicy
 
 from vima_eval.model_input import PatchImageMask, gobbledygook_vocabulary, masked_prompt
 from vima_eval.online.inputs import EpisodeInputs, add_observation, bins_to_action, start_inputs
@@ -83,7 +84,7 @@ class PolicyAgent:
         perturbation: Perturbation,
         seed: int,
         device: str = "cpu",
-        policy: Policy | None = None,
+        policy: AnyPolicy | None = None,
         patch_image_mask: PatchImageMask = PatchImageMask.mask,
     ) -> None:
         self.policy = policy if policy is not None else load_policy(checkpoint, device)

@@ -30,7 +30,7 @@ from vima_train.model.actions import (
 )
 from vima_train.model.layers import Block, causal_allowed, init_weights, positions
 from vima_train.model.pointer import Pictures, PointerPositions
-from vima_train.model.prompt import PromptEncoder, assemble, offline_architecture
+from vima_train.model.prompt import PromptEncoder, assemble
 from vima_train.model.visual import ObjectEncoder, PatchEncoder, gather_slots, shuffle_order
 
 PROMPT_MASKS = ("none", "text", "visual", "both")
@@ -351,13 +351,3 @@ class Policy(nn.Module):
     def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
         """Bins [..., A] from `act` -> continuous 14-axis actions [..., 14]."""
         return bins_to_actions(bins, self.config.action_axes)
-
-
-def parameter_count(config: ModelConfig, vocab_size: int) -> int:
-    """Parameters of a policy of this config, counted on the meta device without downloading
-    pretrained weights (a known T5 is built from its architecture)."""
-    offline = config.model_copy(
-        update={"prompt_encoder": offline_architecture(config.prompt_encoder)}
-    )
-    with torch.device("meta"):
-        return sum(p.numel() for p in Policy(offline, vocab_size).parameters())

@@ -63,7 +63,7 @@ class PromptEncoder(nn.Module):
         self.config = config
         self.t5: Any = None
         if config.kind == "t5":
-            self.t5 = _t5_encoder(config)
+            self.t5 = t5_encoder(config)
             width = int(self.t5.config.d_model)
             # placeholders are added tokens after the words and are never embedded as words
             if vocab - len(PLACEHOLDER_TOKENS) > self.t5.config.vocab_size:
@@ -171,7 +171,9 @@ def offline_architecture(config: PromptEncoderConfig) -> PromptEncoderConfig:
     return config
 
 
-def _t5_encoder(config: PromptEncoderConfig) -> Any:
+def t5_encoder(config: PromptEncoderConfig) -> Any:
+    """The transformers `T5EncoderModel` of a `kind=t5` config (random from `t5_config`, else
+    pretrained from `t5_path`)."""
     transformers = _transformers()
     if config.t5_config is not None:
         return transformers.T5EncoderModel(transformers.T5Config(**config.t5_config))

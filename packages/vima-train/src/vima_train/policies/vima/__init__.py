@@ -1,0 +1,1 @@
+"""VIMA's published policy (vimalabs/VIMA `VIMAPolicy`), module for module."""

@@ -1,0 +1,233 @@
+"""VIMA's network behind vima-train's policy interface (`forward`, `targets`, `encode_prompt`,
+`act`, `bins_to_actions`), so training, offline and online evaluation take it as they are.
+
+Batches are turned into VIMA's native inputs the way VIMA's own evaluation code
+(`scripts/example.py`) prepares them:
+- objects of each view are packed visible first, then the absent slots (zero crops and boxes,
+  masked); prompt images are padded per view to the most visible objects of that view in the
+  batch, observations keep one slot per scene object;
+- the crop ViT runs on every slot, padded ones included, and the action is read at the last
+  top-view slot of each step, as VIMA does;
+- bins are VIMA's: `bucketize` on `linspace(0, 1, n)` of the normalised action, and back to a
+  value as `bin / n` (the `reference` convention; vima-train's own policies use bin centres,
+  `bin / (n - 1)`), x 50, y 100 and 50 per rotation component: 12 axes, no z.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from vima_schema.vocabulary import PLACEHOLDER_TOKENS
+from vima_tokenize.actions import AXIS_HIGH, AXIS_LOW, Z_FILL
+
+from vima_train.config import ConfigError, ModelConfig
+from vima_train.data.batch import IGNORE_INDEX, Batch, Observations, Prompt
+from vima_train.model.actions import axis_indices
+from vima_train.model.policy import PROMPT_MASKS, PromptCache
+from vima_train.model.prompt import assemble, t5_encoder
+from vima_train.model.visual import shuffle_order
+from vima_train.policies.vima.modeling import ACTION_HEADS, VIEWS, VimaNetwork
+
+#: Stored axes (of vima-train's 14) the 12 heads predict, in head order.
+AXES = axis_indices(12)
+#: Bins of each of the 12 axes, in head order.
+AXIS_BIN_COUNTS = tuple(n for bins in ACTION_HEADS.values() for n in bins)
+MOST_BINS = max(AXIS_BIN_COUNTS)
+
+
+def take_slots(values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """`values` [..., N, *rest] with its slot axis reordered by `order` [..., N]."""
+    extra = values.dim() - order.dim()
+    index = order.view(*order.shape, *(1,) * extra).expand(
+        *order.shape, *values.shape[order.dim() :]
+    )
+    return values.gather(order.dim() - 1, index)
+
+
+def visible_first(mask: torch.Tensor) -> torch.Tensor:
+    """Slot order [..., N] putting the visible slots of `mask` [..., N] first (stable)."""
+    return (~mask).to(torch.uint8).argsort(dim=-1, stable=True)
+
+
+def per_view(
+    crops: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor, slots: list[int] | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+    """Crops [..., V, N, 3, 32, 32], boxes [..., V, N, 4], mask [..., V, N] -> VIMA's per-view
+    dictionaries with visible objects first, cut to `slots[v]` slots per view, and the token
+    mask [..., sum slots] (front, then top)."""
+    order = visible_first(mask)
+    crops, boxes, mask = (take_slots(x, order) for x in (crops, boxes, mask))
+    kept = slots or [mask.shape[-1]] * len(VIEWS)
+    crop_views, box_views, masks = {}, {}, []
+    for v, view in enumerate(VIEWS):
+        crop_views[view] = crops[..., v, : kept[v], :, :, :]
+        box_views[view] = boxes[..., v, : kept[v], :]
+        masks.append(mask[..., v, : kept[v]])
+    return crop_views, box_views, torch.cat(masks, dim=-1)
+
+
+class VimaPolicy(VimaNetwork):
+    """VIMA's network (state-dict keys exactly VIMA's) with vima-train's policy interface."""
+
+    axes: torch.Tensor
+    low: torch.Tensor
+    high: torch.Tensor
+    bin_counts: torch.Tensor
+
+    def __init__(self, config: ModelConfig, vocab_size: int) -> None:
+        dec = config.decoder
+        t5 = t5_encoder(config.prompt_encoder)
+        super().__init__(
+            config.embed_dim,
+            dec.layers,
+            dec.heads,
+            dec.cross_heads or dec.heads,
+            t5,
+            config.dropout,
+        )
+        if vocab_size - len(PLACEHOLDER_TOKENS) > int(t5.config.vocab_size):
+            raise ConfigError(
+                f"tokenizer of {vocab_size} ids does not fit VIMA's {t5.config.vocab_size}-word "
+                "T5 embedding: tokenize with the t5-base tokenizer"
+            )
+        self.config = config
+        #: Metadata of the checkpoint the policy was loaded from (`load_policy`), else None.
+        self.checkpoint_meta: dict[str, Any] | None = None
+        self.shuffle_objects = config.shuffle_objects
+        self.prompt_mask = config.prompt_mask
+        self.register_buffer("axes", torch.tensor(AXES), persistent=False)
+        self.register_buffer("low", torch.tensor([AXIS_LOW[i] for i in AXES]), persistent=False)
+        self.register_buffer("high", torch.tensor([AXIS_HIGH[i] for i in AXES]), persistent=False)
+        self.register_buffer("bin_counts", torch.tensor(AXIS_BIN_COUNTS), persistent=False)
+
+    def train(self, mode: bool = True) -> VimaPolicy:
+        """VIMA's word embedding is frozen; it stays in eval mode."""
+        super().train(mode)
+        self.prompt_embedding.eval()
+        return self
+
+    # ------------------------------------------------------------------ prompt
+    def encode_prompt(self, batch: Batch | Prompt) -> PromptCache:
+        """Encode the prompts of a batch once (applies the current `prompt_mask`)."""
+        prompt = batch.prompt if isinstance(batch, Batch) else batch
+        if self.prompt_mask not in PROMPT_MASKS:
+            raise ValueError(f"prompt_mask must be one of {PROMPT_MASKS}, got {self.prompt_mask}")
+        assert prompt.crops is not None and prompt.bbox is not None, "batch has no crops"
+        visible = prompt.object_mask & prompt.image_mask[..., None, None]
+        counts = visible.sum(-1).flatten(0, 1)  # [B * I, V] visible objects per view
+        slots = counts.amax(0).tolist() if counts.numel() else [0] * len(VIEWS)
+        crops, boxes, token_mask = per_view(prompt.crops, prompt.bbox, prompt.object_mask, slots)
+        images = self.prompt_objects(crops, boxes)
+        words = self.prompt_embedding(prompt.word_ids)
+        sequence, present, is_word = assemble(
+            prompt.token_types,
+            words.to(images.dtype),
+            prompt.word_mask,
+            images,
+            prompt.image_mask,
+            token_mask,
+        )
+        valid = present.clone()
+        if self.prompt_mask in ("text", "both"):
+            valid &= ~is_word
+        if self.prompt_mask in ("visual", "both"):
+            valid &= is_word
+        memory = self.xattn_gpt.prompt_memory(self.encode_prompt_tokens(sequence, valid), valid)
+        return PromptCache(memory, present, valid)
+
+    def encode_prompt_tokens(self, sequence: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """T5 and its post layer over an assembled prompt (a prompt with nothing to attend to,
+        e.g. every token masked, gets zeros)."""
+        usable = valid.any(-1, keepdim=True)
+        out = self.prompt_tokens(sequence, valid | ~usable)
+        return out * usable.unsqueeze(-1).to(out.dtype)
+
+    # ------------------------------------------------------------ observations
+    def observation_stream(
+        self, observations: Observations, steps: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Observation tokens [B, T, Q, E] and mask [B, T, Q] of the first `steps` steps."""
+        assert observations.crops is not None and observations.bbox is not None
+        mask = observations.object_mask[:, :steps]
+        crops, boxes = observations.crops[:, :steps], observations.bbox[:, :steps]
+        if self.shuffle_objects:
+            order = shuffle_order(mask)
+            crops, boxes, mask = (take_slots(x, order) for x in (crops, boxes, mask))
+        crop_views, box_views, token_mask = per_view(crops, boxes, mask)
+        tokens = self.observation_tokens(
+            crop_views, box_views, observations.end_effector[:, :steps]
+        )
+        return tokens, token_mask & observations.step_mask[:, :steps, None]
+
+    # ----------------------------------------------------------------- actions
+    def action_bins(self, actions: torch.Tensor) -> torch.Tensor:
+        """Continuous 14-axis actions [..., 14] -> VIMA's bins [..., 12]: `bucketize` of the
+        action normalised into [0, 1] on `linspace(0, 1, n)`."""
+        scaled = (actions.index_select(-1, self.axes).float() - self.low) / (self.high - self.low)
+        bins = torch.empty_like(scaled, dtype=torch.long)
+        for axis, count in enumerate(AXIS_BIN_COUNTS):
+            edges = torch.linspace(0, 1, count, device=scaled.device)
+            bins[..., axis] = torch.bucketize(scaled[..., axis].contiguous(), edges)
+        return bins
+
+    def action_tokens(self, bins: torch.Tensor) -> torch.Tensor:
+        """VIMA's action tokens [..., E] of bins [..., 12] (each embedded as `bin / n`)."""
+        values = bins.float() / self.bin_counts.to(torch.float32)
+        parts, start = {}, 0
+        for key, heads in ACTION_HEADS.items():
+            parts[key] = values[..., start : start + len(heads)]
+            start += len(heads)
+        return self.action_encoder(parts)
+
+    def logits_of(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [..., 12, 100] (float32; classes beyond an axis's bins get -1e9)."""
+        heads = [x for parts in self.action_logits(features).values() for x in parts]
+        out = features.new_full((*features.shape[:-1], len(heads), MOST_BINS), -1e9).float()
+        for axis, logits in enumerate(heads):
+            out[..., axis, : logits.shape[-1]] = logits.float()
+        return out
+
+    # ------------------------------------------------------------- interface
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Teacher-forced logits [B, T, 12, 100] (float32) for every step of the batch."""
+        steps = batch.step_mask.shape[1]
+        cache = self.encode_prompt(batch)
+        obs_tokens, obs_mask = self.observation_stream(batch.observations, steps)
+        obs_mask = obs_mask & batch.step_mask.unsqueeze(-1)
+        actions = self.action_tokens(self.action_bins(batch.actions))
+        features = self.decode(obs_tokens, obs_mask, actions, cache.memory, cache.valid)
+        return self.logits_of(features)
+
+    def targets(self, batch: Batch) -> torch.Tensor:
+        """VIMA's bins of the 12 axes [B, T, 12], IGNORE_INDEX on padded steps."""
+        bins = self.action_bins(batch.actions)
+        return bins.masked_fill(~batch.step_mask.unsqueeze(-1), IGNORE_INDEX)
+
+    @torch.no_grad()
+    def act(
+        self, cache: PromptCache, observations: Observations, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """Greedy bins [B, 12] of the next action of each episode (`act` of vima-train's
+        policy: t_b observations seen so far, the continuous actions taken before)."""
+        steps = observations.step_mask.shape[1]
+        seen = observations.step_mask.sum(1)
+        if bool((seen == 0).any()):
+            raise ValueError("every episode needs at least one observation")
+        padded = actions.new_zeros(actions.shape[0], steps, actions.shape[-1])
+        count = min(actions.shape[1], steps)
+        padded[:, :count] = actions[:, :count]
+        obs_tokens, obs_mask = self.observation_stream(observations, steps)
+        action_tokens = self.action_tokens(self.action_bins(padded))
+        features = self.decode(obs_tokens, obs_mask, action_tokens, cache.memory, cache.valid)
+        rows = torch.arange(features.shape[0], device=seen.device)
+        return self.logits_of(features[rows, seen - 1]).argmax(-1)
+
+    def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
+        """Bins [..., 12] -> continuous 14-axis actions [..., 14] the way VIMA's evaluation
+        maps them (`bin / n` of the bounds, clamped); z is `Z_FILL`."""
+        values = self.low + bins.float() / self.bin_counts.float() * (self.high - self.low)
+        values = torch.minimum(torch.maximum(values, self.low), self.high)
+        out = torch.full((*bins.shape[:-1], 14), Z_FILL, device=bins.device)
+        out[..., list(AXES)] = values
+        return out

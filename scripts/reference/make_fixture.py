@@ -1,0 +1,143 @@
+"""Makes the VIMA reference fixture: VIMA's own code run on real VIMA episodes with seeded weights.
+
+    scripts/reference/setup.sh vima CHECKOUT            # prints the interpreter, PY
+    uv run --all-packages --all-extras python scripts/reference/make_fixture.py \
+        --vima-python PY --checkout CHECKOUT [--episodes data/samples/vima-raw] \
+        [--out tests/train/data/vima_reference.npz]
+
+CHECKOUT is a clone of github.com/vimalabs/VIMA. The episodes are read here with the project's
+safe reader (no pickle is executed) and handed to run_vima.py as plain arrays; run_vima.py builds
+VIMA's `VIMAPolicy` (cfg and a small T5 from `SPEC`, weights from seeded_weights.py), prepares
+prompts and observations with VIMA's example.py functions and records every intermediate.
+The result (numbers only, compressed) and a JSON sidecar of the checkpoint's keys are what the
+tests compare vima-train's `family: vima` network with. The last stdout line is the fixture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+from vima_schema.jpeg import decode_jpeg
+from vima_schema.reader import read_episode
+from vima_tokenize.text import load_tokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+#: VIMA's cfg for the fixture (embed_dim != 768 so the prompt's post layer exists; different
+#: self- and cross-attention heads so a swap shows) and a small 768-wide T5.
+SPEC = {
+    "cfg": {"embed_dim": 256, "xf_n_layers": 2, "sattn_n_heads": 8, "xattn_n_heads": 4},
+    "t5": {
+        "vocab_size": 1536,
+        "d_model": 768,
+        "d_kv": 32,
+        "d_ff": 256,
+        "num_layers": 2,
+        "num_heads": 4,
+        "feed_forward_proj": "relu",
+    },
+}
+VIEWS = ("front", "top")
+KEYS = ("pose0_position", "pose0_rotation", "pose1_position", "pose1_rotation")
+POSITION_LOW, POSITION_HIGH = np.float32([0.25, -0.5]), np.float32([0.75, 0.5])
+
+
+def normalised_actions(episode: object) -> dict[str, np.ndarray]:
+    """Actions in [0, 1] as VIMA's training data holds them: 2-D positions by the action bounds,
+    rotations `(q + 1) / 2`."""
+    out = {}
+    for key in KEYS:
+        values = np.asarray(getattr(episode.actions, key), dtype=np.float32)  # type: ignore[attr-defined]
+        if key.endswith("position"):
+            out[key] = (values[:, :2] - POSITION_LOW) / (POSITION_HIGH - POSITION_LOW)
+        else:
+            out[key] = (values + np.float32(1)) / np.float32(2)
+    return out
+
+
+def export(folder: Path, index: int, target: Path, tokenizer: Tokenizer) -> str:
+    """Write one episode's arrays and prompt for run_vima.py; returns its name."""
+    episode = read_episode(folder)
+    steps = episode.steps
+    arrays: dict[str, np.ndarray] = {"ee": np.asarray(episode.ee[:steps], dtype=np.int64)}
+    for view in VIEWS:
+        arrays[f"rgb/{view}"] = np.stack([decode_jpeg(f) for f in episode.frames[view][:steps]])
+        arrays[f"segm/{view}"] = np.asarray(episode.segm[view][:steps])
+    assets = {}
+    for name, asset in episode.prompt_assets.items():
+        for view in VIEWS:
+            arrays[f"asset/{name}/rgb/{view}"] = np.asarray(asset.rgb[view])
+            arrays[f"asset/{name}/segm/{view}"] = np.asarray(asset.segm[view])
+        assets[name] = {
+            "placeholder_type": asset.placeholder_type.value,
+            "obj_info": [o.model_dump() for o in asset.obj_info],
+        }
+    arrays |= {f"action/{k}": v for k, v in normalised_actions(episode).items()}
+    name = f"{episode.task.name}/{episode.index:06d}"
+    encoding = tokenizer.encode(episode.prompt, add_special_tokens=True)
+    meta = {
+        "name": name,
+        "prompt": episode.prompt,
+        "assets": assets,
+        "objects": [int(i) for i in episode.objects],
+        "keys": list(KEYS),
+        "ids": encoding.ids,
+        "tokens": encoding.tokens,
+    }
+    np.savez(target / f"{index:03d}.npz", **arrays)
+    (target / f"{index:03d}.json").write_text(json.dumps(meta))
+    return name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vima-python", required=True, type=Path)
+    parser.add_argument("--checkout", required=True, type=Path)
+    parser.add_argument("--episodes", type=Path, default=ROOT / "data/samples/vima-raw")
+    parser.add_argument("--out", type=Path, default=ROOT / "tests/train/data/vima_reference.npz")
+    args = parser.parse_args()
+    folders = sorted(p for p in args.episodes.glob("*/[0-9]*") if p.is_dir())
+    with tempfile.TemporaryDirectory(prefix="vima-fixture-") as tmp:
+        work = Path(tmp)
+        (work / "episodes").mkdir()
+        (work / "spec.json").write_text(json.dumps(SPEC))
+        tokenizer = load_tokenizer(None)
+        names = [
+            export(folder, i, work / "episodes", tokenizer) for i, folder in enumerate(folders)
+        ]
+        subprocess.run(
+            [
+                str(args.vima_python),
+                str(Path(__file__).with_name("run_vima.py")),
+                tmp,
+                str(args.checkout),
+            ],
+            check=True,
+        )
+        with np.load(work / "vima.npz") as data:
+            arrays = {k: data[k] for k in data.files}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        partial = args.out.with_suffix(".partial.npz")
+        np.savez_compressed(partial, **arrays)
+        keys = json.loads((work / "keys.json").read_text())
+        sidecar = {"spec": SPEC, "episodes": names, "keys": keys}
+        args.out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1) + "\n")
+        partial.replace(args.out)
+        if "VIMA_FIXTURE_KEEP" in os.environ:
+            shutil.copy(work / "vima.ckpt", args.out.with_suffix(".ckpt"))
+    print(
+        f"make_fixture.py: {len(names)} episodes, {args.out.stat().st_size} bytes", file=sys.stderr
+    )
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
