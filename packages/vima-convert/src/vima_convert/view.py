@@ -34,6 +34,7 @@ from vima_schema.site import (
     SiteWriter,
     Step,
     Take,
+    check_output,
     prompt_image,
     slug,
     table_html,
@@ -142,6 +143,7 @@ def write_dataset_view(
     dataset = bool(list_shards(source, stage=PARSED))
     if not dataset and next(find_episodes([source]), None) is None:
         raise ValueError(f"{source}: neither a dataset with parsed configs nor raw episodes")
+    check_output(out)
     mark_work_started()  # inputs accepted: a ValueError from here on is a bug (exit 3)
     episodes = (_dataset_episodes if dataset else _raw_episodes)(source, per_task)
     scenes: dict[tuple[str, str, int], list[tuple[str, Episode]]] = defaultdict(list)

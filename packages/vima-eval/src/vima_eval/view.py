@@ -20,7 +20,18 @@ from typing import Any
 
 from vima_schema.enums import Task
 from vima_schema.runner import mark_work_started
-from vima_schema.site import Column, Marker, Page, Prompt, SiteWriter, Step, Take, slug, table_html
+from vima_schema.site import (
+    Column,
+    Marker,
+    Page,
+    Prompt,
+    SiteWriter,
+    Step,
+    Take,
+    check_output,
+    slug,
+    table_html,
+)
 
 from vima_eval.online.recording import RECORDING_FILE, recording_folder
 from vima_eval.results import read_results
@@ -206,6 +217,7 @@ def write_view(runs: Sequence[Path], out: Path, title: str = "VIMA evaluation") 
     entries = load_rows(runs)
     if not entries:
         raise ValueError("the result tables hold no episodes")
+    check_output(out)
     mark_work_started()  # inputs accepted: a ValueError from here on is a bug (exit 3)
     entries.sort(key=_order)
     labels = {label: n for n, label in enumerate(dict.fromkeys(e.label for e in entries))}

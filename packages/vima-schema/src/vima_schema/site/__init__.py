@@ -140,6 +140,16 @@ class SiteError(ValueError):
     """An output folder that holds something other than an episode site."""
 
 
+def check_output(out: Path) -> Path:
+    """`out` when a site may be written there (absent, empty, or an earlier site); else
+    `SiteError` (commands check this before their work starts)."""
+    out = Path(out)
+    occupied = out.exists() and (not out.is_dir() or any(out.iterdir()))
+    if occupied and not (out / SITE_FILE).is_file():
+        raise SiteError(f"{out}: exists and is not an episode site (no {SITE_FILE})")
+    return out
+
+
 class SiteWriter:
     """Writes one site into a fresh folder next to `out`; `finish` swaps it in.
 
@@ -147,10 +157,7 @@ class SiteWriter:
     """
 
     def __init__(self, out: Path, title: str) -> None:
-        out = Path(out)
-        occupied = out.exists() and (not out.is_dir() or any(out.iterdir()))
-        if occupied and not (out / SITE_FILE).is_file():
-            raise SiteError(f"{out}: exists and is not an episode site (no {SITE_FILE})")
+        out = check_output(out)
         self.out, self.title = out, title
         self.root = temporary_sibling(out)
         for name in ("assets", "data", "media", "pages"):

@@ -97,6 +97,7 @@ const VIEWER = (() => {
     document.getElementById("previous").addEventListener("click", () => { page -= 1; render(); save(); });
     document.getElementById("next").addEventListener("click", () => { page += 1; render(); save(); });
     apply();
+    document.body.dataset.readyMs = String(performance.now()); // since navigation started
     document.body.dataset.ready = "true";
   }
 
