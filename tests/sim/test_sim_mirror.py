@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pytest
 from vima_sim import VimaEnv
-from vima_sim.world import VIEWS, World
+from vima_sim.prompt_assets import AssetRenderer
+from vima_sim.world import VIEWS, Layer, World
 
 
 def _textured_env(task: str) -> VimaEnv:
@@ -56,32 +60,68 @@ def test_physics_client_shows_only_the_objects_untextured() -> None:
         env.close()
 
 
-def test_composited_observations_equal_whole_renders() -> None:
+def _observations_match(plain: VimaEnv, textured: VimaEnv, seed: int) -> None:
+    """Every observation of an oracle episode of `plain`, the last one included, equals the
+    whole render of the textured physics client of `textured` run alongside."""
+    obs, info = plain.reset(seed=seed)
+    textured.reset(seed=seed)
+    for step in range(info["max_steps"] + 1):
+        for view in VIEWS:
+            rgb, segm = textured.world.render(view)
+            assert np.array_equal(obs["rgb"][view], rgb), (plain.task_name, seed, step, view)
+            assert np.array_equal(obs["segm"][view], segm), (plain.task_name, seed, step, view)
+        action = plain.oracle_action()
+        if action is None or step == info["max_steps"]:
+            break
+        obs, _, terminated, truncated, _ = plain.step(action)
+        textured.step(action)
+        if terminated or truncated:
+            action = None  # the final observation is compared, then the episode ends
+
+
+def _count_renders(renderer: AssetRenderer, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts, kept up to date, of the renderer's whole renders (a tie not seen before) and of
+    its composited renders that settled ties from memory."""
+    renders = {"whole": 0, "remembered": 0}
+    composite, learn = renderer._composite, renderer._learn_ties
+
+    def counted_composite(view: str, objects: Layer, identities: dict[int, Any]) -> Layer | None:
+        layer = composite(view, objects, identities)
+        ties, _ = renderer._tie_keys(view, objects, identities)
+        renders["remembered"] += layer is not None and bool(ties)
+        return layer
+
+    def counted_learn(*args: Any) -> None:
+        renders["whole"] += 1
+        learn(*args)
+
+    monkeypatch.setattr(renderer, "_composite", counted_composite)
+    monkeypatch.setattr(renderer, "_learn_ties", counted_learn)
+    return renders
+
+
+@pytest.mark.parametrize(
+    ("task", "seeds"), [("visual_manipulation", (4, 0)), ("rearrange", (0,))], ids=str
+)
+def test_composited_observations_equal_whole_renders(
+    task: str, seeds: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Objects put over the once-rendered backdrop by depth, ties settled by a whole render
     and then remembered, give every pixel of a whole render (zones and resting objects tie;
     visual_manipulation seed 4 has an object pixel at exactly the backdrop's depth, drawn in
-    front because objects are drawn after the backdrop)."""
-    for task, seeds in (("visual_manipulation", (4, 0)), ("rearrange", (0,))):
-        plain, textured = VimaEnv(task), _textured_env(task)
-        try:
-            ties = 0
-            for seed in seeds:
-                obs, info = plain.reset(seed=seed)
-                textured.reset(seed=seed)
-                for _ in range(info["max_steps"]):
-                    for view in VIEWS:
-                        rgb, segm = textured.world.render(view)
-                        assert np.array_equal(obs["rgb"][view], rgb), (task, seed, view)
-                        assert np.array_equal(obs["segm"][view], segm), (task, seed, view)
-                    ties += len(plain.renderer._ties)
-                    action = plain.oracle_action()
-                    if action is None:
-                        break
-                    obs, _, terminated, truncated, _ = plain.step(action)
-                    textured.step(action)
-                    if terminated or truncated:
-                        break
-            assert ties > 0  # the tie path ran
-        finally:
-            plain.close()
-            textured.close()
+    front because objects are drawn after the backdrop). The same seeds rendered again are
+    composited from remembered ties alone, and still equal whole renders."""
+    plain, textured = VimaEnv(task), _textured_env(task)
+    renders = _count_renders(plain.renderer, monkeypatch)
+    try:
+        for seed in seeds:
+            _observations_match(plain, textured, seed)
+        assert renders["whole"] > 0  # the tie path ran
+        renders.update(whole=0, remembered=0)
+        for seed in seeds:
+            _observations_match(plain, textured, seed)
+        assert renders["whole"] == 0
+        assert renders["remembered"] > 0
+    finally:
+        plain.close()
+        textured.close()

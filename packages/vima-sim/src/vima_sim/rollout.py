@@ -30,10 +30,17 @@ class Rollout:
 
 
 def oracle_rollout(
-    env: VimaEnv, seed: int, *, record: bool = False, index: int = 0, require_success: bool = False
+    env: VimaEnv,
+    seed: int,
+    *,
+    record: bool = False,
+    index: int = 0,
+    require_success: bool = False,
+    max_actions: int | None = None,
 ) -> Rollout:
     """Reset with `seed` and run the oracle; the next seeds are tried when the scene cannot be
-    sampled (and, with `require_success`, when the oracle fails)."""
+    sampled (and, with `require_success`, when the oracle fails). `max_actions` stops the
+    episode early (a partial episode)."""
     out: Rollout | None = None
     for attempt in range(SEED_ATTEMPTS):
         try_seed = seed + attempt * SEED_STRIDE
@@ -45,7 +52,8 @@ def oracle_rollout(
         out = Rollout(try_seed, False, 0, time.perf_counter() - start)
         recorder = EpisodeRecorder()
         recorder.start(obs, info)
-        for _ in range(info["max_steps"]):
+        limit = info["max_steps"] if max_actions is None else min(max_actions, info["max_steps"])
+        for _ in range(limit):
             action = env.oracle_action()
             if action is None:
                 break
