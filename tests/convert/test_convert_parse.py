@@ -180,12 +180,16 @@ def test_parse_corrupt_episodes_listed_others_converted(
     good = corpus_keys - {("twist", 9), ("rotate", 17)}
     assert set(parsed_files(parsed)) == {expected_name(t, i) for t, i in good}
 
-    # Resume: the bad ones fail again (every run appends), the good ones are skipped.
+    # Resume: the bad ones fail again (listed once each: the newest failure), the good ones
+    # are skipped.
+    (truncated / "trajectory.pkl").write_bytes(b"")
     run = run_cli("parse", raw, "--out", parsed)
     assert run.code == 1
     assert counts(run.err) == (0, CORPUS_EPISODES - 2, 2)
-    assert len(failures(parsed)) == 4
-    # Once repaired, a rerun converts just those two.
+    relisted = {entry["path"]: entry for entry in failures(parsed)}
+    assert set(relisted) == set(listed) and len(failures(parsed)) == 2
+    assert relisted[str(truncated)]["error"] != listed[str(truncated)]["error"]
+    # Once repaired, a rerun converts just those two, and nothing is listed any more.
     for folder in (truncated, missing_frame):
         shutil.rmtree(folder)
         copy_tree(corpus / folder.parent.name / folder.name, folder)
@@ -193,6 +197,7 @@ def test_parse_corrupt_episodes_listed_others_converted(
     assert run.code == 0, run.err
     assert counts(run.err) == (2, CORPUS_EPISODES - 2, 0)
     assert set(parsed_files(parsed)) == {expected_name(t, i) for t, i in corpus_keys}
+    assert not (parsed / "failures.jsonl").exists()
 
 
 def test_parse_shards_cover_every_episode_once(

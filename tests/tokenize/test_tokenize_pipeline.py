@@ -12,6 +12,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -25,7 +27,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from small_filesystem import remount, small_filesystem
 from vima_convert.cli import main as convert_main
+from vima_schema.atomic import temporary_path
 from vima_schema.dataset_layout import PARQUET_OPTIONS
 from vima_schema.enums import TASK_NAMES
 from vima_schema.record import hf_schema as parsed_hf_schema
@@ -720,3 +724,100 @@ def test_image_coding_is_exact(shape: tuple[int, ...]) -> None:
         coded = image_encode(images)
         assert coded.dtype == np.uint8 and coded.shape == images.shape
         assert np.array_equal(image_decode(coded), images)
+
+
+# ------------------------------------------------- environment errors, killed runs, reruns
+
+
+def _disk_kb(root: Path) -> int:
+    """KiB a tmpfs needs to hold the files below `root` (whole pages each)."""
+    pages = sum(-(-p.stat().st_size // 4096) for p in root.rglob("*") if p.is_file())
+    folders = sum(1 for p in root.rglob("*") if p.is_dir())
+    return 4 * (pages + folders + 1)
+
+
+def test_full_disk_stops_tokenize_at_once_and_a_rerun_resumes(
+    tmp_path: Path, converted_raw: Path, tokenized_raw: Tokenized
+) -> None:
+    # room for the parsed dataset and about a third of its preprocessed shards
+    with small_filesystem(tmp_path / "disk", _disk_kb(converted_raw) + 160) as disk:
+        dataset = Path(shutil.copytree(converted_raw, disk / "dataset"))
+        done = subprocess.run(
+            [Path(sys.executable).parent / "vima-tokenize", dataset, "--workers", "2"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 3, done.stderr
+        (line,) = [line for line in done.stderr.splitlines() if "stopped" in line]
+        assert line.startswith(f"vima-tokenize: stopped: no space left on device: {dataset}/")
+        assert "then rerun: it resumes" in line and "Traceback" not in done.stderr
+        preprocessed = dataset / "original" / "preprocessed"
+        assert not (preprocessed / "failures.jsonl").exists()  # no episode was bad
+        assert len(shards(dataset, "preprocessed")) < 9
+        remount(disk, "size=8m")
+        run = tokenize(dataset)
+        assert run.code == 0, run.stderr
+        ours = {key: path.read_bytes() for key, path in shards(dataset, "preprocessed").items()}
+        clean = shards(tokenized_raw.dataset, "preprocessed")
+        assert ours == {key: path.read_bytes() for key, path in clean.items()}
+        assert not [p for p in dataset.rglob("*") if p.name.endswith(".tmp")]
+
+
+#: Writes half a preprocessed shard under its temporary name, then waits to be killed.
+HALF_WRITTEN = """
+import sys, time
+from pathlib import Path
+from vima_schema.atomic import atomic_output
+with atomic_output(Path(sys.argv[1])) as tmp:
+    tmp.write_bytes(b"half a shard")
+    print(tmp, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_next_run_removes_the_temporary_files_of_a_killed_run(
+    tokenized_raw: Tokenized, copy_dataset: Callable[[Path], Path]
+) -> None:
+    dataset = copy_dataset(tokenized_raw.dataset)
+    (target,) = [p for (task, _), p in shards(dataset, "preprocessed").items() if task == "twist"]
+    target.unlink()  # as a killed run leaves it: the shard still to do, its temporary file
+    killed = subprocess.Popen(
+        [sys.executable, "-c", HALF_WRITTEN, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    assert killed.stdout is not None
+    left = Path(killed.stdout.readline().strip())
+    killed.kill()  # SIGKILL: no clean-up runs
+    killed.wait()
+    live = temporary_path(target.with_name("valid-00000-of-00001.parquet"))  # a running writer
+    assert left.exists() and left.parent == target.parent
+    run = tokenize(dataset)
+    assert run.code == 0, run.stderr
+    assert not left.exists() and live.exists()
+    assert (
+        target.read_bytes()
+        == shards(tokenized_raw.dataset, "preprocessed")["twist", target.name].read_bytes()
+    )
+
+
+def test_failures_are_no_longer_listed_once_a_rerun_tokenizes_them(
+    converted_raw: Path, copy_dataset: Callable[[Path], Path]
+) -> None:
+    dataset = copy_dataset(converted_raw)
+    (twist,) = [path for (task, _), path in shards(dataset, "parsed").items() if task == "twist"]
+    original = twist.read_bytes()
+
+    def short_segm(row: dict[str, Any]) -> None:
+        row["segm_front"] = row["segm_front"][:1000]
+
+    _corrupt_rows(twist, {1: short_segm})
+    failures_file = dataset / "original" / "preprocessed" / "failures.jsonl"
+    for _ in range(2):  # a rerun with the same bad episode lists it once
+        run = tokenize(dataset)
+        assert run.code == 1, run.stderr
+        (failure,) = [json.loads(line) for line in failures_file.read_text().splitlines()]
+        assert failure["path"].endswith("#twist/1")
+    twist.write_bytes(original)  # repaired
+    run = tokenize(dataset)
+    assert run.code == 0, run.stderr
+    assert not failures_file.exists()

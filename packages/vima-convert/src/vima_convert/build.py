@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from vima_schema.atomic import replace_directory, temporary_sibling
+from vima_schema.atomic import remove_stale_temporaries, replace_directory, temporary_sibling
 from vima_schema.dataset_card import write_card
 from vima_schema.dataset_layout import PARSED, SPLITS, list_shards, shard_name, task_dir
 from vima_schema.dataset_meta import (
@@ -141,8 +141,7 @@ def build(
     hf_schema()  # built once here; worker processes inherit it instead of importing datasets
     max_bytes = int(max_shard_mb * 1024 * 1024)
     stage_dir = dataset / variant / PARSED
-    for leftover in stage_dir.glob(".*.tmp") if stage_dir.is_dir() else []:
-        shutil.rmtree(leftover, ignore_errors=True)  # staging folders of a killed build
+    remove_stale_temporaries(stage_dir)  # staging folders of a killed build
     settings = {"variant": variant, "valid_size": valid_size, "seed": seed}
     jobs: list[BuildJob] = []
     staging: dict[Task, Path] = {}
@@ -167,6 +166,7 @@ def build(
             unit="shard",
             total=len(jobs),
             chunksize=1,
+            output=dataset,
         ):
             if outcome.error is not None:
                 raise RuntimeError(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from vima_schema.command import Result, Tool, WorkersOption
-from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
+from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, mark_work_started
 
 log = logging.getLogger("vima_convert")
 tool = Tool(
@@ -147,6 +147,7 @@ def stats(
     from vima_convert.stats import plot as draw
 
     data = load_metadata(dataset, config)
+    mark_work_started()
     summary = summarize(data)
     print(json.dumps(summary) if as_json else format_table(summary))
     return EXIT_OK, (draw(data, plot) if plot else None)

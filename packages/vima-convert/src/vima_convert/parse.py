@@ -8,10 +8,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vima_schema.atomic import remove_stale_temporaries
 from vima_schema.discover import find_episodes
 from vima_schema.enums import Task
 from vima_schema.reader import read_episode
-from vima_schema.runner import append_failure, run_items
+from vima_schema.runner import append_failure, run_items, tidy_failures
 
 from vima_convert.episode_file import (
     FAILURES_FILE,
@@ -86,9 +87,17 @@ def parse(
     shard: tuple[int, int] | None = None,
     overwrite: bool = False,
 ) -> ParseSummary:
-    """Parse every selected raw episode into `parsed`; failures go to `failures.jsonl`."""
+    """Parse every selected raw episode into `parsed`; failures go to `failures.jsonl` (the
+    newest failure of each episode that is still not parsed).
+
+    A full disk, a read-only or vanished `parsed` stops the run (`OutputError`); what was
+    written stays complete and a rerun resumes.
+    """
     parsed.mkdir(parents=True, exist_ok=True)
+    for folder in (p for p in parsed.iterdir() if p.is_dir()):
+        remove_stale_temporaries(folder)
     summary = ParseSummary()
+    done: set[str] = set()
     folders: list[Path] = []
     seen: dict[str, Path] = {}
     for folder in select_episodes(raw, shard):
@@ -103,7 +112,10 @@ def parse(
             seen[key] = folder
             folders.append(folder)
     job = _ParseJob(parsed, overwrite)
-    for outcome in run_items(job, folders, workers=workers, desc="parse", total=len(folders)):
+    outcomes = run_items(
+        job, folders, workers=workers, desc="parse", total=len(folders), output=parsed
+    )
+    for outcome in outcomes:
         if outcome.error is not None:
             error = outcome.error
             if not error.startswith(str(outcome.item)):
@@ -121,10 +133,12 @@ def parse(
             log.debug("%s", outcome.traceback)
             continue
         status, size_in, size_out = outcome.value
+        done.add(str(outcome.item))
         if status == "skipped":
             summary.skipped += 1
         else:
             summary.written += 1
             summary.bytes_in += size_in
             summary.bytes_out += size_out
+    tidy_failures(parsed / FAILURES_FILE, done)
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vima_schema.dataset_card import CARD_FILE
+from vima_schema.runner import mark_work_started
 
 
 class PushError(RuntimeError):
@@ -35,6 +36,7 @@ def push(dataset: Path, repo_id: str, *, private: bool = False) -> str:
         raise PushError(
             f"cannot reach the Hugging Face Hub ({type(error).__name__}: {error})"
         ) from None
+    mark_work_started()
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     api.upload_folder(
         repo_id=repo_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -110,28 +111,34 @@ def _inside(path: str, folder: Path) -> bool:
 
 class _OutputWatch:
     """Notices that the output folder vanished or was replaced (deleted, unmounted) while a run
-    was writing into it, instead of letting writes recreate it somewhere else."""
+    was writing into it, instead of letting writes recreate it somewhere else. It holds the
+    folder open, so that a new folder cannot take over its inode number."""
 
     def __init__(self, output: Path | None) -> None:
         self.output = output
-        self.identity = self._identity()
-
-    def _identity(self) -> tuple[int, int] | None:
-        if self.output is None:
-            return None
-        try:
-            info = os.stat(self.output)
-        except FileNotFoundError:
-            return None
-        return info.st_dev, info.st_ino
+        self.fd: int | None = None
+        if output is not None:
+            with contextlib.suppress(OSError):  # not there yet: nothing to watch
+                self.fd = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
 
     def check(self) -> None:
         """Raise `OutputError` if the output folder is no longer the one the run began with."""
-        if self.identity is not None and self._identity() != self.identity:
+        if self.fd is None:
+            return
+        held = os.fstat(self.fd)
+        try:
+            same = held.st_nlink > 0 and os.path.samestat(held, os.stat(self.output or "."))
+        except FileNotFoundError:
+            same = False
+        if not same:
             raise OutputError(
                 f"the output folder {self.output} vanished or was replaced while being written "
                 "(restore or recreate it, then rerun: it resumes where this run stopped)"
             )
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
 
 
 def mark_work_started() -> None:
@@ -207,6 +214,7 @@ def run_items(
                 bar.update()
     finally:
         bar.close()
+        watch.close()
 
 
 def append_failure(

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
+from vima_schema.atomic import remove_stale_temporaries
 from vima_schema.dataset_card import write_card
 from vima_schema.dataset_layout import (
     PARSED,
@@ -170,7 +171,10 @@ def tokenize_dataset(
     split. A shard whose recorded provenance (source bytes and episode ids, settings, format
     version) matches and that lost no episode is skipped unless `overwrite`; any other old
     shard is deleted before it is redone, and shards and task folders with no parsed
-    counterpart are removed, so the preprocessed variant mirrors the parsed one exactly.
+    counterpart are removed, so the preprocessed variant mirrors the parsed one exactly, as
+    are the temporary files of a killed run. `failures.jsonl` lists this run's failures: every
+    shard that had one is redone. A full disk, a read-only or vanished dataset folder stops
+    the run (`OutputError`); a rerun resumes.
     Afterwards `meta/info.json` describes the config (with action statistics of its train
     split) and `meta/episodes.parquet` indexes its episodes.
     """
@@ -203,6 +207,7 @@ def tokenize_dataset(
         )
     _mirror(dataset / variant / PREPROCESSED, expected)
     failures_file = dataset / variant / PREPROCESSED / FAILURES_FILE
+    failures_file.unlink(missing_ok=True)  # a shard with failures is never skipped: redone now
     jobs.sort(key=lambda job: job.source.stat().st_size, reverse=True)  # largest first
     for outcome in run_items(
         tokenize_shard,
@@ -212,6 +217,7 @@ def tokenize_dataset(
         unit="shard",
         total=len(jobs),
         chunksize=1,
+        output=dataset,
     ):
         if outcome.error is not None:
             source = outcome.item.source
@@ -239,10 +245,12 @@ def tokenize_dataset(
 
 
 def _mirror(stage_dir: Path, expected: dict[Path, set[str]]) -> None:
-    """Remove shards and task folders of `stage_dir` with no counterpart in `expected`."""
+    """Remove shards and task folders of `stage_dir` with no counterpart in `expected`, and
+    the temporary files of killed runs."""
     for folder, names in expected.items():
         if folder.is_dir():
             remove_other_shards(folder, names)
+            remove_stale_temporaries(folder)
     if stage_dir.is_dir():
         for folder in stage_dir.iterdir():
             if folder.is_dir() and folder not in expected:
