@@ -88,10 +88,11 @@ def test_only_folders_of_gone_processes_of_this_host_are_removed(
     gone.wait()
     host = socket.gethostname()
     names = {
-        "running": f"{scratch.PREFIX}{host}-{os.getpid()}-a",
+        "running": f"{scratch.PREFIX}{host}-{os.getppid()}-a",
         "gone": f"{scratch.PREFIX}{host}-{gone.pid}-b",
         "other host": f"{scratch.PREFIX}elsewhere-{gone.pid}-c",
         "not ours": f"{scratch.PREFIX}{host}-notapid-d",
+        "an earlier process with this id": f"{scratch.PREFIX}{host}-{os.getpid()}-e",
     }
     for name in names.values():
         (tmp_path / name / "world-x").mkdir(parents=True)

@@ -58,8 +58,10 @@ def _running(pid: int) -> bool:
 
 
 def remove_stale() -> None:
-    """Remove the scratch folders of this host's processes that are gone."""
-    host = socket.gethostname()
+    """Remove the scratch folders of this host's processes that are gone (and those of an
+    earlier process that had this one's id)."""
+    host, pid = socket.gethostname(), os.getpid()
+    mine = _Folder.path.name if _Folder.pid == pid else None
     try:
         entries = list(os.scandir(tempfile.gettempdir()))
     except OSError:
@@ -70,7 +72,9 @@ def remove_stale() -> None:
         parts = entry.name[len(PREFIX) :].rsplit("-", 2)
         if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
             continue  # another host's, or not ours
-        if not _running(int(parts[1])):
+        owner = int(parts[1])
+        stale = entry.name != mine if owner == pid else not _running(owner)
+        if stale:
             shutil.rmtree(entry.path, ignore_errors=True)
 
 
