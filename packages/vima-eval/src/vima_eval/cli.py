@@ -21,6 +21,7 @@ from vima_schema.runner import EXIT_FAILURES, EXIT_OK, mark_work_started
 from vima_eval.online.cli import Device, PatchMask, Perturbations, register_online_commands
 
 if TYPE_CHECKING:
+    from vima_eval.report import Report
     from vima_eval.runs import Run
 
 PROG = "vima-eval"
@@ -33,6 +34,14 @@ main = tool.main
 
 Resamples = Annotated[
     int, typer.Option("--resamples", help="Bootstrap resamples of the confidence intervals.")
+]
+ReportView = Annotated[
+    bool,
+    typer.Option(
+        "--view",
+        help="Also write the episode viewer of the result tables (`vima-eval view`) into "
+        "OUT/view/ and link it from report.md.",
+    ),
 ]
 GobbledygookVocabulary = Annotated[
     Literal["english-words", "tokenizer-tokens"],
@@ -142,14 +151,7 @@ def report(
             help="Average over every episode, also those the perturbation left unchanged.",
         ),
     ] = False,
-    view: Annotated[
-        bool,
-        typer.Option(
-            "--view",
-            help="Also write the episode viewer of the result tables (`vima-eval view`) into "
-            "OUT/view/ and link it from report.md.",
-        ),
-    ] = False,
+    view: ReportView = False,
 ) -> Result:
     """Paper-style tables and figures from result tables."""
     from vima_eval.report import build_report, write_report
@@ -168,10 +170,7 @@ def report(
     mark_work_started()
     built = build_report(runs, chosen, resamples=resamples, include_unchanged=include_unchanged)
     if view:
-        from vima_eval.view import VIEW_LINK, write_view
-
-        write_view(results, out / "view")
-        built.markdown.insert(1, VIEW_LINK)
+        _add_view(built, results, out)
     written = write_report(built, out)
     print(f"{PROG} report: {len(runs)} run(s) -> {written}", file=sys.stderr)
     return EXIT_OK, written
@@ -206,6 +205,14 @@ def view(
     if serve:
         serve_site(written, port)
     return EXIT_OK, written
+
+
+def _add_view(built: "Report", results: list[Path], out: Path) -> None:
+    """Write the episode viewer of `results` into OUT/view and link it from the report."""
+    from vima_eval.view import VIEW_LINK, write_view
+
+    write_view(results, out / "view")
+    built.markdown.insert(1, VIEW_LINK)
 
 
 def _baseline_run(baseline: str, perturbation: str | None) -> "Run":
