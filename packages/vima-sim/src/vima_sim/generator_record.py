@@ -23,8 +23,6 @@ from vima_sim.encyclopedia import ASSETS_ROOT
 
 RECORD_FILE = "generator.json"
 FORMAT = 1
-
-
 PACKAGE = Path(__file__).parent
 
 
@@ -33,8 +31,9 @@ def tree_sha256(root: Path, pattern: str = "*") -> str:
     path order; `__pycache__` left out)."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob(pattern)):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        relative = path.relative_to(root)
+        if path.is_file() and "__pycache__" not in relative.parts:
+            digest.update(relative.as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
