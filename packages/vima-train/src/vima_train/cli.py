@@ -143,6 +143,72 @@ def presets() -> int:
     return EXIT_OK
 
 
+@tool.command("import")
+def import_checkpoint(
+    source: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A released checkpoint (VIMA's 2M...200M.ckpt).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="CKPT", help="vima-train checkpoint to write.")
+    ],
+    family: Annotated[
+        Literal["vima"], typer.Option("--family", help="Whose checkpoint FILE is.")
+    ] = "vima",
+    tokenizer: Annotated[
+        str,
+        typer.Option(
+            "--tokenizer",
+            metavar="NAME|PATH",
+            help="Tokenizer the policy reads prompts with: t5-base (VIMA's; hub or local cache) "
+            "or a tokenizer.json / folder.",
+        ),
+    ] = "t5-base",
+) -> Result:
+    """Import a published checkpoint: every key checked against the reference network (exit 2
+    listing unexpected, missing or misshapen keys), written as a vima-train checkpoint."""
+    import torch
+    from vima_schema.atomic import atomic_output
+    from vima_tokenize.text import load_tokenizer
+
+    from vima_train.importing import ImportFailure, import_vima, load_torch_file
+
+    try:
+        words = load_tokenizer(tokenizer)
+        checkpoint = import_vima(
+            source, load_torch_file(source), words.to_str(), words.get_vocab_size()
+        )
+    except (ImportFailure, ValueError) as error:
+        raise InputError(str(error)) from error
+    mark_work_started()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out) as partial:
+        torch.save(checkpoint, partial)
+    config = checkpoint["vima_train"]["config"]
+    print(f"imported {family} {source} as preset {config['preset']!r}", file=sys.stderr)
+    return EXIT_OK, out
+
+
+@tool.command()
+def export(
+    checkpoint: Annotated[
+        Path, typer.Argument(metavar="CKPT", help="A vima-train checkpoint (or a VIMA file).")
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Policy folder to write.")],
+) -> Result:
+    """Write a policy folder for sharing: config.json, model.safetensors (weights only),
+    tokenizer.json and a model card; every command that takes a checkpoint takes it."""
+    from vima_train.checkpoint import CheckpointError, read_checkpoint
+    from vima_train.module import META_KEY
+    from vima_train.policy_folder import export_folder
+
+    try:
+        loaded = read_checkpoint(checkpoint)
+    except CheckpointError as error:
+        raise InputError(str(error)) from error
+    mark_work_started()
+    return EXIT_OK, export_folder(loaded, META_KEY, out)
+
+
 @tool.command()
 def inspect(
     checkpoint: Annotated[Path, typer.Argument(metavar="CKPT", help="A vima-train checkpoint.")],

@@ -50,6 +50,7 @@ class PolicyModule(L.LightningModule):
         super().__init__()
         self.config, self.total_steps, self.meta = config, total_steps, meta
         self.policy = build_policy(config.model, vocab_size)
+        self.vocab_size = vocab_size
         self.axis_names = axis_names(config.model.action_axes)
         self.examples_seen = 0
         self.batches_this_epoch = 0
@@ -184,7 +185,7 @@ class PolicyModule(L.LightningModule):
             **self.meta,
             "format": CHECKPOINT_FORMAT,
             "config": self.config.model_dump(mode="json"),
-            "vocab_size": self.policy.prompt.words.num_embeddings,
+            "vocab_size": self.vocab_size,
             "total_steps": self.total_steps,
             "action_axes": self.config.model.action_axes,
             "axis_names": list(self.axis_names),

@@ -1,0 +1,212 @@
+"""Published checkpoints into vima-train checkpoints (`vima-train import`).
+
+VIMA's released files are `torch.save({"cfg": {embed_dim, xf_n_layers, sattn_n_heads,
+xattn_n_heads}, "state_dict": {"policy.<key>": tensor}})`, T5 inside. They are read with
+`torch.load(weights_only=True)` (torch's restricted unpickler: tensors and plain containers
+only, no code runs), every key is checked against VIMA's network built on the meta device (no
+memory, no download), and the tensors are written as they are into a checkpoint whose stored
+config is `family: vima` with that cfg and a T5 config read from the tensors' shapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vima_train.config import RunConfig, deep_merge, load_preset, preset_names
+from vima_train.model.actions import axis_bins, axis_names
+from vima_train.module import CHECKPOINT_FORMAT, META_KEY
+from vima_train.policies import build_policy
+
+VIMA_CFG_KEYS = ("embed_dim", "xf_n_layers", "sattn_n_heads", "xattn_n_heads")
+T5_PREFIX = "t5_prompt_encoder.t5."
+POLICY_PREFIX = "policy."
+
+
+class ImportFailure(ValueError):
+    """A file that is not the published checkpoint it claims to be (message names the file and
+    every unexpected, missing or misshapen key)."""
+
+
+def load_torch_file(path: Path) -> Any:
+    """A torch file read with the restricted unpickler (memory-mapped when it is a zip file)."""
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as error:  # legacy (non-zip) files cannot be memory-mapped
+            if "mmap" not in str(error):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ImportFailure(f"{path}: no such file") from None
+    except Exception as error:  # torch raises several types for foreign or unsafe content
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ImportFailure(f"{path}: not a checkpoint torch can read safely ({first})") from None
+
+
+def t5_config_of(state: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """The T5 encoder's `T5Config` fields, read from the shapes of its weights."""
+    prefix = T5_PREFIX + "encoder.block."
+    blocks = {int(k[len(prefix) :].split(".")[0]) for k in state if k.startswith(prefix)}
+    attention = prefix + "0.layer.0.SelfAttention."
+    bias = state[attention + "relative_attention_bias.weight"]
+    heads = int(bias.shape[1])
+    gated = prefix + "0.layer.1.DenseReluDense.wi_0.weight" in state
+    wi = state[
+        prefix
+        + (
+            "0.layer.1.DenseReluDense.wi_0.weight"
+            if gated
+            else "0.layer.1.DenseReluDense.wi.weight"
+        )
+    ]
+    shared = state[T5_PREFIX + "shared.weight"]
+    return {
+        "vocab_size": int(shared.shape[0]),
+        "d_model": int(shared.shape[1]),
+        "d_kv": int(state[attention + "q.weight"].shape[0]) // heads,
+        "d_ff": int(wi.shape[0]),
+        "num_layers": len(blocks),
+        "num_heads": heads,
+        "relative_attention_num_buckets": int(bias.shape[0]),
+        "feed_forward_proj": "gated-gelu" if gated else "relu",
+    }
+
+
+def vima_run_config(cfg: dict[str, Any], t5: dict[str, Any]) -> RunConfig:
+    """The run config of a VIMA checkpoint: the `vima-*` preset whose cfg it has, else
+    `custom`, with the T5 built from `t5` (the weights come from the file)."""
+    model = {
+        "family": "vima",
+        "embed_dim": cfg["embed_dim"],
+        "decoder": {
+            "layers": cfg["xf_n_layers"],
+            "heads": cfg["sattn_n_heads"],
+            "cross_heads": cfg["xattn_n_heads"],
+        },
+        "prompt_encoder": {"t5_path": None, "t5_config": t5},
+    }
+    for name in preset_names():
+        if not name.startswith("vima-"):
+            continue
+        preset = load_preset(name)
+        dec = preset.model.decoder
+        if preset.model.family == "vima" and (
+            preset.model.embed_dim,
+            dec.layers,
+            dec.heads,
+            dec.cross_heads,
+        ) == tuple(cfg[k] for k in VIMA_CFG_KEYS):
+            return RunConfig.model_validate(deep_merge(preset.model_dump(), {"model": model}))
+    base = deep_merge(load_preset("vima-200m").model_dump(), {"model": model})
+    base["preset"], base["description"] = "custom", "VIMA checkpoint of an unlisted size"
+    return RunConfig.model_validate(base)
+
+
+def vima_state(path: Path, checkpoint: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The cfg and the policy state (prefix removed) of a VIMA checkpoint file."""
+    if not isinstance(checkpoint, dict) or not {"cfg", "state_dict"} <= checkpoint.keys():
+        found = (
+            sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        )
+        raise ImportFailure(
+            f"{path}: not a VIMA checkpoint (needs 'cfg' and 'state_dict'; has {found})"
+        )
+    cfg = checkpoint["cfg"]
+    if not isinstance(cfg, dict) or sorted(cfg) != sorted(VIMA_CFG_KEYS):
+        raise ImportFailure(
+            f"{path}: cfg must have exactly {', '.join(VIMA_CFG_KEYS)}; has {cfg!r}"
+        )
+    raw = checkpoint["state_dict"]
+    foreign = [k for k in raw if not k.startswith(POLICY_PREFIX)]
+    if foreign:
+        raise ImportFailure(f"{path}: keys outside 'policy.': {', '.join(sorted(foreign)[:10])}")
+    return {k: int(v) for k, v in cfg.items()}, {k[len(POLICY_PREFIX) :]: v for k, v in raw.items()}
+
+
+def check_keys(path: Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Size]) -> None:
+    """ImportFailure listing every unexpected, missing and misshapen key."""
+    problems = []
+    unexpected = sorted(state.keys() - expected.keys())
+    missing = sorted(expected.keys() - state.keys())
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected: {', '.join(unexpected)}")
+    if missing:
+        problems.append(f"{len(missing)} missing: {', '.join(missing)}")
+    shapes = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k])})"
+        for k in sorted(state.keys() & expected.keys())
+        if state[k].shape != expected[k]
+    ]
+    if shapes:
+        problems.append(f"{len(shapes)} misshapen: {', '.join(shapes)}")
+    if problems:
+        raise ImportFailure(f"{path}: does not fit VIMA's network: " + "; ".join(problems))
+
+
+def expected_state(config: RunConfig, vocab_size: int) -> dict[str, torch.Size]:
+    """Keys and shapes of the network of `config`, built on the meta device."""
+    with torch.device("meta"):
+        policy = build_policy(config.model, vocab_size)
+    return {k: v.shape for k, v in policy.state_dict().items()}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 8 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_vima(path: Path, loaded: Any, tokenizer_json: str, vocab_size: int) -> dict[str, Any]:
+    """A vima-train checkpoint (dict for `torch.save`) holding the weights of a VIMA file
+    (`loaded` = `load_torch_file(path)`)."""
+    cfg, state = vima_state(path, loaded)
+    if T5_PREFIX + "shared.weight" not in state:
+        raise ImportFailure(f"{path}: no T5 encoder ({T5_PREFIX}shared.weight missing)")
+    try:
+        config = vima_run_config(cfg, t5_config_of(state))
+    except (KeyError, ValueError) as error:
+        raise ImportFailure(f"{path}: cfg {cfg} does not make VIMA's network ({error})") from None
+    check_keys(path, state, expected_state(config, vocab_size))
+    digest = hashlib.sha256(tokenizer_json.encode()).hexdigest()
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "config": config.model_dump(mode="json"),
+        "vocab_size": vocab_size,
+        "tokenizer_json": tokenizer_json,
+        "tokenizer_sha256": digest,
+        "tokenize_settings": {"keep_final_observation": False, "tokenizer_sha256": digest},
+        "dataset": None,
+        "imported": {
+            "family": "vima",
+            "source": str(path),
+            "sha256": file_sha256(path),
+            "cfg": cfg,
+        },
+        "total_steps": 0,
+        "action_axes": 12,
+        "axis_names": list(axis_names(12)),
+        "axis_bins": list(axis_bins(12)),
+        "global_step": 0,
+        "epoch": 0,
+        "batches_this_epoch": 0,
+        "examples_seen": 0,
+        "metrics": {},
+    }
+    return {"state_dict": {POLICY_PREFIX + k: v for k, v in state.items()}, META_KEY: meta}
+
+
+def is_vima_file(checkpoint: Any) -> bool:
+    """Whether a loaded torch file has VIMA's layout (`cfg` and `state_dict`, no vima-train
+    metadata)."""
+    return (
+        isinstance(checkpoint, dict)
+        and {"cfg", "state_dict"} <= checkpoint.keys()
+        and (META_KEY not in checkpoint)
+    )
