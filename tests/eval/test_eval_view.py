@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from vima_eval.cli import main
+from vima_schema.site import browser
 
 from .browser import broken_images, chromium, wait_ready
 from .conftest import RunEval
@@ -112,7 +113,7 @@ def test_wandb_logs_the_episode_and_success_tables(runs: dict[str, Path]) -> Non
 
 
 def test_report_links_the_viewer_and_bad_input(
-    tmp_path: Path, run_eval: RunEval, runs: dict[str, Path]
+    tmp_path: Path, run_eval: RunEval, runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     report = run_eval("report", runs["oracle"], "--view", "--out", tmp_path / "report")
     assert report.code == 0, report.err
@@ -127,6 +128,11 @@ def test_report_links_the_viewer_and_bad_input(
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
     again = run_eval("view", runs["oracle"], "--out", tmp_path / "report" / "view")
     assert again.code == 0 and again.last_line == str(tmp_path / "report" / "view")
+    monkeypatch.setattr(browser, "browser_missing", lambda: "no chromium here")
+    shots = run_eval("view", runs["oracle"], "--screenshot", tmp_path / "shots",
+                     "--out", tmp_path / "site")  # fmt: skip
+    assert shots.code == 2 and "no chromium here" in shots.err
+    assert not (tmp_path / "site").exists()
 
 
 def test_in_chromium_filter_open_an_episode_and_see_it(
@@ -165,3 +171,8 @@ def test_in_chromium_filter_open_an_episode_and_see_it(
             "follow_order"
         )
     assert (tmp_path / "episode.png").stat().st_size > 10_000
+    shots = main(["view", str(runs["oracle"]), "--out", str(tmp_path / "again"),
+                  "--screenshot", str(tmp_path / "shots")])  # fmt: skip
+    assert shots == 0
+    assert {p.name for p in (tmp_path / "shots").iterdir()} == {"index.png", "episode.png"}
+    assert all(p.stat().st_size > 10_000 for p in (tmp_path / "shots").iterdir())

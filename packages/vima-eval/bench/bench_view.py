@@ -10,7 +10,8 @@ synthetic episode has recorded frames), runs the exact command
 as a subprocess, and reports its wall time, the extra disk the site takes (`du` of run and
 site together minus the run alone: recorded frames are hard-linked, not copied), the site's
 files, and the index's time to first page in headless Chromium (navigation start to the first
-page of rows drawn, median of 5 loads; Debian's chromium and chromium-driver). Usage:
+page of rows drawn, median of 5 loads; Debian's chromium and chromium-driver through
+vima_schema.site.browser). Usage:
 
     uv run --all-packages vima-eval online CKPT --levels L1 --episodes 2 --record 2 \\
         --perturb noop --perturb gobbledygook_word --out SOURCE
@@ -25,7 +26,6 @@ import json
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +33,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from vima_eval.online.recording import recording_folder
 from vima_eval.results import RESULTS_FILE, write_results
+from vima_schema.site.browser import chromium, wait_ready
 
 
 def synthesise(source: Path, episodes: int, out: Path) -> int:
@@ -66,16 +67,12 @@ def du_kib(*paths: Path) -> int:
 
 def open_index(site: Path, loads: int = 5) -> list[float]:
     """Milliseconds from navigation start to the index's first page of rows, per load."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "eval"))
-    from browser import chromium, wait_ready
-
     times = []
     with chromium() as driver:
         for _ in range(loads):
             driver.get("about:blank")
             driver.get((site / "index.html").as_uri())
-            wait_ready(driver, timeout=60)
-            times.append(float(driver.execute_script("return document.body.dataset.readyMs")))
+            times.append(wait_ready(driver))
     return times
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from vima_schema.command import Result, Tool, WorkersOption
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, mark_work_started
+from vima_schema.site_options import Port, Screenshot, Serve
 
 log = logging.getLogger("vima_convert")
 tool = Tool(
@@ -211,18 +212,17 @@ def view(
     title: Annotated[
         str | None, typer.Option("--title", help="Title of the site. [default: the folder name]")
     ] = None,
-    serve: Annotated[
-        bool, typer.Option("--serve", help="Serve the site on localhost until Ctrl-C.")
-    ] = False,
-    port: Annotated[int, typer.Option("--port", help="Port of --serve (0: any free).")] = 8000,
+    serve: Serve = False,
+    port: Port = 8000,
+    screenshot: Screenshot = None,
 ) -> Result:
     """Episode viewer: a static site (opens from the file system) of a dataset's episodes."""
-    from vima_schema.site import serve as serve_site
+    from vima_schema.site_options import after_view, check_view_options
 
     from vima_convert.view import write_dataset_view
 
+    check_view_options(screenshot)
     written = write_dataset_view(source, out, per_task, title)
     log.info(f"vima-convert view: {written / 'index.html'}")
-    if serve:
-        serve_site(written, port)
+    after_view(written, serve, port, screenshot)
     return EXIT_OK, written

@@ -17,6 +17,7 @@ from vima_schema.command import (
     task_names,
 )
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK, mark_work_started
+from vima_schema.site_options import Port, Screenshot, Serve
 
 from vima_eval.online.cli import Device, PatchMask, Perturbations, register_online_commands
 
@@ -190,20 +191,19 @@ def view(
         "view"
     ),
     title: Annotated[str, typer.Option("--title", help="Title of the site.")] = "VIMA evaluation",
-    serve: Annotated[
-        bool, typer.Option("--serve", help="Serve the site on localhost until Ctrl-C.")
-    ] = False,
-    port: Annotated[int, typer.Option("--port", help="Port of --serve (0: any free).")] = 8000,
+    serve: Serve = False,
+    port: Port = 8000,
+    screenshot: Screenshot = None,
 ) -> Result:
     """Episode viewer: a static site (opens from the file system) of evaluation runs."""
-    from vima_schema.site import serve as serve_site
+    from vima_schema.site_options import after_view, check_view_options
 
     from vima_eval.view import write_view
 
+    check_view_options(screenshot)
     written = write_view(runs, out, title)
     print(f"{PROG} view: {written / 'index.html'}", file=sys.stderr)
-    if serve:
-        serve_site(written, port)
+    after_view(written, serve, port, screenshot)
     return EXIT_OK, written
 
 
