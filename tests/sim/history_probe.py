@@ -6,7 +6,8 @@ it: `python history_probe.py CASES SEED_A SEED_B ACTIONS`, CASES a JSON list of
 before it has built anything: seed B (reset and at most ACTIONS oracle actions), seed A (reset),
 seed B again, all in the environment that `vima-sim generate` keeps per process: what the
 first B's actions left and what A's reset left are both in place for the second B.
-Prints one JSON object: "task/partition/difficulty" -> {"alone": digests, "after": digests},
+Prints one JSON object: "task/partition/difficulty" -> {"alone": digests, "after": digests}
+(or {"error": traceback}),
 digests mapping each raw episode file (as `vima-sim generate` writes it) and each attribute of
 the task object after the episode ("task.<name>") to a SHA-256.
 """
@@ -17,6 +18,7 @@ import hashlib
 import json
 import multiprocessing
 import sys
+import traceback
 from typing import Any
 
 from vima_schema.runner import one_native_thread_per_worker
@@ -60,7 +62,11 @@ def _case(case: tuple[str, str, str], seeds: tuple[int, int], actions: int) -> d
 
 
 def _run(args: tuple[tuple[str, str, str], tuple[int, int], int]) -> tuple[str, dict[str, Any]]:
-    return "/".join(args[0]), _case(*args)
+    """One case's digests, or its traceback as {"error": ...}."""
+    try:
+        return "/".join(args[0]), _case(*args)
+    except Exception:
+        return "/".join(args[0]), {"error": traceback.format_exc()}
 
 
 def main(argv: list[str]) -> None:

@@ -59,6 +59,7 @@ def test_seed_after_another_equals_seed_alone(
     fresh process, byte for byte: every raw episode file (observations, prompt images,
     actions, trajectory, frames) and every attribute of the task object."""
     result = probe["/".join(case)]
+    assert "error" not in result, result.get("error")
     alone, after = result["alone"], result["after"]
     assert {"obs.pkl", "action.pkl", "trajectory.pkl"} <= alone.keys()
     assert {"rgb_front/1.jpg", "rgb_top/1.jpg"} <= alone.keys()  # a frame after an action
