@@ -176,3 +176,24 @@ def test_in_chromium_filter_open_an_episode_and_see_it(
     assert shots == 0
     assert {p.name for p in (tmp_path / "shots").iterdir()} == {"index.png", "episode.png"}
     assert all(p.stat().st_size > 10_000 for p in (tmp_path / "shots").iterdir())
+
+
+def test_merged_shards_keep_their_recordings_for_the_viewer(
+    tmp_path: Path, run_eval: RunEval
+) -> None:
+    args = ["oracle", "--levels", "L1", "--tasks", "rotate", "--episodes", "1", "--record", "1",
+            "--wandb", "disabled"]  # fmt: skip
+    for start in ("0", "1"):
+        shard = run_eval(*args, "--start", start, "--out", tmp_path / f"shard{start}")
+        assert shard.code == 0, shard.err
+    merged = run_eval("merge", tmp_path / "shard0", tmp_path / "shard1", "--out", tmp_path / "m")
+    assert merged.code == 0, merged.err
+    kept = sorted(p.name for p in (tmp_path / "m" / "recordings" / "noop").iterdir())
+    assert kept == ["L1-rotate-0", "L1-rotate-1"]
+    assert len(list((tmp_path / "m" / "videos").glob("*.gif"))) == 2
+    frame = tmp_path / "m" / "recordings" / "noop" / "L1-rotate-1" / "top-000.jpg"
+    assert frame.stat().st_nlink >= 2  # linked, not copied
+    site = run_eval("view", tmp_path / "m", "--out", tmp_path / "site")
+    assert site.code == 0, site.err
+    pages = [p.read_text() for p in (tmp_path / "site" / "pages").glob("*.html")]
+    assert len(pages) == 2 and all('class="frame top"' in page for page in pages)

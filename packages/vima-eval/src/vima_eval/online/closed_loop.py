@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -29,6 +30,7 @@ from vima_eval.model_input import PatchImageMask
 from vima_eval.online.episode import check_time_limit
 from vima_eval.online.parts import PARTS, PartWriter, finish, read_rows, result_key
 from vima_eval.online.plan import Job, level_tasks, plan_jobs
+from vima_eval.online.recording import RECORDINGS, VIDEOS
 from vima_eval.online.summary import (
     METRICS_SCHEMA,
     METRICS_VERSION,
@@ -252,7 +254,7 @@ def _worker_config(settings: OnlineSettings, out: Path) -> WorkerConfig:
         env=settings.env,
         env_python=settings.env_python,
         time_limit=settings.time_limit,
-        videos=str(out / "videos") if settings.record else None,
+        videos=str(out / VIDEOS) if settings.record else None,
         recordings=str(out) if settings.record else None,
         patch_image_mask=settings.patch_image_mask,
     )
@@ -342,9 +344,26 @@ def run_online(
                         progress.errors)  # fmt: skip
 
 
+def _link_kept(shard: Path, out: Path) -> None:
+    """Hard-link (copy across file systems) a shard's GIFs and recordings into `out`."""
+
+    def link(source: str, target: str) -> None:
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            pass
+        except OSError:
+            shutil.copy2(source, target)
+
+    for name in (VIDEOS, RECORDINGS):
+        if (shard / name).is_dir() and (shard / name).resolve() != (out / name).resolve():
+            shutil.copytree(shard / name, out / name, copy_function=link, dirs_exist_ok=True)
+
+
 def merge_runs(folders: Sequence[Path], out: Path) -> OnlineResult:
     """Merge the result tables of shard folders (SLURM array jobs) into one run folder with
-    its metrics. ValueError if the shards disagree on their pinned settings."""
+    its metrics, and the shards' GIFs and recordings (hard-linked). ValueError if the shards
+    disagree on their pinned settings."""
     pinned: dict[str, Any] | None = None
     for folder in folders:
         run_file = folder / RUN_FILE
@@ -366,6 +385,8 @@ def merge_runs(folders: Sequence[Path], out: Path) -> OnlineResult:
     finished = {(r["perturbation"], r["episode"]) for r in rows}
     errors = [e for e in errors if (e["perturbation"], e["episode"]) not in finished]
     finish(out, rows)
+    for folder in folders:
+        _link_kept(folder, out)
     document = {"schema": METRICS_SCHEMA, "version": METRICS_VERSION,
                 "settings": {**(pinned or {}), "merged_from": [str(f) for f in folders]},
                 "perturbations": online_metrics(rows), "errors": errors}  # fmt: skip
