@@ -70,7 +70,14 @@ class Tracker:
         """The success table: successes, episodes and rate per perturbation, level and task."""
         import wandb
 
-        columns = ["perturbation", "level", "task", "successes", "episodes", "success_rate"]
+        columns: list[str | int] = [
+            "perturbation",
+            "level",
+            "task",
+            "successes",
+            "episodes",
+            "success_rate",
+        ]
         data = []
         for key, (wins, total) in sorted(self.counts.items()):
             _, perturbation, level, task = key.split("/")
@@ -78,7 +85,7 @@ class Tracker:
         return wandb.Table(columns=columns, data=data)
 
 
-EPISODE_COLUMNS = [
+EPISODE_COLUMNS: list[str | int] = [
     "task",
     "level",
     "perturbation",
