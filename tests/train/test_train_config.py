@@ -25,7 +25,8 @@ def _parameters(name: str) -> int:
 def test_every_preset_validates_and_builds() -> None:
     names = preset_names()
     assert {"tiny", "reference-37m", *COGELOT, *(f"scratch-{n}" for n in COGELOT)} <= set(names)
-    assert {f"{kind}{s}" for kind in ("vima-", "scratch-vima-") for s in SIZES} <= set(names)
+    assert {f"{kind}{s}" for kind in ("vt-vima-", "scratch-vima-") for s in SIZES} <= set(names)
+    assert {"vima-2m", "vima-200m"} <= set(names)
     assert not [name for name in names if name.startswith("_")]  # mixins are not presets
     for name in names:
         assert load_preset(name).preset == name
@@ -35,15 +36,19 @@ def test_every_preset_validates_and_builds() -> None:
     labels = [2e6, 4e6, 9e6, 20e6, 43e6, 92e6, 200e6]
     assert all(0.8 < c / label < 1.2 for c, label in zip(counts, labels, strict=True))
     # the published presets carry T5-base (110M encoder) on top of their own parts
-    assert all(_parameters(f"vima-{s}") > 100e6 for s in SIZES)
+    assert all(_parameters(f"vt-vima-{s}") > 100e6 for s in SIZES)
+    # VIMA's own network: the "200M" label counts its decoder (xattn_gpt)
+    assert load_preset("vima-200m").model.family == "vima"
+    assert 385e6 < _parameters("vima-200m") < 395e6
 
 
 def test_paper_presets_use_pretrained_t5_and_scratch_ones_do_not() -> None:
-    """cogelot-* and vima-* are the papers' models (pretrained T5-base prompt encoder, data
+    """cogelot-* and vt-vima-* have the papers' prompt encoder (pretrained T5-base, data
     tokenized with the t5-base tokenizer; CoGeLoT trains its last two blocks); each scratch-*
     twin differs only in the prompt encoder and the tokenizer."""
-    for name in [*COGELOT, *(f"vima-{s}" for s in SIZES)]:
-        paper, scratch = load_preset(name), load_preset(f"scratch-{name}")
+    for name in [*COGELOT, *(f"vt-vima-{s}" for s in SIZES)]:
+        twin = f"scratch-{name.removeprefix('vt-')}"
+        paper, scratch = load_preset(name), load_preset(twin)
         prompt = paper.model.prompt_encoder
         assert prompt.kind == "t5" and prompt.t5_path == "t5-base", name
         assert paper.data.tokenizer == "t5-base" and scratch.data.tokenizer is None
@@ -54,7 +59,7 @@ def test_paper_presets_use_pretrained_t5_and_scratch_ones_do_not() -> None:
         )
         assert paper.train == scratch.train
     for name in preset_names():
-        if not name.startswith(("cogelot-", "vima-")):
+        if not name.startswith(("cogelot-", "vima-", "vt-vima-")):
             assert load_preset(name).model.prompt_encoder.kind == "transformer", name
 
 
