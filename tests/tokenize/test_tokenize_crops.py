@@ -276,3 +276,28 @@ def test_all_sample_episodes_bboxes_match_per_id_scan() -> None:
                     assert out.bboxes[k].tolist() == expected
                 else:
                     assert not out.bboxes[k].any()
+
+
+def test_cv2_resampling_is_opencvs_inter_area_and_within_one_level_of_area() -> None:
+    """`resampling="cv2"` is cv2.resize(INTER_AREA) of the zero-padded square (what VIMA's
+    evaluation code runs); it differs from the exact area mean by at most one level."""
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, (3, 128, 256), dtype=np.uint8)
+    segm = np.full((128, 256), 255, dtype=np.uint8)
+    segm[10:47, 20:95] = 3  # wide: padded rows, downscaled by a non-integer factor
+    segm[60:66, 100:103] = 4  # small: upscaled
+    segm[70:134, 150:214] = 5  # 58 x 64 after clipping: tall
+    ids = [3, 4, 5, 6]
+    area = object_crops(rgb, segm, ids)
+    opencv = object_crops(rgb, segm, ids, resampling="cv2")
+    assert np.array_equal(area.mask, opencv.mask) and np.array_equal(area.bboxes, opencv.bboxes)
+    patch = rgb[:, 10:47, 20:95]
+    square = np.zeros((75, 75, 3), np.uint8)
+    square[19:56] = patch.transpose(1, 2, 0)
+    expected = cv2.resize(square, (32, 32), interpolation=cv2.INTER_AREA).transpose(2, 0, 1)
+    assert np.array_equal(opencv.crops[0], expected)
+    gap = np.abs(area.crops.astype(int) - opencv.crops.astype(int))
+    assert gap.max() == 1 and not opencv.crops[3].any()
+    with pytest.raises(ValueError, match="crop resampling"):
+        object_crops(rgb, segm, ids, resampling="bicubic")

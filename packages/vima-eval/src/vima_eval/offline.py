@@ -126,6 +126,11 @@ def check_compatible(meta: dict[str, Any], shards: list[Shard], where: str) -> N
             f"{where}: keep_final_observation={settings.keep_final_observation}, the checkpoint "
             f"was trained with {trained.get('keep_final_observation')}"
         )
+    if settings.crop_resampling != trained.get("crop_resampling", "area"):
+        raise ValueError(
+            f"{where}: crops resized by {settings.crop_resampling}, the checkpoint expects "
+            f"{trained.get('crop_resampling', 'area')} (vima-tokenize --crop-resampling)"
+        )
     axes = axis_indices(int(meta["action_axes"]))
     if list(meta["axis_bins"]) != [AXIS_BINS[i] for i in axes]:
         raise ValueError(

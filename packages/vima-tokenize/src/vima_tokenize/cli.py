@@ -2,7 +2,7 @@
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from vima_schema.command import Result, TokenizerOption, Tool, WorkersOption
@@ -33,6 +33,14 @@ def tokenize(
             help="Keep the observation after the last action (T+1 observations, as stored).",
         ),
     ] = False,
+    crop_resampling: Annotated[
+        Literal["area", "cv2"],
+        typer.Option(
+            "--crop-resampling",
+            help="How object crops are resized: area (exact area mean) or cv2 (OpenCV's "
+            "INTER_AREA, as VIMA's own evaluation code; needs the cv2 extra).",
+        ),
+    ] = "area",
 ) -> Result:
     """Tokenize parsed configs (resumable: complete, up-to-date shards are skipped)."""
     from vima_tokenize.pipeline import tokenize_dataset
@@ -44,6 +52,7 @@ def tokenize(
         workers=workers,
         overwrite=overwrite,
         keep_final_observation=keep_final_observation,
+        crop_resampling=crop_resampling,
     )
     per = result.bytes_out / max(result.episodes, 1)
     log.info(

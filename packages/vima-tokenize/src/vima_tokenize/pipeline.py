@@ -40,10 +40,11 @@ from vima_schema.enums import TASK_NAMES
 from vima_schema.layout import ACTION_KEYS
 from vima_schema.parquet_shard import shard_writer
 from vima_schema.provenance import derived_provenance, is_current, write_provenance
-from vima_schema.runner import append_failure, run_items
+from vima_schema.runner import append_failure, mark_work_started, run_items
 
 from vima_tokenize import __version__
 from vima_tokenize.actions import AXIS_BINS, AXIS_HIGH, AXIS_LOW, AXIS_NAMES, NUM_AXES
+from vima_tokenize.crops import check_resampling
 from vima_tokenize.preprocess import preprocess_row
 from vima_tokenize.preprocessed import ARRAYS, hf_schema, leading_shape_names
 from vima_tokenize.text import load_tokenizer
@@ -87,6 +88,7 @@ class TokenizeJob:
     tokenizer: str | None
     keep_final_observation: bool = False
     provenance: tuple[tuple[str, Any], ...] = ()
+    crop_resampling: str = "area"
 
 
 @dataclass
@@ -110,13 +112,20 @@ def tokenizer_sha256(tokenizer: Tokenizer) -> str:
     return hashlib.sha256(tokenizer.to_str().encode()).hexdigest()
 
 
-def settings_of(tokenizer: Tokenizer, keep_final_observation: bool) -> dict[str, Any]:
-    """What a preprocessed shard depends on besides its source shard (in its provenance)."""
-    return {
+def settings_of(
+    tokenizer: Tokenizer, keep_final_observation: bool, crop_resampling: str = "area"
+) -> dict[str, Any]:
+    """What a preprocessed shard depends on besides its source shard (in its provenance);
+    `crop_resampling` is recorded when it is not the default `area`."""
+    check_resampling(crop_resampling)
+    settings = {
         "tokenize_version": TOKENIZE_VERSION,
         "tokenizer_sha256": tokenizer_sha256(tokenizer),
         "keep_final_observation": keep_final_observation,
     }
+    if crop_resampling != "area":
+        settings["crop_resampling"] = crop_resampling
+    return settings
 
 
 def tokenize_shard(job: TokenizeJob) -> tuple[int, list[Failure]]:
@@ -139,7 +148,10 @@ def tokenize_shard(job: TokenizeJob) -> tuple[int, list[Failure]]:
                 try:
                     out.append(
                         preprocess_row(
-                            row, tokenizer, keep_final_observation=job.keep_final_observation
+                            row,
+                            tokenizer,
+                            keep_final_observation=job.keep_final_observation,
+                            crop_resampling=job.crop_resampling,
                         )
                     )
                 except Exception as error:  # one bad episode is reported, not fatal
@@ -164,6 +176,7 @@ def tokenize_dataset(
     workers: int = 1,
     overwrite: bool = False,
     keep_final_observation: bool = False,
+    crop_resampling: str = "area",
 ) -> TokenizeSummary:
     """Tokenize the `<variant>--parsed--*` configs into `<variant>--preprocessed--*`.
 
@@ -179,12 +192,13 @@ def tokenize_dataset(
     split) and `meta/episodes.parquet` indexes its episodes.
     """
     loaded = _tokenizer(tokenizer)  # fails early on a bad name
-    settings = settings_of(loaded, keep_final_observation)
+    settings = settings_of(loaded, keep_final_observation, crop_resampling)
     hf_schema()  # built once here; worker processes inherit it instead of importing datasets
     shards = list_shards(dataset, variant, PARSED)
     if not shards:
         raise ValueError(f"{dataset}: variant {variant!r} has no parsed shards")
     read_meta(dataset)  # refuses a dataset of an unknown format version
+    mark_work_started()
     summary = TokenizeSummary()
     jobs: list[TokenizeJob] = []
     expected: dict[Path, set[str]] = {}
@@ -202,7 +216,12 @@ def tokenize_dataset(
         target.unlink(missing_ok=True)  # stale: never left published, even if redoing fails
         jobs.append(
             TokenizeJob(
-                shard.path, target, tokenizer, keep_final_observation, tuple(provenance.items())
+                shard.path,
+                target,
+                tokenizer,
+                keep_final_observation,
+                tuple(provenance.items()),
+                crop_resampling,
             )
         )
     _mirror(dataset / variant / PREPROCESSED, expected)

@@ -24,7 +24,10 @@ from vima_tokenize.text import encode_prompt
 
 
 def _stack_crops(
-    images: list[tuple[np.ndarray, np.ndarray]], ids: list[list[int]], slots: int
+    images: list[tuple[np.ndarray, np.ndarray]],
+    ids: list[list[int]],
+    slots: int,
+    resampling: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     crops = np.zeros((len(images), slots, 3, CROP_SIZE, CROP_SIZE), np.uint8)
     boxes = np.zeros((len(images), slots, 4), np.int16)
@@ -32,7 +35,7 @@ def _stack_crops(
     for i, ((rgb, segm), wanted) in enumerate(zip(images, ids, strict=True)):
         if not wanted:
             continue
-        found = object_crops(rgb, segm, wanted)
+        found = object_crops(rgb, segm, wanted, resampling=resampling)
         crops[i, : len(wanted)] = found.crops
         boxes[i, : len(wanted)] = found.bboxes
         mask[i, : len(wanted)] = found.mask
@@ -40,7 +43,11 @@ def _stack_crops(
 
 
 def preprocess_row(
-    row: dict[str, Any], tokenizer: Tokenizer, *, keep_final_observation: bool = False
+    row: dict[str, Any],
+    tokenizer: Tokenizer,
+    *,
+    keep_final_observation: bool = False,
+    crop_resampling: str = "area",
 ) -> dict[str, Any]:
     """Tokenize one parsed row (see `vima_tokenize.preprocessed` for the output columns).
 
@@ -49,6 +56,7 @@ def preprocess_row(
     placeholders, scene ids from 2). Observations have one slot per episode object in
     `obj_id_to_info` order; like the reference, the final observation (after the last action)
     is dropped, so there are T observations for T actions, unless `keep_final_observation`.
+    Object crops are resized by `crop_resampling` (`vima_tokenize.crops.CROP_RESAMPLINGS`).
     """
     encoded = encode_prompt(tokenizer, row["prompt"])
     order = placeholders(row["prompt"])
@@ -81,7 +89,7 @@ def preprocess_row(
             (asset_rgb(assets[n][f"rgb_{view}"]), asset_segm(assets[n][f"segm_{view}"]))
             for n in order
         ]
-        crops, boxes, mask = _stack_crops(images, image_ids, slots)
+        crops, boxes, mask = _stack_crops(images, image_ids, slots, crop_resampling)
         out[f"prompt_crops_{view}"] = image_encode(crops).tobytes()
         out[f"prompt_bbox_{view}"] = boxes.tobytes()
         out[f"prompt_mask_{view}"] = mask.tobytes()
@@ -92,7 +100,10 @@ def preprocess_row(
         rgbs = [decode_jpeg(data) for data in row[f"frames_{view}"][:frames]]
         segms = segm_frames(row[f"segm_{view}"], stored)[:frames]
         crops, boxes, mask = _stack_crops(
-            list(zip(rgbs, segms, strict=True)), [object_ids] * frames, len(object_ids)
+            list(zip(rgbs, segms, strict=True)),
+            [object_ids] * frames,
+            len(object_ids),
+            crop_resampling,
         )
         out[f"obs_crops_{view}"] = image_encode(crops).tobytes()
         out[f"obs_bbox_{view}"] = boxes.tobytes()

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from tokenizers import Tokenizer
 from vima_tokenize.text import load_tokenizer
 
+from vima_train.checkpoint_format import CHECKPOINT_FORMAT, META_KEY
 from vima_train.config import RunConfig
 from vima_train.importing import ImportFailure, import_vima, is_vima_file
-from vima_train.module import CHECKPOINT_FORMAT, META_KEY
 from vima_train.policies import AnyPolicy, build_policy
 from vima_train.policy_folder import is_policy_folder, read_folder
 

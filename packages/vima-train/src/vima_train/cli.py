@@ -198,7 +198,7 @@ def export(
     """Write a policy folder for sharing: config.json, model.safetensors (weights only),
     tokenizer.json and a model card; every command that takes a checkpoint takes it."""
     from vima_train.checkpoint import CheckpointError, read_checkpoint
-    from vima_train.module import META_KEY
+    from vima_train.checkpoint_format import META_KEY
     from vima_train.policy_folder import export_folder
 
     try:

@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
+from vima_train.checkpoint_format import CHECKPOINT_FORMAT, META_KEY
 from vima_train.config import RunConfig, deep_merge, load_preset, preset_names
 from vima_train.model.actions import axis_bins, axis_names
-from vima_train.module import CHECKPOINT_FORMAT, META_KEY
 from vima_train.policies import build_policy
 
 VIMA_CFG_KEYS = ("embed_dim", "xf_n_layers", "sattn_n_heads", "xattn_n_heads")
@@ -181,7 +181,12 @@ def import_vima(path: Path, loaded: Any, tokenizer_json: str, vocab_size: int) -
         "vocab_size": vocab_size,
         "tokenizer_json": tokenizer_json,
         "tokenizer_sha256": digest,
-        "tokenize_settings": {"keep_final_observation": False, "tokenizer_sha256": digest},
+        # VIMA's evaluation crops with cv2.resize(INTER_AREA) (scripts/example.py)
+        "tokenize_settings": {
+            "keep_final_observation": False,
+            "tokenizer_sha256": digest,
+            "crop_resampling": "cv2",
+        },
         "dataset": None,
         "imported": {
             "family": "vima",

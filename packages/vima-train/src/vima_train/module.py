@@ -12,6 +12,7 @@ import torch
 from vima_schema.enums import Task
 
 from vima_train.augment import augment_batch
+from vima_train.checkpoint_format import CHECKPOINT_FORMAT, META_KEY
 from vima_train.config import RunConfig
 from vima_train.data.batch import Batch
 from vima_train.metrics import (
@@ -29,10 +30,6 @@ from vima_train.metrics import (
 from vima_train.model.actions import axis_bins, axis_names
 from vima_train.policies import build_policy
 from vima_train.schedule import lr_multiplier
-
-#: Key of the vima-train metadata in a checkpoint.
-META_KEY = "vima_train"
-CHECKPOINT_FORMAT = 1
 
 
 class PolicyModule(L.LightningModule):

@@ -65,6 +65,7 @@ def prepare(dataset: Path, config: RunConfig, run: Path, resume: Path | None) ->
         "tokenize_settings": {
             "keep_final_observation": settings.keep_final_observation,
             "tokenizer_sha256": settings.tokenizer_sha256,
+            "crop_resampling": settings.crop_resampling,
         },
         "dataset": str(dataset),
     }

@@ -91,6 +91,8 @@ class PolicyAgent:
         self.policy.shuffle_objects = False  # evaluation: only the seeded `shuffle_objects`
         meta = self.policy.checkpoint_meta or {}
         self.tokenizer = tokenizer_of(meta)
+        #: Crops resized as the checkpoint's training data (cv2 for imported VIMA checkpoints).
+        self.crop_resampling = meta.get("tokenize_settings", {}).get("crop_resampling", "area")
         self.name = str(checkpoint)
         self.perturbation = perturbation
         self.seed = seed
@@ -114,7 +116,9 @@ class PolicyAgent:
         began = time.perf_counter()
         self._index = job.episode
         self.recorder.start(obs, info)
-        self.inputs = start_inputs(self.recorder.episode(job.episode), self.tokenizer, job.key)
+        self.inputs = start_inputs(
+            self.recorder.episode(job.episode), self.tokenizer, job.key, self.crop_resampling
+        )
         self._cache = None
         self.timing["tokenize_s"] += time.perf_counter() - began
 
@@ -125,7 +129,9 @@ class PolicyAgent:
         assert self.inputs is not None, "begin() first"
         began = time.perf_counter()
         self.recorder.add(action, obs, info)
-        add_observation(self.inputs, self.recorder.episode(self._index), self.tokenizer)
+        add_observation(
+            self.inputs, self.recorder.episode(self._index), self.tokenizer, self.crop_resampling
+        )
         self.timing["tokenize_s"] += time.perf_counter() - began
 
     def act(self) -> dict[str, np.ndarray]:

@@ -79,19 +79,28 @@ class EpisodeInputs:
         return perturbed_arrays(episode, perturbation, seed, tokenizer, vocabulary)
 
 
-def start_inputs(episode: Episode, tokenizer: Tokenizer, key: str) -> EpisodeInputs:
+def start_inputs(
+    episode: Episode, tokenizer: Tokenizer, key: str, crop_resampling: str = "area"
+) -> EpisodeInputs:
     """Tokenize the prompt and first observation of a freshly reset episode; `key` is the
-    episode's identity for the perturbation's draws (`L<level>/<task>/<n>`)."""
+    episode's identity for the perturbation's draws (`L<level>/<task>/<n>`); crops are resized
+    as the checkpoint's training data was (`crop_resampling`)."""
     row = last_observation_row(episode, with_prompt=True)
-    arrays = row_arrays(preprocess_row(row, tokenizer, keep_final_observation=True))
+    arrays = row_arrays(
+        preprocess_row(row, tokenizer, keep_final_observation=True, crop_resampling=crop_resampling)
+    )
     instruction = replace(instruction_from_row(row, Task(row["task"]).name), episode=key)
     return EpisodeInputs(arrays, instruction, row["difficulty"], int(row["seed"]))
 
 
-def add_observation(inputs: EpisodeInputs, episode: Episode, tokenizer: Tokenizer) -> None:
+def add_observation(
+    inputs: EpisodeInputs, episode: Episode, tokenizer: Tokenizer, crop_resampling: str = "area"
+) -> None:
     """Tokenize the newest observation of `episode` and append it (with the actions so far)."""
     row = last_observation_row(episode, with_prompt=False)
-    new = row_arrays(preprocess_row(row, tokenizer, keep_final_observation=True))
+    new = row_arrays(
+        preprocess_row(row, tokenizer, keep_final_observation=True, crop_resampling=crop_resampling)
+    )
     arrays = inputs.arrays
     for name in OBSERVATION_ARRAYS:
         arrays[name] = np.concatenate([arrays[name], new[name]])

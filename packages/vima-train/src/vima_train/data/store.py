@@ -65,6 +65,8 @@ class TokenizeSettings:
 
     tokenizer_sha256: str
     keep_final_observation: bool
+    #: How object crops were resized (vima_tokenize.crops.CROP_RESAMPLINGS).
+    crop_resampling: str = "area"
 
 
 def find_shards(
@@ -112,6 +114,7 @@ def tokenize_settings(shards: list[Shard]) -> TokenizeSettings:
     return TokenizeSettings(
         tokenizer_sha256=str(settings["tokenizer_sha256"]),
         keep_final_observation=bool(settings["keep_final_observation"]),
+        crop_resampling=str(settings.get("crop_resampling", "area")),
     )
 
 
