@@ -295,6 +295,17 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: Preset names that no longer name a network, and what to use instead. A name never comes back
+#: with another network (tests/train/data/presets-golden.json pins every current one).
+RETIRED_PRESETS = {
+    f"vima-{size}": (
+        f"renamed vt-vima-{size} on 2026-12-07 (vima-train's network at VIMA's size); VIMA's own "
+        "network is family vima: vima-2m, vima-200m, or `vima-train import` of a released file"
+    )
+    for size in ("4m", "9m", "20m", "43m", "92m")
+}
+
+
 def _presets_dir() -> Any:
     return resources.files("vima_train") / "presets"
 
@@ -313,6 +324,8 @@ def _preset_dict(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     if name in seen:
         raise ConfigError(f"preset {name!r}: circular 'extends'")
     source = _presets_dir() / f"{name}.yaml"
+    if name in RETIRED_PRESETS and not source.is_file():
+        raise ConfigError(f"preset {name!r} was {RETIRED_PRESETS[name]}")
     if not source.is_file():
         raise ConfigError(f"unknown preset {name!r} (known: {', '.join(preset_names())})")
     data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
