@@ -38,7 +38,9 @@ def test_environment_problems_are_told_apart_from_data_errors(tmp_path: Path) ->
     assert environment_problem(wrapped, out) is not None  # found behind what it caused
     denied_out = PermissionError(errno.EACCES, "Permission denied", str(out / "x" / "y"))
     denied_in = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "raw" / "y"))
-    assert environment_problem(denied_out, out) is not None
+    assert str(environment_problem(denied_out, out)).startswith(
+        f"permission denied: {out / 'x' / 'y'} (fix its permissions, then rerun"
+    )
     assert environment_problem(denied_in, out) is None  # an unreadable input: that episode's
     assert environment_problem(denied_in) is not None  # a command's own I/O: no output to tell
     assert environment_problem(FileNotFoundError(errno.ENOENT, "gone", "raw/x"), out) is None

@@ -24,7 +24,7 @@ from vima_schema.enums import Task
 from vima_schema.parquet_shard import shard_writer
 from vima_schema.provenance import write_provenance
 from vima_schema.record import hf_schema, record_layout
-from vima_schema.runner import run_items
+from vima_schema.runner import mark_work_started, run_items
 
 from vima_convert import __version__
 from vima_convert.episode_file import SUFFIX, decode_episode_file
@@ -138,6 +138,7 @@ def build(
     if not files:
         raise ValueError(f"{parsed}: no parsed episode files (run `vima-convert parse` first)")
     splits = assign_splits({t: sorted(v) for t, v in files.items()}, valid_size, seed)
+    mark_work_started()
     hf_schema()  # built once here; worker processes inherit it instead of importing datasets
     max_bytes = int(max_shard_mb * 1024 * 1024)
     stage_dir = dataset / variant / PARSED

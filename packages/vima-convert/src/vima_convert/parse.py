@@ -12,7 +12,7 @@ from vima_schema.atomic import remove_stale_temporaries
 from vima_schema.discover import find_episodes
 from vima_schema.enums import Task
 from vima_schema.reader import read_episode
-from vima_schema.runner import append_failure, run_items, tidy_failures
+from vima_schema.runner import append_failure, mark_work_started, run_items, tidy_failures
 
 from vima_convert.episode_file import (
     FAILURES_FILE,
@@ -94,8 +94,6 @@ def parse(
     written stays complete and a rerun resumes.
     """
     parsed.mkdir(parents=True, exist_ok=True)
-    for folder in (p for p in parsed.iterdir() if p.is_dir()):
-        remove_stale_temporaries(folder)
     summary = ParseSummary()
     done: set[str] = set()
     folders: list[Path] = []
@@ -111,6 +109,9 @@ def parse(
         else:
             seen[key] = folder
             folders.append(folder)
+    mark_work_started()
+    for folder in (p for p in parsed.iterdir() if p.is_dir()):
+        remove_stale_temporaries(folder)
     job = _ParseJob(parsed, overwrite)
     outcomes = run_items(
         job, folders, workers=workers, desc="parse", total=len(folders), output=parsed

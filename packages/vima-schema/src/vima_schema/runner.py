@@ -80,7 +80,7 @@ _NO_ROOM = {
     errno.EROFS: "make it writable",
 }
 #: errno values that are the environment's fault when they concern the output.
-_UNWRITABLE = {errno.EACCES: "make it writable", errno.EPERM: "make it writable"}
+_UNWRITABLE = {errno.EACCES: "fix its permissions", errno.EPERM: "fix its permissions"}
 
 
 def environment_problem(error: BaseException, output: Path | None = None) -> OutputError | None:
