@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -404,3 +405,28 @@ def test_validate_input_errors_exit_2(tmp_path: Path, run_tool: Callable[..., An
     run = run_tool("vima-schema", "validate", str(tmp_path))
     assert run.code == EXIT_USAGE
     assert "vima-schema validate: error: no episode folders found" in run.err
+
+
+def test_generate_failures_are_forgotten_once_a_rerun_writes_them(
+    tmp_path: Path, run_tool: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vima_sim.generate
+
+    real = vima_sim.generate.run_job
+
+    def fail_the_second(job: Any) -> str:
+        if job.index == 1:
+            raise RuntimeError(f"{job.task} #{job.index}: oracle did not succeed")
+        return real(job)
+
+    out = tmp_path / "raw"
+    args = ("generate", "visual_manipulation", "--episodes", "2", "--out", str(out))
+    monkeypatch.setattr(vima_sim.generate, "run_job", fail_the_second)
+    assert run_tool("vima-sim", *args).code == EXIT_FAILURES
+    listed = (out / "failures.jsonl").read_text().splitlines()
+    assert [json.loads(line)["path"] for line in listed] == ["visual_manipulation/000001"]
+    monkeypatch.setattr(vima_sim.generate, "run_job", real)
+    run = run_tool("vima-sim", *args)
+    assert run.code == EXIT_OK, run.err
+    assert (out / "visual_manipulation" / "000001").is_dir()
+    assert not (out / "failures.jsonl").exists()
