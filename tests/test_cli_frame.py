@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import typer
+from killed_writer import leftovers_of_a_killed_writer
 from vima_schema.command import Tool
 from vima_schema.runner import (
     EXIT_ERROR,
@@ -407,7 +408,7 @@ def test_validate_input_errors_exit_2(tmp_path: Path, run_tool: Callable[..., An
     assert "vima-schema validate: error: no episode folders found" in run.err
 
 
-def test_generate_failures_are_forgotten_once_a_rerun_writes_them(
+def test_generate_forgets_failures_a_rerun_wrote_and_removes_what_a_killed_run_left(
     tmp_path: Path, run_tool: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import vima_sim.generate
@@ -426,7 +427,10 @@ def test_generate_failures_are_forgotten_once_a_rerun_writes_them(
     listed = (out / "failures.jsonl").read_text().splitlines()
     assert [json.loads(line)["path"] for line in listed] == ["visual_manipulation/000001"]
     monkeypatch.setattr(vima_sim.generate, "run_job", real)
+    task = out / "visual_manipulation"
+    left = leftovers_of_a_killed_writer(task / "notes.json", task / "000001")
     run = run_tool("vima-sim", *args)
     assert run.code == EXIT_OK, run.err
-    assert (out / "visual_manipulation" / "000001").is_dir()
+    assert (task / "000001").is_dir()
     assert not (out / "failures.jsonl").exists()
+    assert not any(path.exists() for path in left)  # what a killed run began is removed

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import vima_convert.parse
+from killed_writer import leftovers_of_a_killed_writer
 from small_filesystem import remount, small_filesystem
 from vima_schema.runner import EXIT_ERROR, EXIT_OK
 
@@ -128,3 +129,17 @@ def test_a_bug_in_stats_once_the_dataset_is_read_exits_3(
     run = run_cli("stats", clean_dataset)
     assert run.code == EXIT_ERROR
     assert "unexpected error: ValueError: a bug in the statistics" in run.err
+
+
+def test_export_raw_removes_what_a_killed_export_left(
+    tmp_path: Path, run_cli: RunCli, clean_dataset: Path
+) -> None:
+    raw = tmp_path / "raw"
+    options = ("--config", "original--parsed--rotate")
+    assert run_cli("export-raw", clean_dataset, "--out", raw, *options).code == EXIT_OK
+    rotate = raw / "rotate"
+    left = leftovers_of_a_killed_writer(rotate / "notes.json", rotate / "000006")
+    run = run_cli("export-raw", clean_dataset, "--out", raw, *options, "--overwrite")
+    assert run.code == EXIT_OK, run.err
+    assert not any(path.exists() for path in left)
+    assert not [path for path in rotate.iterdir() if path.name.startswith(".")]

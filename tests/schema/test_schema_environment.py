@@ -6,12 +6,12 @@ from __future__ import annotations
 import errno
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from killed_writer import leftovers_of_a_killed_writer
 from vima_schema.atomic import atomic_output, remove_stale_temporaries, temporary_path
 from vima_schema.runner import (
     OutputError,
@@ -137,28 +137,10 @@ def test_appends_during_a_tidy_are_kept(tmp_path: Path) -> None:
     assert sorted(e["path"] for e in _lines(path)) == sorted(f"shard-{i}" for i in range(200))
 
 
-HOLD_TEMPORARY = """
-import sys, time
-from pathlib import Path
-from vima_schema.atomic import atomic_output, temporary_sibling
-folder = Path(sys.argv[1])
-staging = temporary_sibling(folder / "000001")
-with atomic_output(folder / "valid-00000-of-00001.parquet") as tmp:
-    tmp.write_bytes(b"half a shard")
-    print(tmp, staging, flush=True)
-    time.sleep(600)
-"""
-
-
 def test_temporaries_of_a_killed_writer_are_removed_and_no_others(tmp_path: Path) -> None:
-    killed = subprocess.Popen(
-        [sys.executable, "-c", HOLD_TEMPORARY, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    stale = leftovers_of_a_killed_writer(
+        tmp_path / "valid-00000-of-00001.parquet", tmp_path / "000001"
     )
-    assert killed.stdout is not None
-    stale = [Path(name) for name in killed.stdout.readline().split()]
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    assert all(path.exists() for path in stale)  # what a killed writer leaves behind
     live = temporary_path(tmp_path / "train-00000-of-00001.parquet")  # this process: running
     elsewhere = tmp_path / ".train-00001-of-00002.parquet.abc123.4242@0badcafe.tmp"
     unnamed = tmp_path / ".train-00001-of-00002.parquet.abc123.tmp"

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from killed_writer import leftovers_of_a_killed_writer
 from PIL import Image
 from small_filesystem import remount, small_filesystem
 from vima_convert.cli import main as convert_main
@@ -764,36 +765,17 @@ def test_full_disk_stops_tokenize_at_once_and_a_rerun_resumes(
         assert not [p for p in dataset.rglob("*") if p.name.endswith(".tmp")]
 
 
-#: Writes half a preprocessed shard under its temporary name, then waits to be killed.
-HALF_WRITTEN = """
-import sys, time
-from pathlib import Path
-from vima_schema.atomic import atomic_output
-with atomic_output(Path(sys.argv[1])) as tmp:
-    tmp.write_bytes(b"half a shard")
-    print(tmp, flush=True)
-    time.sleep(600)
-"""
-
-
 def test_next_run_removes_the_temporary_files_of_a_killed_run(
     tokenized_raw: Tokenized, copy_dataset: Callable[[Path], Path]
 ) -> None:
     dataset = copy_dataset(tokenized_raw.dataset)
     (target,) = [p for (task, _), p in shards(dataset, "preprocessed").items() if task == "twist"]
     target.unlink()  # as a killed run leaves it: the shard still to do, its temporary file
-    killed = subprocess.Popen(
-        [sys.executable, "-c", HALF_WRITTEN, str(target)], stdout=subprocess.PIPE, text=True
-    )
-    assert killed.stdout is not None
-    left = Path(killed.stdout.readline().strip())
-    killed.kill()  # SIGKILL: no clean-up runs
-    killed.wait()
+    left = leftovers_of_a_killed_writer(target, target.parent / "staging")
     live = temporary_path(target.with_name("valid-00000-of-00001.parquet"))  # a running writer
-    assert left.exists() and left.parent == target.parent
     run = tokenize(dataset)
     assert run.code == 0, run.stderr
-    assert not left.exists() and live.exists()
+    assert not any(path.exists() for path in left) and live.exists()
     assert (
         target.read_bytes()
         == shards(tokenized_raw.dataset, "preprocessed")["twist", target.name].read_bytes()

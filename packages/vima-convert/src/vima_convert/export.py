@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from vima_schema.atomic import remove_stale_temporaries
 from vima_schema.dataset_layout import shards_of_config
 from vima_schema.dataset_meta import read_meta
 from vima_schema.record import record_to_episode
@@ -23,6 +24,7 @@ def export_raw(
         raise ValueError(f"{dataset}: config {config!r} has no shards for split {split or 'any'}")
     read_meta(dataset)  # refuses a dataset of an unknown format version
     mark_work_started()
+    remove_stale_temporaries(out, subfolders=True)  # episode folders a killed export began
     count = 0
     for shard in shards:
         for batch in pq.ParquetFile(shard.path).iter_batches(batch_size=32):

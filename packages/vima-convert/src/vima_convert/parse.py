@@ -110,8 +110,7 @@ def parse(
             seen[key] = folder
             folders.append(folder)
     mark_work_started()
-    for folder in (p for p in parsed.iterdir() if p.is_dir()):
-        remove_stale_temporaries(folder)
+    remove_stale_temporaries(parsed, subfolders=True)
     job = _ParseJob(parsed, overwrite)
     outcomes = run_items(
         job, folders, workers=workers, desc="parse", total=len(folders), output=parsed

@@ -85,15 +85,20 @@ def temporary_path(path: Path | str) -> Path:
     return Path(tmp)
 
 
-def remove_stale_temporaries(folder: Path | str) -> list[Path]:
-    """Delete the temporary files and folders in `folder` left by writers of this machine that
-    no longer run (a killed run); return them. Those of a live process, of another machine or
-    without a writer's name are kept."""
+def remove_stale_temporaries(folder: Path | str, *, subfolders: bool = False) -> list[Path]:
+    """Delete the temporary files and folders in `folder` (and in each of its `subfolders`:
+    the task folders of a root) left by writers of this machine that no longer run (a killed
+    run); return them. Those of a live process, of another machine or without a writer's name
+    are kept."""
     removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
         return removed
+    if subfolders:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                removed += remove_stale_temporaries(entry.path)
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
         if match is None or match["machine"] != _machine() or _alive(int(match["pid"])):

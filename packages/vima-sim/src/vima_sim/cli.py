@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from vima_schema.atomic import remove_stale_temporaries
 from vima_schema.command import (
     DifficultyOption,
     Result,
@@ -77,6 +78,7 @@ def generate(
     adopted = check_and_record(out, tasks, task_record(partition, difficulty, seed))
     for task in adopted:
         _log(f"{out / task}: episodes without a generator record, kept as they are")
+    remove_stale_temporaries(out, subfolders=True)  # episode folders a killed run began
     jobs = pending_jobs(tasks, partition, difficulty, episodes, seed, out)
     _log(f"vima-sim generate: {len(jobs)} episodes to write under {out}")
     failures = 0
