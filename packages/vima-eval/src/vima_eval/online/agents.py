@@ -18,7 +18,14 @@ from vima_train.model.policy import PromptCache
 from vima_train.policies import AnyPolicy
 
 from vima_eval.model_input import PatchImageMask, gobbledygook_vocabulary, masked_prompt
-from vima_eval.online.inputs import EpisodeInputs, add_observation, bins_to_action, start_inputs
+from vima_eval.online.inputs import (
+    EpisodeInputs,
+    add_observation,
+    bins_to_action,
+    env_action,
+    split_action,
+    start_inputs,
+)
 from vima_eval.online.plan import Job
 
 
@@ -161,6 +168,9 @@ class PolicyAgent:
                 self._cache, _to(observations, self.device), actions.to(self.device)
             )[0]
         self.timing["model_s"] += time.perf_counter() - middle
+        if self.policy.config.family == "vima":  # VIMA's own mapping: bin / n of the bounds
+            values = self.policy.bins_to_actions(bins).cpu().numpy()
+            return env_action(split_action(values))
         return bins_to_action(bins.cpu().numpy(), self.axes)
 
 

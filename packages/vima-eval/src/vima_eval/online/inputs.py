@@ -118,19 +118,28 @@ def bins_to_action(bins: np.ndarray, axes: tuple[int, ...]) -> dict[str, np.ndar
     z_bin = discretize({"pose0_position": np.array([[0.5, 0.0, Z_FILL]])})["pose0_position"]
     full[list(Z_AXES)] = int(z_bin[0, 2])
     full[list(axes)] = bins
-    split: dict[str, np.ndarray] = {}
-    start = 0
-    for key in ACTION_KEYS:
-        width = KEY_AXES[key][0].size
-        split[key] = full[start : start + width]
-        start += width
-    poses = undiscretize(split)
+    return env_action(undiscretize(split_action(full)))
+
+
+def env_action(poses: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Continuous poses of every action key -> an env action: 2-D positions clipped to the
+    workspace, rotations to [-1, 1], float32."""
     action = {}
     for key in ACTION_KEYS:
-        value = poses[key].astype(np.float32)
+        value = np.asarray(poses[key], dtype=np.float32)
         if key.endswith("position"):
             value = np.clip(value[:2], WORKSPACE_LOW, WORKSPACE_HIGH)
         else:
             value = np.clip(value, -1.0, 1.0)
         action[key] = value.astype(np.float32)
     return action
+
+
+def split_action(values: np.ndarray) -> dict[str, np.ndarray]:
+    """A 14-axis action vector -> poses per action key (positions 3-D, rotations 4-D)."""
+    poses, start = {}, 0
+    for key in ACTION_KEYS:
+        width = KEY_AXES[key][0].size
+        poses[key] = values[start : start + width]
+        start += width
+    return poses

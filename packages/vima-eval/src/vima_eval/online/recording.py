@@ -61,6 +61,13 @@ def _poses(action: dict[str, Any] | None) -> dict[str, list[float]] | None:
     return {key: [float(v) for v in np.asarray(action[key]).ravel()] for key in POSE_KEYS}
 
 
+def _action(action: dict[str, Any] | None) -> dict[str, list[float]] | None:
+    """Every key of an action the policy took (positions and rotations)."""
+    if action is None:
+        return None
+    return {key: [float(v) for v in np.asarray(value).ravel()] for key, value in action.items()}
+
+
 def write_recording(root: Path, job: Job, out: Outcome) -> Path:
     """Write the recording of a finished episode under run folder `root` (replacing an older
     one); returns its folder."""
@@ -93,7 +100,7 @@ def write_recording(root: Path, job: Job, out: Outcome) -> Path:
             "prompt_mask": out.prompt_mask,
             "assets": assets,
             "frames": frames,
-            "actions": [_poses(a) for a in out.actions],
+            "actions": [_action(a) for a in out.actions],
             "oracle": [_poses(a) for a in out.oracle],
             "success": out.success,
             "failure": out.failure,
