@@ -60,11 +60,15 @@ class Tracker:
         the GIFs of run folder `out`) and the success table, and close the run."""
         if self.run is None:
             return
+        import wandb
 
         for key, value in summary.items():
             self.run.summary[key] = value
         self.run.log({"episodes_table": episode_table(rows, out), "success_table": self.table()})
         self.run.finish()
+        # Release wandb's process-wide state: a later run in this process (a Lightning
+        # WandbLogger, which sets WANDB_MODE) then reads its settings afresh.
+        wandb.teardown()
 
     def table(self) -> Any:
         """The success table: successes, episodes and rate per perturbation, level and task."""
