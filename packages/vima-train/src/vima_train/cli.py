@@ -10,6 +10,9 @@ import typer
 from vima_schema.command import Result, Tool, completer
 from vima_schema.runner import EXIT_OK, InputError, mark_work_started
 
+#: `--max-epochs` when only `--max-steps` is given: the steps end training.
+UNLIMITED_EPOCHS = 1_000_000
+
 tool = Tool("vima-train", "Train VIMA-style policies with Lightning, logged to W&B.")
 main = tool.main
 
@@ -111,6 +114,9 @@ def fit(
         "train.wandb": wandb,
         "data.num_workers": loader_workers,
     }
+    if max_steps is not None and max_epochs is None:
+        # the limit the user gave is the one that ends training, not the preset's epochs
+        shortcuts["train.max_epochs"] = UNLIMITED_EPOCHS
     overrides = [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
     config = load_preset(preset, [*overrides, *(settings or [])])
     prepared = prepare(dataset, config, out, resume)
@@ -130,16 +136,21 @@ def presets() -> int:
     """List the presets with their parameter counts, prompt encoder and descriptions."""
     from vima_tokenize.text import load_tokenizer
 
-    from vima_train.config import load_preset, preset_names
+    from vima_train.config import ConfigError, load_preset, preset_names
     from vima_train.policies import parameter_count
 
     vocab = load_tokenizer(None).get_vocab_size()
-    for name in preset_names():
+    names = preset_names()
+    mark_work_started()
+    for name in names:
         config = load_preset(name)
-        count = parameter_count(config.model, vocab)
+        try:
+            count = f"{parameter_count(config.model, vocab) / 1e6:8.2f}M"
+        except ConfigError:  # T5 presets need transformers (the t5 extra) to be counted
+            count = "  t5 extra"
         prompt = config.model.prompt_encoder
         source = f"pretrained {prompt.t5_path}" if prompt.kind == "t5" else "from scratch"
-        print(f"{name:44s} {count / 1e6:8.2f}M  prompt: {source:20s} {config.description}")
+        print(f"{name:44s} {count}  prompt: {source:20s} {config.description}")
     return EXIT_OK
 
 
@@ -218,6 +229,7 @@ def inspect(
     from vima_train.config import RunConfig, to_yaml
 
     meta = read_meta(checkpoint)
+    mark_work_started()
     print(to_yaml(RunConfig.model_validate(meta["config"])).rstrip())
     print(f"global_step: {meta['global_step']}")
     print(f"epoch: {meta['epoch']}")

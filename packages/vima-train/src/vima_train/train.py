@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,9 +187,19 @@ def fit(prepared: Prepared, run: Path) -> Path:
         module.episodes_dir = run / "episodes"
         module.episodes_dir.mkdir(exist_ok=True)
     trainer.fit(module, datamodule=prepared.datamodule, ckpt_path=prepared.resume)
+    print(f"vima-train: stopped {_limit_reached(trainer, train)}", file=sys.stderr)
     for logger in loggers:
         if isinstance(logger, WandbLogger):
             # Close the run here, not at interpreter exit, where W&B would print its summary
             # after the checkpoint path and break the last-line-on-stdout convention.
             logger.experiment.finish()
     return run / CHECKPOINTS / LAST
+
+
+def _limit_reached(trainer: Any, train: Any) -> str:
+    """Which limit ended training: the steps, the epochs, or neither (interrupted)."""
+    if 0 < train.max_steps <= trainer.global_step:
+        return f"at train.max_steps={train.max_steps} (epoch {trainer.current_epoch})"
+    if trainer.current_epoch >= train.max_epochs:
+        return f"after train.max_epochs={train.max_epochs} (step {trainer.global_step})"
+    return f"at step {trainer.global_step}, epoch {trainer.current_epoch}, before either limit"
