@@ -29,7 +29,6 @@ RECORDINGS = "recordings"
 RECORDING_FILE = "episode.json"
 RECORDING_SCHEMA = "vima-eval/episode-recording"
 JPEG_QUALITY = 85
-POSE_KEYS = ("pose0_position", "pose1_position")
 
 
 def video_name_of(perturbation: str, level: int, task: str, episode: int) -> str:
@@ -55,14 +54,8 @@ def _jpeg(path: Path, chw: np.ndarray) -> str:
     return path.name
 
 
-def _poses(action: dict[str, Any] | None) -> dict[str, list[float]] | None:
-    if action is None:
-        return None
-    return {key: [float(v) for v in np.asarray(action[key]).ravel()] for key in POSE_KEYS}
-
-
 def _action(action: dict[str, Any] | None) -> dict[str, list[float]] | None:
-    """Every key of an action the policy took (positions and rotations)."""
+    """Every key of an action (positions and rotations)."""
     if action is None:
         return None
     return {key: [float(v) for v in np.asarray(value).ravel()] for key, value in action.items()}
@@ -101,7 +94,7 @@ def write_recording(root: Path, job: Job, out: Outcome) -> Path:
             "assets": assets,
             "frames": frames,
             "actions": [_action(a) for a in out.actions],
-            "oracle": [_poses(a) for a in out.oracle],
+            "oracle": [_action(a) for a in out.oracle],
             "success": out.success,
             "failure": out.failure,
             "steps": out.steps,
