@@ -92,8 +92,8 @@ def test_slurm_script_is_valid_bash_and_uses_existing_options(script: Path) -> N
         if sub:
             text = _help(command, sub)
         else:  # the subcommand is a shell variable: the option must exist in one of them
-            listed = re.search(r"\{([a-z,-]+)\}", top)
-            subs = listed.group(1).split(",") if listed else []
+            listed = re.search(r"\{([a-z,\s-]+)\}", top)  # a long list wraps
+            subs = re.sub(r"\s+", "", listed.group(1)).split(",") if listed else []
             text = top + "".join(_help(command, s) for s in subs)
         for option in (w.split("=", 1)[0] for w in words if w.startswith("--")):
             assert option in text, f"{script.name}: {command} {sub or ''} has no {option}"
