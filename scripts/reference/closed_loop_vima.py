@@ -112,6 +112,7 @@ def run_episode(namespace: dict[str, Any], args: argparse.Namespace, seed: int) 
     import vima_bench
 
     record: dict[str, Any] = {"seed": seed, "actions": []}
+    made: list[Any] = []
 
     def make(task: str, **kwargs: Any) -> Any:
         kwargs |= {"seed": seed, "display_debug_window": False, "render_prompt": False}
@@ -142,6 +143,7 @@ def run_episode(namespace: dict[str, Any], args: argparse.Namespace, seed: int) 
 
         env.reset, env.step = reset_once, recorded_step
         env.render = lambda *a, **k: None
+        made.append(env)
         return env
 
     namespace["make"] = make
@@ -153,6 +155,9 @@ def run_episode(namespace: dict[str, Any], args: argparse.Namespace, seed: int) 
     except RuntimeError as error:  # ResetFaultToleranceWrapper gives up after EpisodeOver
         if "Failed to reset" not in str(error):
             raise
+    finally:  # an env left open changes the next episode made in this process (measured)
+        for env in made:
+            env.close()
     return record
 
 

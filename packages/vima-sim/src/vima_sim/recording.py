@@ -14,9 +14,18 @@ from vima_schema.models import Actions, Episode
 
 def encode_jpeg(chw: np.ndarray) -> bytes:
     """A frame as VIMA-Bench stores it: Pillow's default JPEG (quality 75, 4:2:0)."""
+    return _encode(chw, "JPEG")
+
+
+def encode_png(chw: np.ndarray) -> bytes:
+    """A frame without loss (the simulator's own pixels; read back like a JPEG frame)."""
+    return _encode(chw, "PNG")
+
+
+def _encode(chw: np.ndarray, image_format: str) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(chw.transpose(1, 2, 0)), mode="RGB").save(
-        buffer, format="JPEG"
+        buffer, format=image_format
     )
     return buffer.getvalue()
 
@@ -27,9 +36,12 @@ class EpisodeRecorder:
     `start(obs, info)` after `reset`, `add(action, obs, info)` after each `step`, then
     `episode(index)` returns the `Episode` (current VIMA-Bench layout: 2-D positions and
     bounds, `vima_bench` pickle namespace) that `vima_schema.writer.write_episode` writes.
+    Frames are kept as VIMA-Bench stores them (JPEG), or without loss with `lossless` (what
+    VIMA's own evaluation code feeds its policy; such an episode is not for writing to disk).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lossless: bool = False) -> None:
+        self.lossless = lossless
         self._meta: dict[str, Any] = {}
         self._info: dict[str, Any] = {}
         self._frames: dict[View, list[bytes]] = {View.front: [], View.top: []}
@@ -39,7 +51,7 @@ class EpisodeRecorder:
 
     def start(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
         """Record the first observation and the reset info."""
-        self.__init__()  # type: ignore[misc]
+        self.__init__(self.lossless)  # type: ignore[misc]
         self._info = info
         self._meta = info["meta"]
         self._last = info
@@ -54,7 +66,8 @@ class EpisodeRecorder:
 
     def _observe(self, obs: dict[str, Any]) -> None:
         for view in (View.front, View.top):
-            self._frames[view].append(encode_jpeg(obs["rgb"][view.value]))
+            encode = encode_png if self.lossless else encode_jpeg
+            self._frames[view].append(encode(obs["rgb"][view.value]))
             self._segm[view].append(np.asarray(obs["segm"][view.value], dtype=np.uint8))
 
     @property

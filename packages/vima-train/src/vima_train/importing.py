@@ -181,11 +181,13 @@ def import_vima(path: Path, loaded: Any, tokenizer_json: str, vocab_size: int) -
         "vocab_size": vocab_size,
         "tokenizer_json": tokenizer_json,
         "tokenizer_sha256": digest,
-        # VIMA's evaluation crops with cv2.resize(INTER_AREA) (scripts/example.py)
+        # VIMA's evaluation (scripts/example.py) crops the simulator's own pixels (no JPEG)
+        # with cv2.resize(INTER_AREA)
         "tokenize_settings": {
             "keep_final_observation": False,
             "tokenizer_sha256": digest,
             "crop_resampling": "cv2",
+            "observation_codec": "none",
         },
         "dataset": None,
         "imported": {

@@ -113,7 +113,10 @@ class PolicyAgent:
         self.timing = {"tokenize_s": 0.0, "model_s": 0.0}
         self.prompt: str = ""
         self.prompt_mask = "none"  # which prompt tokens the model could not attend to
-        self.recorder = EpisodeRecorder()
+        # frames as the policy's training data had them: VIMA-Data's JPEGs, or the simulator's
+        # own pixels for imported VIMA checkpoints (what VIMA's evaluation feeds its policy)
+        codec = meta.get("tokenize_settings", {}).get("observation_codec", "jpeg")
+        self.recorder = EpisodeRecorder(lossless=codec == "none")
         self.inputs: EpisodeInputs | None = None
         self._cache: PromptCache | None = None
         self._index = 0
