@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from vima_train.config import RETIRED_PRESETS, ConfigError, load_preset, preset_names
+from vima_train.config import (
+    RETIRED_PRESETS,
+    ConfigError,
+    flatten_keys,
+    load_preset,
+    preset_names,
+)
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "presets-golden.json").read_text())
 
@@ -18,7 +24,10 @@ def test_every_preset_resolves_to_its_golden_config() -> None:
     assert set(preset_names()) == set(GOLDEN), "add new presets with scripts/preset_golden.py"
     changed = {}
     for name in preset_names():
-        now, then = _flat(load_preset(name).model_dump(mode="json")), _flat(GOLDEN[name])
+        now, then = (
+            flatten_keys(load_preset(name).model_dump(mode="json")),
+            flatten_keys(GOLDEN[name]),
+        )
         diff = sorted(k for k in now.keys() | then.keys() if now.get(k) != then.get(k))
         if diff:
             changed[name] = diff[:5]
@@ -30,13 +39,3 @@ def test_retired_names_fail_loudly() -> None:
         assert name not in GOLDEN
         with pytest.raises(ConfigError, match="renamed vt-"):
             load_preset(name)
-
-
-def _flat(data: dict, prefix: str = "") -> dict:
-    out: dict = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out |= _flat(value, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = value
-    return out

@@ -151,9 +151,9 @@ class ModelConfig(_Strict):
     def _vima_is_fixed(self) -> ModelConfig:
         if self.family != "vima":
             return self
-        defaults = _flatten(ModelConfig().model_dump())
+        defaults = flatten_keys(ModelConfig().model_dump())
         wanted = defaults | VIMA_FIXED
-        actual = _flatten(self.model_dump())
+        actual = flatten_keys(self.model_dump())
         wrong = [
             f"{key}={actual[key]!r} (VIMA's network has {wanted[key]!r})"
             for key in sorted(actual)
@@ -277,7 +277,7 @@ RESUME_MAY_CHANGE = frozenset(
 
 def learning_differences(before: RunConfig, after: RunConfig) -> list[str]:
     """`key: old -> new` for every setting outside `RESUME_MAY_CHANGE` that differs."""
-    old, new = _flatten(before.model_dump()), _flatten(after.model_dump())
+    old, new = flatten_keys(before.model_dump()), flatten_keys(after.model_dump())
     return [
         f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
         for key in sorted(old.keys() | new.keys())
@@ -285,11 +285,12 @@ def learning_differences(before: RunConfig, after: RunConfig) -> list[str]:
     ]
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_keys(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as `a.b.c: value` (mappings flattened, everything else a leaf)."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):
-            flat |= _flatten(value, f"{prefix}{key}.")
+            flat |= flatten_keys(value, f"{prefix}{key}.")
         else:
             flat[f"{prefix}{key}"] = value
     return flat

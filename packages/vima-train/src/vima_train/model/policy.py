@@ -69,6 +69,31 @@ class SceneObjects:
         return SceneObjects(self.boxes[rows, steps], self.crops[rows, steps])
 
 
+def prompt_sequence(
+    prompt: Prompt,
+    words: torch.Tensor,
+    images: torch.Tensor,
+    image_token_mask: torch.Tensor,
+    prompt_mask: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Words [B, W, D] and image tokens [B, I, Q, D] in prompt order: the sequence, `present`
+    (a token exists) and `valid` (may be attended to under `prompt_mask`), all [B, L(, D)]."""
+    sequence, present, is_word = assemble(
+        prompt.token_types,
+        words.to(images.dtype),
+        prompt.word_mask,
+        images,
+        prompt.image_mask,
+        image_token_mask,
+    )
+    valid = present.clone()
+    if prompt_mask in ("text", "both"):
+        valid &= ~is_word
+    if prompt_mask in ("visual", "both"):
+        valid &= is_word
+    return sequence, present, valid
+
+
 class Policy(nn.Module):
     """Teacher-forced `forward(batch) -> logits [B, T, A, C]`; greedy `act` for inference."""
 
@@ -165,19 +190,9 @@ class Policy(nn.Module):
             tokens = self.visual(prompt.frames)
             token_mask = prompt.image_mask.unsqueeze(-1).expand(*tokens.shape[:3])
         tokens = self.prompt.visual_post(self.token_norm(tokens))
-        sequence, present, is_word = assemble(
-            prompt.token_types,
-            words.to(tokens.dtype),
-            prompt.word_mask,
-            tokens,
-            prompt.image_mask,
-            token_mask,
+        sequence, present, valid = prompt_sequence(
+            prompt, words, tokens, token_mask, self.prompt_mask
         )
-        valid = present.clone()
-        if self.prompt_mask in ("text", "both"):
-            valid &= ~is_word
-        if self.prompt_mask in ("visual", "both"):
-            valid &= is_word
         memory = self.prompt(sequence, present, valid)
         if self.config.decoder.kind == "xattn":
             if memory.shape[1] > self.memory_position.num_embeddings:

@@ -24,8 +24,8 @@ from vima_tokenize.actions import AXIS_HIGH, AXIS_LOW, Z_FILL
 from vima_train.config import ConfigError, ModelConfig
 from vima_train.data.batch import IGNORE_INDEX, Batch, Observations, Prompt
 from vima_train.model.actions import axis_indices
-from vima_train.model.policy import PROMPT_MASKS, PromptCache
-from vima_train.model.prompt import assemble, t5_encoder
+from vima_train.model.policy import PROMPT_MASKS, PromptCache, prompt_sequence
+from vima_train.model.prompt import t5_encoder
 from vima_train.model.visual import shuffle_order
 from vima_train.policies.vima.modeling import ACTION_HEADS, VIEWS, VimaNetwork
 
@@ -120,20 +120,11 @@ class VimaPolicy(VimaNetwork):
         crops, boxes, token_mask = per_view(prompt.crops, prompt.bbox, prompt.object_mask, slots)
         images = self.prompt_objects(crops, boxes)
         words = self.prompt_embedding(prompt.word_ids)
-        sequence, present, is_word = assemble(
-            prompt.token_types,
-            words.to(images.dtype),
-            prompt.word_mask,
-            images,
-            prompt.image_mask,
-            token_mask,
+        sequence, present, valid = prompt_sequence(
+            prompt, words, images, token_mask, self.prompt_mask
         )
-        valid = present.clone()
-        if self.prompt_mask in ("text", "both"):
-            valid &= ~is_word
-        if self.prompt_mask in ("visual", "both"):
-            valid &= is_word
-        memory = self.xattn_gpt.prompt_memory(self.encode_prompt_tokens(sequence, valid), valid)
+        tokens = self.encode_prompt_tokens(sequence, valid)
+        memory = self.xattn_gpt.prompt_memory(tokens, present)
         return PromptCache(memory, present, valid)
 
     def encode_prompt_tokens(self, sequence: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
