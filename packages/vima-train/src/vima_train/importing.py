@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
+from vima_schema.vocabulary import PLACEHOLDER_TOKENS
 
 from vima_train.checkpoint_format import CHECKPOINT_FORMAT, META_KEY
 from vima_train.config import RunConfig, deep_merge, load_preset, preset_names
 from vima_train.model.actions import axis_bins, axis_names
-from vima_train.policies import build_policy
+from vima_train.policies.vima.modeling import VimaNetwork
 
 VIMA_CFG_KEYS = ("embed_dim", "xf_n_layers", "sattn_n_heads", "xattn_n_heads")
 T5_PREFIX = "t5_prompt_encoder.t5."
@@ -127,7 +129,9 @@ def vima_state(path: Path, checkpoint: Any) -> tuple[dict[str, Any], dict[str, t
     return {k: int(v) for k, v in cfg.items()}, {k[len(POLICY_PREFIX) :]: v for k, v in raw.items()}
 
 
-def check_keys(path: Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Size]) -> None:
+def check_keys(
+    path: Path, state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]
+) -> None:
     """ImportFailure listing every unexpected, missing and misshapen key."""
     problems = []
     unexpected = sorted(state.keys() - expected.keys())
@@ -139,7 +143,7 @@ def check_keys(path: Path, state: dict[str, torch.Tensor], expected: dict[str, t
     shapes = [
         f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k])})"
         for k in sorted(state.keys() & expected.keys())
-        if state[k].shape != expected[k]
+        if tuple(state[k].shape) != expected[k]
     ]
     if shapes:
         problems.append(f"{len(shapes)} misshapen: {', '.join(shapes)}")
@@ -147,11 +151,65 @@ def check_keys(path: Path, state: dict[str, torch.Tensor], expected: dict[str, t
         raise ImportFailure(f"{path}: does not fit VIMA's network: " + "; ".join(problems))
 
 
-def expected_state(config: RunConfig, vocab_size: int) -> dict[str, torch.Size]:
-    """Keys and shapes of the network of `config`, built on the meta device."""
+def t5_layout(t5: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of transformers' `T5EncoderModel` of config `t5` (no transformers
+    import: it takes longer than the rest of an import; the fixture test checks this layout
+    against VIMA's real T5 keys, and loading builds the real module)."""
+    model, inner = t5["d_model"], t5["num_heads"] * t5["d_kv"]
+    ffn = (
+        ("wi_0", "wi_1")
+        if str(t5.get("feed_forward_proj", "relu")).startswith("gated")
+        else ("wi",)
+    )
+    keys: dict[str, tuple[int, ...]] = {
+        "shared.weight": (t5["vocab_size"], model),
+        "encoder.embed_tokens.weight": (t5["vocab_size"], model),
+        "encoder.final_layer_norm.weight": (model,),
+    }
+    for i in range(t5["num_layers"]):
+        block = f"encoder.block.{i}.layer."
+        for name in ("q", "k", "v"):
+            keys[f"{block}0.SelfAttention.{name}.weight"] = (inner, model)
+        keys[f"{block}0.SelfAttention.o.weight"] = (model, inner)
+        if i == 0:
+            buckets = t5.get("relative_attention_num_buckets", 32)
+            keys[f"{block}0.SelfAttention.relative_attention_bias.weight"] = (
+                buckets,
+                t5["num_heads"],
+            )
+        keys[f"{block}0.layer_norm.weight"] = (model,)
+        for name in ffn:
+            keys[f"{block}1.DenseReluDense.{name}.weight"] = (t5["d_ff"], model)
+        keys[f"{block}1.DenseReluDense.wo.weight"] = (model, t5["d_ff"])
+        keys[f"{block}1.layer_norm.weight"] = (model,)
+    return keys
+
+
+class _T5Shape(torch.nn.Module):
+    """Stands in for T5 when VIMA's network is built only for its keys and shapes."""
+
+    def __init__(self, t5: dict[str, Any]) -> None:
+        super().__init__()
+        self.config = SimpleNamespace(d_model=t5["d_model"], vocab_size=t5["vocab_size"])
+        self.embed = torch.nn.Embedding(t5["vocab_size"], t5["d_model"])
+
+    def get_input_embeddings(self) -> torch.nn.Embedding:
+        return self.embed
+
+
+def expected_state(config: RunConfig) -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of VIMA's network of `config`, built on the meta device."""
+    model, t5 = config.model, config.model.prompt_encoder.t5_config
+    assert t5 is not None, "an imported config carries its T5 config"
+    dec = model.decoder
     with torch.device("meta"):
-        policy = build_policy(config.model, vocab_size)
-    return {k: v.shape for k, v in policy.state_dict().items()}
+        network = VimaNetwork(
+            model.embed_dim, dec.layers, dec.heads, dec.cross_heads or dec.heads, _T5Shape(t5)
+        )
+    keys = {
+        k: tuple(v.shape) for k, v in network.state_dict().items() if not k.startswith(T5_PREFIX)
+    }
+    return keys | {T5_PREFIX + k: shape for k, shape in t5_layout(t5).items()}
 
 
 def file_sha256(path: Path) -> str:
@@ -173,7 +231,13 @@ def import_vima(path: Path, loaded: Any, tokenizer_json: str, vocab_size: int) -
         config = vima_run_config(cfg, t5_config_of(state))
     except (KeyError, ValueError) as error:
         raise ImportFailure(f"{path}: cfg {cfg} does not make VIMA's network ({error})") from None
-    check_keys(path, state, expected_state(config, vocab_size))
+    check_keys(path, state, expected_state(config))
+    words = int(state[T5_PREFIX + "shared.weight"].shape[0])
+    if vocab_size - len(PLACEHOLDER_TOKENS) > words:
+        raise ImportFailure(
+            f"{path}: the tokenizer has {vocab_size - len(PLACEHOLDER_TOKENS)} word ids but the "
+            f"checkpoint's T5 embeds {words}: use the tokenizer it was trained with (t5-base)"
+        )
     digest = hashlib.sha256(tokenizer_json.encode()).hexdigest()
     meta = {
         "format": CHECKPOINT_FORMAT,
