@@ -48,6 +48,8 @@ def test_fit_tiny_writes_checkpoints_and_wandb_offline(
     assert list(run.glob("checkpoints/epoch00-step*.ckpt"))  # every epoch besides last
     offline = list(run.glob("wandb/offline-run-*/run-*.wandb"))
     assert offline and offline[0].stat().st_size > 0
+    # validation predictions drawn on the top view (vima_train.validation_images)
+    assert list(run.glob("wandb/offline-run-*/files/media/images/val/predictions*.png"))
     losses = train_losses(run)
     assert sorted(losses) == [0, 1, 2, 3] and all(v == v for v in losses.values())
     meta = read_meta(last)

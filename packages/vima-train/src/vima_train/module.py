@@ -122,6 +122,23 @@ class PolicyModule(L.LightningModule):
         objects = batch.observations.top_view(targets.shape[1])
         batch_sums = self._per_task(logits, targets, batch.task, objects)
         self._val = (add_sums(self._val[0], batch_sums[0]), add_sums(self._val[1], batch_sums[1]))
+        if batch_idx == 0:
+            self._log_predictions(batch, logits)
+
+    def _log_predictions(self, batch: Batch, logits: torch.Tensor) -> None:
+        """A few validation episodes' picks and places drawn on the top view, to W&B."""
+        from lightning.pytorch.loggers import WandbLogger
+
+        wandb_loggers = [lg for lg in self.loggers if isinstance(lg, WandbLogger)]
+        if not wandb_loggers or not self.trainer.is_global_zero:
+            return
+        from vima_train.validation_images import draw_predictions
+
+        predicted = self.policy.bins_to_actions(logits.argmax(-1)).cpu()
+        pictures = draw_predictions(batch.to("cpu"), predicted)
+        images, captions = [p[0] for p in pictures], [p[1] for p in pictures]
+        for logger in wandb_loggers:
+            logger.log_image("val/predictions", images, step=self.global_step, caption=captions)
 
     def _per_task(
         self,
