@@ -368,3 +368,23 @@ def test_export_folder_loads_everywhere(
         assert torch.equal(reloaded(batch), policy(batch))
     assert read_meta(folder)["imported"]["cfg"] == read_meta(imported)["imported"]["cfg"]
     assert run_cli("inspect", folder).code == 0
+
+
+def test_released_file_loads_directly(
+    source: Path, imported: Path, batch: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`load_policy` (every vima-eval command) takes VIMA's file itself, imported in memory
+    with the tokenizer of $VIMA_TOKENIZER: the same network and metadata as `vima-train
+    import`."""
+    monkeypatch.setenv("VIMA_TOKENIZER", str(_tokenizer_file(tmp_path)))
+    direct, via_import = load_policy(source), load_policy(imported)
+    assert isinstance(direct, VimaPolicy)
+    assert direct.checkpoint_meta is not None and via_import.checkpoint_meta is not None
+    assert direct.checkpoint_meta["tokenize_settings"] == {
+        "keep_final_observation": False,
+        "tokenizer_sha256": via_import.checkpoint_meta["tokenizer_sha256"],
+        "crop_resampling": "cv2",
+        "observation_codec": "none",
+    }
+    with torch.no_grad():
+        assert torch.equal(direct(batch), via_import(batch))
