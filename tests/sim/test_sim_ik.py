@@ -6,7 +6,7 @@ import numpy as np
 import pybullet as pb
 import pytest
 from vima_sim import ur5_ik
-from vima_sim.robot import EE_TIP_LINK, IK_LIMITS, Arm
+from vima_sim.robot import EE_TIP_LINK, IK_LIMITS, IK_LOWER, IK_RANGES, IK_UPPER, Arm
 from vima_sim.world import HOME_JOINTS, World
 
 
@@ -77,6 +77,32 @@ def test_out_of_reach_and_bad_rotation() -> None:
 
 
 def test_out_of_reach_falls_back_to_pybullet(world: World) -> None:
+    """Out of reach, the arm takes pybullet's iterative IK (VIMA-Bench's) with the same
+    arguments, whose answer stretches the tool tip towards the target."""
+    target = ((1.2, 0.0, 0.1), (0.0, 0.0, 0.0, 1.0))
+    home_tip, _ = _tip(world, HOME_JOINTS)
+    joints = Arm(world).solve_ik(target)
     _set(world, HOME_JOINTS)
-    joints = Arm(world).solve_ik(((1.2, 0.0, 0.1), (0.0, 0.0, 0.0, 1.0)))
-    assert joints.shape == (6,) and np.all(np.isfinite(joints))
+    iterative = np.asarray(
+        pb.calculateInverseKinematics(
+            world.ur5,
+            EE_TIP_LINK,
+            target[0],
+            target[1],
+            lowerLimits=IK_LOWER,
+            upperLimits=IK_UPPER,
+            jointRanges=IK_RANGES,
+            restPoses=HOME_JOINTS.tolist(),
+            maxNumIterations=100,
+            residualThreshold=1e-5,
+            physicsClientId=world.client,
+        ),
+        dtype=np.float32,
+    )
+    iterative[2:] = (iterative[2:] + np.pi) % (2 * np.pi) - np.pi
+    assert np.array_equal(joints, iterative)
+    tip, _ = _tip(world, joints)
+    goal = np.asarray(target[0])
+    assert np.linalg.norm(tip - goal) < np.linalg.norm(home_tip - goal) - 0.2  # reached out
+    assert abs(tip[1]) < 0.05 and tip[0] > home_tip[0] + 0.2  # along x, towards the target
+    _set(world, HOME_JOINTS)
