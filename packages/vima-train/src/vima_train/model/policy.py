@@ -94,6 +94,21 @@ def prompt_sequence(
     return sequence, present, valid
 
 
+def actions_so_far(
+    observations: Observations, actions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For `act`: observations seen per episode [B] and the actions taken so far padded to one
+    per observation step [B, O, 14]; ValueError when an episode has no observation."""
+    steps = observations.step_mask.shape[1]
+    seen = observations.step_mask.sum(1)
+    if bool((seen == 0).any()):
+        raise ValueError("every episode needs at least one observation")
+    padded = actions.new_zeros(actions.shape[0], steps, actions.shape[-1])
+    count = min(actions.shape[1], steps)
+    padded[:, :count] = actions[:, :count]
+    return seen, padded
+
+
 class Policy(nn.Module):
     """Teacher-forced `forward(batch) -> logits [B, T, A, C]`; greedy `act` for inference."""
 
@@ -343,12 +358,7 @@ class Policy(nn.Module):
         action token of step t is used for t < t_b - 1 only.
         """
         steps = observations.step_mask.shape[1]
-        seen = observations.step_mask.sum(1)
-        if bool((seen == 0).any()):
-            raise ValueError("every episode needs at least one observation")
-        padded = actions.new_zeros(actions.shape[0], steps, actions.shape[-1])
-        count = min(actions.shape[1], steps)
-        padded[:, :count] = actions[:, :count]
+        seen, padded = actions_so_far(observations, actions)
         step_ids = torch.arange(steps, device=seen.device)
         action_valid = step_ids.unsqueeze(0) < (seen - 1).unsqueeze(1)
         obs_tokens, obs_valid, scene = self.encode_observations(observations, steps)

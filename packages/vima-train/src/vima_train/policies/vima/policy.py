@@ -24,7 +24,12 @@ from vima_tokenize.actions import AXIS_HIGH, AXIS_LOW, Z_FILL
 from vima_train.config import ConfigError, ModelConfig
 from vima_train.data.batch import IGNORE_INDEX, Batch, Observations, Prompt
 from vima_train.model.actions import axis_indices
-from vima_train.model.policy import PROMPT_MASKS, PromptCache, prompt_sequence
+from vima_train.model.policy import (
+    PROMPT_MASKS,
+    PromptCache,
+    actions_so_far,
+    prompt_sequence,
+)
 from vima_train.model.prompt import t5_encoder
 from vima_train.model.visual import shuffle_order
 from vima_train.policies.vima.modeling import ACTION_HEADS, VIEWS, VimaNetwork
@@ -201,14 +206,8 @@ class VimaPolicy(VimaNetwork):
     ) -> torch.Tensor:
         """Greedy bins [B, 12] of the next action of each episode (`act` of vima-train's
         policy: t_b observations seen so far, the continuous actions taken before)."""
-        steps = observations.step_mask.shape[1]
-        seen = observations.step_mask.sum(1)
-        if bool((seen == 0).any()):
-            raise ValueError("every episode needs at least one observation")
-        padded = actions.new_zeros(actions.shape[0], steps, actions.shape[-1])
-        count = min(actions.shape[1], steps)
-        padded[:, :count] = actions[:, :count]
-        obs_tokens, obs_mask = self.observation_stream(observations, steps)
+        seen, padded = actions_so_far(observations, actions)
+        obs_tokens, obs_mask = self.observation_stream(observations, padded.shape[1])
         action_tokens = self.action_tokens(self.action_bins(padded))
         features = self.decode(obs_tokens, obs_mask, action_tokens, cache.memory, cache.valid)
         rows = torch.arange(features.shape[0], device=seen.device)
