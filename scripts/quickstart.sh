@@ -37,9 +37,9 @@ generated=$(run vima-sim generate visual_manipulation rotate --episodes 3 --out 
   --workers 2 | tail -n 1)
 run vima-schema validate "$generated" >&2
 run vima-convert parse "$generated" --out "$OUT/parsed-generated" --workers 2 \
-  | tail -n 1 | xargs -I{} uv run --all-packages --all-extras --quiet vima-convert build {} \
+  | tail -n 1 | xargs -r -I{} uv run --all-packages --all-extras --quiet vima-convert build {} \
       --out "$OUT/dataset-generated" --valid-size 2 \
-  | tail -n 1 | xargs uv run --all-packages --all-extras --quiet vima-tokenize --workers 2 >/dev/null
+  | tail -n 1 | xargs -r uv run --all-packages --all-extras --quiet vima-tokenize --workers 2 >/dev/null
 
 say "train the tiny policy"
 rm -rf "$OUT/run"  # a fresh short run each time (vima-train refuses to overwrite a run)

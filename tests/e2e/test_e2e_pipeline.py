@@ -35,8 +35,8 @@ def _shell(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_shell_pipeline_from_raw_episodes_to_offline_metrics(tmp_path: Path) -> None:
     convert = _shell(
         f"vima-convert parse {RAW} --out parsed"
-        " | xargs -I{} vima-convert build {} --out dataset --valid-size 2"
-        " | xargs vima-tokenize",
+        " | xargs -r -I{} vima-convert build {} --out dataset --valid-size 2"
+        " | xargs -r vima-tokenize",
         tmp_path,
     )
     assert convert.returncode == 0, convert.stderr
@@ -48,7 +48,7 @@ def test_shell_pipeline_from_raw_episodes_to_offline_metrics(tmp_path: Path) -> 
     evaluate = _shell(
         "vima-train fit dataset --preset tiny --out run --max-steps 2 --max-epochs 1"
         " --wandb disabled --set data.cache_dir=cache"
-        " | xargs -I{} vima-eval offline {} dataset --out offline --limit 1",
+        " | xargs -r -I{} vima-eval offline {} dataset --out offline --limit 1",
         tmp_path,
     )
     assert evaluate.returncode == 0, evaluate.stderr
