@@ -3,22 +3,14 @@ generated block of a document equals what its script makes from the recorded fil
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
+from repo_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _block(document: Path, marker: str) -> str:
@@ -32,7 +24,7 @@ def _block(document: Path, marker: str) -> str:
 def test_readme_oracle_table_is_the_recorded_check() -> None:
     """README's oracle table = scripts/oracle_table.py of docs/measurements/oracle-check.jsonl
     (the output of `vima-sim check --all --seeds 20`)."""
-    table = _script("oracle_table").oracle_table()
+    table = load_script("scripts/oracle_table.py").oracle_table()
     assert _block(ROOT / "README.md", "oracle-table") == table
     assert table.count("\n") == 2 + 17  # header, rule, every task
 
@@ -45,4 +37,4 @@ def test_oracle_table_refuses_mixed_seed_counts(tmp_path: Path) -> None:
     ]
     record.write_text("".join(json.dumps(row) + "\n" for row in rows))
     with pytest.raises(ValueError, match="different seed counts"):
-        _script("oracle_table").oracle_table(record)
+        load_script("scripts/oracle_table.py").oracle_table(record)

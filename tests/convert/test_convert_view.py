@@ -3,26 +3,16 @@ figure) and of raw episode folders, and the site in a real headless Chromium."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 from vima_schema.dataset_layout import list_shards
 
-from ..eval.browser import broken_images, chromium, wait_ready
+from ..eval.browser import broken_images, chromium, index_rows, wait_ready
 from .conftest import RAW_SAMPLES, RunCli
-
-
-def _index(site: Path) -> list[list[Any]]:
-    rows = []
-    for path in sorted((site / "data").glob("index-*.js")):
-        text = path.read_text()
-        rows += json.loads(text[text.index("(") + 1 : text.rindex(")")])
-    return rows
 
 
 @pytest.fixture
@@ -43,7 +33,7 @@ def test_dataset_site_shows_variants_side_by_side_with_oracle_actions(
             shard.path
         ).metadata.num_rows
     expected = sum(min(count, 2) for count in episodes.values())
-    index = _index(dataset_site)
+    index = index_rows(dataset_site)
     assert len(index) == expected
     assert {row[2] for row in index} == {"original", "reworded"}
     assert {row[1] for row in index} == {"train", "valid"}
@@ -65,7 +55,7 @@ def test_dataset_site_shows_variants_side_by_side_with_oracle_actions(
 def test_raw_episodes_site_and_bad_input(tmp_path: Path, run_cli: RunCli) -> None:
     result = run_cli("view", RAW_SAMPLES, "--out", tmp_path / "raw-site")
     assert result.code == 0, result.err
-    index = _index(tmp_path / "raw-site")
+    index = index_rows(tmp_path / "raw-site")
     assert len(index) == len(list(RAW_SAMPLES.glob("*/0*")))
     assert {row[1] for row in index} == {"raw"}
     assert "stats.png" not in (tmp_path / "raw-site" / "index.html").read_text()

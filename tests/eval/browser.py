@@ -4,8 +4,10 @@ needs it is skipped, with the reason, where none can be driven (`.ci/run` instal
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,3 +26,12 @@ def chromium(width: int = 1400, height: int = 1000) -> Iterator[Any]:
         except browser.BrowserMissing as missing:
             pytest.skip(f"no headless Chromium: {missing}")
         yield driver
+
+
+def index_rows(site: Path) -> list[list[Any]]:
+    """Every row of a viewer site's index (its `data/index-*.js` pages, in order)."""
+    rows: list[list[Any]] = []
+    for path in sorted((site / "data").glob("index-*.js")):
+        text = path.read_text()
+        rows += json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    return rows

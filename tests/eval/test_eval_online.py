@@ -117,6 +117,7 @@ class OracleDouble(torch.nn.Module):
         self.config = real.config
         self.prompt_mask = "none"
         self.env = env
+        self.real = real
 
     def encode_prompt(self, prompt: Any) -> Any:
         return prompt
@@ -130,6 +131,9 @@ class OracleDouble(torch.nn.Module):
         bins = discretize(poses)
         full = np.concatenate([bins[k] for k in ACTION_KEYS], axis=1)[0]
         return torch.from_numpy(full[list(axis_indices(self.config.action_axes))])[None]
+
+    def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
+        return self.real.bins_to_actions(bins)
 
 
 def test_a_policy_acting_like_the_oracle_reaches_the_oracle_success_on_training_inputs(

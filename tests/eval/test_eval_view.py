@@ -14,7 +14,7 @@ import pytest
 from vima_eval.cli import main
 from vima_schema.site import browser
 
-from .browser import broken_images, chromium, wait_ready
+from .browser import broken_images, chromium, index_rows, wait_ready
 from .conftest import RunEval
 
 TASKS = "visual_manipulation,follow_order"
@@ -42,14 +42,6 @@ def _rows(folder: Path) -> list[dict[str, Any]]:
     return pq.read_table(folder / "episodes.parquet").drop(["time_s"]).to_pylist()
 
 
-def _index(site: Path) -> list[list[Any]]:
-    rows = []
-    for path in sorted((site / "data").glob("index-*.js")):
-        text = path.read_text()
-        rows += json.loads(text[text.index("(") + 1 : text.rindex(")")])
-    return rows
-
-
 def test_recording_keeps_frames_actions_and_oracle_without_changing_the_episode(
     runs: dict[str, Path],
 ) -> None:
@@ -75,7 +67,7 @@ def test_site_lists_every_episode_failures_first_and_pairs_scenes(runs: dict[str
     site = runs["site"]
     meta = json.loads((site / "site.json").read_text())
     assert meta["episodes"] == 4 + 8 and meta["pages"] == 4
-    index = _index(site)
+    index = index_rows(site)
     assert len(index) == 12
     success = [row[4] for row in index]
     assert success == sorted(success)  # "no" before "yes": failures first

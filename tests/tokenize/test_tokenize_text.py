@@ -163,15 +163,9 @@ def test_default_tokenizer_file(tokenizer: Tokenizer) -> None:
 
 def test_file_is_up_to_date() -> None:
     """The committed tokenizer.json equals a fresh build (the build is deterministic)."""
-    import importlib.util
+    from repo_scripts import load_script
 
-    spec = importlib.util.spec_from_file_location(
-        "build_tokenizer", REPO_ROOT / "scripts/build_tokenizer.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    built = module.build_tokenizer()
+    built = load_script("scripts/build_tokenizer.py").build_tokenizer()
     assert built.to_str(pretty=True) + "\n" == DEFAULT_JSON.read_text(encoding="utf-8")
 
 

@@ -9,7 +9,6 @@ imported with `vima-train import`, and every intermediate is compared (fp32, 1e-
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from repo_scripts import load_script
 from vima_convert.build import build
 from vima_convert.parse import parse
 from vima_schema.enums import Task
@@ -25,30 +25,21 @@ from vima_tokenize.text import load_tokenizer
 from vima_train.checkpoint import load_policy, read_meta
 from vima_train.config import load_preset
 from vima_train.data import collate, row_arrays
+from vima_train.model.prompt import KNOWN_T5
 from vima_train.policies import build_policy, parameter_count
 from vima_train.policies.vima.modeling import VIEWS
 from vima_train.policies.vima.policy import VimaPolicy, per_view
 
-from .conftest import EPISODES, RAW, REPO_ROOT, VALID, read_rows
+from .conftest import EPISODES, RAW, VALID, read_rows
 
 DATA = Path(__file__).parent / "data"
 FIXTURE, SIDECAR = DATA / "vima_reference.npz", DATA / "vima_reference.json"
 TOLERANCE = 1e-5
 
 
-def _seeded() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "seeded_weights", REPO_ROOT / "scripts/reference/seeded_weights.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def vima_file(path: Path, keys: list[dict[str, Any]], cfg: dict[str, int]) -> Path:
     """The fixture's checkpoint in VIMA's file format: seeded parameters, VIMA's buffers."""
-    seeded = _seeded()
+    seeded = load_script("scripts/reference/seeded_weights.py")
     state, parameters = {}, {}
     for entry in keys:
         key, shape, name = entry["key"], tuple(entry["shape"]), entry["seeded_as"]
@@ -310,9 +301,7 @@ def test_vima_200m_layout_has_every_released_key() -> None:
         policy = build_policy(
             config.model_copy(
                 update={"prompt_encoder": config.prompt_encoder.model_copy(
-                    update={"t5_path": None, "t5_config": {
-                        "vocab_size": 32128, "d_model": 768, "d_kv": 64, "d_ff": 3072,
-                        "num_layers": 12, "num_heads": 12, "feed_forward_proj": "relu"}})}
+                    update={"t5_path": None, "t5_config": KNOWN_T5["t5-base"]})}
             ),
             32100 + 42,
         )  # fmt: skip

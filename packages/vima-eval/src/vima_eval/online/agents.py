@@ -13,7 +13,6 @@ from vima_schema.perturbations import Perturbation
 from vima_sim import EpisodeRecorder
 from vima_train.checkpoint import load_policy, tokenizer_of
 from vima_train.data.batch import collate_observations, collate_prompts
-from vima_train.model.actions import axis_indices
 from vima_train.model.policy import PromptCache
 from vima_train.policies import AnyPolicy
 
@@ -21,7 +20,6 @@ from vima_eval.model_input import PatchImageMask, gobbledygook_vocabulary, maske
 from vima_eval.online.inputs import (
     EpisodeInputs,
     add_observation,
-    bins_to_action,
     env_action,
     split_action,
     start_inputs,
@@ -109,7 +107,6 @@ class PolicyAgent:
         self.vocabulary = gobbledygook_vocabulary(self.policy.config)
         self.patch_image_mask = patch_image_mask
         self.applies = True
-        self.axes = axis_indices(self.policy.config.action_axes)
         self.timing = {"tokenize_s": 0.0, "model_s": 0.0}
         self.prompt: str = ""
         self.prompt_mask = "none"  # which prompt tokens the model could not attend to
@@ -171,10 +168,8 @@ class PolicyAgent:
                 self._cache, _to(observations, self.device), actions.to(self.device)
             )[0]
         self.timing["model_s"] += time.perf_counter() - middle
-        if self.policy.config.family == "vima":  # VIMA's own mapping: bin / n of the bounds
-            values = self.policy.bins_to_actions(bins).cpu().numpy()
-            return env_action(split_action(values))
-        return bins_to_action(bins.cpu().numpy(), self.axes)
+        # each family maps its bins the way it was trained (VIMA's network: bin / n)
+        return env_action(split_action(self.policy.bins_to_actions(bins).cpu().numpy()))
 
 
 def _to(batch: Any, device: str) -> Any:

@@ -1,7 +1,8 @@
 """From live simulator observations to the policy's inputs, and from its bins back to poses.
 
 The bridge reuses the training data path end to end: the episode so far is recorded with
-vima-sim's `EpisodeRecorder` (frames JPEG-coded exactly as in generated data), turned into a
+vima-sim's `EpisodeRecorder` (frames JPEG-coded exactly as in generated data, or lossless for
+checkpoints trained on the simulator's own pixels), turned into a
 parsed row with `vima_schema.record.episode_to_record`, and tokenized with
 `vima_tokenize.preprocess.preprocess_row` using the tokenizer recorded in the checkpoint. Each
 step tokenizes only the newest observation (a row holding the last frame, the actions so far and,
@@ -9,8 +10,8 @@ at the first step, the prompt); tokenized observations are independent of each o
 concatenation equals tokenizing the whole history. Perturbations are applied to these arrays
 by `vima_eval.model_input.perturbed_arrays`, the code offline evaluation uses too, so online
 and offline evaluation feed the model identically; the perturbation's episode identity is the
-run's `L<level>/<task>/<n>`, so levels get their own draws. Predicted bins are decoded with
-`vima_tokenize.actions.undiscretize`.
+run's `L<level>/<task>/<n>`, so levels get their own draws. Predicted bins are decoded by the
+policy's own `bins_to_actions` and made an env action by `env_action`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ from vima_schema.perturbations import (
 )
 from vima_schema.record import episode_to_record
 from vima_sim import WORKSPACE_HIGH, WORKSPACE_LOW
-from vima_tokenize.actions import KEY_AXES, Z_FILL, discretize, undiscretize
+from vima_tokenize.actions import KEY_AXES
 from vima_tokenize.preprocess import preprocess_row
 from vima_tokenize.preprocessed import VIEW_NAMES
 from vima_train.data.batch import row_arrays
-from vima_train.model.actions import Z_AXES
 
 from vima_eval.model_input import EpisodeArrays, perturbed_arrays, view_arrays
 
@@ -106,19 +106,6 @@ def add_observation(
         arrays[name] = np.concatenate([arrays[name], new[name]])
     for name in ("actions", "action_bins", "steps"):
         arrays[name] = new[name]
-
-
-def bins_to_action(bins: np.ndarray, axes: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """Predicted bins of `axes` (indices into the 14 axes) -> an env action (2-D positions).
-
-    Axes the policy does not predict (z for 12-axis policies) get the bin of `Z_FILL`; the
-    simulator ignores z anyway. Values are the bin centres of `undiscretize`, kept in bounds.
-    """
-    full = np.zeros(14, dtype=np.int64)
-    z_bin = discretize({"pose0_position": np.array([[0.5, 0.0, Z_FILL]])})["pose0_position"]
-    full[list(Z_AXES)] = int(z_bin[0, 2])
-    full[list(axes)] = bins
-    return env_action(undiscretize(split_action(full)))
 
 
 def env_action(poses: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -115,11 +115,12 @@ def bins_to_actions(bins: torch.Tensor, action_axes: int) -> torch.Tensor:
     """Predicted bins [..., A] -> continuous 14-axis actions [..., 14] (bin centres, the inverse
     of vima_tokenize's binning); z is `Z_FILL` for 12-axis policies."""
     axes = axis_indices(action_axes)
-    low = torch.tensor([AXIS_LOW[i] for i in axes], device=bins.device)
-    high = torch.tensor([AXIS_HIGH[i] for i in axes], device=bins.device)
+    low = torch.tensor([AXIS_LOW[i] for i in axes], dtype=torch.float64, device=bins.device)
+    high = torch.tensor([AXIS_HIGH[i] for i in axes], dtype=torch.float64, device=bins.device)
     counts = torch.tensor([AXIS_BINS[i] for i in axes], device=bins.device)
-    clipped = torch.minimum(bins.clamp(min=0), counts - 1).float()
-    values = low + clipped / (counts - 1) * (high - low)
+    clipped = torch.minimum(bins.clamp(min=0), counts - 1).double()
+    # float64 then float32: the arithmetic of vima_tokenize's `undiscretize`, bit for bit
+    values = (low + clipped / (counts - 1) * (high - low)).float()
     out = torch.full((*bins.shape[:-1], 14), Z_FILL, device=bins.device)
     out[..., list(axes)] = values
     return out

@@ -39,6 +39,11 @@ AXES = axis_indices(12)
 #: Bins of each of the 12 axes, in head order.
 AXIS_BIN_COUNTS = tuple(n for bins in ACTION_HEADS.values() for n in bins)
 MOST_BINS = max(AXIS_BIN_COUNTS)
+#: Head axes by bin count, for one `bucketize` per count.
+BIN_GROUPS = {
+    count: [axis for axis, n in enumerate(AXIS_BIN_COUNTS) if n == count]
+    for count in sorted(set(AXIS_BIN_COUNTS))
+}
 
 
 def take_slots(values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
@@ -105,6 +110,8 @@ class VimaPolicy(VimaNetwork):
         self.register_buffer("low", torch.tensor([AXIS_LOW[i] for i in AXES]), persistent=False)
         self.register_buffer("high", torch.tensor([AXIS_HIGH[i] for i in AXES]), persistent=False)
         self.register_buffer("bin_counts", torch.tensor(AXIS_BIN_COUNTS), persistent=False)
+        for count in BIN_GROUPS:  # VIMA's bin edges, linspace(0, 1, n)
+            self.register_buffer(f"edges_{count}", torch.linspace(0, 1, count), persistent=False)
 
     def train(self, mode: bool = True) -> VimaPolicy:
         """VIMA's word embedding is frozen; it stays in eval mode."""
@@ -162,9 +169,9 @@ class VimaPolicy(VimaNetwork):
         action normalised into [0, 1] on `linspace(0, 1, n)`."""
         scaled = (actions.index_select(-1, self.axes).float() - self.low) / (self.high - self.low)
         bins = torch.empty_like(scaled, dtype=torch.long)
-        for axis, count in enumerate(AXIS_BIN_COUNTS):
-            edges = torch.linspace(0, 1, count, device=scaled.device)
-            bins[..., axis] = torch.bucketize(scaled[..., axis].contiguous(), edges)
+        for count, axes in BIN_GROUPS.items():  # one bucketize per bin count (50, 100)
+            edges = getattr(self, f"edges_{count}")
+            bins[..., axes] = torch.bucketize(scaled[..., axes].contiguous(), edges)
         return bins
 
     def action_tokens(self, bins: torch.Tensor) -> torch.Tensor:
