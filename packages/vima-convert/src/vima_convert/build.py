@@ -119,6 +119,55 @@ def _remove_other_tasks(stage_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(folder)
 
 
+def _plan_jobs(
+    files: dict[Task, dict[int, Path]],
+    splits: dict[Task, dict[str, list[int]]],
+    dataset: Path,
+    variant: str,
+    max_bytes: int,
+    settings: dict[str, Any],
+) -> tuple[list[BuildJob], dict[Task, Path]]:
+    """One job per output shard, and the staging folder each task's shards are written to."""
+    jobs: list[BuildJob] = []
+    staging: dict[Task, Path] = {}
+    for task, by_split in splits.items():
+        staging[task] = temporary_sibling(task_dir(dataset, variant, PARSED, task.name))
+        for split in SPLITS:
+            paths = [files[task][i] for i in by_split[split]]
+            if not paths:
+                continue
+            groups = plan_shards(paths, max_bytes)
+            for number, group in enumerate(groups):
+                target = staging[task] / shard_name(split, number, len(groups))
+                jobs.append(BuildJob(tuple(group), target, tuple(settings.items())))
+    return jobs, staging
+
+
+def _write_shards(jobs: list[BuildJob], summary: BuildSummary, workers: int, output: Path) -> None:
+    """Run the jobs, adding their counts to `summary`; a job that fails stops the build."""
+    for outcome in run_items(
+        write_shard,
+        jobs,
+        workers=workers,
+        desc="build",
+        unit="shard",
+        total=len(jobs),
+        chunksize=1,
+        output=output,
+    ):
+        if outcome.error is not None:
+            raise RuntimeError(
+                f"{outcome.item.target.name}: {outcome.error_type}: {outcome.error}\n"
+                f"{outcome.traceback}"
+            )
+        rows, failures = outcome.value
+        summary.episodes += rows
+        summary.shards += 1
+        summary.failures += failures
+        for _path, error in failures:
+            log.warning("vima-convert: skipped unreadable parsed file: %s", error)
+
+
 def build(
     parsed: Path,
     dataset: Path,
@@ -144,45 +193,14 @@ def build(
     stage_dir = dataset / variant / PARSED
     remove_stale_temporaries(stage_dir)  # staging folders of a killed build
     settings = {"variant": variant, "valid_size": valid_size, "seed": seed}
-    jobs: list[BuildJob] = []
-    staging: dict[Task, Path] = {}
-    for task, by_split in splits.items():
-        staging[task] = temporary_sibling(task_dir(dataset, variant, PARSED, task.name))
-        for split in SPLITS:
-            paths = [files[task][i] for i in by_split[split]]
-            if not paths:
-                continue
-            groups = plan_shards(paths, max_bytes)
-            for number, group in enumerate(groups):
-                target = staging[task] / shard_name(split, number, len(groups))
-                jobs.append(BuildJob(tuple(group), target, tuple(settings.items())))
+    jobs, staging = _plan_jobs(files, splits, dataset, variant, max_bytes, settings)
     summary = BuildSummary(bytes_in=sum(p.stat().st_size for job in jobs for p in job.files))
     jobs.sort(key=lambda job: len(job.files), reverse=True)  # largest first
     try:
-        for outcome in run_items(
-            write_shard,
-            jobs,
-            workers=workers,
-            desc="build",
-            unit="shard",
-            total=len(jobs),
-            chunksize=1,
-            output=dataset,
-        ):
-            if outcome.error is not None:
-                raise RuntimeError(
-                    f"{outcome.item.target.name}: {outcome.error_type}: {outcome.error}\n"
-                    f"{outcome.traceback}"
-                )
-            rows, failures = outcome.value
-            summary.episodes += rows
-            summary.shards += 1
-            summary.failures += failures
-            for _path, error in failures:
-                log.warning("vima-convert: skipped unreadable parsed file: %s", error)
+        _write_shards(jobs, summary, workers, dataset)
         for task, folder in staging.items():
             replace_directory(folder, task_dir(dataset, variant, PARSED, task.name))
-        _remove_other_tasks(dataset / variant / PARSED, {task.name for task in staging})
+        _remove_other_tasks(stage_dir, {task.name for task in staging})
     finally:
         for folder in staging.values():
             shutil.rmtree(folder, ignore_errors=True)

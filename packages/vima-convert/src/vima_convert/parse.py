@@ -79,6 +79,27 @@ class _ParseJob:
         return "written", size_in, write_episode_file(target, episode)
 
 
+def _unique_episodes(
+    raw: Iterable[str], shard: tuple[int, int] | None, parsed: Path, summary: ParseSummary
+) -> list[Path]:
+    """The selected episode folders, each episode once: a later folder of the same episode is a
+    failure (counted in `summary` and appended to `failures.jsonl`)."""
+    folders: list[Path] = []
+    seen: dict[str, Path] = {}
+    for folder in select_episodes(raw, shard):
+        key = shard_key(folder)
+        if key in seen:
+            error = f"{folder}: duplicate of episode {key} already taken from {seen[key]}"
+            summary.failed += 1
+            summary.failures.append((str(folder), error))
+            append_failure(parsed / FAILURES_FILE, str(folder), error)
+            log.warning("vima-convert: skipped %s", error)
+        else:
+            seen[key] = folder
+            folders.append(folder)
+    return folders
+
+
 def parse(
     raw: Iterable[str],
     parsed: Path,
@@ -96,19 +117,7 @@ def parse(
     parsed.mkdir(parents=True, exist_ok=True)
     summary = ParseSummary()
     done: set[str] = set()
-    folders: list[Path] = []
-    seen: dict[str, Path] = {}
-    for folder in select_episodes(raw, shard):
-        key = shard_key(folder)
-        if key in seen:
-            error = f"{folder}: duplicate of episode {key} already taken from {seen[key]}"
-            summary.failed += 1
-            summary.failures.append((str(folder), error))
-            append_failure(parsed / FAILURES_FILE, str(folder), error)
-            log.warning("vima-convert: skipped %s", error)
-        else:
-            seen[key] = folder
-            folders.append(folder)
+    folders = _unique_episodes(raw, shard, parsed, summary)
     mark_work_started()
     remove_stale_temporaries(parsed, subfolders=True)
     job = _ParseJob(parsed, overwrite)
