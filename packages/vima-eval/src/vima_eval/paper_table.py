@@ -124,7 +124,8 @@ def paper_csv(rows: Sequence[PaperRow]) -> list[dict[str, Any]]:
                         "metric": "paper_difference_from_noop", "value": diff.estimate,
                         "low": diff.low, "high": diff.high, "episodes": "", "tasks": diff.n,
                         "baseline": f"{row.checkpoint} / noop", "p_value": diff.p_value,
-                        "paired": diff.paired, "indicative": False})  # fmt: skip
+                        "equivalence_p": diff.equivalence_p, "paired": diff.paired,
+                        "indicative": False})  # fmt: skip
     return out
 
 

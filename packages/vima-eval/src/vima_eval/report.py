@@ -184,7 +184,10 @@ def _online_differences(
         md.append(
             "Cells: difference [95% interval] p; paired = exact McNemar on the same "
             "episodes, otherwise Newcombe interval and Fisher's exact test (against a "
-            "published row: the published rate is taken as fixed).\n"
+            "published row: the published rate is taken as fixed). TOST = p of equivalence "
+            "within +/-10 points (two one-sided tests on the same interval method); "
+            "**equivalent** only where TOST < 0.05: a p >= 0.05 alone means no difference "
+            "was detected, not that the two agree.\n"
         )
         if indicative:
             md.append(f"**Indicative only.** {PUBLISHED_CAVEAT}\n")
@@ -220,7 +223,8 @@ def _diff_text(diff: Difference, indicative: bool = False) -> str:
     sign = "+" if diff.estimate >= 0 else ""
     paired = ", paired" if diff.paired else ""
     note = ", indicative" if indicative else ""
-    return f"{sign}{pct(diff.estimate)}{ci(diff)} p={diff.p_value:.3g}{paired}{note}"
+    tost = f" TOST={diff.equivalence_p:.2g}" + (" **equivalent**" if diff.equivalent else "")
+    return f"{sign}{pct(diff.estimate)}{ci(diff)} p={diff.p_value:.3g}{paired}{tost}{note}"
 
 
 def _csv_diff(
@@ -238,6 +242,7 @@ def _csv_diff(
         "tasks": "",
         "baseline": base,
         "p_value": diff.p_value,
+        "equivalence_p": diff.equivalence_p,
         "paired": diff.paired,
         "indicative": indicative,
     }
@@ -315,6 +320,7 @@ def write_report(report: Report, out: Path) -> Path:
         "tasks",
         "baseline",
         "p_value",
+        "equivalence_p",
         "paired",
         "indicative",
     ]

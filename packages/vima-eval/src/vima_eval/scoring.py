@@ -24,6 +24,8 @@ from vima_eval.statistics import (
     mean_interval,
     newcombe_difference,
     paired_difference,
+    tost_p,
+    wilson_bounds,
     wilson_interval,
 )
 
@@ -99,11 +101,18 @@ def compare_cells(run: Run, baseline: Run) -> dict[tuple[str, int], Difference]:
 
 
 def _against_published(rows: list[dict[str, Any]], rate: float) -> Difference:
-    """A published rate is taken as fixed: our Wilson interval shifted, exact binomial test."""
+    """A published rate is taken as fixed: our Wilson interval shifted, exact binomial test,
+    TOST on the shifted Wilson intervals."""
     wins, n = sum(bool(r["success"]) for r in rows), len(rows)
     low, high = wilson_interval(wins, n)
     p_value = float(scipy_stats.binomtest(wins, n, min(max(rate, 0.0), 1.0)).pvalue)
-    return Difference(wins / n - rate, low - rate, high - rate, p_value, paired=False, n=n)
+
+    def shifted(z: float) -> tuple[float, float]:
+        w_low, w_high = wilson_bounds(wins, n, z)
+        return w_low - rate, w_high - rate
+
+    return Difference(wins / n - rate, low - rate, high - rate, p_value, paired=False, n=n,
+                      equivalence_p=tost_p(shifted, wins / n - rate))  # fmt: skip
 
 
 def _pair(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> tuple[list[bool], list[bool]] | None:
