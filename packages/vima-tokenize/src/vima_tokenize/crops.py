@@ -189,6 +189,31 @@ def _cv2_crop(patch: np.ndarray, size: int) -> np.ndarray:
     return resized.reshape(size, size, channels).transpose(2, 0, 1)
 
 
+def _area_crops(rgb: np.ndarray, extents: list[tuple[int, int, int, int]], size: int) -> np.ndarray:
+    """Rounded area-resized crops, (len(extents), C, size, size) floats holding integers, of the
+    patches `rgb[:, y0:y1+1, x0:x1+1]` for each `(y0, y1, x0, x1)`, zero-padded to centred
+    squares."""
+    channels = rgb.shape[0]
+    # Per object: sums as (size, C*size) so each crop is two plain 2-D GEMMs; padding is
+    # implicit (zero rows/cols contribute nothing), so only the real patch is multiplied.
+    # One dtype per call: float32 is exact whenever the largest possible square fits.
+    dtype = _exact_dtype(max(rgb.shape[1:]) ** 2)
+    totals = np.empty((len(extents), size, channels * size), dtype=dtype)
+    denominators = np.empty((len(extents), 1, 1), dtype=np.float64)
+    for j, (y0, y1, x0, x1) in enumerate(extents):
+        ph, pw = y1 - y0 + 1, x1 - x0 + 1
+        side = max(ph, pw)
+        before_y, before_x = (side - ph) // 2, (side - pw) // 2
+        weights = _area_weights(side, size, dtype)
+        patch: np.ndarray = rgb[:, y0 : y1 + 1, x0 : x1 + 1].astype(dtype)
+        cols = patch.reshape(channels * ph, pw) @ weights[:, before_x : before_x + pw].T
+        cols = cols.reshape(channels, ph, size).transpose(1, 0, 2).reshape(ph, channels * size)
+        np.matmul(weights[:, before_y : before_y + ph], cols, out=totals[j])
+        denominators[j] = side * side
+    rounded = np.floor((totals + 0.5 * denominators) / denominators)
+    return rounded.reshape(len(extents), size, channels, size).transpose(0, 2, 1, 3)
+
+
 def object_crops(
     rgb: np.ndarray,
     segm: np.ndarray,
@@ -237,12 +262,6 @@ def object_crops(
             patch = rgb[:, ymin[j] : ymax[j] + 1, xmin[j] : xmax[j] + 1]
             crops[j] = _cv2_crop(patch, size)
     elif idx.size:
-        # Per object: sums as (size, C*size) so each crop is two plain 2-D GEMMs; padding is
-        # implicit (zero rows/cols contribute nothing), so only the real patch is multiplied.
-        # One dtype per call: float32 is exact whenever the largest possible square fits.
-        dtype = _exact_dtype(max(rgb.shape[1:]) ** 2)
-        totals = np.empty((idx.size, size, channels * size), dtype=dtype)
-        denominators = np.empty((idx.size, 1, 1), dtype=np.float64)
         extents = zip(
             ymin[idx].tolist(),
             ymax[idx].tolist(),
@@ -250,16 +269,5 @@ def object_crops(
             xmax[idx].tolist(),
             strict=True,
         )
-        for j, (y0, y1, x0, x1) in enumerate(extents):
-            ph, pw = y1 - y0 + 1, x1 - x0 + 1
-            side = max(ph, pw)
-            before_y, before_x = (side - ph) // 2, (side - pw) // 2
-            weights = _area_weights(side, size, dtype)
-            patch: np.ndarray = rgb[:, y0 : y1 + 1, x0 : x1 + 1].astype(dtype)
-            cols = patch.reshape(channels * ph, pw) @ weights[:, before_x : before_x + pw].T
-            cols = cols.reshape(channels, ph, size).transpose(1, 0, 2).reshape(ph, channels * size)
-            np.matmul(weights[:, before_y : before_y + ph], cols, out=totals[j])
-            denominators[j] = side * side
-        rounded = np.floor((totals + 0.5 * denominators) / denominators)
-        crops[idx] = rounded.reshape(idx.size, size, channels, size).transpose(0, 2, 1, 3)
+        crops[idx] = _area_crops(rgb, list(extents), size)
     return ObjectCrops(crops=crops, bboxes=bboxes, mask=present)

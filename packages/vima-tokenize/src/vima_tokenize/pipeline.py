@@ -200,6 +200,42 @@ def tokenize_dataset(
     read_meta(dataset)  # refuses a dataset of an unknown format version
     mark_work_started()
     summary = TokenizeSummary()
+    jobs, expected, sources = _plan_jobs(
+        dataset,
+        variant,
+        shards,
+        settings,
+        summary,
+        overwrite=overwrite,
+        tokenizer=tokenizer,
+        keep_final_observation=keep_final_observation,
+        crop_resampling=crop_resampling,
+    )
+    _mirror(dataset / variant / PREPROCESSED, expected)
+    failures_file = dataset / variant / PREPROCESSED / FAILURES_FILE
+    failures_file.unlink(missing_ok=True)  # a shard with failures is never skipped: redone now
+    jobs.sort(key=lambda job: job.source.stat().st_size, reverse=True)  # largest first
+    _run_jobs(jobs, summary, failures_file, workers, dataset)
+    write_card(dataset)
+    _write_metadata(dataset, variant, sources, tokenizer, settings)
+    return summary
+
+
+def _plan_jobs(
+    dataset: Path,
+    variant: str,
+    shards: list[Shard],
+    settings: dict[str, Any],
+    summary: TokenizeSummary,
+    *,
+    overwrite: bool,
+    tokenizer: str | None,
+    keep_final_observation: bool,
+    crop_resampling: str,
+) -> tuple[list[TokenizeJob], dict[Path, set[str]], dict[Path, Shard]]:
+    """A job for each parsed shard whose preprocessed shard is not current (that stale shard
+    deleted; a current one is counted as skipped in `summary`), the shard names each task folder
+    is to hold, and the parsed shard of each preprocessed one."""
     jobs: list[TokenizeJob] = []
     expected: dict[Path, set[str]] = {}
     sources: dict[Path, Shard] = {}
@@ -224,10 +260,18 @@ def tokenize_dataset(
                 crop_resampling,
             )
         )
-    _mirror(dataset / variant / PREPROCESSED, expected)
-    failures_file = dataset / variant / PREPROCESSED / FAILURES_FILE
-    failures_file.unlink(missing_ok=True)  # a shard with failures is never skipped: redone now
-    jobs.sort(key=lambda job: job.source.stat().st_size, reverse=True)  # largest first
+    return jobs, expected, sources
+
+
+def _run_jobs(
+    jobs: list[TokenizeJob],
+    summary: TokenizeSummary,
+    failures_file: Path,
+    workers: int,
+    output: Path,
+) -> None:
+    """Run the jobs, adding their counts to `summary` and their failures (a failed shard or
+    episode) to `summary` and `failures_file`."""
     for outcome in run_items(
         tokenize_shard,
         jobs,
@@ -236,7 +280,7 @@ def tokenize_dataset(
         unit="shard",
         total=len(jobs),
         chunksize=1,
-        output=dataset,
+        output=output,
     ):
         if outcome.error is not None:
             source = outcome.item.source
@@ -258,9 +302,6 @@ def tokenize_dataset(
             append_failure(failures_file, name, error, error_type=error_type, traceback=trace)
             log.warning("vima-tokenize: skipped %s", error)
             log.debug("%s", trace)
-    write_card(dataset)
-    _write_metadata(dataset, variant, sources, tokenizer, settings)
-    return summary
 
 
 def _mirror(stage_dir: Path, expected: dict[Path, set[str]]) -> None:

@@ -42,6 +42,71 @@ def _stack_crops(
     return crops, boxes, mask
 
 
+def _prompt_view(
+    view: str,
+    assets: dict[str, dict[str, Any]],
+    order: list[str],
+    image_ids: list[list[int]],
+    slots: int,
+    resampling: str,
+) -> dict[str, bytes]:
+    """The `prompt_*_{view}` columns: crops, boxes, mask and resized frame of each prompt image."""
+    images = [
+        (asset_rgb(assets[n][f"rgb_{view}"]), asset_segm(assets[n][f"segm_{view}"])) for n in order
+    ]
+    crops, boxes, mask = _stack_crops(images, image_ids, slots, resampling)
+    return {
+        f"prompt_crops_{view}": image_encode(crops).tobytes(),
+        f"prompt_bbox_{view}": boxes.tobytes(),
+        f"prompt_mask_{view}": mask.tobytes(),
+        f"prompt_frames_{view}": np.stack(
+            [resize_frame(rgb) for rgb, _ in images]
+            or [np.zeros((3, RESIZED_HEIGHT, RESIZED_WIDTH), np.uint8)]
+        )[: len(images)].tobytes(),
+    }
+
+
+def _observation_view(
+    row: dict[str, Any],
+    view: str,
+    object_ids: list[int],
+    frames: int,
+    stored: int,
+    resampling: str,
+) -> dict[str, bytes]:
+    """The `obs_*_{view}` columns of the first `frames` of the `stored` observations."""
+    rgbs = [decode_jpeg(data) for data in row[f"frames_{view}"][:frames]]
+    segms = segm_frames(row[f"segm_{view}"], stored)[:frames]
+    crops, boxes, mask = _stack_crops(
+        list(zip(rgbs, segms, strict=True)),
+        [object_ids] * frames,
+        len(object_ids),
+        resampling,
+    )
+    return {
+        f"obs_crops_{view}": image_encode(crops).tobytes(),
+        f"obs_bbox_{view}": boxes.tobytes(),
+        f"obs_mask_{view}": mask.tobytes(),
+        f"obs_frames_{view}": np.stack([resize_frame(rgb) for rgb in rgbs]).tobytes(),
+    }
+
+
+def _action_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """`position_is_2d`, the continuous `actions` and their `action_bins` (2-D positions padded)."""
+    poses = {key: pose_array(row[key], key) for key in ACTION_KEYS}
+    is_2d = False
+    for key in ("pose0_position", "pose1_position"):
+        poses[key], is_2d = pad_positions(poses[key])
+    bins = discretize(poses)
+    return {
+        "position_is_2d": is_2d,
+        "actions": np.concatenate([poses[k] for k in ACTION_KEYS], axis=1).tobytes(),
+        "action_bins": np.concatenate([bins[k] for k in ACTION_KEYS], axis=1)
+        .astype(np.uint8)
+        .tobytes(),
+    }
+
+
 def preprocess_row(
     row: dict[str, Any],
     tokenizer: Tokenizer,
@@ -85,45 +150,14 @@ def preprocess_row(
     steps = int(row["steps"])
     frames = stored if keep_final_observation else steps
     for view in VIEW_NAMES:
-        images = [
-            (asset_rgb(assets[n][f"rgb_{view}"]), asset_segm(assets[n][f"segm_{view}"]))
-            for n in order
-        ]
-        crops, boxes, mask = _stack_crops(images, image_ids, slots, crop_resampling)
-        out[f"prompt_crops_{view}"] = image_encode(crops).tobytes()
-        out[f"prompt_bbox_{view}"] = boxes.tobytes()
-        out[f"prompt_mask_{view}"] = mask.tobytes()
-        out[f"prompt_frames_{view}"] = np.stack(
-            [resize_frame(rgb) for rgb, _ in images]
-            or [np.zeros((3, RESIZED_HEIGHT, RESIZED_WIDTH), np.uint8)]
-        )[: len(images)].tobytes()
-        rgbs = [decode_jpeg(data) for data in row[f"frames_{view}"][:frames]]
-        segms = segm_frames(row[f"segm_{view}"], stored)[:frames]
-        crops, boxes, mask = _stack_crops(
-            list(zip(rgbs, segms, strict=True)),
-            [object_ids] * frames,
-            len(object_ids),
-            crop_resampling,
-        )
-        out[f"obs_crops_{view}"] = image_encode(crops).tobytes()
-        out[f"obs_bbox_{view}"] = boxes.tobytes()
-        out[f"obs_mask_{view}"] = mask.tobytes()
-        out[f"obs_frames_{view}"] = np.stack([resize_frame(rgb) for rgb in rgbs]).tobytes()
-    poses = {key: pose_array(row[key], key) for key in ACTION_KEYS}
-    is_2d = False
-    for key in ("pose0_position", "pose1_position"):
-        poses[key], is_2d = pad_positions(poses[key])
-    bins = discretize(poses)
+        out.update(_prompt_view(view, assets, order, image_ids, slots, crop_resampling))
+        out.update(_observation_view(row, view, object_ids, frames, stored, crop_resampling))
     out.update(
         num_observations=frames,
         num_objects=len(object_ids),
         object_ids=object_ids,
         end_effector=EndEffector(row["end_effector_type"]).token,
         steps=steps,
-        position_is_2d=is_2d,
-        actions=np.concatenate([poses[k] for k in ACTION_KEYS], axis=1).tobytes(),
-        action_bins=np.concatenate([bins[k] for k in ACTION_KEYS], axis=1)
-        .astype(np.uint8)
-        .tobytes(),
+        **_action_columns(row),
     )
     return out
