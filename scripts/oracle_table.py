@@ -1,11 +1,12 @@
 """README's oracle table from a recorded `vima-sim check --all` run.
 
     uv run --all-packages vima-sim check --all --seeds 20 > docs/measurements/oracle-check.jsonl
-    uv run --all-packages python scripts/oracle_table.py [docs/measurements/oracle-check.jsonl]
+    uv run --all-packages python scripts/oracle_table.py [--steps] [RECORD]
 
 Prints the markdown table (per task, the oracle's success at each level where the task exists)
-that README.md holds between its `oracle-table` markers; tests/test_documents.py fails when the
-two differ, so the README never states a figure the recorded run does not.
+that README.md holds between its `oracle-table` markers (with `--steps`, the mean oracle steps
+too: docs/SIMULATOR.md's `simulator-oracle-table`); tests/test_documents.py fails when they
+differ, so the documents never state a figure the recorded run does not.
 """
 
 from __future__ import annotations
@@ -22,13 +23,22 @@ LEVELS = ("placement_generalization", "combinatorial_generalization", "novel_obj
           "novel_task_generalization")  # fmt: skip
 
 
-def oracle_table(record: Path = RECORD) -> str:
-    """The table, one row per task (T1...T17), a cell per level: success % of the seeds."""
+def _steps(mean: float) -> str:
+    """Mean oracle steps to two decimals, trailing zeros dropped (1.0, 2.15)."""
+    text = f"{mean:.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def oracle_table(record: Path = RECORD, steps: bool = False) -> str:
+    """The table, one row per task (T1...T17), a cell per level: success % of the seeds (and,
+    with `steps`, the mean oracle steps in parentheses)."""
     rows = [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
     cells: dict[str, dict[str, str]] = {}
     seeds = {row["seeds"] for row in rows}
     for row in rows:
         percent = f"{100 * row['success']:.0f} %"
+        if steps:
+            percent += f" ({_steps(row['mean_steps'])})"
         cells.setdefault(row["task"], {})[row["partition"]] = percent
     if len(seeds) != 1:
         raise ValueError(f"{record}: pairs with different seed counts {sorted(seeds)}")
@@ -41,4 +51,6 @@ def oracle_table(record: Path = RECORD) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(oracle_table(Path(sys.argv[1]) if len(sys.argv) > 1 else RECORD))
+    arguments = [arg for arg in sys.argv[1:] if arg != "--steps"]
+    record = Path(arguments[0]) if arguments else RECORD
+    sys.stdout.write(oracle_table(record, steps="--steps" in sys.argv[1:]))

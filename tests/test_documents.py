@@ -29,6 +29,31 @@ def test_readme_oracle_table_is_the_recorded_check() -> None:
     assert table.count("\n") == 2 + 17  # header, rule, every task
 
 
+TABLES = load_script("scripts/document_tables.py")
+
+
+@pytest.mark.parametrize("marker", sorted(TABLES.BLOCKS))
+def test_generated_blocks_are_their_records(marker: str) -> None:
+    """Every generated block (scripts/document_tables.py's BLOCKS) = its generator's output now:
+    README's and SIMULATOR.md's oracle tables, PERFORMANCE.md's import table, CHECKPOINTS.md's
+    closed-loop table."""
+    document, generate = TABLES.BLOCKS[marker]
+    assert _block(ROOT / document, marker) == generate()
+
+
+def test_refresh_finds_nothing_to_rewrite() -> None:
+    """`python scripts/document_tables.py --check` would exit 0."""
+    assert TABLES.refresh(check=True) == []
+
+
+def test_closed_loop_table_refuses_wrong_totals(tmp_path: Path) -> None:
+    record = tmp_path / "closed-loop-vima-1.json"
+    row = {"task": "rotate", "first_difference": 2}
+    record.write_text(json.dumps({"episodes": 1, "identical": 1, "results": [row]}))
+    with pytest.raises(ValueError, match="totals disagree"):
+        TABLES.closed_loop_table((record,))
+
+
 def test_oracle_table_refuses_mixed_seed_counts(tmp_path: Path) -> None:
     record = tmp_path / "check.jsonl"
     rows = [
