@@ -27,20 +27,8 @@ class PickInOrderThenRestore(TaskBase):
     def reset_scene(self) -> None:
         """A 2 x 3 grid of bases with distinct textures, the object on one of them."""
         r = self.rules
-        rows, cols, n_targets, n_distractors = (
-            r["rows"],
-            r["cols"],
-            r["n_targets"],
-            r["n_distractors"],
-        )
-        spacing = 1.0 / (1 + cols)
-        centres = [
-            (0.25 + 0.5 * fraction, -0.5 + (1 + c) * spacing)
-            for fraction in (0.25, 0.75)[:rows]
-            for c in range(cols)
-        ]
-        order = self.rng.choice(len(centres), size=len(centres), replace=False)
-        cells = [centres[int(i)] for i in order]
+        n_targets, n_distractors = r["n_targets"], r["n_distractors"]
+        cells = self._shuffled_cells(r["rows"], r["cols"])
         if r["same_bases"]:
             base_names = [self.choice(self.settings.base_obj)] * len(cells)
         else:
@@ -49,53 +37,67 @@ class PickInOrderThenRestore(TaskBase):
         shape_idx = self.rng.choice(len(self.settings.dragged_obj), size=n_objects)
         tex_idx = self.rng.choice(len(self.settings.dragged_texture), size=n_objects, replace=False)
         base_tex = self.rng.choice(len(self.settings.base_texture), size=len(cells), replace=False)
-        dragged_obj = get_object(self.settings.dragged_obj[int(shape_idx[0])])
-        dragged_size = self.random_size(dragged_obj)
+        shapes = [self.settings.dragged_obj[int(i)] for i in shape_idx]
+        textures = [self.settings.dragged_texture[int(i)] for i in tex_idx]
+        dragged_size = self.random_size(get_object(shapes[0]))
         base_size = self.random_size(get_object(base_names[0]))
-        flat = yaw_quaternion(0.0)
 
         def base_at(k: int) -> Spawned:
-            x, y = cells[k]
-            obj = get_object(base_names[k])
-            item = self.spawn(
-                obj, get_texture(self.settings.base_texture[int(base_tex[k])]), base_size,
-                ((x, y, base_size[2] / 2), flat), fixed=True,
-            )  # fmt: skip
-            assert item is not None
-            return item
+            texture = self.settings.base_texture[int(base_tex[k])]
+            return self._place(base_names[k], texture, base_size, cells[k], fixed=True)
 
-        x0, y0 = cells[0]
         lift = 2 if base_names[0] in ("bowl", "pallet") else 0.5
-        dragged = self.spawn(
-            dragged_obj, get_texture(self.settings.dragged_texture[int(tex_idx[0])]), dragged_size,
-            ((x0, y0, dragged_size[2] * lift), flat),
-        )  # fmt: skip
-        assert dragged is not None
+        dragged = self._place(shapes[0], textures[0], dragged_size, cells[0], lift=lift)
         start = base_at(0)
         targets = [base_at(k) for k in range(1, 1 + n_targets)]
         for base in targets:
             x, y = base.pose[0][:2]
-            target = ((x, y, dragged_size[2] / 2), flat)
+            target = ((x, y, dragged_size[2] / 2), yaw_quaternion(0.0))
             self.goals.append(Goal.single(dragged.body, target))
         self.goals.append(Goal.single(dragged.body, start.pose))
         self.all_goals = list(self.goals)
-        for d in range(n_distractors):
-            k = 1 + n_targets + d
-            base_at(k)
-            x, y = cells[k]
-            obj = get_object(self.settings.dragged_obj[int(shape_idx[1 + d])])
-            item = self.spawn(
-                obj, get_texture(self.settings.dragged_texture[int(tex_idx[1 + d])]), dragged_size,
-                ((x, y, dragged_size[2] / 2), flat),
-            )  # fmt: skip
-            assert item is not None
+        for d in range(1, 1 + n_distractors):
+            base_at(n_targets + d)
+            item = self._place(shapes[d], textures[d], dragged_size, cells[n_targets + d])
             self.distractors.append((item.body, 0))
         for k in range(1 + n_targets + n_distractors, len(cells)):
             base_at(k)
+        self._describe(dragged, targets)
+
+    def _shuffled_cells(self, rows: int, cols: int) -> list[tuple[float, float]]:
+        """Centres (x, y) of a `rows` x `cols` grid over the workspace, in a random order."""
+        spacing = 1.0 / (1 + cols)
+        centres = [
+            (0.25 + 0.5 * fraction, -0.5 + (1 + c) * spacing)
+            for fraction in (0.25, 0.75)[:rows]
+            for c in range(cols)
+        ]
+        order = self.rng.choice(len(centres), size=len(centres), replace=False)
+        return [centres[int(i)] for i in order]
+
+    def _place(
+        self,
+        name: str,
+        texture: str,
+        size: tuple[float, ...],
+        cell: tuple[float, float],
+        *,
+        lift: float = 0.5,
+        fixed: bool = False,
+    ) -> Spawned:
+        """Object `name` unrotated at `cell`, its centre `lift` times its height above the table."""
+        x, y = cell
+        pose = ((x, y, size[2] * lift), yaw_quaternion(0.0))
+        item = self.spawn(get_object(name), get_texture(texture), size, pose, fixed=fixed)
+        assert item is not None
+        return item
+
+    def _describe(self, dragged: Spawned, targets: list[Spawned]) -> None:
+        """The prompt and its assets: the dragged object, then the target bases in order."""
         self.assets = {"dragged_obj": ObjectAsset(dragged.obj, dragged.texture, dragged.urdf)}
         for i, base in enumerate(targets, start=1):
             self.assets[f"base_obj_{i}"] = ObjectAsset(base.obj, base.texture, base.urdf)
-        names = " then ".join(f"{{base_obj_{i}}}" for i in range(1, n_targets + 1))
+        names = " then ".join(f"{{base_obj_{i}}}" for i in range(1, len(targets) + 1))
         self.prompt = (
             f"Put {{dragged_obj}} into {names}. Finally restore it into its original container."
         )
