@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from repo_scripts import load_script
+from vima_eval.statistics import Difference, newcombe_difference, paired_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,3 +64,50 @@ def test_oracle_table_refuses_mixed_seed_counts(tmp_path: Path) -> None:
     record.write_text("".join(json.dumps(row) + "\n" for row in rows))
     with pytest.raises(ValueError, match="different seed counts"):
         load_script("scripts/oracle_table.py").oracle_table(record)
+
+
+def _p(value: float) -> float:
+    """A p-value as the documents print it (two significant digits)."""
+    return float(f"{value:.2g}")
+
+
+def _checked_row(diff: Difference, cells: tuple[str, ...]) -> None:
+    """Difference, its 95 % interval, test p, TOST verdict and p as a row states them."""
+    estimate, low, high, p_value, verdict, tost = cells
+    stated = (int(estimate), float(low), float(high))
+    assert stated == (
+        round(100 * diff.estimate),
+        round(100 * diff.low, 1),
+        round(100 * diff.high, 1),
+    )
+    assert float(p_value) == _p(diff.p_value) and float(tost) == _p(diff.equivalence_p)
+    assert verdict == ("shown" if diff.equivalent else "not shown")
+
+
+def test_simulator_comparison_verdicts_follow_from_their_counts() -> None:
+    """SIMULATOR.md's "Same policy, both simulators" tables (runs not recorded in the repository):
+    the difference intervals, p-values and TOST verdicts are those of the counts the rows give
+    (20 episodes: independent samples; 100 per level: the paired 2 x 2 table that the rates and
+    the same-outcome count determine)."""
+    text = (ROOT / "docs" / "SIMULATOR.md").read_text()
+    small = re.findall(
+        r"^\| visual_manipulation, L1 \| (\d+)/(\d+) = [^|]*\| (\d+)/(\d+) = [^|]*\| "
+        r"([+-]?\d+) \[([-\d.]+), ([-\d.]+)\] \| ([\d.]+) \| (not shown|shown), p = ([\d.]+) \|$",
+        text, re.M,
+    )  # fmt: skip
+    assert len(small) == 1
+    a, a_n, b, b_n, *cells = small[0]
+    _checked_row(newcombe_difference(int(a), int(a_n), int(b), int(b_n)), tuple(cells))
+    rows = re.findall(
+        r"^\| visual_manipulation, L\d \| (\d+) % [^|]*\| (\d+) % [^|]*\| ([+-]\d+) "
+        r"\[([-\d.]+), ([-\d.]+)\], p = ([\d.]+) \| (\d+) / 100 \| "
+        r"(not shown|shown), p = ([\d.]+) \|$",
+        text, re.M,
+    )  # fmt: skip
+    assert len(rows) == 3
+    for a, b, *cells, same, verdict, tost in rows:
+        gap, discordant = int(a) - int(b), 100 - int(same)
+        only_a, only_b = (discordant + gap) // 2, (discordant - gap) // 2
+        both = int(a) - only_a
+        diff = paired_counts(both, only_a, only_b, 100 - both - discordant)
+        _checked_row(diff, (*cells, verdict, tost))
