@@ -111,3 +111,50 @@ def test_simulator_comparison_verdicts_follow_from_their_counts() -> None:
         both = int(a) - only_a
         diff = paired_counts(both, only_a, only_b, 100 - both - discordant)
         _checked_row(diff, (*cells, verdict, tost))
+
+
+LABEL = "not regenerated"  # of a table measured before docs/measurements kept its record
+DESCRIPTIVE = {  # headers of tables that state no measured figure
+    "| output | where |",
+    "| package | command | what it does |",
+    "| package | owns | may import | torch |",
+    "| command | input | output (last stdout line) |",
+    "| checkpoint | cfg (embed, layers, self heads, cross heads) | keys | decoder | all parameters "
+    "(T5 included) | preset |",
+    "| part | VIMA (vimalabs/VIMA at 8449837) | here |",
+    "| entry | content |",
+    "| | VIMA-Data (released, `data/samples/vima-raw`) | current VIMA-Bench "
+    "(`data/samples/vima-bench-generated`) |",
+    "| field | from | type |",
+    "| global(s) | resolves to |",
+    "| column | type | meaning and decoding |",
+    "| key | content |",
+    "| column | type | meaning |",
+    "| name | where | tasks | what it does |",
+    "| perturbation | prompt |",
+    "| task | end effector | levels | objects | oracle steps | success rule |",
+    "| presets | prompt encoder | what they are |",
+    "| reference behaviour | here | why |",
+}
+
+
+def unlabelled_tables(document: Path) -> list[str]:
+    """Tables of `document` that are neither generated (a block's begin marker right above),
+    descriptive, nor labelled as not regenerated in the 8 lines above their header."""
+    lines = document.read_text().splitlines()
+    found = []
+    for i, line in enumerate(lines[:-1]):
+        if not line.startswith("|") or not re.fullmatch(r"\|[-:| ]+\|", lines[i + 1]):
+            continue
+        generated = i > 0 and re.match(r"<!-- [\w-]+:begin \(generated", lines[i - 1])
+        labelled = any(LABEL in above for above in lines[max(0, i - 8) : i])
+        if not (generated or labelled or line in DESCRIPTIVE):
+            found.append(f"{document.name}:{i + 1}: {line[:60]}")
+    return found
+
+
+def test_every_measured_table_is_generated_or_labelled() -> None:
+    """A table of measured figures in README.md or docs/*.md is generated from a record under
+    docs/measurements/ (scripts/document_tables.py) or says that it is not regenerated."""
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert [name for document in documents for name in unlabelled_tables(document)] == []
