@@ -29,70 +29,80 @@ def _shortcut(key: str, help: str, flag: str | None = None) -> typer.models.Opti
     return typer.Option(flag, help=f"{help} Same as --set {key}=VALUE. [default: the preset's]")
 
 
+# The arguments and options of `fit`; most are shortcuts for `--set KEY=VALUE`.
+_Dataset = Annotated[
+    Path, typer.Argument(metavar="DATASET", help="Dataset folder with preprocessed configs.")
+]
+_Preset = Annotated[
+    str,
+    typer.Option(
+        "--preset",
+        metavar="NAME",
+        help="Model and training preset (see `vima-train presets`).",
+        autocompletion=completer(_preset_names),
+    ),
+]
+_Out = Annotated[
+    Path, typer.Option("--out", metavar="RUN", help="Run folder (config, checkpoints, logs).")
+]
+_MaxSteps = Annotated[
+    int | None, _shortcut("train.max_steps", "Stop after this many optimizer steps.")
+]
+_MaxEpochs = Annotated[int | None, _shortcut("train.max_epochs", "Stop after this many epochs.")]
+_BatchSize = Annotated[int | None, _shortcut("data.batch_size", "Episodes per batch and device.")]
+_Accumulate = Annotated[int | None, _shortcut("train.accumulate", "Batches per optimizer step.")]
+_Lr = Annotated[float | None, _shortcut("train.lr", "Peak learning rate.")]
+_Accelerator = Annotated[
+    str | None, _shortcut("train.accelerator", "Lightning accelerator: cpu, gpu, auto.")
+]
+_Devices = Annotated[
+    str | None, _shortcut("train.devices", "Devices per node: a count, a list, or auto.")
+]
+_Strategy = Annotated[str | None, _shortcut("train.strategy", "Lightning strategy, e.g. ddp.")]
+_NumNodes = Annotated[int | None, _shortcut("train.num_nodes", "Nodes (SLURM).")]
+_Precision = Annotated[
+    str | None, _shortcut("train.precision", "Lightning precision, e.g. bf16-mixed.")
+]
+_Wandb = Annotated[
+    Literal["offline", "online", "disabled"] | None,
+    _shortcut("train.wandb", "Weights & Biases mode."),
+]
+_LoaderWorkers = Annotated[
+    int | None, _shortcut("data.num_workers", "Data-loader worker processes.", "--workers")
+]
+_Resume = Annotated[
+    Path | None,
+    typer.Option("--resume", metavar="CKPT", help="Continue from this checkpoint. [default: none]"),
+]
+_Settings = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override any config field (repeatable). [default: none]",
+    ),
+]
+
+
 @tool.command()
 def fit(
-    dataset: Annotated[
-        Path, typer.Argument(metavar="DATASET", help="Dataset folder with preprocessed configs.")
-    ],
-    preset: Annotated[
-        str,
-        typer.Option(
-            "--preset",
-            metavar="NAME",
-            help="Model and training preset (see `vima-train presets`).",
-            autocompletion=completer(_preset_names),
-        ),
-    ],
-    out: Annotated[
-        Path, typer.Option("--out", metavar="RUN", help="Run folder (config, checkpoints, logs).")
-    ],
-    max_steps: Annotated[
-        int | None, _shortcut("train.max_steps", "Stop after this many optimizer steps.")
-    ] = None,
-    max_epochs: Annotated[
-        int | None, _shortcut("train.max_epochs", "Stop after this many epochs.")
-    ] = None,
-    batch_size: Annotated[
-        int | None, _shortcut("data.batch_size", "Episodes per batch and device.")
-    ] = None,
-    accumulate: Annotated[
-        int | None, _shortcut("train.accumulate", "Batches per optimizer step.")
-    ] = None,
-    lr: Annotated[float | None, _shortcut("train.lr", "Peak learning rate.")] = None,
-    accelerator: Annotated[
-        str | None, _shortcut("train.accelerator", "Lightning accelerator: cpu, gpu, auto.")
-    ] = None,
-    devices: Annotated[
-        str | None, _shortcut("train.devices", "Devices per node: a count, a list, or auto.")
-    ] = None,
-    strategy: Annotated[
-        str | None, _shortcut("train.strategy", "Lightning strategy, e.g. ddp.")
-    ] = None,
-    num_nodes: Annotated[int | None, _shortcut("train.num_nodes", "Nodes (SLURM).")] = None,
-    precision: Annotated[
-        str | None, _shortcut("train.precision", "Lightning precision, e.g. bf16-mixed.")
-    ] = None,
-    wandb: Annotated[
-        Literal["offline", "online", "disabled"] | None,
-        _shortcut("train.wandb", "Weights & Biases mode."),
-    ] = None,
-    loader_workers: Annotated[
-        int | None, _shortcut("data.num_workers", "Data-loader worker processes.", "--workers")
-    ] = None,
-    resume: Annotated[
-        Path | None,
-        typer.Option(
-            "--resume", metavar="CKPT", help="Continue from this checkpoint. [default: none]"
-        ),
-    ] = None,
-    settings: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="Override any config field (repeatable). [default: none]",
-        ),
-    ] = None,
+    dataset: _Dataset,
+    preset: _Preset,
+    out: _Out,
+    max_steps: _MaxSteps = None,
+    max_epochs: _MaxEpochs = None,
+    batch_size: _BatchSize = None,
+    accumulate: _Accumulate = None,
+    lr: _Lr = None,
+    accelerator: _Accelerator = None,
+    devices: _Devices = None,
+    strategy: _Strategy = None,
+    num_nodes: _NumNodes = None,
+    precision: _Precision = None,
+    wandb: _Wandb = None,
+    loader_workers: _LoaderWorkers = None,
+    resume: _Resume = None,
+    settings: _Settings = None,
 ) -> Result:
     """Train on the tokenized configs of DATASET; the final checkpoint is the product."""
     from vima_train.config import load_preset
