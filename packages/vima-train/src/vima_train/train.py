@@ -7,7 +7,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from vima_schema.atomic import atomic_write_text
@@ -19,6 +19,9 @@ from vima_train.config import ConfigError, RunConfig, learning_differences, to_y
 from vima_train.data.datamodule import VimaDataModule
 from vima_train.data.store import DataError
 from vima_train.model.prompt import check_t5_source
+
+if TYPE_CHECKING:
+    from lightning.pytorch.loggers import Logger
 
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
@@ -113,20 +116,11 @@ def _precision(config: RunConfig) -> Any:
     return "bf16-mixed" if gpu else "32-true"
 
 
-def fit(prepared: Prepared, run: Path) -> Path:
-    """Train; return the path of the last checkpoint."""
-    import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-    from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+def _loggers(config: RunConfig, run: Path) -> list[Logger]:
+    """A CSV logger writing to `run/logs`, and a W&B one unless W&B is disabled."""
+    from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-    from vima_train.module import PolicyModule
-
-    config = prepared.config
     train = config.train
-    # A mid-epoch resume is exact here (the sampler skips the batches the checkpoint records),
-    # which Lightning cannot see from the outside.
-    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
-    L.seed_everything(train.seed, workers=True, verbose=False)
     loggers: list[Logger] = [CSVLogger(run, name="logs")]
     if train.wandb != "disabled":
         loggers.append(
@@ -138,6 +132,15 @@ def fit(prepared: Prepared, run: Path) -> Path:
                 config=config.model_dump(mode="json"),
             )
         )
+    return loggers
+
+
+def _callbacks(config: RunConfig, run: Path) -> list[Any]:
+    """Checkpoints every epoch (and `last`) and every `train.checkpoint_every_n_steps` if set,
+    and the progress bar."""
+    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+
+    train = config.train
     callbacks: list[Any] = [
         ModelCheckpoint(
             dirpath=run / CHECKPOINTS,
@@ -160,6 +163,24 @@ def fit(prepared: Prepared, run: Path) -> Path:
                 every_n_train_steps=train.checkpoint_every_n_steps,
             )
         )
+    return callbacks
+
+
+def fit(prepared: Prepared, run: Path) -> Path:
+    """Train; return the path of the last checkpoint."""
+    import lightning as L
+    from lightning.pytorch.loggers import WandbLogger
+
+    from vima_train.module import PolicyModule
+
+    config = prepared.config
+    train = config.train
+    # A mid-epoch resume is exact here (the sampler skips the batches the checkpoint records),
+    # which Lightning cannot see from the outside.
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+    L.seed_everything(train.seed, workers=True, verbose=False)
+    loggers = _loggers(config, run)
+    callbacks = _callbacks(config, run)
     trainer = L.Trainer(
         default_root_dir=run,
         max_steps=train.max_steps,
