@@ -109,6 +109,25 @@ def actions_so_far(
     return seen, padded
 
 
+def _visual_encoder(config: ModelConfig) -> ObjectEncoder | PatchEncoder:
+    """The encoder `config.visual` asks for: of object crops and boxes, or of frame patches."""
+    dim, mult, vis = config.embed_dim, config.ff_mult, config.visual
+    width = vis.width or dim
+    if vis.kind == "objects":
+        frequencies = vis.bbox_frequencies if vis.bbox_encoding == "fourier" else 0
+        return ObjectEncoder(
+            dim,
+            width,
+            vis.layers,
+            vis.heads,
+            mult,
+            vis.fusion_norm,
+            frequencies,
+            vis.crop_patch,
+        )
+    return PatchEncoder(dim, width, vis.layers, vis.heads, mult)
+
+
 class Policy(nn.Module):
     """Teacher-forced `forward(batch) -> logits [B, T, A, C]`; greedy `act` for inference."""
 
@@ -122,29 +141,13 @@ class Policy(nn.Module):
         self.shuffle_objects = config.shuffle_objects
         self.prompt_mask = config.prompt_mask
         dim, mult, drop = config.embed_dim, config.ff_mult, config.dropout
-        vis = config.visual
-        width = vis.width or dim
-        self.visual: ObjectEncoder | PatchEncoder
-        if vis.kind == "objects":
-            frequencies = vis.bbox_frequencies if vis.bbox_encoding == "fourier" else 0
-            self.visual = ObjectEncoder(
-                dim,
-                width,
-                vis.layers,
-                vis.heads,
-                mult,
-                vis.fusion_norm,
-                frequencies,
-                vis.crop_patch,
-            )
-        else:
-            self.visual = PatchEncoder(dim, width, vis.layers, vis.heads, mult)
+        self.visual = _visual_encoder(config)
         self.prompt = PromptEncoder(config.prompt_encoder, dim, mult, drop, vocab_size)
         self.end_effector = nn.Embedding(END_EFFECTORS, END_EFFECTOR_DIM)
         self.obs_fusion = nn.Linear(dim + END_EFFECTOR_DIM, dim)
         #: LayerNorm of visual tokens after fusion (`visual.token_norm`), shared by prompt
         #: images and observations.
-        self.token_norm = nn.LayerNorm(dim) if vis.token_norm else nn.Identity()
+        self.token_norm = nn.LayerNorm(dim) if config.visual.token_norm else nn.Identity()
         self.action_encoder = ActionEncoder(config.action_axes, config.action_hidden, dim)
         dec = config.decoder
         cross = dec.kind == "xattn"
