@@ -6,7 +6,6 @@ import contextlib
 import errno
 import fcntl
 import json
-import multiprocessing
 import os
 import sys
 import time
@@ -14,8 +13,11 @@ import traceback
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any, TypeVar
+
+from vima_schema.processes import Answer, Died, ProcessPool, serve
 
 #: Exit codes of every vima-* command: all done / done except listed failures / usage or
 #: configuration error / unexpected error (a bug or an environment problem such as a full disk;
@@ -23,6 +25,9 @@ from typing import IO, Any, TypeVar
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 #: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+
+#: Hand-outs of an item whose worker process died (the first and one retry).
+WORKER_ATTEMPTS = 2
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -109,7 +114,7 @@ def _inside(path: str, folder: Path) -> bool:
     return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
 
 
-class _OutputWatch:
+class OutputWatch:
     """Notices that the output folder vanished or was replaced (deleted, unmounted) while a run
     was writing into it, instead of letting writes recreate it somewhere else. It holds the
     folder open, so that a new folder cannot take over its inode number."""
@@ -141,6 +146,25 @@ class _OutputWatch:
             os.close(self.fd)
 
 
+@contextmanager
+def output_guard(output: Path) -> Iterator[OutputWatch]:
+    """For a command that writes into `output` itself (not through `run_items`): yields the
+    folder's `OutputWatch` (`check()` it as items finish) and raises an environment error of
+    the block as the `OutputError` naming `output` (a failed write often names no file)."""
+    watch = OutputWatch(output)
+    try:
+        yield watch
+    except OutputError:
+        raise
+    except Exception as error:
+        problem = environment_problem(error, output)
+        if problem is None:
+            raise
+        raise problem from error
+    finally:
+        watch.close()
+
+
 def mark_work_started() -> None:
     """Say that the inputs were accepted and work began: from now on a `ValueError` is a bug
     (exit 3 with its traceback under `--verbose`), no longer a usage error (exit 2)."""
@@ -157,8 +181,7 @@ def work_started() -> bool:
     return _Work.started
 
 
-def _call(job: tuple[Callable[[Any], Any], Any, Path | None]) -> Outcome:
-    func, item, output = job
+def _call(func: Callable[[Any], Any], item: Any, output: Path | None) -> Outcome:
     try:
         return Outcome(item, func(item))
     except Exception as error:  # one bad item must not stop the run, a full disk must
@@ -171,6 +194,23 @@ def _call(job: tuple[Callable[[Any], Any], Any, Path | None]) -> Outcome:
             error_type=type(error).__name__,
             traceback=traceback.format_exc(),
         )
+
+
+def _serve_items(conn: Connection, func: Callable[[Any], Any], output: Path | None) -> None:
+    """A `run_items` worker: answer each item with its `Outcome`, or the `OutputError`."""
+
+    def answer(item: Any) -> Outcome | OutputError:
+        try:
+            return _call(func, item, output)
+        except OutputError as problem:
+            return problem
+
+    serve(conn, answer)
+
+
+def _died(answer: Answer) -> Outcome:
+    message = f"{answer.value} on both tries"
+    return Outcome(answer.item, error=message, error_type="WorkerDied", traceback=None)
 
 
 def run_items(
@@ -189,28 +229,35 @@ def run_items(
 
     Exceptions become failed outcomes, except environment errors (`environment_problem`: a
     full disk, a read-only or unwritable `output` folder, or `output` vanishing), which stop
-    the run with an `OutputError`. A tqdm bar with the rate goes to stderr. Use `chunksize=1`
+    the run with an `OutputError`. An item whose worker process dies (SIGKILL, the OOM
+    killer, a crash in native code) is retried once in a new worker, then is a failed outcome
+    (`error_type` "WorkerDied"). A tqdm bar with the rate goes to stderr. Use `chunksize=1`
     for few large items (shards), so that no worker idles while another queues.
     """
     from tqdm import tqdm  # here, not at the top: every command's `--help` imports this module
 
     mark_work_started()
-    watch = _OutputWatch(output)
-    jobs = ((func, item, output) for item in items)
+    watch = OutputWatch(output)
     bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
     try:
         if workers <= 1:
-            for job in jobs:
-                outcome = _call(job)
+            for item in items:
+                outcome = _call(func, item, output)
                 watch.check()
                 yield outcome
                 bar.update()
             return
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with context.Pool(workers) as pool:
-            for outcome in pool.imap_unordered(_call, jobs, chunksize=chunksize):
+        with ProcessPool(workers, _serve_items, (func, output)) as pool:
+            for answer in pool.answers(items, chunksize):
+                if isinstance(answer.value, OutputError):
+                    raise answer.value
                 watch.check()
-                yield outcome
+                if isinstance(answer.value, Died):
+                    if answer.attempt < WORKER_ATTEMPTS:
+                        pool.retry(answer)
+                        continue
+                    answer = Answer(answer.item, _died(answer), answer.attempt)
+                yield answer.value
                 bar.update()
     finally:
         bar.close()

@@ -9,6 +9,7 @@ the offline W&B run (`wandb/`); the command (`vima-eval online`, `oracle`, `merg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from tqdm import tqdm
 from vima_schema.atomic import atomic_write_text
 from vima_schema.enums import Difficulty
 from vima_schema.perturbations import Vocabulary, get_perturbation
-from vima_schema.runner import mark_work_started
+from vima_schema.runner import OutputWatch, mark_work_started, output_guard
 
 from vima_eval.model_input import PatchImageMask
 from vima_eval.online.episode import check_time_limit
@@ -207,8 +208,9 @@ class _Progress:
         tracker: Tracker,
         pending: int,
         label: tuple[str, Vocabulary | None],
+        watch: OutputWatch,
     ) -> None:
-        self.settings, self.rows, self.tracker = settings, rows, tracker
+        self.settings, self.rows, self.tracker, self.watch = settings, rows, tracker, watch
         self.ident, self.vocabulary = label
         self.writer = PartWriter(out)
         self.errors: list[dict[str, str]] = []
@@ -219,6 +221,7 @@ class _Progress:
 
     def done(self, done: Done) -> None:
         """Keep a finished episode's row (flushed every `flush_every` rows or 20 s)."""
+        self.watch.check()  # the run folder is still the one the run began with
         row = _row(done, self.ident, self.settings, self.vocabulary)
         self.rows.append(row)
         self.writer.add(row)
@@ -240,9 +243,25 @@ class _Progress:
         self.bar.update()
 
     def close(self) -> None:
-        """Flush the last rows and close the bar."""
-        self.writer.flush()
+        """Close the bar and flush the last rows (unless the run folder vanished)."""
         self.bar.close()
+        self.watch.check()
+        self.writer.flush()
+
+
+def _run_pending(
+    settings: OnlineSettings, out: Path, pending: list[Job], progress: _Progress
+) -> None:
+    """Run the jobs not done yet; the rows of finished ones are kept even if the run stops."""
+    try:
+        if pending:
+            pool = WorkerPool(_worker_config(settings, out), settings.workers)
+            pool.run(pending, progress.done, progress.error)
+    except BaseException:
+        with contextlib.suppress(Exception):  # a full disk: the first error is the one told
+            progress.close()
+        raise
+    progress.close()
 
 
 def _worker_config(settings: OnlineSettings, out: Path) -> WorkerConfig:
@@ -257,6 +276,7 @@ def _worker_config(settings: OnlineSettings, out: Path) -> WorkerConfig:
         videos=str(out / VIDEOS) if settings.record else None,
         recordings=str(out) if settings.record else None,
         patch_image_mask=settings.patch_image_mask,
+        out=str(out),
     )
 
 
@@ -324,22 +344,19 @@ def run_online(
     for row in rows:
         tracker.count(row)
     mark_work_started()  # inputs accepted: a ValueError from here on is a bug (exit 3)
-    progress = _Progress(settings, out, rows, tracker, len(pending), (ident, vocabulary))
-    began = time.perf_counter()
-    try:
-        if pending:
-            pool = WorkerPool(_worker_config(settings, out), settings.workers)
-            pool.run(pending, progress.done, progress.error)
-    finally:
-        progress.close()
-    counts = {"episodes_run": len(pending) - len(progress.errors),
-              "episodes_skipped": len(jobs) - len(pending),
-              "wall_s": time.perf_counter() - began}  # fmt: skip
-    finish(out, rows)
-    document = _metrics_document(settings, pinned, pairs, vocabulary, progress, counts)
-    atomic_write_text(out / "metrics.json", json.dumps(document, indent=1) + "\n")
-    atomic_write_text(out / "errors.json", json.dumps(progress.errors, indent=1) + "\n")
-    tracker.finish(summary_scalars(document["perturbations"]), rows, out)
+    with output_guard(out) as watch:  # a full disk or a vanished folder stops the run
+        label = (ident, vocabulary)
+        progress = _Progress(settings, out, rows, tracker, len(pending), label, watch)
+        began = time.perf_counter()
+        _run_pending(settings, out, pending, progress)
+        counts = {"episodes_run": len(pending) - len(progress.errors),
+                  "episodes_skipped": len(jobs) - len(pending),
+                  "wall_s": time.perf_counter() - began}  # fmt: skip
+        finish(out, rows)
+        document = _metrics_document(settings, pinned, pairs, vocabulary, progress, counts)
+        atomic_write_text(out / "metrics.json", json.dumps(document, indent=1) + "\n")
+        atomic_write_text(out / "errors.json", json.dumps(progress.errors, indent=1) + "\n")
+        tracker.finish(summary_scalars(document["perturbations"]), rows, out)
     return OnlineResult(out, int(counts["episodes_run"]), int(counts["episodes_skipped"]),
                         progress.errors)  # fmt: skip
 

@@ -1,24 +1,26 @@
 """Worker processes: each owns its simulators and a policy copy and runs episodes it is sent.
 
-`WorkerPool.run` hands out one job at a time per worker. A job whose episode raises, or whose
-worker process dies (a simulator crash), is retried once on a fresh simulator (a dead worker is
-replaced); a second failure is reported to `on_error` and the run goes on. Every worker uses
-one torch thread, and every episode depends only on its job, so results do not depend on the
-number of workers.
+`WorkerPool.run` hands out one job at a time per worker (`vima_schema.processes`). A job whose
+episode raises, or whose worker process dies (a simulator crash, SIGKILL), is retried once on a
+fresh simulator (a dead worker is replaced); a second failure is reported to `on_error` and the
+run goes on. An environment error (a full disk, a read-only run folder) is no episode's fault:
+it stops the run (`OutputError`). Every worker uses one torch thread, and every episode depends
+only on its job, so results do not depend on the number of workers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from vima_schema.processes import Died, ProcessPool, default_context, serve
+from vima_schema.runner import OutputError, environment_problem
 
 from vima_eval.online.plan import Job
 
@@ -40,6 +42,7 @@ class WorkerConfig:
     videos: str | None = None  # folder for GIFs of jobs marked `record`
     recordings: str | None = None  # run folder whose `recordings/` keeps jobs marked `record`
     patch_image_mask: str = "mask"  # what the visual masks do to patch models (or "ignore")
+    out: str | None = None  # the run folder: an environment error writing there stops the run
 
 
 @dataclass
@@ -140,6 +143,17 @@ class Worker:
         return Done(job, out.seed, out.success, out.failure, out.steps, out.minimum_steps,
                     out.prompt, out.timing, out.applies)  # fmt: skip
 
+    def answer(self, job: Job) -> tuple[str, Any]:
+        """("done", Done), ("error", text) for a failed episode, or ("stop", text) for an
+        environment error (a full disk, a read-only run folder), which stops the run."""
+        try:
+            return "done", self.run(job)
+        except Exception as error:
+            problem = environment_problem(error, Path(self.config.out) if self.config.out else None)
+            if problem is not None:
+                return "stop", str(problem)
+            return "error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"
+
     def close(self) -> None:
         """Close every environment."""
         for env in self.envs.values():
@@ -148,20 +162,11 @@ class Worker:
 
 
 def worker_main(conn: Connection, config: WorkerConfig) -> None:
-    """Process entry point: answer each job with ("done", Done) or ("error", text)."""
+    """Process entry point: answer each job (`Worker.answer`) until the pool stops it."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     worker = Worker(config)
     try:
-        while True:
-            job = conn.recv()
-            if job is None:
-                break
-            try:
-                conn.send(("done", worker.run(job)))
-            except Exception as error:
-                conn.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
-    except (EOFError, KeyboardInterrupt):
-        pass
+        serve(conn, worker.answer)
     finally:
         worker.close()
 
@@ -179,28 +184,12 @@ class WorkerPool:
             raise ValueError("--workers must be >= 1")
         self.config = config
         self.size = workers
-        methods = multiprocessing.get_all_start_methods()
-        self.context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.context = default_context()
         if self.context.get_start_method() == "fork":
             import vima_sim.env  # noqa: F401
 
             if config.checkpoint is not None:
                 import vima_eval.online.agents  # noqa: F401
-        self.procs: list[Any] = []
-        self.conns: list[Connection] = []
-
-    def _start(self, slot: int) -> None:
-        parent, child = self.context.Pipe()
-        proc = self.context.Process(  # type: ignore[attr-defined]
-            target=worker_main, args=(child, self.config), daemon=True
-        )
-        proc.start()
-        child.close()
-        if slot < len(self.procs):
-            self.procs[slot], self.conns[slot] = proc, parent
-        else:
-            self.procs.append(proc)
-            self.conns.append(parent)
 
     def run(
         self,
@@ -208,58 +197,17 @@ class WorkerPool:
         on_done: Callable[[Done], None],
         on_error: Callable[[Job, str], None],
     ) -> None:
-        """Run `jobs`; `on_done` / `on_error` are called in the parent as results arrive."""
-        queue = deque(jobs)
-        attempts: dict[Job, int] = {}
-        busy: dict[int, Job] = {}
-        for slot in range(min(self.size, len(jobs))):
-            self._start(slot)
-        try:
-            while queue or busy:
-                for slot in range(len(self.procs)):
-                    if slot not in busy and queue:
-                        busy[slot] = job = queue.popleft()
-                        attempts[job] = attempts.get(job, 0) + 1
-                        self.conns[slot].send(job)
-                ready = wait([*self.conns, *(p.sentinel for p in self.procs)])
-                for slot in range(len(self.procs)):
-                    conn, proc = self.conns[slot], self.procs[slot]
-                    message: tuple[str, Any] | None = None
-                    if conn in ready:
-                        try:
-                            message = conn.recv()
-                        except (EOFError, OSError):
-                            message = None
-                    elif proc.sentinel not in ready:
-                        continue
-                    if slot not in busy:
-                        if not proc.is_alive():
-                            self._start(slot)
-                        continue
-                    job = busy.pop(slot)
-                    if message is None:
-                        proc.join(5)
-                        problem = f"worker process died (exit code {proc.exitcode})"
-                        self._start(slot)
-                    elif message[0] == "done":
-                        on_done(message[1])
-                        continue
-                    else:
-                        problem = message[1]
-                    if attempts[job] < ATTEMPTS:
-                        queue.appendleft(job)
-                    else:
-                        on_error(job, problem)
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop every worker."""
-        for conn in self.conns:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                conn.send(None)
-        for proc in self.procs:
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-        self.procs, self.conns = [], []
+        """Run `jobs`; `on_done` / `on_error` are called in the parent as results arrive.
+        A worker's environment error (a full disk) raises its `OutputError` here."""
+        with ProcessPool(self.size, worker_main, (self.config,), context=self.context) as pool:
+            for answer in pool.answers(jobs):
+                value: Any = answer.value
+                kind, value = ("error", str(value)) if isinstance(value, Died) else value
+                if kind == "done":
+                    on_done(value)
+                elif kind == "stop":
+                    raise OutputError(value)
+                elif answer.attempt < ATTEMPTS:
+                    pool.retry(answer)
+                else:
+                    on_error(answer.item, value)
