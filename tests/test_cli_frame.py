@@ -4,7 +4,6 @@ completion from the registries, and `--help` without torch, pybullet or datasets
 
 from __future__ import annotations
 
-import ast
 import importlib
 import json
 import os
@@ -331,25 +330,6 @@ def test_full_stdout_stops_with_one_line() -> None:
     assert done.stderr.splitlines()[-1].startswith(
         "listing lines: stopped: no space left on device: stdout ("
     ), done.stderr
-
-
-def test_no_private_imports_of_other_packages() -> None:
-    private = []
-    for path in sorted(REPO.glob("packages/*/src/**/*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            for name in names:
-                parts = name.split(".")
-                if not parts[0].startswith("vima_") and any(
-                    part.startswith("_") and not part.startswith("__") for part in parts
-                ):
-                    private.append(f"{path.relative_to(REPO)}: {name}")
-    assert private == []
 
 
 # ------------------------------------------------------------- work started, input errors

@@ -1,15 +1,15 @@
 """Every package declares exactly the distributions its source imports.
 
-Imports are read with `ast` from every module under `packages/<name>/src` (function-level
-imports included, relative imports and the standard library left out) and mapped to
-distributions with `importlib.metadata.packages_distributions`. A distribution a package
-needs without importing it, or imports in code that runs in another interpreter, is listed
-in `NOT_IMPORTED` / `FOREIGN` with the reason.
+Imports are read with `source_imports` from every module under `packages/<name>/src`
+(function-level imports included; relative ones resolve to the package itself, which is left out
+like the standard library) and mapped to distributions with
+`importlib.metadata.packages_distributions`. A distribution a package needs without importing
+it, or imports in code that runs in another interpreter, is listed in `NOT_IMPORTED` / `FOREIGN`
+with the reason.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 import tomllib
@@ -17,6 +17,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+from source_imports import imported_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(p.parent for p in ROOT.glob("packages/*/pyproject.toml"))
@@ -55,18 +56,12 @@ def imported(package: Path) -> set[str]:
     """Distributions the package's source imports (itself excluded)."""
     distributions = packages_distributions()
     found: set[str] = set()
-    for path in sorted((package / "src").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
-            else:
-                continue
-            for module in modules:
-                top = module.split(".")[0]
-                if top not in sys.stdlib_module_names:
-                    found |= {_norm(d) for d in distributions.get(top, [top])}
+    src = package / "src"
+    for path in sorted(src.rglob("*.py")):
+        for module in imported_modules(path, src):
+            top = module.split(".")[0]
+            if top not in sys.stdlib_module_names:
+                found |= {_norm(d) for d in distributions.get(top, [top])}
     own = tomllib.loads((package / "pyproject.toml").read_text())["project"]["name"]
     return found - {_norm(own)}
 
