@@ -9,7 +9,9 @@
 # (cv2, kornia/torch, matplotlib, transforms3d, omegaconf, importlib_resources, einops, dm-tree,
 # loguru). The checkout is put on the venv's path with a .pth file, so no PYTHONPATH is needed.
 # Rerunning it is cheap (uv skips what is installed). Progress goes to stderr; the last stdout
-# line is the interpreter to pass as --env-python. Exit 2 when CHECKOUT holds no vima_bench.
+# line is the interpreter to pass as --env-python (and as VIMA_BENCH_PYTHON to the opt-in test
+# tests/eval/test_eval_vima_bench_real.py). VIMA_BENCH_PYTHON_VERSION picks the venv's Python
+# (default 3.11). Exit 2 when CHECKOUT holds no vima_bench.
 set -euo pipefail
 if [[ $# -lt 1 || $# -gt 2 ]]; then
   echo "usage: $0 CHECKOUT [VENV]" >&2
@@ -25,7 +27,7 @@ else
   exit 2
 fi
 venv=${2:-$checkout/.venv-vima-bench}
-python_version=${VIMA_BENCH_PYTHON:-3.11}
+python_version=${VIMA_BENCH_PYTHON_VERSION:-3.11}
 
 echo "setup.sh: vima_bench from $root, venv $venv (Python $python_version)" >&2
 uv venv --quiet --allow-existing --python "$python_version" "$venv" >&2
