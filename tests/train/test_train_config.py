@@ -7,8 +7,9 @@ from vima_train.config import ConfigError, load_preset, preset_names, to_yaml
 from vima_train.model.prompt import check_t5_source
 from vima_train.policies import parameter_count
 
+#: vima-train's network in CoGeLoT's twelve experiments (named cogelot-* before 2026-12-07).
 COGELOT = [
-    f"cogelot-{d}-{v}-{i}"
+    f"vt-cogelot-{d}-{v}-{i}"
     for d in ("xattn", "concat")
     for v in ("obj", "obj-shuffle", "patches")
     for i in ("original", "reworded")
@@ -24,7 +25,8 @@ def _parameters(name: str) -> int:
 
 def test_every_preset_validates_and_builds() -> None:
     names = preset_names()
-    assert {"tiny", "reference-37m", *COGELOT, *(f"scratch-{n}" for n in COGELOT)} <= set(names)
+    scratch = {f"scratch-{n.removeprefix('vt-')}" for n in COGELOT}
+    assert {"tiny", "reference-37m", *COGELOT, *scratch} <= set(names)
     assert {f"{kind}{s}" for kind in ("vt-vima-", "scratch-vima-") for s in SIZES} <= set(names)
     assert {"vima-2m", "vima-200m"} <= set(names)
     assert not [name for name in names if name.startswith("_")]  # mixins are not presets
@@ -40,10 +42,16 @@ def test_every_preset_validates_and_builds() -> None:
     # VIMA's own network: the "200M" label counts its decoder (xattn_gpt)
     assert load_preset("vima-200m").model.family == "vima"
     assert 385e6 < _parameters("vima-200m") < 395e6
+    # CoGeLoT's own network (its cross-attention, object-centric experiments)
+    reference = [
+        f"cogelot-xattn-{v}-{i}" for v in ("obj", "obj-shuffle") for i in ("original", "reworded")
+    ]
+    assert {load_preset(name).model.family for name in reference} == {"cogelot"}
+    assert _parameters("cogelot-xattn-obj-original") > _parameters("vima-200m")  # 14 heads
 
 
 def test_paper_presets_use_pretrained_t5_and_scratch_ones_do_not() -> None:
-    """cogelot-* and vt-vima-* have the papers' prompt encoder (pretrained T5-base, data
+    """vt-cogelot-* and vt-vima-* have the papers' prompt encoder (pretrained T5-base, data
     tokenized with the t5-base tokenizer; CoGeLoT trains its last two blocks); each scratch-*
     twin differs only in the prompt encoder and the tokenizer."""
     for name in [*COGELOT, *(f"vt-vima-{s}" for s in SIZES)]:
@@ -52,14 +60,14 @@ def test_paper_presets_use_pretrained_t5_and_scratch_ones_do_not() -> None:
         prompt = paper.model.prompt_encoder
         assert prompt.kind == "t5" and prompt.t5_path == "t5-base", name
         assert paper.data.tokenizer == "t5-base" and scratch.data.tokenizer is None
-        assert prompt.train_last_n == (2 if name.startswith("cogelot") else None)
+        assert prompt.train_last_n == (2 if name.startswith("vt-cogelot") else None)
         assert scratch.model.prompt_encoder.kind == "transformer"
         assert paper.model.model_copy(update={"prompt_encoder": scratch.model.prompt_encoder}) == (
             scratch.model
         )
         assert paper.train == scratch.train
     for name in preset_names():
-        if not name.startswith(("cogelot-", "vima-", "vt-vima-")):
+        if not name.startswith(("cogelot-", "vima-", "vt-vima-", "vt-cogelot-")):
             assert load_preset(name).model.prompt_encoder.kind == "transformer", name
 
 
@@ -74,10 +82,10 @@ def test_t5_preset_without_t5_weights_is_a_config_error_naming_the_download() ->
 
 
 def test_cogelot_experiments_differ_only_in_their_axes() -> None:
-    shuffle = load_preset("cogelot-concat-obj-shuffle-reworded")
+    shuffle = load_preset("vt-cogelot-concat-obj-shuffle-reworded")
     assert shuffle.model.decoder.kind == "decoder_only" and shuffle.model.shuffle_objects
     assert shuffle.data.variants == ["reworded"]
-    patches = load_preset("cogelot-xattn-patches-original")
+    patches = load_preset("vt-cogelot-xattn-patches-original")
     assert patches.model.visual.kind == "patches" and patches.model.decoder.kind == "xattn"
     assert shuffle.model.embed_dim == patches.model.embed_dim == 768
 

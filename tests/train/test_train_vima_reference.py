@@ -135,7 +135,7 @@ def test_every_intermediate_equals_vimas(
             boxes = {v: e[f"obs_bbox/{v}"] for v in VIEWS}
             obs = policy.observation_tokens(crops, boxes, e["ee"])
             obs_mask = torch.cat([e[f"obs_objmask/{v}"] for v in VIEWS], -1)
-            actions = policy.action_tokens(e["action_bins"])
+            actions = policy.bin_tokens(e["action_bins"])
             memory = policy.xattn_gpt.prompt_memory(prompt, mask)
             out = policy.decode(obs[None], obs_mask[None], actions[None], memory, mask)[0]
             logits = policy.logits_of(out)
@@ -284,7 +284,7 @@ def test_import_refuses_files_that_are_not_vimas(
         assert word in result.err
     torch.save({"state_dict": state}, broken)
     result = run_cli("import", broken, "--out", out, "--tokenizer", _tokenizer_file(tmp_path))
-    assert result.code == 2 and "not a VIMA checkpoint" in result.err
+    assert result.code == 2 and "not a released VIMA file" in result.err
 
 
 def _tokenizer_file(folder: Path) -> Path:

@@ -19,7 +19,7 @@ from vima_tokenize.text import load_tokenizer
 
 from vima_train.checkpoint_format import CHECKPOINT_FORMAT, META_KEY
 from vima_train.config import RunConfig
-from vima_train.importing import ImportFailure, import_vima, is_vima_file
+from vima_train.importing import ImportFailure, file_family, import_reference, load_torch_file
 from vima_train.policies import AnyPolicy, build_policy
 from vima_train.policy_folder import is_policy_folder, read_folder
 
@@ -30,16 +30,16 @@ class CheckpointError(ValueError):
     """A file that is not a usable vima-train checkpoint (message names file and problem)."""
 
 
-#: Tokenizer given to a VIMA checkpoint read directly (not imported): t5-base, which VIMA's
-#: evaluation tokenizes with, unless this environment variable names another.
+#: Tokenizer given to a released checkpoint read directly (not imported): t5-base, which VIMA's
+#: and CoGeLoT's evaluations tokenize with, unless this environment variable names another.
 VIMA_TOKENIZER_ENV = "VIMA_TOKENIZER"
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The whole checkpoint dict, loaded safely (torch's restricted unpickler), from a vima-train
-    checkpoint, a policy folder (`vima-train export`) or a released VIMA file (imported in
-    memory with the tokenizer of `$VIMA_TOKENIZER`, default t5-base); CheckpointError if it is
-    none of these."""
+    checkpoint, a policy folder (`vima-train export`) or a released VIMA or CoGeLoT file
+    (imported in memory with the tokenizer of `$VIMA_TOKENIZER`, default t5-base);
+    CheckpointError if it is none of these."""
     path = Path(path)
     if is_policy_folder(path):
         try:
@@ -47,13 +47,11 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         except (OSError, ValueError, KeyError) as error:
             raise CheckpointError(f"{path}: not a readable policy folder ({error})") from None
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
-    except Exception as error:  # torch raises several types for corrupt/foreign files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({error})") from None
-    if is_vima_file(checkpoint):
-        return _imported_vima(path, checkpoint)
+        checkpoint = load_torch_file(path, map_location)
+    except ImportFailure as error:
+        raise CheckpointError(str(error)) from None
+    if file_family(checkpoint) is not None:
+        return _imported(path, checkpoint)
     if not isinstance(checkpoint, dict) or META_KEY not in checkpoint:
         raise CheckpointError(f"{path}: not a vima-train checkpoint (no '{META_KEY}' entry)")
     meta = checkpoint[META_KEY]
@@ -64,13 +62,13 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return checkpoint
 
 
-def _imported_vima(path: Path, loaded: Any) -> dict[str, Any]:
+def _imported(path: Path, loaded: Any) -> dict[str, Any]:
     tokenizer_name = os.environ.get(VIMA_TOKENIZER_ENV, "t5-base")
     try:
         tokenizer = load_tokenizer(tokenizer_name)
-        return import_vima(path, loaded, tokenizer.to_str(), tokenizer.get_vocab_size())
+        return import_reference(path, loaded, tokenizer.to_str(), tokenizer.get_vocab_size())
     except (ImportFailure, ValueError) as error:
-        raise CheckpointError(f"{path}: VIMA checkpoint cannot be used ({error})") from None
+        raise CheckpointError(f"{path}: released checkpoint cannot be used ({error})") from None
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:

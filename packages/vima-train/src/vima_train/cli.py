@@ -167,14 +167,22 @@ def presets() -> int:
 @tool.command("import")
 def import_checkpoint(
     source: Annotated[
-        Path, typer.Argument(metavar="FILE", help="A released checkpoint (VIMA's 2M...200M.ckpt).")
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="A released checkpoint: VIMA's 2M...200M.ckpt or a CoGeLoT Lightning checkpoint.",
+        ),
     ],
     out: Annotated[
         Path, typer.Option("--out", metavar="CKPT", help="vima-train checkpoint to write.")
     ],
     family: Annotated[
-        Literal["vima"], typer.Option("--family", help="Whose checkpoint FILE is.")
-    ] = "vima",
+        Literal["vima", "cogelot"] | None,
+        typer.Option(
+            "--family",
+            help="Whose checkpoint FILE must be. [default: whichever its layout is]",
+        ),
+    ] = None,
     tokenizer: Annotated[
         str,
         typer.Option(
@@ -191,12 +199,12 @@ def import_checkpoint(
     from vima_schema.atomic import atomic_output
     from vima_tokenize.text import load_tokenizer
 
-    from vima_train.importing import ImportFailure, import_vima, load_torch_file
+    from vima_train.importing import ImportFailure, import_reference, load_torch_file
 
     try:
         words = load_tokenizer(tokenizer)
-        checkpoint = import_vima(
-            source, load_torch_file(source), words.to_str(), words.get_vocab_size()
+        checkpoint = import_reference(
+            source, load_torch_file(source), words.to_str(), words.get_vocab_size(), family
         )
     except (ImportFailure, ValueError) as error:
         raise InputError(str(error)) from error
@@ -205,7 +213,8 @@ def import_checkpoint(
     with atomic_output(out) as partial:
         torch.save(checkpoint, partial)
     config = checkpoint["vima_train"]["config"]
-    print(f"imported {family} {source} as preset {config['preset']!r}", file=sys.stderr)
+    found = checkpoint["vima_train"]["imported"]["family"]
+    print(f"imported {found} {source} as preset {config['preset']!r}", file=sys.stderr)
     return EXIT_OK, out
 
 

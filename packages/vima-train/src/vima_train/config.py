@@ -88,8 +88,9 @@ class DecoderConfig(_Strict):
     readout: Literal["last_object", "token"] = "last_object"
 
 
-#: Settings a `family: vima` config may choose (VIMA's cfg, its T5, dropout and the evaluation
-#: switches); every other setting must have the value of `VIMA_FIXED` or its default.
+#: Settings a `family: vima` or `family: cogelot` config may choose (the cfg, T5, dropout and the
+#: evaluation switches); every other setting must have the value of `REFERENCE_FIXED[family]` or
+#: its default.
 VIMA_FREE = frozenset(
     {
         "family",
@@ -114,15 +115,20 @@ VIMA_FIXED: dict[str, Any] = {
     "decoder.max_length": 512,
     "visual.kind": "objects",
 }
+#: What CoGeLoT's copy of VIMA's network is (vima_train.policies.cogelot): 3-D positions, 14 axes.
+COGELOT_FIXED: dict[str, Any] = VIMA_FIXED | {"action_axes": 14}
+#: The fixed settings of each reference family.
+REFERENCE_FIXED: dict[str, dict[str, Any]] = {"vima": VIMA_FIXED, "cogelot": COGELOT_FIXED}
 
 
 class ModelConfig(_Strict):
     """Policy architecture; two checkpoints with equal ModelConfig have the same shape."""
 
-    #: Which network: `vima-train` (vima_train.model, with its switches) or `vima` (VIMA's
-    #: published network exactly, vima_train.policies.vima: only the settings in `VIMA_FREE`
-    #: may change).
-    family: Literal["vima-train", "vima"] = "vima-train"
+    #: Which network: `vima-train` (vima_train.model, with its switches), `vima` (VIMA's
+    #: published network exactly, vima_train.policies.vima) or `cogelot` (CoGeLoT's copy of it,
+    #: vima_train.policies.cogelot); in the reference families only the settings in `VIMA_FREE`
+    #: may change.
+    family: Literal["vima-train", "vima", "cogelot"] = "vima-train"
     embed_dim: int = Field(default=64, ge=8)
     ff_mult: int = Field(default=4, ge=1)
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
@@ -148,21 +154,21 @@ class ModelConfig(_Strict):
     prompt_mask: Literal["none", "text", "visual", "both"] = "none"
 
     @model_validator(mode="after")
-    def _vima_is_fixed(self) -> ModelConfig:
-        if self.family != "vima":
+    def _reference_is_fixed(self) -> ModelConfig:
+        if self.family not in REFERENCE_FIXED:
             return self
         defaults = flatten_keys(ModelConfig().model_dump())
-        wanted = defaults | VIMA_FIXED
+        wanted = defaults | REFERENCE_FIXED[self.family]
         actual = flatten_keys(self.model_dump())
         wrong = [
-            f"{key}={actual[key]!r} (VIMA's network has {wanted[key]!r})"
+            f"{key}={actual[key]!r} (the network has {wanted[key]!r})"
             for key in sorted(actual)
             if not any(key == free or key.startswith(f"{free}.") for free in VIMA_FREE)
             and actual[key] != wanted.get(key)
         ]
         if wrong:
             raise ValueError(
-                "family=vima is VIMA's published network exactly; not part of it: "
+                f"family={self.family} is a published network exactly; not part of it: "
                 + ", ".join(wrong)
             )
         return self
@@ -299,11 +305,23 @@ def flatten_keys(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 #: Preset names that no longer name a network, and what to use instead. A name never comes back
 #: with another network (tests/train/data/presets-golden.json pins every current one).
 RETIRED_PRESETS = {
-    f"vima-{size}": (
-        f"renamed vt-vima-{size} on 2026-12-07 (vima-train's network at VIMA's size); VIMA's own "
-        "network is family vima: vima-2m, vima-200m, or `vima-train import` of a released file"
-    )
-    for size in ("4m", "9m", "20m", "43m", "92m")
+    **{
+        f"vima-{size}": (
+            f"renamed vt-vima-{size} on 2026-12-07 (vima-train's network at VIMA's size); VIMA's "
+            "own network is family vima: vima-2m, vima-200m, or `vima-train import` of a "
+            "released file"
+        )
+        for size in ("4m", "9m", "20m", "43m", "92m")
+    },
+    **{
+        f"cogelot-{kind}-{variant}": (
+            f"renamed vt-cogelot-{kind}-{variant} on 2026-12-07 (vima-train's network in "
+            "CoGeLoT's experiment); CoGeLoT's own network is family cogelot, built for its "
+            "cross-attention object-centric models only (cogelot-xattn-obj-*)"
+        )
+        for kind in ("concat-obj", "concat-obj-shuffle", "concat-patches", "xattn-patches")
+        for variant in ("original", "reworded")
+    },
 }
 
 

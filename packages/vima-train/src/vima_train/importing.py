@@ -1,16 +1,20 @@
 """Published checkpoints into vima-train checkpoints (`vima-train import`).
 
 VIMA's released files are `torch.save({"cfg": {embed_dim, xf_n_layers, sattn_n_heads,
-xattn_n_heads}, "state_dict": {"policy.<key>": tensor}})`, T5 inside. They are read with
-`torch.load(weights_only=True)` (torch's restricted unpickler: tensors and plain containers
-only, no code runs), every key is checked against VIMA's network built on the meta device (no
-memory, no download), and the tensors are written as they are into a checkpoint whose stored
-config is `family: vima` with that cfg and a T5 config read from the tensors' shapes.
+xattn_n_heads}, "state_dict": {"policy.<key>": tensor}})`, T5 inside. CoGeLoT's are Lightning
+checkpoints saved weights-only: `state_dict` with `policy.<key>` in CoGeLoT's module names and
+`hyper_parameters` the flattened Hydra config (vima_train.policies.cogelot.layout). Both are read
+with torch's restricted unpickler (`weights_only=True`: tensors and plain containers; objects a
+file names besides those, such as CoGeLoT's optimiser partials, are read as inert `Foreign`
+records, never imported or run), every key is checked against the reference network built on the
+meta device (no memory, no download), and the tensors are written as they are into a checkpoint
+whose stored config is that family with the file's cfg and a T5 config read from the shapes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,9 +25,15 @@ from vima_schema.vocabulary import PLACEHOLDER_TOKENS
 from vima_train.checkpoint_format import CHECKPOINT_FORMAT, META_KEY
 from vima_train.config import RunConfig, deep_merge, load_preset, preset_names
 from vima_train.model.actions import axis_bins, axis_names
+from vima_train.policies import REFERENCE_POLICIES
+from vima_train.policies.cogelot.layout import cogelot_cfg, our_key
 from vima_train.policies.vima.modeling import VimaNetwork
 
 VIMA_CFG_KEYS = ("embed_dim", "xf_n_layers", "sattn_n_heads", "xattn_n_heads")
+#: VIMA's cfg names -> this project's.
+VIMA_CFG = dict(zip(VIMA_CFG_KEYS, ("embed_dim", "layers", "heads", "cross_heads"), strict=True))
+#: The preset a reference family's import starts from when no preset has the file's cfg.
+BASE_PRESET = {"vima": "vima-200m", "cogelot": "cogelot-xattn-obj-original"}
 T5_PREFIX = "t5_prompt_encoder.t5."
 POLICY_PREFIX = "policy."
 
@@ -33,15 +43,50 @@ class ImportFailure(ValueError):
     every unexpected, missing or misshapen key)."""
 
 
-def load_torch_file(path: Path) -> Any:
-    """A torch file read with the restricted unpickler (memory-mapped when it is a zip file)."""
+class Foreign:
+    """An object a checkpoint names that torch's restricted unpickler does not allow (e.g. an
+    optimiser partial in CoGeLoT's hyper-parameters): kept as an inert record of its name and
+    arguments; nothing is imported or called."""
+
+    name = "?"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Foreign:
+        record = object.__new__(cls)
+        record.args = args
+        return record
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<{self.name}, not loaded>"
+
+
+def _torch_load(path: Path, map_location: str | torch.device) -> Any:
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=True)
+    except RuntimeError as error:  # legacy (non-zip) files cannot be memory-mapped
+        if "mmap" not in str(error):
+            raise
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def load_torch_file(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    """A torch file read with the restricted unpickler (memory-mapped when it is a zip file);
+    globals it does not allow are read as `Foreign` records."""
     try:
         try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as error:  # legacy (non-zip) files cannot be memory-mapped
-            if "mmap" not in str(error):
+            return _torch_load(path, map_location)
+        except pickle.UnpicklingError:
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            if not names:
                 raise
-            return torch.load(path, map_location="cpu", weights_only=True)
+            stand_ins = [(type(name, (Foreign,), {"name": name}), name) for name in names]
+            with torch.serialization.safe_globals(stand_ins):
+                return _torch_load(path, map_location)
     except FileNotFoundError:
         raise ImportFailure(f"{path}: no such file") from None
     except Exception as error:  # torch raises several types for foreign or unsafe content
@@ -78,45 +123,39 @@ def t5_config_of(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     }
 
 
-def vima_run_config(cfg: dict[str, Any], t5: dict[str, Any]) -> RunConfig:
-    """The run config of a VIMA checkpoint: the `vima-*` preset whose cfg it has, else
-    `custom`, with the T5 built from `t5` (the weights come from the file)."""
+def reference_run_config(family: str, cfg: dict[str, int], t5: dict[str, Any]) -> RunConfig:
+    """The run config of a reference checkpoint: the `family` preset whose cfg (`embed_dim`,
+    `layers`, `heads`, `cross_heads`) it has, else `custom`, with the T5 built from `t5` (the
+    weights come from the file)."""
     model = {
-        "family": "vima",
+        "family": family,
         "embed_dim": cfg["embed_dim"],
         "decoder": {
-            "layers": cfg["xf_n_layers"],
-            "heads": cfg["sattn_n_heads"],
-            "cross_heads": cfg["xattn_n_heads"],
+            "layers": cfg["layers"],
+            "heads": cfg["heads"],
+            "cross_heads": cfg["cross_heads"],
         },
         "prompt_encoder": {"t5_path": None, "t5_config": t5},
     }
     for name in preset_names():
-        if not name.startswith("vima-"):
+        if not name.startswith(f"{family}-"):
             continue
         preset = load_preset(name)
         dec = preset.model.decoder
-        if preset.model.family == "vima" and (
+        if preset.model.family == family and (
             preset.model.embed_dim,
             dec.layers,
             dec.heads,
             dec.cross_heads,
-        ) == tuple(cfg[k] for k in VIMA_CFG_KEYS):
+        ) == tuple(cfg[k] for k in VIMA_CFG.values()):
             return RunConfig.model_validate(deep_merge(preset.model_dump(), {"model": model}))
-    base = deep_merge(load_preset("vima-200m").model_dump(), {"model": model})
-    base["preset"], base["description"] = "custom", "VIMA checkpoint of an unlisted size"
+    base = deep_merge(load_preset(BASE_PRESET[family]).model_dump(), {"model": model})
+    base["preset"], base["description"] = "custom", f"{family} checkpoint of an unlisted size"
     return RunConfig.model_validate(base)
 
 
 def vima_state(path: Path, checkpoint: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The cfg and the policy state (prefix removed) of a VIMA checkpoint file."""
-    if not isinstance(checkpoint, dict) or not {"cfg", "state_dict"} <= checkpoint.keys():
-        found = (
-            sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        )
-        raise ImportFailure(
-            f"{path}: not a VIMA checkpoint (needs 'cfg' and 'state_dict'; has {found})"
-        )
     cfg = checkpoint["cfg"]
     if not isinstance(cfg, dict) or sorted(cfg) != sorted(VIMA_CFG_KEYS):
         raise ImportFailure(
@@ -129,8 +168,40 @@ def vima_state(path: Path, checkpoint: Any) -> tuple[dict[str, Any], dict[str, t
     return {k: int(v) for k, v in cfg.items()}, {k[len(POLICY_PREFIX) :]: v for k, v in raw.items()}
 
 
+def cogelot_state(path: Path, checkpoint: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The cfg and the policy state (renamed to this project's keys) of a CoGeLoT checkpoint;
+    keys with no counterpart keep their name (and are reported as unexpected)."""
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(hparams, dict):
+        raise ImportFailure(f"{path}: no hyper_parameters (CoGeLoT's flattened Hydra config)")
+    try:
+        cfg = cogelot_cfg(hparams)
+    except ValueError as error:
+        raise ImportFailure(f"{path}: {error}") from None
+    state = {}
+    for key, value in checkpoint["state_dict"].items():
+        inner = key.removeprefix(POLICY_PREFIX)
+        state[(our_key(inner) if key.startswith(POLICY_PREFIX) else None) or key] = value
+    return cfg, state
+
+
+def file_family(checkpoint: Any) -> str | None:
+    """`vima` or `cogelot` for a loaded released file of that layout (no vima-train metadata),
+    else None."""
+    if not isinstance(checkpoint, dict) or META_KEY in checkpoint:
+        return None
+    if {"cfg", "state_dict"} <= checkpoint.keys():
+        return "vima"
+    if {"state_dict", "hyper_parameters"} <= checkpoint.keys():
+        return "cogelot"
+    return None
+
+
 def check_keys(
-    path: Path, state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]
+    path: Path,
+    state: dict[str, torch.Tensor],
+    expected: dict[str, tuple[int, ...]],
+    family: str = "vima",
 ) -> None:
     """ImportFailure listing every unexpected, missing and misshapen key."""
     problems = []
@@ -148,13 +219,13 @@ def check_keys(
     if shapes:
         problems.append(f"{len(shapes)} misshapen: {', '.join(shapes)}")
     if problems:
-        raise ImportFailure(f"{path}: does not fit VIMA's network: " + "; ".join(problems))
+        raise ImportFailure(f"{path}: does not fit the {family} network: " + "; ".join(problems))
 
 
 def t5_layout(t5: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """Keys and shapes of transformers' `T5EncoderModel` of config `t5` (no transformers
     import: it takes longer than the rest of an import; the fixture test checks this layout
-    against VIMA's real T5 keys, and loading builds the real module)."""
+    against the references' real T5 keys, and loading builds the real module)."""
     model, inner = t5["d_model"], t5["num_heads"] * t5["d_kv"]
     ffn = (
         ("wi_0", "wi_1")
@@ -186,7 +257,7 @@ def t5_layout(t5: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 
 
 class _T5Shape(torch.nn.Module):
-    """Stands in for T5 when VIMA's network is built only for its keys and shapes."""
+    """Stands in for T5 when a reference network is built only for its keys and shapes."""
 
     def __init__(self, t5: dict[str, Any]) -> None:
         super().__init__()
@@ -198,13 +269,19 @@ class _T5Shape(torch.nn.Module):
 
 
 def expected_state(config: RunConfig) -> dict[str, tuple[int, ...]]:
-    """Keys and shapes of VIMA's network of `config`, built on the meta device."""
+    """Keys and shapes of the reference network of `config`, built on the meta device."""
     model, t5 = config.model, config.model.prompt_encoder.t5_config
     assert t5 is not None, "an imported config carries its T5 config"
     dec = model.decoder
+    conventions = REFERENCE_POLICIES[model.family].CONVENTIONS
     with torch.device("meta"):
         network = VimaNetwork(
-            model.embed_dim, dec.layers, dec.heads, dec.cross_heads or dec.heads, _T5Shape(t5)
+            model.embed_dim,
+            dec.layers,
+            dec.heads,
+            dec.cross_heads or dec.heads,
+            _T5Shape(t5),
+            conventions=conventions,
         )
     keys = {
         k: tuple(v.shape) for k, v in network.state_dict().items() if not k.startswith(T5_PREFIX)
@@ -221,17 +298,44 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def import_vima(path: Path, loaded: Any, tokenizer_json: str, vocab_size: int) -> dict[str, Any]:
-    """A vima-train checkpoint (dict for `torch.save`) holding the weights of a VIMA file
-    (`loaded` = `load_torch_file(path)`)."""
-    cfg, state = vima_state(path, loaded)
+def reference_state(
+    path: Path, loaded: Any, family: str | None = None
+) -> tuple[str, dict[str, Any], RunConfig, dict[str, torch.Tensor]]:
+    """Family, the file's own cfg, the run config and the renamed state of a released file,
+    every key checked (ImportFailure otherwise)."""
+    found = file_family(loaded)
+    if found is None:
+        keys = sorted(loaded)[:8] if isinstance(loaded, dict) else type(loaded).__name__
+        raise ImportFailure(
+            f"{path}: not a released VIMA file ('cfg' and 'state_dict') nor a CoGeLoT Lightning "
+            f"checkpoint ('state_dict' and 'hyper_parameters'); has {keys}"
+        )
+    if family is not None and family != found:
+        raise ImportFailure(f"{path}: a {found} checkpoint, not {family}")
+    if found == "vima":
+        raw_cfg, state = vima_state(path, loaded)
+        cfg = {VIMA_CFG[k]: v for k, v in raw_cfg.items()}
+    else:
+        cfg, state = cogelot_state(path, loaded)
+        raw_cfg = cfg
     if T5_PREFIX + "shared.weight" not in state:
-        raise ImportFailure(f"{path}: no T5 encoder ({T5_PREFIX}shared.weight missing)")
+        raise ImportFailure(f"{path}: no T5 encoder (its shared embedding is missing)")
     try:
-        config = vima_run_config(cfg, t5_config_of(state))
+        config = reference_run_config(found, cfg, t5_config_of(state))
     except (KeyError, ValueError) as error:
-        raise ImportFailure(f"{path}: cfg {cfg} does not make VIMA's network ({error})") from None
-    check_keys(path, state, expected_state(config))
+        raise ImportFailure(
+            f"{path}: cfg {cfg} does not make the {found} network ({error})"
+        ) from None
+    check_keys(path, state, expected_state(config), found)
+    return found, raw_cfg, config, state
+
+
+def import_reference(
+    path: Path, loaded: Any, tokenizer_json: str, vocab_size: int, family: str | None = None
+) -> dict[str, Any]:
+    """A vima-train checkpoint (dict for `torch.save`) holding the weights of a released VIMA or
+    CoGeLoT file (`loaded` = `load_torch_file(path)`; `family` checks which it must be)."""
+    found, cfg, config, state = reference_state(path, loaded, family)
     words = int(state[T5_PREFIX + "shared.weight"].shape[0])
     if vocab_size - len(PLACEHOLDER_TOKENS) > words:
         raise ImportFailure(
@@ -239,14 +343,14 @@ def import_vima(path: Path, loaded: Any, tokenizer_json: str, vocab_size: int) -
             f"checkpoint's T5 embeds {words}: use the tokenizer it was trained with (t5-base)"
         )
     digest = hashlib.sha256(tokenizer_json.encode()).hexdigest()
+    axes = config.model.action_axes
     meta = {
         "format": CHECKPOINT_FORMAT,
         "config": config.model_dump(mode="json"),
         "vocab_size": vocab_size,
         "tokenizer_json": tokenizer_json,
         "tokenizer_sha256": digest,
-        # VIMA's evaluation (scripts/example.py) crops the simulator's own pixels (no JPEG)
-        # with cv2.resize(INTER_AREA)
+        # both evaluations crop the simulator's own pixels (no JPEG) with cv2.resize(INTER_AREA)
         "tokenize_settings": {
             "keep_final_observation": False,
             "tokenizer_sha256": digest,
@@ -254,16 +358,11 @@ def import_vima(path: Path, loaded: Any, tokenizer_json: str, vocab_size: int) -
             "observation_codec": "none",
         },
         "dataset": None,
-        "imported": {
-            "family": "vima",
-            "source": str(path),
-            "sha256": file_sha256(path),
-            "cfg": cfg,
-        },
+        "imported": {"family": found, "source": str(path), "sha256": file_sha256(path), "cfg": cfg},
         "total_steps": 0,
-        "action_axes": 12,
-        "axis_names": list(axis_names(12)),
-        "axis_bins": list(axis_bins(12)),
+        "action_axes": axes,
+        "axis_names": list(axis_names(axes)),
+        "axis_bins": list(axis_bins(axes)),
         "global_step": 0,
         "epoch": 0,
         "batches_this_epoch": 0,
@@ -271,13 +370,3 @@ def import_vima(path: Path, loaded: Any, tokenizer_json: str, vocab_size: int) -
         "metrics": {},
     }
     return {"state_dict": {POLICY_PREFIX + k: v for k, v in state.items()}, META_KEY: meta}
-
-
-def is_vima_file(checkpoint: Any) -> bool:
-    """Whether a loaded torch file has VIMA's layout (`cfg` and `state_dict`, no vima-train
-    metadata)."""
-    return (
-        isinstance(checkpoint, dict)
-        and {"cfg", "state_dict"} <= checkpoint.keys()
-        and (META_KEY not in checkpoint)
-    )

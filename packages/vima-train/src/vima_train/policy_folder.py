@@ -57,7 +57,7 @@ def model_card(meta: dict[str, Any], parameters: int) -> str:
     imported = meta.get("imported")
     source = (
         f"Imported from `{Path(imported['source']).name}` (SHA-256 `{imported['sha256']}`), "
-        f"VIMA cfg `{imported['cfg']}`."
+        f"{imported.get('family', 'vima')} cfg `{imported['cfg']}`."
         if imported
         else f"Trained with vima-train for {meta['global_step']} steps on `{meta.get('dataset')}`."
     )

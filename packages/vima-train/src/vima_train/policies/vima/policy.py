@@ -11,6 +11,9 @@ Batches are turned into VIMA's native inputs the way VIMA's own evaluation code
 - bins are VIMA's: `bucketize` on `linspace(0, 1, n)` of the normalised action, and back to a
   value as `bin / n` (the `reference` convention; vima-train's own policies use bin centres,
   `bin / (n - 1)`), x 50, y 100 and 50 per rotation component: 12 axes, no z.
+
+The axes and bins come from the network's `Conventions`, so a copy of VIMA's network with other
+heads (CoGeLoT's, vima_train.policies.cogelot) reuses this class.
 """
 
 from __future__ import annotations
@@ -32,18 +35,7 @@ from vima_train.model.policy import (
 )
 from vima_train.model.prompt import t5_encoder
 from vima_train.model.visual import shuffle_order
-from vima_train.policies.vima.modeling import ACTION_HEADS, VIEWS, VimaNetwork
-
-#: Stored axes (of vima-train's 14) the 12 heads predict, in head order.
-AXES = axis_indices(12)
-#: Bins of each of the 12 axes, in head order.
-AXIS_BIN_COUNTS = tuple(n for bins in ACTION_HEADS.values() for n in bins)
-MOST_BINS = max(AXIS_BIN_COUNTS)
-#: Head axes by bin count, for one `bucketize` per count.
-BIN_GROUPS = {
-    count: [axis for axis, n in enumerate(AXIS_BIN_COUNTS) if n == count]
-    for count in sorted(set(AXIS_BIN_COUNTS))
-}
+from vima_train.policies.vima.modeling import VIEWS, VIMA, Conventions, VimaNetwork
 
 
 def take_slots(values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
@@ -80,6 +72,9 @@ def per_view(
 class VimaPolicy(VimaNetwork):
     """VIMA's network (state-dict keys exactly VIMA's) with vima-train's policy interface."""
 
+    #: The network's conventions (heads, positions, widths); subclasses fix others.
+    CONVENTIONS: Conventions = VIMA
+
     axes: torch.Tensor
     low: torch.Tensor
     high: torch.Tensor
@@ -95,6 +90,7 @@ class VimaPolicy(VimaNetwork):
             dec.cross_heads or dec.heads,
             t5,
             config.dropout,
+            self.CONVENTIONS,
         )
         if vocab_size - len(PLACEHOLDER_TOKENS) > int(t5.config.vocab_size):
             raise ConfigError(
@@ -106,11 +102,18 @@ class VimaPolicy(VimaNetwork):
         self.checkpoint_meta: dict[str, Any] | None = None
         self.shuffle_objects = config.shuffle_objects
         self.prompt_mask = config.prompt_mask
-        self.register_buffer("axes", torch.tensor(AXES), persistent=False)
-        self.register_buffer("low", torch.tensor([AXIS_LOW[i] for i in AXES]), persistent=False)
-        self.register_buffer("high", torch.tensor([AXIS_HIGH[i] for i in AXES]), persistent=False)
-        self.register_buffer("bin_counts", torch.tensor(AXIS_BIN_COUNTS), persistent=False)
-        for count in BIN_GROUPS:  # VIMA's bin edges, linspace(0, 1, n)
+        counts = [n for bins in self.CONVENTIONS.heads.values() for n in bins]
+        axes = axis_indices(len(counts))  # stored axes (of vima-train's 14), in head order
+        #: Head axes by bin count, for one `bucketize` per count.
+        self.bin_groups = {
+            count: [axis for axis, n in enumerate(counts) if n == count]
+            for count in sorted(set(counts))
+        }
+        self.register_buffer("axes", torch.tensor(axes), persistent=False)
+        self.register_buffer("low", torch.tensor([AXIS_LOW[i] for i in axes]), persistent=False)
+        self.register_buffer("high", torch.tensor([AXIS_HIGH[i] for i in axes]), persistent=False)
+        self.register_buffer("bin_counts", torch.tensor(counts), persistent=False)
+        for count in self.bin_groups:  # VIMA's bin edges, linspace(0, 1, n)
             self.register_buffer(f"edges_{count}", torch.linspace(0, 1, count), persistent=False)
 
     def train(self, mode: bool = True) -> VimaPolicy:
@@ -164,46 +167,59 @@ class VimaPolicy(VimaNetwork):
         return tokens, token_mask & observations.step_mask[:, :steps, None]
 
     # ----------------------------------------------------------------- actions
+    def normalised(self, actions: torch.Tensor) -> torch.Tensor:
+        """Continuous 14-axis actions [..., 14] -> the heads' axes scaled into [0, 1]."""
+        return (actions.index_select(-1, self.axes).float() - self.low) / (self.high - self.low)
+
     def action_bins(self, actions: torch.Tensor) -> torch.Tensor:
-        """Continuous 14-axis actions [..., 14] -> VIMA's bins [..., 12]: `bucketize` of the
+        """Continuous 14-axis actions [..., 14] -> the heads' bins [..., A]: `bucketize` of the
         action normalised into [0, 1] on `linspace(0, 1, n)`."""
-        scaled = (actions.index_select(-1, self.axes).float() - self.low) / (self.high - self.low)
+        scaled = self.normalised(actions)
         bins = torch.empty_like(scaled, dtype=torch.long)
-        for count, axes in BIN_GROUPS.items():  # one bucketize per bin count (50, 100)
+        for count, axes in self.bin_groups.items():  # one bucketize per bin count (50, 100)
             edges = getattr(self, f"edges_{count}")
             bins[..., axes] = torch.bucketize(scaled[..., axes].contiguous(), edges)
         return bins
 
-    def action_tokens(self, bins: torch.Tensor) -> torch.Tensor:
-        """VIMA's action tokens [..., E] of bins [..., 12] (each embedded as `bin / n`)."""
-        values = bins.float() / self.bin_counts.to(torch.float32)
+    def encode_values(self, values: torch.Tensor) -> torch.Tensor:
+        """Action tokens [..., E] of actions scaled into [0, 1] [..., A] (split per pose key)."""
         parts, start = {}, 0
-        for key, heads in ACTION_HEADS.items():
+        for key, heads in self.CONVENTIONS.heads.items():
             parts[key] = values[..., start : start + len(heads)]
             start += len(heads)
         return self.action_encoder(parts)
 
+    def bin_tokens(self, bins: torch.Tensor) -> torch.Tensor:
+        """Action tokens [..., E] of bins [..., A], each embedded as `bin / n`."""
+        return self.encode_values(bins.float() / self.bin_counts.to(torch.float32))
+
+    def action_tokens(self, actions: torch.Tensor) -> torch.Tensor:
+        """VIMA's tokens [..., E] of continuous actions [..., 14]: binned, then `bin_tokens`
+        (how VIMA's evaluation feeds its own actions back)."""
+        return self.bin_tokens(self.action_bins(actions))
+
     def logits_of(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits [..., 12, 100] (float32; classes beyond an axis's bins get -1e9)."""
+        """Logits [..., A, 100] (float32; classes beyond an axis's bins get -1e9)."""
         heads = [x for parts in self.action_logits(features).values() for x in parts]
-        out = features.new_full((*features.shape[:-1], len(heads), MOST_BINS), -1e9).float()
+        most = max(x.shape[-1] for x in heads)
+        out = features.new_full((*features.shape[:-1], len(heads), most), -1e9).float()
         for axis, logits in enumerate(heads):
             out[..., axis, : logits.shape[-1]] = logits.float()
         return out
 
     # ------------------------------------------------------------- interface
     def forward(self, batch: Batch) -> torch.Tensor:
-        """Teacher-forced logits [B, T, 12, 100] (float32) for every step of the batch."""
+        """Teacher-forced logits [B, T, A, 100] (float32) for every step of the batch."""
         steps = batch.step_mask.shape[1]
         cache = self.encode_prompt(batch)
         obs_tokens, obs_mask = self.observation_stream(batch.observations, steps)
         obs_mask = obs_mask & batch.step_mask.unsqueeze(-1)
-        actions = self.action_tokens(self.action_bins(batch.actions))
+        actions = self.action_tokens(batch.actions)
         features = self.decode(obs_tokens, obs_mask, actions, cache.memory, cache.valid)
         return self.logits_of(features)
 
     def targets(self, batch: Batch) -> torch.Tensor:
-        """VIMA's bins of the 12 axes [B, T, 12], IGNORE_INDEX on padded steps."""
+        """The heads' bins [B, T, A], IGNORE_INDEX on padded steps."""
         bins = self.action_bins(batch.actions)
         return bins.masked_fill(~batch.step_mask.unsqueeze(-1), IGNORE_INDEX)
 
@@ -211,20 +227,21 @@ class VimaPolicy(VimaNetwork):
     def act(
         self, cache: PromptCache, observations: Observations, actions: torch.Tensor
     ) -> torch.Tensor:
-        """Greedy bins [B, 12] of the next action of each episode (`act` of vima-train's
+        """Greedy bins [B, A] of the next action of each episode (`act` of vima-train's
         policy: t_b observations seen so far, the continuous actions taken before)."""
         seen, padded = actions_so_far(observations, actions)
         obs_tokens, obs_mask = self.observation_stream(observations, padded.shape[1])
-        action_tokens = self.action_tokens(self.action_bins(padded))
+        action_tokens = self.action_tokens(padded)
         features = self.decode(obs_tokens, obs_mask, action_tokens, cache.memory, cache.valid)
         rows = torch.arange(features.shape[0], device=seen.device)
         return self.logits_of(features[rows, seen - 1]).argmax(-1)
 
     def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
-        """Bins [..., 12] -> continuous 14-axis actions [..., 14] the way VIMA's evaluation
-        maps them (`bin / n` of the bounds, clamped); z is `Z_FILL`."""
+        """Bins [..., A] -> continuous 14-axis actions [..., 14] the way VIMA's evaluation
+        maps them (`bin / n` of the bounds, clamped); an axis without a head (VIMA's z) is
+        `Z_FILL`."""
         values = self.low + bins.float() / self.bin_counts.float() * (self.high - self.low)
         values = torch.minimum(torch.maximum(values, self.low), self.high)
         out = torch.full((*bins.shape[:-1], 14), Z_FILL, device=bins.device)
-        out[..., list(AXES)] = values
+        out[..., self.axes] = values
         return out

@@ -1,0 +1,186 @@
+"""VIMA's decoder, module for module (vimalabs/VIMA `vima/nn/seq_modeling/xattn_gpt/`):
+post-LayerNorm GPT blocks with gated (GEGLU) MLPs, a causal mask that adds -1e4 (not -inf), a
+cross-attention layer with its own gated feed-forward before every block, no final LayerNorm,
+learned positions `cumsum(mask) - offset` (VIMA: 1; CoGeLoT's copy: 0)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+#: Rows of the stream's and the prompt's position tables.
+DECODER_POSITIONS, PROMPT_POSITIONS = 512, 256
+
+
+class Conv1D(nn.Module):
+    """GPT's transposed linear layer: weight [inputs, outputs], `x @ W + b`."""
+
+    def __init__(self, inputs: int, outputs: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(inputs, outputs).normal_(std=0.02))
+        self.bias = nn.Parameter(torch.zeros(outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight)
+        return out.view(*x.shape[:-1], self.weight.shape[1])
+
+
+class SelfAttention(nn.Module):
+    """Causal self-attention of a GPT block; `bias` is the saved lower-triangular mask."""
+
+    bias: torch.Tensor
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.c_attn = Conv1D(dim, 3 * dim)
+        self.c_proj = Conv1D(dim, dim)
+        tril = torch.tril(torch.ones(DECODER_POSITIONS, DECODER_POSITIONS))
+        self.register_buffer("bias", tril.view(1, 1, DECODER_POSITIONS, DECODER_POSITIONS))
+        self.attn_dropout = nn.Dropout(dropout)
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
+        batch, length, dim = x.shape
+        query, key, value = self.c_attn(x).split(dim, dim=2)
+        shape = (batch, length, self.heads, dim // self.heads)
+        query = query.view(shape).permute(0, 2, 1, 3)
+        key = key.view(shape).permute(0, 2, 3, 1)
+        value = value.view(shape).permute(0, 2, 1, 3)
+        weights = torch.matmul(query, key) / math.sqrt(value.size(-1))
+        causal = self.bias[:, :, :length, :length].to(weights.dtype)
+        weights = weights * causal + -1e4 * (1 - causal) + additive_mask
+        weights = self.attn_dropout(torch.softmax(weights, dim=-1))
+        out = torch.matmul(weights, value).permute(0, 2, 1, 3).contiguous()
+        return self.resid_dropout(self.c_proj(out.view(batch, length, dim)))
+
+
+class GatedMLP(nn.Module):
+    """`c_proj(GELU(c_fc(x)) * gated_layer(x))` (GEGLU, 4x wide)."""
+
+    def __init__(self, dim: int, dropout: float) -> None:
+        super().__init__()
+        self.c_fc = Conv1D(dim, 4 * dim)
+        self.c_proj = Conv1D(4 * dim, dim)
+        self.gated_layer = nn.Linear(dim, 4 * dim, bias=False)
+        self.act = nn.GELU()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.act(self.c_fc(x)) * self.gated_layer(x)))
+
+
+class Block(nn.Module):
+    """Post-LayerNorm GPT block: `n = ln_1(x + attn(x))`, `ln_2(n + mlp(n))`."""
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.attn = SelfAttention(dim, heads, dropout)
+        self.ln_1 = nn.LayerNorm(dim)
+        self.mlp = GatedMLP(dim, dropout)
+        self.ln_2 = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
+        n = self.ln_1(x + self.attn(x, additive_mask))
+        return self.ln_2(n + self.mlp(n))
+
+
+class CrossAttention(nn.Module):
+    """VIMA's `XAttention`: pre-LayerNorm queries, bias-free projections, residual, then a
+    gated feed-forward whose gate reads the un-normalised attention output."""
+
+    kv_position_ids: torch.Tensor
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"embed_dim {dim} is not divisible by xattn_n_heads {heads}")
+        self.heads = heads
+        self.layernorm = nn.LayerNorm(dim)
+        self.query = nn.Linear(dim, dim, bias=False)
+        self.key_value = nn.Linear(dim, 2 * dim, bias=False)
+        self.attention_out = nn.Linear(dim, dim, bias=False)
+        self.ln = nn.LayerNorm(dim)
+        self.linear1 = nn.Linear(dim, 4 * dim, bias=False)
+        self.act = nn.GELU()
+        self.linear2 = nn.Linear(4 * dim, dim, bias=False)
+        self.gated_layer = nn.Linear(dim, 4 * dim, bias=False)
+        self.register_buffer("kv_position_ids", torch.arange(PROMPT_POSITIONS))
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(*x.shape[:-1], self.heads, -1).permute(0, 2, 1, 3)
+
+    def forward(
+        self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor
+    ) -> torch.Tensor:
+        queries = self._heads(self.query(self.layernorm(x)))
+        keys, values = (self._heads(part) for part in self.key_value(memory).chunk(2, dim=-1))
+        scores = torch.matmul(queries, keys.transpose(-1, -2)) / math.sqrt(queries.shape[-1])
+        inverted = (1.0 - memory_mask[:, None, None, :].to(scores.dtype)) * torch.finfo(
+            scores.dtype
+        ).min
+        probs = torch.softmax(scores + inverted, dim=-1)
+        context = torch.matmul(probs, values).permute(0, 2, 1, 3).contiguous()
+        attended = self.attention_out(context.view(*x.shape)) + x
+        hidden = self.act(self.linear1(self.ln(attended))) * self.gated_layer(attended)
+        return self.linear2(hidden) + attended
+
+
+class XAttnGPT(nn.Module):
+    """The decoder: learned positions for the stream (512) and the prompt (256), then per layer
+    a cross-attention over the prompt and a GPT block; no final LayerNorm."""
+
+    position_ids: torch.Tensor
+    xattn_position_ids: torch.Tensor
+
+    def __init__(
+        self,
+        dim: int,
+        layers: int,
+        heads: int,
+        cross_heads: int,
+        dropout: float,
+        position_offset: int = 1,
+    ) -> None:
+        super().__init__()
+        self.position_offset = position_offset
+        self.positions_embed = nn.Embedding(DECODER_POSITIONS, dim)
+        self.xattn_positions_embed = nn.Embedding(PROMPT_POSITIONS, dim)
+        self.drop = nn.Dropout(dropout)
+        self.h = nn.ModuleList(Block(dim, heads, dropout) for _ in range(layers))
+        self.xattns = nn.ModuleList(CrossAttention(dim, cross_heads) for _ in range(layers))
+        self.register_buffer("position_ids", torch.arange(DECODER_POSITIONS))
+        self.register_buffer("xattn_position_ids", torch.arange(PROMPT_POSITIONS))
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Embedding):
+                nn.init.normal_(module.weight, std=0.02)
+
+    def positions_of(self, mask: torch.Tensor, rows: int) -> torch.Tensor:
+        """Positions `cumsum(mask) - position_offset` [B, L] of a mask [B, L] (clamped at 0,
+        where VIMA would index row -1 and fail), refused past a table of `rows` rows."""
+        ids = (torch.cumsum(mask.long(), dim=1) - self.position_offset).clamp(min=0)
+        if mask.shape[1] > rows or (mask.shape[1] and int(ids.max()) >= rows):
+            raise ValueError(f"{mask.shape[1]} tokens exceed the network's {rows} positions")
+        return ids
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        masks: torch.Tensor,
+        prompt: torch.Tensor,
+        prompt_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Batch-first: tokens [B, L, E], masks [B, L]; `prompt` [B, Lp, E] already holds its
+        positions (`prompt_memory`)."""
+        x = self.drop(tokens + self.positions_embed(self.positions_of(masks, DECODER_POSITIONS)))
+        additive = (1.0 - masks[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        for self_attention, cross in zip(self.h, self.xattns, strict=True):
+            x = cross(x, prompt, prompt_mask)
+            x = self_attention(x, additive)
+        return x
+
+    def prompt_memory(self, prompt: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
+        """The prompt [B, Lp, E] plus its positions (`positions_of`)."""
+        return prompt + self.xattn_positions_embed(self.positions_of(prompt_mask, PROMPT_POSITIONS))
