@@ -34,11 +34,12 @@ def tokenize(
         ),
     ] = False,
     crop_resampling: Annotated[
-        Literal["area", "cv2"],
+        Literal["area", "cv2", "cogelot"],
         typer.Option(
             "--crop-resampling",
-            help="How object crops are resized: area (exact area mean) or cv2 (OpenCV's "
-            "INTER_AREA, as VIMA's own evaluation code; needs the cv2 extra).",
+            help="How object crops are made: area (exact area mean), cv2 (OpenCV's INTER_AREA, "
+            "as VIMA's own evaluation code; needs the cv2 extra) or cogelot (as CoGeLoT's "
+            "preprocessing: its objects and order, area values).",
         ),
     ] = "area",
 ) -> Result:

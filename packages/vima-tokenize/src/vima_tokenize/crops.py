@@ -48,10 +48,12 @@ RESIZED_HEIGHT = 64
 RESIZED_WIDTH = 128
 
 _FLOAT32_EXACT = 2**24  # integers below this are exact in float32
-#: How object crops are resized: `area` (exact area mean, rounded half up; the default) or
-#: `cv2` (`cv2.resize(..., INTER_AREA)` itself, what VIMA's evaluation code runs: float32
-#: arithmetic, so about 4 % of values differ from `area` by one level; needs the cv2 extra).
-CROP_RESAMPLINGS = ("area", "cv2")
+#: How object crops are made: `area` (exact area mean, rounded half up; the default), `cv2`
+#: (`cv2.resize(..., INTER_AREA)` itself, what VIMA's evaluation code runs: float32 arithmetic,
+#: so about 4 % of values differ from `area` by one level; needs the cv2 extra) or `cogelot`
+#: (CoGeLoT's preparation: `area`'s values, the nearest integers of the float32 crops CoGeLoT
+#: keeps, of the objects CoGeLoT crops; `vima_tokenize.preprocess.object_selection`).
+CROP_RESAMPLINGS = ("area", "cv2", "cogelot")
 
 
 @dataclass(frozen=True)

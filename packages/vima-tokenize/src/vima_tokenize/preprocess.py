@@ -107,6 +107,29 @@ def _action_columns(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def object_selection(
+    row: dict[str, Any], assets: dict[str, dict[str, Any]], order: list[str], resampling: str
+) -> tuple[list[list[int]], list[int]]:
+    """The object ids each prompt image crops and the observations' object ids, in slot order.
+
+    VIMA's (every resampling but `cogelot`): an image's `obj_info` ids, the episode's objects
+    in `obj_id_to_info` order. CoGeLoT's (`cogelot`, its InstancePreprocessor): every image
+    crops the union over the episode's assets of their segmentation ids less {0, 1}, so an
+    object placeholder (object 0, background 255) crops its background; the objects come in
+    Python's iteration order of the id set ({5, 6, 7, 8} gives 8, 5, 6, 7). The sets are built
+    as CoGeLoT builds them, so the order is the one CoGeLoT's data and evaluation have.
+    """
+    objects = [o["obj_id"] for o in row["objects"]]
+    if resampling != "cogelot":
+        return [[o["obj_id"] for o in assets[name]["obj_info"]] for name in order], objects
+    per_asset = [
+        set(np.unique([asset_segm(a["segm_front"]), asset_segm(a["segm_top"])]).tolist()) - {0, 1}
+        for a in assets.values()
+    ]
+    union = list(set.union(*per_asset)) if per_asset else []
+    return [list(union) for _ in order], list({int(i) for i in objects})
+
+
 def preprocess_row(
     row: dict[str, Any],
     tokenizer: Tokenizer,
@@ -121,7 +144,8 @@ def preprocess_row(
     placeholders, scene ids from 2). Observations have one slot per episode object in
     `obj_id_to_info` order; like the reference, the final observation (after the last action)
     is dropped, so there are T observations for T actions, unless `keep_final_observation`.
-    Object crops are resized by `crop_resampling` (`vima_tokenize.crops.CROP_RESAMPLINGS`).
+    Object crops are resized by `crop_resampling` (`vima_tokenize.crops.CROP_RESAMPLINGS`);
+    `cogelot` also selects and orders objects as CoGeLoT does (`object_selection`).
     """
     encoded = encode_prompt(tokenizer, row["prompt"])
     order = placeholders(row["prompt"])
@@ -133,7 +157,7 @@ def preprocess_row(
     missing = [name for name in order if name not in assets]
     if missing:
         raise ValueError(f"prompt placeholder(s) without asset: {missing}")
-    image_ids = [[o["obj_id"] for o in assets[name]["obj_info"]] for name in order]
+    image_ids, object_ids = object_selection(row, assets, order, crop_resampling)
     slots = max((len(ids) for ids in image_ids), default=0)
     out: dict[str, Any] = {
         "task": row["task"],
@@ -145,7 +169,6 @@ def preprocess_row(
         "prompt_objects": slots,
         "prompt_object_ids": [i for ids in image_ids for i in ids + [-1] * (slots - len(ids))],
     }
-    object_ids = [o["obj_id"] for o in row["objects"]]
     stored = len(row["frames_front"])
     steps = int(row["steps"])
     frames = stored if keep_final_observation else steps

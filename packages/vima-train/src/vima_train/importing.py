@@ -350,11 +350,12 @@ def import_reference(
         "vocab_size": vocab_size,
         "tokenizer_json": tokenizer_json,
         "tokenizer_sha256": digest,
-        # both evaluations crop the simulator's own pixels (no JPEG) with cv2.resize(INTER_AREA)
+        # both evaluations crop the simulator's own pixels (no JPEG): VIMA's with
+        # cv2.resize(INTER_AREA) on uint8, CoGeLoT's its own objects in float32
         "tokenize_settings": {
             "keep_final_observation": False,
             "tokenizer_sha256": digest,
-            "crop_resampling": "cv2",
+            "crop_resampling": "cogelot" if found == "cogelot" else "cv2",
             "observation_codec": "none",
         },
         "dataset": None,
