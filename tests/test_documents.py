@@ -122,6 +122,8 @@ DESCRIPTIVE = {  # headers of tables that state no measured figure
     "| checkpoint | cfg (embed, layers, self heads, cross heads) | keys | decoder | all parameters "
     "(T5 included) | preset |",
     "| part | VIMA (vimalabs/VIMA at 8449837) | here |",
+    "| part | VIMA | CoGeLoT (family `cogelot`) |",
+    "| CoGeLoT (less `policy.`) | here |",
     "| entry | content |",
     "| | VIMA-Data (released, `data/samples/vima-raw`) | current VIMA-Bench "
     "(`data/samples/vima-bench-generated`) |",

@@ -34,6 +34,13 @@ python=$venv/bin/python
 uv pip install --quiet --python "$python" \
   "torch==$torch_version" "transformers==4.44.2" "numpy>=1.24,<2" tokenizers einops kornia \
   dm-tree sentencepiece opencv-python-headless omegaconf >&2
+if [[ $family == cogelot ]]; then
+  # what `cogelot.models` imports (its Hydra config, Lightning module, structures and the
+  # vendored VIMA-Bench), at versions that still work with numpy < 2 and transformers 4.44
+  uv pip install --quiet --python "$python" hydra-core pytorch-lightning torchmetrics \
+    "datasets<4" "huggingface-hub<1" "pyarrow<16" "polars<1" pydantic pandas loguru rich \
+    matplotlib more-itertools "gym==0.26.2" pybullet transforms3d wandb >&2
+fi
 site=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\n' "$root" >"$site/reference_checkout.pth"
 "$python" -c "import transformers; print('setup.sh: transformers', transformers.__version__)" >&2
