@@ -97,3 +97,26 @@ def test_slurm_script_is_valid_bash_and_uses_existing_options(script: Path) -> N
             text = top + "".join(_help(command, s) for s in subs)
         for option in (w.split("=", 1)[0] for w in words if w.startswith("--")):
             assert option in text, f"{script.name}: {command} {sub or ''} has no {option}"
+
+
+def test_eval_online_submit_resolves_a_linked_checkpoint(tmp_path: Path) -> None:
+    """`eval-online.sbatch submit` hands its array tasks the file `last.ckpt` links to when it
+    submits (training moves the link on; every shard must evaluate one file). sbatch is a
+    stand-in that records the CKPT each job would see."""
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "epoch00-step0000002.ckpt").write_bytes(b"weights")
+    (checkpoints / "last.ckpt").symlink_to("epoch00-step0000002.ckpt")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sbatch").write_text(f'#!/bin/sh\necho "$CKPT" >> {tmp_path}/seen\necho 7\n')
+    (fake / "sbatch").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "REPO": str(tmp_path),
+           "UV_PROJECT": str(REPO),
+           "CKPT": str(checkpoints / "last.ckpt"), "OUT": str(tmp_path / "out"),
+           "LEVELS": "L1", "TASKS": "visual_manipulation", "EPISODES": "2"}  # fmt: skip
+    done = subprocess.run(["bash", str(SLURM / "eval-online.sbatch"), "submit"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    target = str((checkpoints / "epoch00-step0000002.ckpt").resolve())
+    assert (tmp_path / "seen").read_text().splitlines() == [target, target]

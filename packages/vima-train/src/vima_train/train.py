@@ -136,8 +136,9 @@ def _loggers(config: RunConfig, run: Path) -> list[Logger]:
 
 
 def _callbacks(config: RunConfig, run: Path) -> list[Any]:
-    """Checkpoints every epoch (and `last`) and every `train.checkpoint_every_n_steps` if set,
-    and the progress bar."""
+    """Checkpoints every epoch and every `train.checkpoint_every_n_steps` if set, `last.ckpt`
+    as a relative symbolic link to the newest epoch checkpoint (not a second copy), and the
+    progress bar."""
     from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 
     train = config.train
@@ -147,7 +148,10 @@ def _callbacks(config: RunConfig, run: Path) -> list[Any]:
             filename="epoch{epoch:02d}-step{step:07d}",
             auto_insert_metric_name=False,
             save_top_k=-1,
-            save_last=True,
+            save_last="link",
+            # a resume in the same folder re-links last.ckpt instead of adding last-v1.ckpt
+            # (the epoch checkpoint it resumes from was written before its link)
+            enable_version_counter=False,
             every_n_epochs=1,
             save_on_train_epoch_end=True,
         ),
