@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from vima_tokenize.actions import AXIS_BINS
 from vima_train.metrics import (
     PositionTotals,
     action_metrics,
@@ -16,6 +17,7 @@ from vima_train.metrics import (
     summarize,
     summarize_positions,
 )
+from vima_train.model.actions import axis_names
 
 NAMES = ("a", "b")
 
@@ -161,3 +163,87 @@ def test_smoothed_loss_is_exact_loss_at_zero_and_prefers_near_misses() -> None:
     # exact-bin cross-entropy cannot tell a near miss from a far one; soft targets can
     assert loss_of(near_logits, near) == pytest.approx(float(loss_of(far_logits, far)))
     assert smoothed_loss_of(near_logits, near, 2.0) < smoothed_loss_of(far_logits, far, 2.0)
+
+
+def _head_logits(predicted: torch.Tensor) -> torch.Tensor:
+    """Logits [..., 14, 100] shaped as `ActionHeads` emits them: 0 on an axis's bins, log 3 on
+    the `predicted` bin [..., 14], -1e9 on the classes beyond the axis's bins. An axis of n bins
+    then gives p = 3 / (n + 2) to the predicted bin and 1 / (n + 2) to each other bin."""
+    logits = torch.zeros(*predicted.shape, 100)
+    logits.scatter_(-1, predicted.unsqueeze(-1), math.log(3.0))
+    beyond = torch.arange(100) >= torch.tensor(AXIS_BINS).unsqueeze(-1)  # [14, 100]
+    return logits.masked_fill(beyond, -1e9)
+
+
+def test_fourteen_axes_with_padded_classes_and_a_padded_step() -> None:
+    """Episode 0 has two valid steps, episode 1 one valid step and a padded one whose
+    predictions count nowhere (bin 0, the clamped target, on the rotations; 40 on the
+    positions). Misses: step (0, 1) pick x by 3 bins and place y by 4, step (1, 0) pick y by 1
+    and pose0 rotation x by 10."""
+    targets = torch.full((2, 2, 14), 20)
+    targets[1, 1] = -100
+    predicted = targets.clamp(min=0)
+    predicted[1, 1, [0, 1, 7, 8]] = 40
+    predicted[0, 1, 0] += 3  # pose0_position_x: 50 bins over 0.5 m
+    predicted[0, 1, 8] += 4  # pose1_position_y: 100 bins over 1 m
+    predicted[1, 0, 1] += 1  # pose0_position_y
+    predicted[1, 0, 3] += 10  # pose0_rotation_x
+    logits = _head_logits(predicted)
+    names = axis_names(14)
+    metrics = action_metrics(logits, targets, names)
+    missed = {0, 1, 3, 8}
+    assert metrics["acc"] == 38 / 42  # 3 valid steps x 14 axes, 4 misses
+    assert metrics["all_axes_acc"] == 1 / 3  # only step (0, 0)
+    axis_losses = []
+    for a, name in enumerate(names):
+        n = AXIS_BINS[a]
+        right, wrong = -math.log(3 / (n + 2)), -math.log(1 / (n + 2))
+        hits = 2 if a in missed else 3
+        assert metrics[f"{name}/acc"] == hits / 3, name
+        axis_losses.append((hits * right + (3 - hits) * wrong) / 3)
+        assert math.isclose(metrics[f"{name}/loss"], axis_losses[-1], rel_tol=1e-6), name
+    assert math.isclose(metrics["loss"], sum(axis_losses) / 14, rel_tol=1e-6)
+    positions = summarize_positions(position_totals(logits, targets, 14))
+    # a bin is 0.5 m / 49 in x, 1 m / 99 in y; the errors are 0, 3.06 and 1.01 cm (pick) and
+    # 0, 4.04 and 0 cm (place)
+    assert math.isclose(positions["pick/error_cm"], (3 * 50 / 49 + 100 / 99) / 3, rel_tol=1e-6)
+    assert math.isclose(positions["place/error_cm"], 4 * 100 / 99 / 3, rel_tol=1e-6)
+    assert positions["pick/within_2cm"] == 2 / 3 and positions["place/within_2cm"] == 2 / 3
+
+
+def test_smoothed_loss_spreads_only_over_an_axis_bins() -> None:
+    """Soft targets at each axis's last bin (49 or 99), predictions 2 bins below: the Gaussian
+    weights cover the axis's own bins only; the -1e9 classes beyond get none (weighted, their
+    clamped log-probability of -1e4 would dominate the loss). A padded step counts nowhere."""
+    last = torch.tensor(AXIS_BINS) - 1
+    targets = torch.stack([last, torch.full((14,), -100)]).unsqueeze(0)  # [1, 2, 14]
+    predicted = torch.stack([last - 2, torch.zeros(14, dtype=torch.long)]).unsqueeze(0)
+    sigma = 1.5
+    expected = 0.0
+    for n in AXIS_BINS:
+        weights = [math.exp(-((c - (n - 1)) ** 2) / (2 * sigma**2)) for c in range(n)]
+        log_p = [math.log((3.0 if c == n - 3 else 1.0) / (n + 2)) for c in range(n)]
+        expected -= sum(w * lp for w, lp in zip(weights, log_p, strict=True)) / sum(weights)
+    loss = smoothed_loss_of(_head_logits(predicted), targets, sigma)
+    assert math.isclose(float(loss), expected / 14, rel_tol=1e-6)
+
+
+def test_object_choice_ignores_absent_object_slots() -> None:
+    """Top-view objects at (0.5, 0) m (A) and (0.375, -0.25) m (B), a padded slot at (0.625,
+    0.25) m. A pick aimed at the padded slot's place while the target is on A lies nearest A
+    among the objects in view: the right object, however far (27 cm); the padded slot, right
+    under it, does not count."""
+    targets = torch.zeros((1, 1, 14), dtype=torch.long)
+    targets[0, 0, :2] = torch.tensor([25, 50])  # (0.505, 0.005) m: on A
+    targets[0, 0, 7:9] = torch.tensor([12, 25])  # (0.372, -0.247) m: on B
+    predicted = targets.clone()
+    predicted[0, 0, :2] = torch.tensor([37, 74])  # (0.628, 0.247) m: on the padded slot
+    boxes = torch.tensor([[128, 64, 10, 10], [64, 32, 10, 10], [192, 96, 10, 10]])
+    present = torch.tensor([[[True, True, False]]])
+    totals = position_totals(
+        _logits_for(predicted), targets, 14, (boxes.expand(1, 1, 3, 4), present)
+    )
+    metrics = summarize_positions(totals)
+    assert metrics["pick/object_acc"] == 1.0 and metrics["place/object_acc"] == 1.0
+    distance = math.dist((12 * 0.5 / 49, 24 / 99), (0, 0)) * 100
+    assert math.isclose(metrics["pick/error_cm"], distance, rel_tol=1e-6)
