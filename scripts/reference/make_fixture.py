@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _DECODER = "model.policy.transformer_decoder.vima_xattn_gpt"
 SPECS = {
     "vima": {
+        "runner": "run_vima.py",
         "cfg": {"embed_dim": 256, "xf_n_layers": 2, "sattn_n_heads": 8, "xattn_n_heads": 4},
         "t5": {
             "vocab_size": 1536,
@@ -54,7 +55,27 @@ SPECS = {
             "feed_forward_proj": "relu",
         },
     },
+    "cogelot-concat": {
+        "runner": "run_cogelot.py",
+        "overrides": [
+            "experiment=08_their_gpt",
+            "output_dir=/tmp/cogelot-fixture",
+            "model.policy.embed_dim=384",
+            "model.policy.transformer_decoder.vima_hf_gpt.n_layer=2",
+            "model.policy.transformer_decoder.vima_hf_gpt.n_head=8",
+        ],
+        "t5": {
+            "vocab_size": 1536,
+            "d_model": 384,
+            "d_kv": 32,
+            "d_ff": 256,
+            "num_layers": 2,
+            "num_heads": 4,
+            "feed_forward_proj": "relu",
+        },
+    },
     "cogelot": {
+        "runner": "run_cogelot.py",
         "overrides": [
             "experiment=01_their_vima",
             "output_dir=/tmp/cogelot-fixture",
@@ -141,7 +162,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     family, spec = args.family, SPECS[args.family]
-    out = args.out or ROOT / f"tests/train/data/{family}_reference.npz"
+    out = args.out or ROOT / f"tests/train/data/{family.replace('-', '_')}_reference.npz"
     folders = sorted(p for p in args.episodes.glob("*/[0-9]*") if p.is_dir())
     with tempfile.TemporaryDirectory(prefix=f"{family}-fixture-") as tmp:
         work = Path(tmp)
@@ -151,11 +172,11 @@ def main() -> None:
         names = [
             export(folder, i, work / "episodes", tokenizer) for i, folder in enumerate(folders)
         ]
-        runner = Path(__file__).with_name(f"run_{family}.py")
+        runner = Path(__file__).with_name(spec["runner"])
         subprocess.run(
             [str(args.reference_python), str(runner), tmp, str(args.checkout)], check=True
         )
-        with np.load(work / f"{family}.npz") as data:
+        with np.load(work / "reference.npz") as data:
             arrays = {k: data[k] for k in data.files}
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_suffix(".partial.npz")
@@ -170,7 +191,7 @@ def main() -> None:
         out.with_suffix(".json").write_text(json.dumps(sidecar, indent=1) + "\n")
         partial.replace(out)
         if "VIMA_FIXTURE_KEEP" in os.environ:
-            shutil.copy(work / f"{family}.ckpt", out.with_suffix(".ckpt"))
+            shutil.copy(work / "reference.ckpt", out.with_suffix(".ckpt"))
     print(f"make_fixture.py: {len(names)} episodes, {out.stat().st_size} bytes", file=sys.stderr)
     print(out)
 

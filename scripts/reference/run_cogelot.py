@@ -3,10 +3,10 @@
 Run by make_fixture.py with the interpreter of `scripts/reference/setup.sh cogelot CHECKOUT`:
     python run_cogelot.py WORK CHECKOUT
 WORK holds `spec.json` (Hydra overrides, T5 config) and `episodes/NNN.npz` + `episodes/NNN.json`;
-this writes `WORK/cogelot.npz` (per episode `eNNN/...` arrays), `WORK/keys.json` (every
+this writes `WORK/reference.npz` (per episode `eNNN/...` arrays), `WORK/keys.json` (every
 state-dict key: shape, parameter or buffer, the name its seeded weights are drawn under),
 `WORK/layout.json` (the checkpoint's top-level keys and its `hyper_parameters`) and
-`WORK/cogelot.ckpt` (the checkpoint as CoGeLoT's training writes it: a Lightning checkpoint,
+`WORK/reference.ckpt` (the checkpoint as CoGeLoT's training writes it: a Lightning checkpoint,
 weights only, with the flattened Hydra config as hyper-parameters).
 
 Nothing of CoGeLoT's is copied: the model is the one its Hydra config builds
@@ -236,7 +236,7 @@ def main() -> None:
     work, checkout = Path(sys.argv[1]), Path(sys.argv[2])
     spec = json.loads((work / "spec.json").read_text())
     model, _ = build_model(spec, checkout)
-    layout = save_lightning(model, work / "cogelot.ckpt")
+    layout = save_lightning(model, work / "reference.ckpt")
     tokenizer = Encodings()
     results: dict[str, np.ndarray] = {}
     for meta_file in sorted((work / "episodes").glob("*.json")):
@@ -247,7 +247,7 @@ def main() -> None:
         record = run_episode(model, arrays, meta, tokenizer)
         results |= {f"e{meta_file.stem}/{k}": v for k, v in record.items()}
         print(f"run_cogelot.py: {meta['name']}: {len(arrays['ee'])} steps", file=sys.stderr)
-    np.savez(work / "cogelot.npz", **results)
+    np.savez(work / "reference.npz", **results)
     (work / "keys.json").write_text(json.dumps(state_keys(model.policy)))
     (work / "layout.json").write_text(json.dumps(layout, default=str))
 

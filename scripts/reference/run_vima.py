@@ -3,9 +3,9 @@
 Run by make_fixture.py with the interpreter of `scripts/reference/setup.sh vima CHECKOUT`:
     python run_vima.py WORK CHECKOUT
 WORK holds `spec.json` (VIMA cfg, T5 config) and `episodes/NNN.npz` +
-`episodes/NNN.json`; this writes `WORK/vima.npz` (per episode `eNNN/...` arrays), `WORK/keys.json`
+`episodes/NNN.json`; this writes `WORK/reference.npz` (per episode `eNNN/...` arrays), `WORK/keys.json`
 (every state-dict key: shape, parameter or buffer, the name its seeded weights are drawn under)
-and `WORK/vima.ckpt` (the checkpoint in VIMA's file format).
+and `WORK/reference.ckpt` (the checkpoint in VIMA's file format).
 
 Nothing of VIMA's is copied: the policy is VIMA's `VIMAPolicy`, and prompt and observation
 preparation are the functions of the checkout's `scripts/example.py`, compiled from its source
@@ -211,10 +211,10 @@ def main() -> None:
         record = run_episode(policy, fns, arrays, meta)
         results |= {f"e{meta_file.stem}/{k}": v for k, v in record.items()}
         print(f"run_vima.py: {meta['name']}: {len(arrays['ee'])} steps", file=sys.stderr)
-    np.savez(work / "vima.npz", **results)
+    np.savez(work / "reference.npz", **results)
     (work / "keys.json").write_text(json.dumps(state_keys(policy)))
     state = {f"policy.{k}": v for k, v in policy.state_dict().items()}
-    torch.save({"cfg": spec["cfg"], "state_dict": state}, work / "vima.ckpt")
+    torch.save({"cfg": spec["cfg"], "state_dict": state}, work / "reference.ckpt")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ from vima_train.policies.vima.policy import per_view
 from .conftest import EPISODES, RAW, VALID, read_rows
 
 DATA = Path(__file__).parent / "data"
-FIXTURE, SIDECAR = DATA / "cogelot_reference.npz", DATA / "cogelot_reference.json"
+#: The fixtures: CoGeLoT's cross-attention decoder (`experiment=01_their_vima`) and its
+#: concatenation GPT (`08_their_gpt`), each at embed_dim 384.
+VARIANTS = ("cogelot", "cogelot_concat")
 TOLERANCE = 1e-5
 #: Hyper-parameters CoGeLoT's checkpoints hold as objects (Hydra partials), not plain values.
 PARTIALS = ("optimizer_partial_fn", "lr_scheduler_partial_fn")
@@ -80,20 +82,26 @@ def cogelot_file(path: Path, sidecar: dict[str, Any]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def sidecar() -> dict[str, Any]:
-    return json.loads(SIDECAR.read_text())
+@pytest.fixture(scope="module", params=VARIANTS)
+def variant(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict[str, np.ndarray]:
-    with np.load(FIXTURE) as data:
+def sidecar(variant: str) -> dict[str, Any]:
+    return json.loads((DATA / f"{variant}_reference.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def reference(variant: str) -> dict[str, np.ndarray]:
+    with np.load(DATA / f"{variant}_reference.npz") as data:
         return {k: data[k] for k in data.files}
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory, sidecar: dict[str, Any]) -> Path:
-    return cogelot_file(tmp_path_factory.mktemp("cogelot-file") / "epoch=09.ckpt", sidecar)
+    folder = tmp_path_factory.mktemp(f"{sidecar['spec']['overrides'][0]}-file".replace("=", "-"))
+    return cogelot_file(folder / "epoch=09.ckpt", sidecar)
 
 
 def _tokenizer_file(folder: Path) -> Path:
@@ -198,7 +206,7 @@ def test_every_intermediate_equals_cogelots(
             obs = policy.observation_tokens(crops, boxes, e["ee"])
             obs_mask = torch.cat([e[f"obs_objmask/{v}"] for v in VIEWS], -1)
             action_tokens = policy.action_tokens(actions)
-            memory = policy.xattn_gpt.prompt_memory(prompt, mask)
+            memory = policy.sequence_model.prompt_memory(prompt, mask)
             out = policy.decode(obs[None], obs_mask[None], action_tokens[None], memory, mask)[0]
             # CoGeLoT's logits are its Categoricals' normalised ones (log-probabilities)
             logits = torch.log_softmax(policy.logits_of(out), dim=-1)
@@ -227,10 +235,11 @@ def test_every_intermediate_equals_cogelots(
 
 
 def test_cogelot_differs_from_vima_where_documented(policy: CogeLoTPolicy) -> None:
-    """Positions `cumsum(mask)` (VIMA: `- 1`), 14 heads with z, crop ViT as wide as the
-    network, continuous actions embedded as they are."""
+    """Positions `cumsum(mask)` (VIMA: `- 1`) in the cross-attention decoder, 14 heads with z,
+    crop ViT as wide as the network, continuous actions embedded as they are."""
     mask = torch.tensor([[True, True, False, True]])
-    assert policy.xattn_gpt.positions_of(mask, 8).tolist() == [[1, 2, 2, 3]]
+    if policy.config.decoder.kind == "xattn":
+        assert policy.xattn_gpt.positions_of(mask, 8).tolist() == [[1, 2, 2, 3]]
     assert len(policy.bin_counts) == 14 and policy.bin_counts.tolist()[:3] == [50, 100, 50]
     assert policy.obj_encoder.cropped_img_encoder.width == policy.embed_dim == 384
     actions = torch.rand(3, 14)
@@ -290,15 +299,23 @@ def _same_objects(name: str, batch: Any, e: dict[str, torch.Tensor]) -> None:
 
 
 def test_imported_metadata_and_direct_load(
-    source: Path, imported: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    variant: str,
+    source: Path,
+    imported: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """The import records the family, the cfg read from the hyper-parameters and the preset
     whose network it is; `load_policy` takes CoGeLoT's file itself, its optimiser partials read
     as inert records (nothing of the file is imported or run)."""
     meta = read_meta(imported)
     assert meta["imported"]["family"] == "cogelot"
-    assert meta["imported"]["cfg"] == {"embed_dim": 384, "layers": 2, "heads": 8, "cross_heads": 4}
+    kind = "decoder_only" if variant.endswith("concat") else "xattn"
+    cross = 4 if kind == "xattn" else None
+    assert meta["imported"]["cfg"] == {
+        "kind": kind, "embed_dim": 384, "layers": 2, "heads": 8, "cross_heads": cross}  # fmt: skip
     assert meta["config"]["preset"] == "custom" and meta["action_axes"] == 14
+    assert meta["config"]["model"]["decoder"]["kind"] == kind
     loaded = load_torch_file(source)
     partial = loaded["hyper_parameters"]["optimizer_partial_fn"]
     assert type(partial).__name__ == "functools.partial" and "not loaded" in repr(partial)
@@ -361,3 +378,10 @@ def test_published_size_layout() -> None:
         3,
     )
     assert "t5_prompt_encoder_post_layer.weight" not in state
+    concat = load_preset("cogelot-concat-obj-original").model
+    with torch.device("meta"):
+        policy = build_policy(concat.model_copy(update={"prompt_encoder": t5}), 32100 + 42)
+    state = policy.state_dict()
+    assert tuple(state["concat_gpt.lm.tokens_embed.weight"].shape) == (40478, 768)
+    assert tuple(state["concat_gpt.prompt_sep_token"].shape) == (768,)
+    assert "concat_gpt.lm.h.10.attn.bias" not in state and "xattn_gpt.h.0.ln_1.weight" not in state

@@ -44,7 +44,10 @@ def test_every_preset_validates_and_builds() -> None:
     assert 385e6 < _parameters("vima-200m") < 395e6
     # CoGeLoT's own network (its cross-attention, object-centric experiments)
     reference = [
-        f"cogelot-xattn-{v}-{i}" for v in ("obj", "obj-shuffle") for i in ("original", "reworded")
+        f"cogelot-{d}-{v}-{i}"
+        for d in ("xattn", "concat")
+        for v in ("obj", "obj-shuffle")
+        for i in ("original", "reworded")
     ]
     assert {load_preset(name).model.family for name in reference} == {"cogelot"}
     assert _parameters("cogelot-xattn-obj-original") > _parameters("vima-200m")  # 14 heads

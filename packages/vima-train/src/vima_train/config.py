@@ -115,10 +115,17 @@ VIMA_FIXED: dict[str, Any] = {
     "decoder.max_length": 512,
     "visual.kind": "objects",
 }
-#: What CoGeLoT's copy of VIMA's network is (vima_train.policies.cogelot): 3-D positions, 14 axes.
-COGELOT_FIXED: dict[str, Any] = VIMA_FIXED | {"action_axes": 14}
-#: The fixed settings of each reference family.
+#: What CoGeLoT's copy of VIMA's network is (vima_train.policies.cogelot): 3-D positions, 14 axes;
+#: its decoder is VIMA's cross-attention one or its concatenation GPT (`decoder.kind`).
+COGELOT_FIXED: dict[str, Any] = {k: v for k, v in VIMA_FIXED.items() if k != "decoder.kind"} | {
+    "action_axes": 14
+}
+#: The fixed and the free settings of each reference family.
 REFERENCE_FIXED: dict[str, dict[str, Any]] = {"vima": VIMA_FIXED, "cogelot": COGELOT_FIXED}
+REFERENCE_FREE: dict[str, frozenset[str]] = {
+    "vima": VIMA_FREE,
+    "cogelot": VIMA_FREE | {"decoder.kind"},
+}
 
 
 class ModelConfig(_Strict):
@@ -160,10 +167,11 @@ class ModelConfig(_Strict):
         defaults = flatten_keys(ModelConfig().model_dump())
         wanted = defaults | REFERENCE_FIXED[self.family]
         actual = flatten_keys(self.model_dump())
+        free = REFERENCE_FREE[self.family]
         wrong = [
             f"{key}={actual[key]!r} (the network has {wanted[key]!r})"
             for key in sorted(actual)
-            if not any(key == free or key.startswith(f"{free}.") for free in VIMA_FREE)
+            if not any(key == name or key.startswith(f"{name}.") for name in free)
             and actual[key] != wanted.get(key)
         ]
         if wrong:
@@ -317,9 +325,9 @@ RETIRED_PRESETS = {
         f"cogelot-{kind}-{variant}": (
             f"renamed vt-cogelot-{kind}-{variant} on 2026-12-07 (vima-train's network in "
             "CoGeLoT's experiment); CoGeLoT's own network is family cogelot, built for its "
-            "cross-attention object-centric models only (cogelot-xattn-obj-*)"
+            "object-centric models only (cogelot-{xattn,concat}-obj*)"
         )
-        for kind in ("concat-obj", "concat-obj-shuffle", "concat-patches", "xattn-patches")
+        for kind in ("concat-patches", "xattn-patches")
         for variant in ("original", "reworded")
     },
 }

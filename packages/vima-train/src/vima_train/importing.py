@@ -123,31 +123,26 @@ def t5_config_of(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     }
 
 
-def reference_run_config(family: str, cfg: dict[str, int], t5: dict[str, Any]) -> RunConfig:
-    """The run config of a reference checkpoint: the `family` preset whose cfg (`embed_dim`,
-    `layers`, `heads`, `cross_heads`) it has, else `custom`, with the T5 built from `t5` (the
-    weights come from the file)."""
+def reference_run_config(family: str, cfg: dict[str, Any], t5: dict[str, Any]) -> RunConfig:
+    """The run config of a reference checkpoint: the first `family` preset whose cfg (decoder
+    `kind`, `embed_dim`, `layers`, `heads`, `cross_heads`) it has, else `custom`, with the T5
+    built from `t5` (the weights come from the file)."""
+    decoder = {"kind": cfg.get("kind", "xattn"), "layers": cfg["layers"], "heads": cfg["heads"]}
+    decoder["cross_heads"] = cfg["cross_heads"]
     model = {
         "family": family,
         "embed_dim": cfg["embed_dim"],
-        "decoder": {
-            "layers": cfg["layers"],
-            "heads": cfg["heads"],
-            "cross_heads": cfg["cross_heads"],
-        },
+        "decoder": decoder,
         "prompt_encoder": {"t5_path": None, "t5_config": t5},
     }
+    wanted = (cfg["embed_dim"], *decoder.values())
     for name in preset_names():
         if not name.startswith(f"{family}-"):
             continue
         preset = load_preset(name)
         dec = preset.model.decoder
-        if preset.model.family == family and (
-            preset.model.embed_dim,
-            dec.layers,
-            dec.heads,
-            dec.cross_heads,
-        ) == tuple(cfg[k] for k in VIMA_CFG.values()):
+        found = (preset.model.embed_dim, dec.kind, dec.layers, dec.heads, dec.cross_heads)
+        if preset.model.family == family and found == wanted:
             return RunConfig.model_validate(deep_merge(preset.model_dump(), {"model": model}))
     base = deep_merge(load_preset(BASE_PRESET[family]).model_dump(), {"model": model})
     base["preset"], base["description"] = "custom", f"{family} checkpoint of an unlisted size"
@@ -282,6 +277,7 @@ def expected_state(config: RunConfig) -> dict[str, tuple[int, ...]]:
             dec.cross_heads or dec.heads,
             _T5Shape(t5),
             conventions=conventions,
+            decoder=dec.kind,
         )
     keys = {
         k: tuple(v.shape) for k, v in network.state_dict().items() if not k.startswith(T5_PREFIX)

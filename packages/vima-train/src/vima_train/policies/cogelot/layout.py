@@ -15,6 +15,8 @@ from typing import Any
 #: CoGeLoT's key prefixes (less `policy.`) -> this project's, longest first.
 KEY_PREFIXES: tuple[tuple[str, str], ...] = (
     ("_transformer_decoder._vima_xattn_gpt.", "xattn_gpt."),
+    ("_transformer_decoder._vima_hf_gpt.", "concat_gpt."),
+    ("_transformer_decoder.prompt_sep_token", "concat_gpt.prompt_sep_token"),
     ("_action_encoder._embedder_per_pose_action.", "action_encoder._embed_dict."),
     ("_action_encoder._post_layer.", "action_encoder._post_layer."),
     ("_action_decoder._action_decoder.", "action_decoder."),
@@ -28,10 +30,16 @@ KEY_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 POLICY = "model.policy."
 DECODER = POLICY + "transformer_decoder.vima_xattn_gpt."
+GPT = POLICY + "transformer_decoder.vima_hf_gpt."
 OBJECTS = POLICY + "obj_encoder."
-#: Module targets of the network this family reproduces (`experiment=01_their_vima`).
+#: CoGeLoT's decoder targets -> `decoder.kind` (`experiment=01_their_vima`, `08_their_gpt`).
+DECODERS = {
+    "cogelot.nn.decoders.VIMADecoder": "xattn",
+    "cogelot.nn.decoders.vima.VIMAGPTDecoderOnly": "decoder_only",
+}
+#: Module targets of the networks this family reproduces.
 TARGETS: dict[str, tuple[str, ...]] = {
-    POLICY + "transformer_decoder._target_": ("cogelot.nn.decoders.VIMADecoder",),
+    POLICY + "transformer_decoder._target_": tuple(DECODERS),
     OBJECTS + "_target_": (
         "cogelot.nn.visual_encoders.ObjectCentricVisualEncoder",
         "vima.nn.ObjEncoder",
@@ -46,18 +54,26 @@ FIXED: dict[str, Any] = {
     DECODER + "xattn_n_positions": 256,
     DECODER + "xattn_ff_expanding": 4,
     DECODER + "use_geglu": True,
+    GPT + "use_geglu": True,
     OBJECTS + "vit_resolution": 32,
     OBJECTS + "vit_patch_size": 16,
     OBJECTS + "vit_layers": 4,
     OBJECTS + "vit_heads": 24,
     OBJECTS + "bbox_mlp_hidden_depth": 2,
 }
-#: The hyper-parameters giving the cfg, by this project's cfg name.
-CFG: dict[str, str] = {
-    "embed_dim": POLICY + "embed_dim",
-    "layers": DECODER + "n_layer",
-    "heads": DECODER + "n_head",
-    "cross_heads": DECODER + "xattn_n_head",
+#: The hyper-parameters giving the cfg, by this project's cfg name, per decoder kind.
+CFG: dict[str, dict[str, str]] = {
+    "xattn": {
+        "embed_dim": POLICY + "embed_dim",
+        "layers": DECODER + "n_layer",
+        "heads": DECODER + "n_head",
+        "cross_heads": DECODER + "xattn_n_head",
+    },
+    "decoder_only": {
+        "embed_dim": POLICY + "embed_dim",
+        "layers": GPT + "n_layer",
+        "heads": GPT + "n_head",
+    },
 }
 
 
@@ -69,9 +85,10 @@ def our_key(key: str) -> str | None:
     return None
 
 
-def cogelot_cfg(hparams: dict[str, Any]) -> dict[str, int]:
-    """The cfg (`embed_dim`, `layers`, `heads`, `cross_heads`) of CoGeLoT's flattened config;
-    ValueError naming every setting that is not the network this family builds."""
+def cogelot_cfg(hparams: dict[str, Any]) -> dict[str, Any]:
+    """The cfg (`kind`, `embed_dim`, `layers`, `heads`, `cross_heads`: None for the
+    concatenation decoder) of CoGeLoT's flattened config; ValueError naming every setting that
+    is not a network this family builds."""
     problems = []
     for key, allowed in TARGETS.items():
         if hparams.get(key) not in allowed:
@@ -79,11 +96,13 @@ def cogelot_cfg(hparams: dict[str, Any]) -> dict[str, int]:
     for key, value in FIXED.items():
         if key in hparams and hparams[key] != value:
             problems.append(f"{key}={hparams[key]!r} (needs {value!r})")
-    missing = [key for key in CFG.values() if not isinstance(hparams.get(key), int)]
+    kind = DECODERS.get(str(hparams.get(POLICY + "transformer_decoder._target_")), "xattn")
+    missing = [key for key in CFG[kind].values() if not isinstance(hparams.get(key), int)]
     problems += [f"{key} missing" for key in missing]
     if problems:
         raise ValueError(
-            "not CoGeLoT's cross-attention, object-centric network (the only CoGeLoT network "
-            "built here): " + "; ".join(problems)
+            "not one of CoGeLoT's object-centric networks (cross-attention or concatenation "
+            "decoder, the ones built here): " + "; ".join(problems)
         )
-    return {name: int(hparams[key]) for name, key in CFG.items()}
+    cfg: dict[str, Any] = {name: int(hparams[key]) for name, key in CFG[kind].items()}
+    return {"kind": kind, **cfg, "cross_heads": cfg.get("cross_heads")}

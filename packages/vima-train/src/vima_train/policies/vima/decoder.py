@@ -12,6 +12,13 @@ from torch import nn
 
 #: Rows of the stream's and the prompt's position tables.
 DECODER_POSITIONS, PROMPT_POSITIONS = 512, 256
+#: Rows of the word table OpenAI GPT's model carries (unused: inputs are embeddings).
+GPT_VOCAB = 40478
+
+
+def padding_mask(masks: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The additive key mask [B, 1, 1, L] of a validity mask [B, L]: 0 or the dtype's min."""
+    return (1.0 - masks[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
 
 
 class Conv1D(nn.Module):
@@ -28,17 +35,19 @@ class Conv1D(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    """Causal self-attention of a GPT block; `bias` is the saved lower-triangular mask."""
+    """Causal self-attention of a GPT block; `bias` is the lower-triangular mask (saved in
+    VIMA's cross-attention decoder, not in transformers' GPT that the concatenation one uses)."""
 
     bias: torch.Tensor
 
-    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float, saved_mask: bool = True) -> None:
         super().__init__()
         self.heads = heads
         self.c_attn = Conv1D(dim, 3 * dim)
         self.c_proj = Conv1D(dim, dim)
         tril = torch.tril(torch.ones(DECODER_POSITIONS, DECODER_POSITIONS))
-        self.register_buffer("bias", tril.view(1, 1, DECODER_POSITIONS, DECODER_POSITIONS))
+        shape = (1, 1, DECODER_POSITIONS, DECODER_POSITIONS)
+        self.register_buffer("bias", tril.view(shape), persistent=saved_mask)
         self.attn_dropout = nn.Dropout(dropout)
         self.resid_dropout = nn.Dropout(dropout)
 
@@ -75,9 +84,9 @@ class GatedMLP(nn.Module):
 class Block(nn.Module):
     """Post-LayerNorm GPT block: `n = ln_1(x + attn(x))`, `ln_2(n + mlp(n))`."""
 
-    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float, saved_mask: bool = True) -> None:
         super().__init__()
-        self.attn = SelfAttention(dim, heads, dropout)
+        self.attn = SelfAttention(dim, heads, dropout, saved_mask)
         self.ln_1 = nn.LayerNorm(dim)
         self.mlp = GatedMLP(dim, dropout)
         self.ln_2 = nn.LayerNorm(dim)
@@ -175,7 +184,7 @@ class XAttnGPT(nn.Module):
         """Batch-first: tokens [B, L, E], masks [B, L]; `prompt` [B, Lp, E] already holds its
         positions (`prompt_memory`)."""
         x = self.drop(tokens + self.positions_embed(self.positions_of(masks, DECODER_POSITIONS)))
-        additive = (1.0 - masks[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        additive = padding_mask(masks, x.dtype)
         for self_attention, cross in zip(self.h, self.xattns, strict=True):
             x = cross(x, prompt, prompt_mask)
             x = self_attention(x, additive)
@@ -184,3 +193,60 @@ class XAttnGPT(nn.Module):
     def prompt_memory(self, prompt: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
         """The prompt [B, Lp, E] plus its positions (`positions_of`)."""
         return prompt + self.xattn_positions_embed(self.positions_of(prompt_mask, PROMPT_POSITIONS))
+
+
+class GPTModel(nn.Module):
+    """transformers' OpenAI GPT as VIMA's `HFGPT` builds it: an unused word table, learned
+    positions, post-LayerNorm GEGLU blocks (the same `Block`s, causal mask not saved)."""
+
+    position_ids: torch.Tensor
+
+    def __init__(self, dim: int, layers: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.tokens_embed = nn.Embedding(GPT_VOCAB, dim)
+        self.positions_embed = nn.Embedding(DECODER_POSITIONS, dim)
+        self.drop = nn.Dropout(dropout)
+        self.h = nn.ModuleList(Block(dim, heads, dropout, saved_mask=False) for _ in range(layers))
+        self.register_buffer("position_ids", torch.arange(DECODER_POSITIONS))
+
+
+class ConcatGPT(nn.Module):
+    """CoGeLoT's `VIMAGPTDecoderOnly`: the prompt tokens, a learned separator and the stream in
+    one causal GPT, positions `cumsum(mask) - 1` over all three; returns the stream's outputs.
+    Same interface as `XAttnGPT` (`prompt_memory`, then `forward`)."""
+
+    def __init__(self, dim: int, layers: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.lm = GPTModel(dim, layers, heads, dropout)
+        self.prompt_sep_token = nn.Parameter(torch.zeros(dim))
+        self.position_offset = 1
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Embedding):
+                nn.init.normal_(module.weight, std=0.02)
+
+    def prompt_memory(self, prompt: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
+        """The prompt as it is (its positions come with the stream's)."""
+        return prompt
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        masks: torch.Tensor,
+        prompt: torch.Tensor,
+        prompt_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Batch-first stream [B, L, E] and mask [B, L] after the prompt [B, Lp, E] and its
+        mask -> the outputs at the stream's tokens [B, L, E]."""
+        batch = tokens.shape[0]
+        separator = self.prompt_sep_token.view(1, 1, -1).expand(batch, 1, -1)
+        x = torch.cat([prompt, separator.to(prompt.dtype), tokens], dim=1)
+        ones = torch.ones(batch, 1, dtype=torch.bool, device=masks.device)
+        mask = torch.cat([prompt_mask.bool(), ones, masks.bool()], dim=1)
+        ids = (torch.cumsum(mask.long(), dim=1) - 1).clamp(min=0)
+        if mask.shape[1] > DECODER_POSITIONS:
+            raise ValueError(f"{mask.shape[1]} tokens exceed the network's {DECODER_POSITIONS}")
+        x = self.lm.drop(x + self.lm.positions_embed(ids))
+        additive = padding_mask(mask, x.dtype)
+        for block in self.lm.h:
+            x = block(x, additive)
+        return x[:, -tokens.shape[1] :]

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vima_train.policies.vima.decoder import XAttnGPT
+from vima_train.policies.vima.decoder import ConcatGPT, XAttnGPT
 
 #: Views in VIMA's order (sorted names).
 VIEWS = ("front", "top")
@@ -266,7 +266,8 @@ class T5PromptEncoder(nn.Module):
 class VimaNetwork(nn.Module):
     """VIMA's `VIMAPolicy` modules with its cfg (`embed_dim`, `xf_n_layers`, `sattn_n_heads`,
     `xattn_n_heads`) and a T5 encoder; methods take VIMA's native inputs, batch-first.
-    `conventions` are VIMA's unless a copy of the network (CoGeLoT's) fixes others."""
+    `conventions` are VIMA's unless a copy of the network (CoGeLoT's) fixes others; `decoder`
+    is VIMA's cross-attention one (`xattn`) or CoGeLoT's concatenation GPT (`decoder_only`)."""
 
     def __init__(
         self,
@@ -277,6 +278,7 @@ class VimaNetwork(nn.Module):
         t5: Any,
         dropout: float = 0.1,
         conventions: Conventions = VIMA,
+        decoder: str = "xattn",
     ) -> None:
         super().__init__()
         t5_dim, vocab = int(t5.config.d_model), int(t5.config.vocab_size)
@@ -285,9 +287,12 @@ class VimaNetwork(nn.Module):
             raise ValueError(f"the prompt needs a {words}-wide T5, got d_model {t5_dim}")
         self.embed_dim = dim
         self.conventions = conventions
-        self.xattn_gpt = XAttnGPT(
-            dim, layers, heads, cross_heads, dropout, conventions.position_offset
-        )
+        if decoder == "xattn":
+            self.xattn_gpt = XAttnGPT(
+                dim, layers, heads, cross_heads, dropout, conventions.position_offset
+            )
+        else:
+            self.concat_gpt = ConcatGPT(dim, layers, heads, dropout)
         self.obj_encoder = ObjEncoder(dim, conventions.crop_width or dim)
         self.end_effector_encoder = nn.Embedding(END_EFFECTORS, 2)
         self.obs_fusion_layer = nn.Linear(dim + 2, dim)
@@ -301,6 +306,13 @@ class VimaNetwork(nn.Module):
         self.prompt_obj_post_layer = reference_mlp(dim, words, words, 2)
         with torch.no_grad():  # VIMA copies T5's input embeddings when it builds the policy
             self.prompt_embedding._embed_layer.weight.copy_(t5.get_input_embeddings().weight)
+
+    @property
+    def sequence_model(self) -> XAttnGPT | ConcatGPT:
+        """The decoder: `xattn_gpt` (VIMA's) or `concat_gpt` (CoGeLoT's concatenation GPT)."""
+        found = self._modules.get("xattn_gpt") or self._modules["concat_gpt"]
+        assert isinstance(found, XAttnGPT | ConcatGPT)
+        return found
 
     def prompt_tokens(self, sequence: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Assembled prompt [B, L, W] (words and `prompt_obj_post_layer` outputs) -> the
@@ -347,7 +359,7 @@ class VimaNetwork(nn.Module):
         length = steps * (per_step + 1) - (steps - taken)
         stream = stream.view(batch, -1, dim)[:, :length]
         masks = masks.view(batch, -1)[:, :length]
-        out = self.xattn_gpt(stream, masks, memory, memory_mask)
+        out = self.sequence_model(stream, masks, memory, memory_mask)
         return out[:, per_step - 1 :: per_step + 1]
 
     def action_logits(self, features: torch.Tensor) -> dict[str, list[torch.Tensor]]:

@@ -69,6 +69,17 @@ def per_view(
     return crop_views, box_views, torch.cat(masks, dim=-1)
 
 
+def freeze_t5_blocks(t5: Any, train_last_n: int | None) -> None:
+    """`prompt_encoder.train_last_n`: T5's blocks before the last N stop learning
+    (`requires_grad` off, as CoGeLoT's `T5PromptEncoder` freezes all but t5-base's last 2; they
+    stay in train mode, dropout included, as there). None: every block learns (VIMA)."""
+    if train_last_n is None:
+        return
+    blocks = list(t5.encoder.block)
+    for block in blocks[: max(len(blocks) - train_last_n, 0)]:
+        block.requires_grad_(False)
+
+
 class VimaPolicy(VimaNetwork):
     """VIMA's network (state-dict keys exactly VIMA's) with vima-train's policy interface."""
 
@@ -91,6 +102,7 @@ class VimaPolicy(VimaNetwork):
             t5,
             config.dropout,
             self.CONVENTIONS,
+            dec.kind,
         )
         if vocab_size - len(PLACEHOLDER_TOKENS) > int(t5.config.vocab_size):
             raise ConfigError(
@@ -102,6 +114,7 @@ class VimaPolicy(VimaNetwork):
         self.checkpoint_meta: dict[str, Any] | None = None
         self.shuffle_objects = config.shuffle_objects
         self.prompt_mask = config.prompt_mask
+        freeze_t5_blocks(t5, config.prompt_encoder.train_last_n)
         counts = [n for bins in self.CONVENTIONS.heads.values() for n in bins]
         axes = axis_indices(len(counts))  # stored axes (of vima-train's 14), in head order
         #: Head axes by bin count, for one `bucketize` per count.
@@ -139,7 +152,7 @@ class VimaPolicy(VimaNetwork):
             prompt, words, images, token_mask, self.prompt_mask
         )
         tokens = self.encode_prompt_tokens(sequence, valid)
-        memory = self.xattn_gpt.prompt_memory(tokens, present)
+        memory = self.sequence_model.prompt_memory(tokens, present)
         return PromptCache(memory, present, valid)
 
     def encode_prompt_tokens(self, sequence: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
