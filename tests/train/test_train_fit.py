@@ -307,3 +307,36 @@ def test_last_checkpoint_is_a_relative_link_that_resume_inspect_and_loading_foll
     moved = run.rename(tmp_path / "moved")
     assert read_meta(moved / "checkpoints" / "last.ckpt")["global_step"] == 4
     load_policy(moved / "checkpoints" / "last.ckpt")
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/self/maps")
+def test_load_policy_maps_the_weights_and_needs_no_optimiser_state(
+    run_cli: RunCli, train_dataset: Path, tmp_path: Path
+) -> None:
+    """`load_policy` reads weights and metadata only (issue 30 item 2b): its parameters are the
+    checkpoint's memory-mapped pages (shared by every process that loads the file), equal to
+    the stored tensors; a checkpoint without optimiser state loads the same, and a tensor stored
+    in another dtype is converted to the network's."""
+    run = tmp_path / "run"
+    fit = run_cli("fit", train_dataset, "--preset", "tiny", "--out", run, "--max-steps", "1")
+    assert fit.code == 0, fit.err
+    last = run / "checkpoints" / "last.ckpt"
+    policy = load_policy(last)
+    stored = torch.load(last, weights_only=True)
+    weights = {k.removeprefix("policy."): v for k, v in stored["state_dict"].items()}
+    assert policy.state_dict().keys() == weights.keys()
+    assert all(torch.equal(v, weights[k]) for k, v in policy.state_dict().items())
+    target = str(last.resolve())
+    spans = [tuple(int(x, 16) for x in line.split()[0].split("-"))
+             for line in Path("/proc/self/maps").read_text().splitlines()
+             if line.endswith(target)]  # fmt: skip
+    assert spans and all(any(lo <= p.data_ptr() < hi for lo, hi in spans)
+                         for p in policy.parameters())  # fmt: skip
+    assert stored.pop("optimizer_states")
+    key = "policy.obs_fusion.weight"
+    stored["state_dict"][key] = stored["state_dict"][key].to(torch.bfloat16)
+    torch.save(stored, tmp_path / "weights-only.ckpt")
+    again = load_policy(tmp_path / "weights-only.ckpt")
+    assert again.obs_fusion.weight.dtype == torch.float32
+    assert torch.equal(again.obs_fusion.weight, stored["state_dict"][key].float())
+    assert torch.equal(again.norm.weight, policy.norm.weight)

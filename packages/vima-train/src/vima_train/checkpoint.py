@@ -9,12 +9,15 @@ Checkpoints are read with `torch.load(weights_only=True)`: no arbitrary pickle i
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import ValidationError
 from tokenizers import Tokenizer
+from torch import nn
 from vima_tokenize.text import load_tokenizer
 
 from vima_train.checkpoint_format import CHECKPOINT_FORMAT, META_KEY
@@ -89,21 +92,57 @@ def tokenizer_of(meta: dict[str, Any]) -> Tokenizer:
     return Tokenizer.from_str(meta["tokenizer_json"])
 
 
-def load_policy(path: str | Path, map_location: str | torch.device = "cpu") -> AnyPolicy:
-    """Rebuild the policy of a checkpoint in eval mode; `policy.checkpoint_meta` holds the
-    metadata. CheckpointError when the file is not a vima-train checkpoint or its weights do
-    not fit the stored config."""
-    checkpoint = read_checkpoint(path, map_location)
-    meta = checkpoint[META_KEY]
-    config = checkpoint_config(meta, path)
-    policy = build_policy(config.model, int(meta["vocab_size"]))
-    state = {
+@contextmanager
+def parameters_on_meta() -> Iterator[None]:
+    """Modules built inside keep their parameters on the meta device (no memory, and their
+    initialisation computes nothing); buffers stay real, so the non-persistent ones, which no
+    checkpoint holds, keep their values."""
+    register = nn.Module.register_parameter
+
+    def on_meta(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register(module, name, param)
+
+    nn.Module.register_parameter = on_meta  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register  # type: ignore[method-assign]
+
+
+def policy_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The policy's weights in a checkpoint dict (`policy.` prefix removed)."""
+    return {
         key[len(POLICY_PREFIX) :]: value
         for key, value in checkpoint.get("state_dict", {}).items()
         if key.startswith(POLICY_PREFIX)
     }
+
+
+def load_policy(path: str | Path, map_location: str | torch.device = "cpu") -> AnyPolicy:
+    """Rebuild the policy of a checkpoint in eval mode; `policy.checkpoint_meta` holds the
+    metadata. CheckpointError when the file is not a vima-train checkpoint or its weights do
+    not fit the stored config.
+
+    Only the weights and the metadata are read: the file is memory-mapped, so the optimiser
+    state is never read, and the parameters are the mapped tensors themselves (built on the
+    meta device, then assigned), so processes loading one file share its pages in the page
+    cache instead of each holding a private copy. A tensor stored in another dtype than the
+    network's is converted (a private copy)."""
+    checkpoint = read_checkpoint(path, map_location)
+    meta = checkpoint[META_KEY]
+    config = checkpoint_config(meta, path)
+    state = policy_state(checkpoint)
+    del checkpoint  # the optimiser state and the rest: mapped, never read
+    with parameters_on_meta():
+        policy = build_policy(config.model, int(meta["vocab_size"]))
+    expected = policy.state_dict(keep_vars=True)
+    for key, value in state.items():
+        if key in expected and value.dtype != expected[key].dtype:
+            state[key] = value.to(expected[key].dtype)
     try:
-        policy.load_state_dict(state, strict=True)
+        policy.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as error:
         first = str(error).splitlines()[1:2] or [str(error)]
         raise CheckpointError(
