@@ -74,6 +74,26 @@ SPECS = {
             "feed_forward_proj": "relu",
         },
     },
+    "cogelot-patches": {
+        "runner": "run_cogelot.py",
+        "overrides": [
+            "experiment=01_their_vima_patches",
+            "output_dir=/tmp/cogelot-fixture",
+            "model.policy.embed_dim=384",
+            f"{_DECODER}.n_layer=2",
+            f"{_DECODER}.n_head=8",
+            f"{_DECODER}.xattn_n_head=4",
+        ],
+        "t5": {
+            "vocab_size": 1536,
+            "d_model": 384,
+            "d_kv": 32,
+            "d_ff": 256,
+            "num_layers": 2,
+            "num_heads": 4,
+            "feed_forward_proj": "relu",
+        },
+    },
     "cogelot": {
         "runner": "run_cogelot.py",
         "overrides": [

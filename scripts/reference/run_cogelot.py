@@ -139,6 +139,7 @@ def asset_object_ids(arrays: dict, name: str) -> set[int]:
 def prepared_inputs(arrays: dict, meta: dict, tokenizer: Encodings) -> tuple:
     """Prompt and observations as CoGeLoT's InstancePreprocessor and its online evaluation
     prepare them (batch of one)."""
+    from cogelot.modules.instance_preprocessor import _resize_image
     from vima.prepare_obs import prepare_obs
     from vima.prepare_prompt import prepare_prompt
 
@@ -166,10 +167,17 @@ def prepared_inputs(arrays: dict, meta: dict, tokenizer: Encodings) -> tuple:
     }
     objects = list(set(meta["objects"]))
     prepared = prepare_obs(obs=obs, object_ids=objects)
+    # the frames CoGeLoT's patches encoder reads (InstancePreprocessor.prepare_observations)
+    prepared["rgb"] = {v: torch.from_numpy(_resize_image(arrays[f"rgb/{v}"])) for v in VIEWS}
     batched = prepared.map_structure(lambda x: x.unsqueeze(0))
     words = words.unsqueeze(0)
     images = images.map_structure(lambda x: x.unsqueeze(0))
     return types_, words, images, batched, objects, list(all_ids)
+
+
+def spec_uses_patches(model: torch.nn.Module) -> bool:
+    """Whether the model reads whole frames (CoGeLoT's patches encoder), not object crops."""
+    return bool(getattr(model.policy._obj_encoder, "is_patches", False))
 
 
 def run_episode(model: torch.nn.Module, arrays: dict, meta: dict, tokenizer: Encodings) -> dict:
@@ -222,6 +230,10 @@ def run_episode(model: torch.nn.Module, arrays: dict, meta: dict, tokenizer: Enc
         "targets": targets[:, 0].T.numpy().astype(np.int64),
     }
     for view in VIEWS:
+        if spec_uses_patches(model):  # frames, not objects
+            record[f"prompt_rgb/{view}"] = images["rgb"][view][0].numpy().astype(np.float32)
+            record[f"obs_rgb/{view}"] = obs["rgb"][view][0].numpy().astype(np.float32)
+            continue
         record[f"prompt_crops/{view}"] = images["cropped_img"][view][0].numpy().astype(np.float32)
         record[f"prompt_bbox/{view}"] = images["bbox"][view][0].numpy().astype(np.int64)
         record[f"prompt_objmask/{view}"] = images["mask"][view][0].numpy()

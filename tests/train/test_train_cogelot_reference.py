@@ -34,15 +34,16 @@ from vima_train.model.prompt import KNOWN_T5
 from vima_train.policies import build_policy
 from vima_train.policies.cogelot.layout import our_key
 from vima_train.policies.cogelot.policy import CogeLoTPolicy
-from vima_train.policies.vima.modeling import VIEWS
 from vima_train.policies.vima.policy import per_view
+from vima_train.policies.vima.vision import VIEWS
 
 from .conftest import EPISODES, RAW, VALID, read_rows
 
 DATA = Path(__file__).parent / "data"
-#: The fixtures: CoGeLoT's cross-attention decoder (`experiment=01_their_vima`) and its
-#: concatenation GPT (`08_their_gpt`), each at embed_dim 384.
-VARIANTS = ("cogelot", "cogelot_concat")
+#: The fixtures: CoGeLoT's cross-attention decoder (`experiment=01_their_vima`), its
+#: concatenation GPT (`08_their_gpt`) and its frame patches (`01_their_vima_patches`), each at
+#: embed_dim 384.
+VARIANTS = ("cogelot", "cogelot_concat", "cogelot_patches")
 TOLERANCE = 1e-5
 #: Hyper-parameters CoGeLoT's checkpoints hold as objects (Hydra partials), not plain values.
 PARTIALS = ("optimizer_partial_fn", "lr_scheduler_partial_fn")
@@ -151,13 +152,38 @@ def _episode(reference: dict[str, np.ndarray], index: int) -> dict[str, torch.Te
     }
 
 
-def _native_prompt(policy: CogeLoTPolicy, e: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """The prompt assembled the way CoGeLoT's assemble_multimodal_prompt lays it out."""
-    words = policy.prompt_embedding(e["word_ids"])
+def _patches(e: dict[str, torch.Tensor]) -> bool:
+    return "obs_rgb/front" in e
+
+
+def _native_visuals(policy: CogeLoTPolicy, e: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Prompt image tokens and masks, observation tokens and mask from CoGeLoT's own prepared
+    crops and boxes (or frames: every patch token valid)."""
+    ee = e["ee"]
+    if _patches(e):
+        images = policy.prompt_objects({v: e[f"prompt_rgb/{v}"] for v in VIEWS})
+        obs = policy.observation_tokens({v: e[f"obs_rgb/{v}"] for v in VIEWS}, end_effector=ee)
+        return (
+            images,
+            torch.ones(images.shape[:-1], dtype=torch.bool),
+            obs,
+            obs[..., 0] == obs[..., 0],
+        )
     crops = {v: e[f"prompt_crops/{v}"] for v in VIEWS}
     boxes = {v: e[f"prompt_bbox/{v}"] for v in VIEWS}
     images = policy.prompt_objects(crops, boxes)
     objects = torch.cat([e[f"prompt_objmask/{v}"] for v in VIEWS], -1)
+    crops = {v: e[f"obs_crops/{v}"] for v in VIEWS}
+    boxes = {v: e[f"obs_bbox/{v}"] for v in VIEWS}
+    obs = policy.observation_tokens(crops, boxes, end_effector=ee)
+    return images, objects, obs, torch.cat([e[f"obs_objmask/{v}"] for v in VIEWS], -1)
+
+
+def _native_prompt(
+    policy: CogeLoTPolicy, e: dict[str, torch.Tensor], images: torch.Tensor, objects: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """The prompt assembled the way CoGeLoT's assemble_multimodal_prompt lays it out."""
+    words = policy.prompt_embedding(e["word_ids"])
     sequence, mask, word, image = [], [], 0, 0
     for kind in e["token_types"].tolist():
         if kind == 0:
@@ -199,12 +225,9 @@ def test_every_intermediate_equals_cogelots(
         e = _episode(reference, index)
         actions = torch.from_numpy(np.asarray(row_arrays(rows[name])["actions"], np.float32))
         with torch.no_grad():
-            sequence, mask = _native_prompt(policy, e)
+            images, objects, obs, obs_mask = _native_visuals(policy, e)
+            sequence, mask = _native_prompt(policy, e, images, objects)
             prompt = policy.prompt_tokens(sequence, mask)
-            crops = {v: e[f"obs_crops/{v}"] for v in VIEWS}
-            boxes = {v: e[f"obs_bbox/{v}"] for v in VIEWS}
-            obs = policy.observation_tokens(crops, boxes, e["ee"])
-            obs_mask = torch.cat([e[f"obs_objmask/{v}"] for v in VIEWS], -1)
             action_tokens = policy.action_tokens(actions)
             memory = policy.sequence_model.prompt_memory(prompt, mask)
             out = policy.decode(obs[None], obs_mask[None], action_tokens[None], memory, mask)[0]
@@ -272,16 +295,25 @@ def test_whole_path_from_vima_tokenize_rows(
         assert used == set(e["prompt_object_ids"].tolist()), name
         batch = collate([row_arrays(row)])
         assert torch.equal(batch.prompt.word_ids[0], e["word_ids"]), name
-        _same_objects(name, batch, e)
+        _same_visuals(name, batch, e)
         with torch.no_grad():
             logits = torch.log_softmax(policy(batch)[0], dim=-1)
         worst = max(worst, float((logits - e["logits"]).abs().max()))
     assert 0 < worst <= ROUNDING_GAP, worst
 
 
-def _same_objects(name: str, batch: Any, e: dict[str, torch.Tensor]) -> None:
-    """Boxes and masks equal CoGeLoT's, crops within half a level of its float32 ones."""
+def _same_visuals(name: str, batch: Any, e: dict[str, torch.Tensor]) -> None:
+    """Boxes and masks equal CoGeLoT's, crops (or frames) within half a level of its float32
+    ones."""
     prompt, obs = batch.prompt, batch.observations
+    if _patches(e):
+        for v, view in enumerate(VIEWS):
+            for ours, theirs in (
+                (prompt.frames[0, :, v][prompt.image_mask[0]], e[f"prompt_rgb/{view}"]),
+                (obs.frames[0, :, v], e[f"obs_rgb/{view}"]),
+            ):
+                assert float((ours.float() - theirs).abs().max()) <= 0.5, name
+        return
     visible = (prompt.object_mask & prompt.image_mask[..., None, None]).sum(-1)
     slots = visible.flatten(0, 1).amax(0).tolist()
     crops, boxes, _ = per_view(prompt.crops, prompt.bbox, prompt.object_mask, slots)
@@ -312,8 +344,9 @@ def test_imported_metadata_and_direct_load(
     assert meta["imported"]["family"] == "cogelot"
     kind = "decoder_only" if variant.endswith("concat") else "xattn"
     cross = 4 if kind == "xattn" else None
-    assert meta["imported"]["cfg"] == {
-        "kind": kind, "embed_dim": 384, "layers": 2, "heads": 8, "cross_heads": cross}  # fmt: skip
+    visual = "patches" if variant.endswith("patches") else "objects"
+    assert meta["imported"]["cfg"] == {"kind": kind, "visual": visual, "embed_dim": 384,
+                                       "layers": 2, "heads": 8, "cross_heads": cross}  # fmt: skip
     assert meta["config"]["preset"] == "custom" and meta["action_axes"] == 14
     assert meta["config"]["model"]["decoder"]["kind"] == kind
     loaded = load_torch_file(source)
@@ -385,3 +418,15 @@ def test_published_size_layout() -> None:
     assert tuple(state["concat_gpt.lm.tokens_embed.weight"].shape) == (40478, 768)
     assert tuple(state["concat_gpt.prompt_sep_token"].shape) == (768,)
     assert "concat_gpt.lm.h.10.attn.bias" not in state and "xattn_gpt.h.0.ln_1.weight" not in state
+    patches = load_preset("cogelot-xattn-patches-original").model
+    with torch.device("meta"):
+        policy = build_policy(patches.model_copy(update={"prompt_encoder": t5}), 32100 + 42)
+    state = policy.state_dict()
+    assert tuple(state["obj_encoder.cropped_img_encoder.vit.pos_embed"].shape) == (8, 768)
+    assert tuple(state["obj_encoder.cropped_img_encoder.vit.conv1.weight"].shape) == (
+        768,
+        3,
+        32,
+        32,
+    )
+    assert not [key for key in state if key.startswith("obj_encoder.bbox_mlp")]

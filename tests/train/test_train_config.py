@@ -46,7 +46,7 @@ def test_every_preset_validates_and_builds() -> None:
     reference = [
         f"cogelot-{d}-{v}-{i}"
         for d in ("xattn", "concat")
-        for v in ("obj", "obj-shuffle")
+        for v in ("obj", "obj-shuffle", "patches")
         for i in ("original", "reworded")
     ]
     assert {load_preset(name).model.family for name in reference} == {"cogelot"}

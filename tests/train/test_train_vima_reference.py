@@ -27,8 +27,8 @@ from vima_train.config import load_preset
 from vima_train.data import collate, row_arrays
 from vima_train.model.prompt import KNOWN_T5
 from vima_train.policies import build_policy, parameter_count
-from vima_train.policies.vima.modeling import VIEWS
 from vima_train.policies.vima.policy import VimaPolicy, per_view
+from vima_train.policies.vima.vision import VIEWS
 
 from .conftest import EPISODES, RAW, VALID, read_rows
 
@@ -133,7 +133,7 @@ def test_every_intermediate_equals_vimas(
             prompt = policy.prompt_tokens(sequence, mask)
             crops = {v: e[f"obs_crops/{v}"] for v in VIEWS}
             boxes = {v: e[f"obs_bbox/{v}"] for v in VIEWS}
-            obs = policy.observation_tokens(crops, boxes, e["ee"])
+            obs = policy.observation_tokens(crops, boxes, end_effector=e["ee"])
             obs_mask = torch.cat([e[f"obs_objmask/{v}"] for v in VIEWS], -1)
             actions = policy.bin_tokens(e["action_bins"])
             memory = policy.xattn_gpt.prompt_memory(prompt, mask)

@@ -116,15 +116,16 @@ VIMA_FIXED: dict[str, Any] = {
     "visual.kind": "objects",
 }
 #: What CoGeLoT's copy of VIMA's network is (vima_train.policies.cogelot): 3-D positions, 14 axes;
-#: its decoder is VIMA's cross-attention one or its concatenation GPT (`decoder.kind`).
-COGELOT_FIXED: dict[str, Any] = {k: v for k, v in VIMA_FIXED.items() if k != "decoder.kind"} | {
-    "action_axes": 14
-}
+#: its decoder is VIMA's cross-attention one or its concatenation GPT (`decoder.kind`), its
+#: visual tokens object crops or frame patches (`visual.kind`).
+COGELOT_FIXED: dict[str, Any] = {
+    k: v for k, v in VIMA_FIXED.items() if k not in {"decoder.kind", "visual.kind"}
+} | {"action_axes": 14}
 #: The fixed and the free settings of each reference family.
 REFERENCE_FIXED: dict[str, dict[str, Any]] = {"vima": VIMA_FIXED, "cogelot": COGELOT_FIXED}
 REFERENCE_FREE: dict[str, frozenset[str]] = {
     "vima": VIMA_FREE,
-    "cogelot": VIMA_FREE | {"decoder.kind"},
+    "cogelot": VIMA_FREE | {"decoder.kind", "visual.kind"},
 }
 
 
@@ -313,23 +314,11 @@ def flatten_keys(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 #: Preset names that no longer name a network, and what to use instead. A name never comes back
 #: with another network (tests/train/data/presets-golden.json pins every current one).
 RETIRED_PRESETS = {
-    **{
-        f"vima-{size}": (
-            f"renamed vt-vima-{size} on 2026-12-07 (vima-train's network at VIMA's size); VIMA's "
-            "own network is family vima: vima-2m, vima-200m, or `vima-train import` of a "
-            "released file"
-        )
-        for size in ("4m", "9m", "20m", "43m", "92m")
-    },
-    **{
-        f"cogelot-{kind}-{variant}": (
-            f"renamed vt-cogelot-{kind}-{variant} on 2026-12-07 (vima-train's network in "
-            "CoGeLoT's experiment); CoGeLoT's own network is family cogelot, built for its "
-            "object-centric models only (cogelot-{xattn,concat}-obj*)"
-        )
-        for kind in ("concat-patches", "xattn-patches")
-        for variant in ("original", "reworded")
-    },
+    f"vima-{size}": (
+        f"renamed vt-vima-{size} on 2026-12-07 (vima-train's network at VIMA's size); VIMA's own "
+        "network is family vima: vima-2m, vima-200m, or `vima-train import` of a released file"
+    )
+    for size in ("4m", "9m", "20m", "43m", "92m")
 }
 
 

@@ -129,19 +129,22 @@ def reference_run_config(family: str, cfg: dict[str, Any], t5: dict[str, Any]) -
     built from `t5` (the weights come from the file)."""
     decoder = {"kind": cfg.get("kind", "xattn"), "layers": cfg["layers"], "heads": cfg["heads"]}
     decoder["cross_heads"] = cfg["cross_heads"]
+    visual = cfg.get("visual", "objects")
     model = {
         "family": family,
         "embed_dim": cfg["embed_dim"],
         "decoder": decoder,
+        "visual": {"kind": visual},
         "prompt_encoder": {"t5_path": None, "t5_config": t5},
     }
-    wanted = (cfg["embed_dim"], *decoder.values())
+    wanted = (cfg["embed_dim"], visual, *decoder.values())
     for name in preset_names():
         if not name.startswith(f"{family}-"):
             continue
         preset = load_preset(name)
         dec = preset.model.decoder
-        found = (preset.model.embed_dim, dec.kind, dec.layers, dec.heads, dec.cross_heads)
+        found = (preset.model.embed_dim, preset.model.visual.kind, dec.kind, dec.layers, dec.heads)
+        found = (*found, dec.cross_heads)
         if preset.model.family == family and found == wanted:
             return RunConfig.model_validate(deep_merge(preset.model_dump(), {"model": model}))
     base = deep_merge(load_preset(BASE_PRESET[family]).model_dump(), {"model": model})
@@ -278,6 +281,7 @@ def expected_state(config: RunConfig) -> dict[str, tuple[int, ...]]:
             _T5Shape(t5),
             conventions=conventions,
             decoder=dec.kind,
+            visual=model.visual.kind,
         )
     keys = {
         k: tuple(v.shape) for k, v in network.state_dict().items() if not k.startswith(T5_PREFIX)

@@ -43,23 +43,36 @@ TARGETS: dict[str, tuple[str, ...]] = {
     OBJECTS + "_target_": (
         "cogelot.nn.visual_encoders.ObjectCentricVisualEncoder",
         "vima.nn.ObjEncoder",
+        "cogelot.nn.visual_encoders.PatchesVisualEncoder",
     ),
     POLICY + "action_encoder._target_": (
         "cogelot.modules.action_encoders.VIMAContinuousActionEmbedder",
     ),
     POLICY + "action_decoder._target_": ("cogelot.modules.action_decoders.VIMAActionDecoder",),
 }
-#: Settings the network fixes (the other heads, positions and crop sizes are not built here).
+#: The visual encoder's target -> `visual.kind`.
+VISUALS = {
+    "cogelot.nn.visual_encoders.ObjectCentricVisualEncoder": "objects",
+    "vima.nn.ObjEncoder": "objects",
+    "cogelot.nn.visual_encoders.PatchesVisualEncoder": "patches",
+}
+#: Settings the networks fix (other heads, positions and image sizes are not built here).
 FIXED: dict[str, Any] = {
     DECODER + "xattn_n_positions": 256,
     DECODER + "xattn_ff_expanding": 4,
     DECODER + "use_geglu": True,
     GPT + "use_geglu": True,
-    OBJECTS + "vit_resolution": 32,
-    OBJECTS + "vit_patch_size": 16,
     OBJECTS + "vit_layers": 4,
     OBJECTS + "vit_heads": 24,
-    OBJECTS + "bbox_mlp_hidden_depth": 2,
+}
+#: Settings fixed per visual encoder.
+VISUAL_FIXED: dict[str, dict[str, Any]] = {
+    "objects": {
+        OBJECTS + "vit_resolution": 32,
+        OBJECTS + "vit_patch_size": 16,
+        OBJECTS + "bbox_mlp_hidden_depth": 2,
+    },
+    "patches": {OBJECTS + "img_size": [64, 128], OBJECTS + "vit_patch_size": 32},
 }
 #: The hyper-parameters giving the cfg, by this project's cfg name, per decoder kind.
 CFG: dict[str, dict[str, str]] = {
@@ -86,14 +99,15 @@ def our_key(key: str) -> str | None:
 
 
 def cogelot_cfg(hparams: dict[str, Any]) -> dict[str, Any]:
-    """The cfg (`kind`, `embed_dim`, `layers`, `heads`, `cross_heads`: None for the
-    concatenation decoder) of CoGeLoT's flattened config; ValueError naming every setting that
-    is not a network this family builds."""
+    """The cfg (decoder `kind`, `visual` kind, `embed_dim`, `layers`, `heads`, `cross_heads`:
+    None for the concatenation decoder) of CoGeLoT's flattened config; ValueError naming every
+    setting that is not a network this family builds."""
     problems = []
     for key, allowed in TARGETS.items():
         if hparams.get(key) not in allowed:
             problems.append(f"{key}={hparams.get(key)!r} (needs {' or '.join(allowed)})")
-    for key, value in FIXED.items():
+    visual = VISUALS.get(str(hparams.get(OBJECTS + "_target_")), "objects")
+    for key, value in (FIXED | VISUAL_FIXED[visual]).items():
         if key in hparams and hparams[key] != value:
             problems.append(f"{key}={hparams[key]!r} (needs {value!r})")
     kind = DECODERS.get(str(hparams.get(POLICY + "transformer_decoder._target_")), "xattn")
@@ -101,8 +115,8 @@ def cogelot_cfg(hparams: dict[str, Any]) -> dict[str, Any]:
     problems += [f"{key} missing" for key in missing]
     if problems:
         raise ValueError(
-            "not one of CoGeLoT's object-centric networks (cross-attention or concatenation "
-            "decoder, the ones built here): " + "; ".join(problems)
+            "not one of CoGeLoT's networks built here (cross-attention or concatenation "
+            "decoder; object crops or frame patches): " + "; ".join(problems)
         )
     cfg: dict[str, Any] = {name: int(hparams[key]) for name, key in CFG[kind].items()}
-    return {"kind": kind, **cfg, "cross_heads": cfg.get("cross_heads")}
+    return {"kind": kind, "visual": visual, **cfg, "cross_heads": cfg.get("cross_heads")}

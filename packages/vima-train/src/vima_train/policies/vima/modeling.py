@@ -14,8 +14,6 @@ every size, a frozen copy of T5's word embeddings, and positions `cumsum(mask) -
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,14 +21,9 @@ import torch
 from torch import nn
 
 from vima_train.policies.vima.decoder import ConcatGPT, XAttnGPT
+from vima_train.policies.vima.patches import PatchEncoder
+from vima_train.policies.vima.vision import CROP_WIDTH, ObjEncoder, reference_mlp
 
-#: Views in VIMA's order (sorted names).
-VIEWS = ("front", "top")
-#: Pixel statistics of VIMA's crop ViT.
-CROP_MEAN = (0.3471, 0.3429, 0.3383)
-CROP_STD = (0.3011, 0.2961, 0.2956)
-#: Box normaliser of `[x_center, y_center, height, width]`: the 256 x 128 camera frame.
-BOX_SCALE = (256.0, 128.0, 128.0, 256.0)
 #: Action heads in VIMA's order: bins of each component (2-D positions, quaternions).
 ACTION_HEADS: dict[str, tuple[int, ...]] = {
     "pose0_position": (50, 100),
@@ -39,7 +32,6 @@ ACTION_HEADS: dict[str, tuple[int, ...]] = {
     "pose1_rotation": (50, 50, 50, 50),
 }
 #: Fixed sizes of VIMA's network at every model size.
-CROP_WIDTH, CROP_LAYERS, CROP_HEADS, CROP_SIZE, CROP_PATCH = 768, 4, 24, 32, 16
 WORD_DIM = 768
 ACTION_HIDDEN, HEAD_HIDDEN, HEAD_DEPTH = 256, 512, 2
 END_EFFECTORS = 2
@@ -59,128 +51,6 @@ class Conventions:
 
 #: VIMA's own: 2-D positions, positions from 0, a 768-wide crop ViT and prompt at every size.
 VIMA = Conventions(ACTION_HEADS, 1, CROP_WIDTH, WORD_DIM)
-
-
-def reference_mlp(inputs: int, hidden: int, outputs: int, depth: int) -> nn.Sequential:
-    """VIMA's `build_mlp`: (Linear, Identity, ReLU) x depth, then Linear (keys 0, 3, 6, ...)."""
-    layers: list[nn.Module] = []
-    width = inputs
-    for _ in range(depth):
-        layers += [nn.Linear(width, hidden), nn.Identity(), nn.ReLU()]
-        width = hidden
-    layers.append(nn.Linear(width, outputs))
-    for layer in layers:
-        if isinstance(layer, nn.Linear):
-            nn.init.orthogonal_(layer.weight, math.sqrt(2))
-            nn.init.zeros_(layer.bias)
-    return nn.Sequential(*layers)
-
-
-# ---------------------------------------------------------------------- object encoder
-class QuickGELU(nn.Module):
-    """`x * sigmoid(1.702 x)` (CLIP's activation)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(1.702 * x)
-
-
-class ResidualAttentionBlock(nn.Module):
-    """CLIP's pre-LayerNorm ViT block (sequence-first `nn.MultiheadAttention`)."""
-
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.attn = nn.MultiheadAttention(width, heads)
-        self.ln_1 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(
-            OrderedDict(
-                [
-                    ("c_fc", nn.Linear(width, 4 * width)),
-                    ("gelu", QuickGELU()),
-                    ("c_proj", nn.Linear(4 * width, width)),
-                ]
-            )
-        )
-        self.ln_2 = nn.LayerNorm(width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        normed = self.ln_1(x)
-        x = x + self.attn(normed, normed, normed, need_weights=False)[0]
-        return x + self.mlp(self.ln_2(x))
-
-
-class VisionTransformer(nn.Module):
-    """The crop ViT: 16-pixel patches of a 32 x 32 crop, a CLS token, `ln_pre`, 4 blocks,
-    `ln_post` on the CLS output and a projection."""
-
-    def __init__(self, width: int = CROP_WIDTH) -> None:
-        super().__init__()
-        scale = width**-0.5
-        patches = (CROP_SIZE // CROP_PATCH) ** 2
-        self.conv1 = nn.Conv2d(3, width, CROP_PATCH, stride=CROP_PATCH, bias=False)
-        self.cls_token = nn.Parameter(scale * torch.randn(width))
-        self.pos_embed = nn.Parameter(scale * torch.randn(patches + 1, width))
-        self.ln_pre = nn.LayerNorm(width)
-        self.blocks = nn.Sequential(
-            *(ResidualAttentionBlock(width, CROP_HEADS) for _ in range(CROP_LAYERS))
-        )
-        self.ln_post = nn.LayerNorm(width)
-        self.projection = nn.Parameter(scale * torch.randn(width, width))
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Normalised crops [N, 3, 32, 32] -> features [N, width]."""
-        x = self.conv1(pixels)
-        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
-        x = torch.cat([self.cls_token.repeat((x.shape[0], 1, 1)), x], dim=1)
-        x = self.ln_pre(x + self.pos_embed)
-        x = self.blocks(x.permute(1, 0, 2)).permute(1, 0, 2)
-        return self.ln_post(x[:, 0, :]) @ self.projection
-
-
-class CropEncoder(nn.Module):
-    """Normalises uint8-valued crops with VIMA's statistics and runs the ViT (`.vit`)."""
-
-    mean: torch.Tensor
-    std: torch.Tensor
-
-    def __init__(self, width: int = CROP_WIDTH) -> None:
-        super().__init__()
-        self.vit = VisionTransformer(width)
-        self.width = width
-        self.register_buffer("mean", torch.tensor(CROP_MEAN).view(3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CROP_STD).view(3, 1, 1), persistent=False)
-
-    def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        """Crops [..., 3, 32, 32] (0-255) -> features [..., width]."""
-        lead = crops.shape[:-3]
-        pixels = (crops.float() / 255.0).sub(self.mean).div(self.std)
-        return self.vit(pixels.flatten(0, -4)).view(*lead, self.width)
-
-
-class ObjEncoder(nn.Module):
-    """Per view: crop feature and box MLP (4 -> W -> W -> W, W the crop width: 768 in VIMA),
-    fused to `embed_dim`; the views' tokens are concatenated (front objects, then top)."""
-
-    box_scale: torch.Tensor
-
-    def __init__(self, dim: int, width: int = CROP_WIDTH) -> None:
-        super().__init__()
-        self.cropped_img_encoder = CropEncoder(width)
-        self.bbox_mlp = nn.ModuleDict({view: reference_mlp(4, width, width, 2) for view in VIEWS})
-        self.pre_transformer_layer = nn.ModuleDict(
-            {view: nn.Linear(2 * width, dim) for view in VIEWS}
-        )
-        self.register_buffer("box_scale", torch.tensor(BOX_SCALE), persistent=False)
-
-    def forward(
-        self, crops: dict[str, torch.Tensor], boxes: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
-        """Per view crops [..., N_v, 3, 32, 32] and boxes [..., N_v, 4] -> [..., sum N_v, E]."""
-        fused = []
-        for view in VIEWS:
-            features = self.cropped_img_encoder(crops[view])
-            box = self.bbox_mlp[view](boxes[view].float() / self.box_scale)
-            fused.append(self.pre_transformer_layer[view](torch.cat([features, box], dim=-1)))
-        return torch.cat(fused, dim=-2)
 
 
 # ------------------------------------------------------------------------------ actions
@@ -267,7 +137,9 @@ class VimaNetwork(nn.Module):
     """VIMA's `VIMAPolicy` modules with its cfg (`embed_dim`, `xf_n_layers`, `sattn_n_heads`,
     `xattn_n_heads`) and a T5 encoder; methods take VIMA's native inputs, batch-first.
     `conventions` are VIMA's unless a copy of the network (CoGeLoT's) fixes others; `decoder`
-    is VIMA's cross-attention one (`xattn`) or CoGeLoT's concatenation GPT (`decoder_only`)."""
+    is VIMA's cross-attention one (`xattn`) or CoGeLoT's concatenation GPT (`decoder_only`),
+    `visual` object crops (`objects`) or whole-frame patches (`patches`,
+    `vima_train.policies.vima.patches`)."""
 
     def __init__(
         self,
@@ -279,6 +151,7 @@ class VimaNetwork(nn.Module):
         dropout: float = 0.1,
         conventions: Conventions = VIMA,
         decoder: str = "xattn",
+        visual: str = "objects",
     ) -> None:
         super().__init__()
         t5_dim, vocab = int(t5.config.d_model), int(t5.config.vocab_size)
@@ -293,7 +166,11 @@ class VimaNetwork(nn.Module):
             )
         else:
             self.concat_gpt = ConcatGPT(dim, layers, heads, dropout)
-        self.obj_encoder = ObjEncoder(dim, conventions.crop_width or dim)
+        self.obj_encoder: ObjEncoder | PatchEncoder = (
+            ObjEncoder(dim, conventions.crop_width or dim)
+            if visual == "objects"
+            else PatchEncoder(dim)
+        )
         self.end_effector_encoder = nn.Embedding(END_EFFECTORS, 2)
         self.obs_fusion_layer = nn.Linear(dim + 2, dim)
         self.action_encoder = ActionEmbedding(dim, conventions.heads)
@@ -319,21 +196,21 @@ class VimaNetwork(nn.Module):
         decoder's prompt tokens [B, L, E] (T5, then `t5_prompt_encoder_post_layer`)."""
         return self.t5_prompt_encoder_post_layer(self.t5_prompt_encoder(sequence, mask))
 
-    def prompt_objects(
-        self, crops: dict[str, torch.Tensor], boxes: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
-        """Tokens [..., sum N_v, W] of a prompt image's objects."""
-        return self.prompt_obj_post_layer(self.obj_encoder(crops, boxes))
+    def visual_features(self, *views: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The visual encoder on per-view crops and boxes (objects) or frames (patches)."""
+        return self.obj_encoder(*views)
+
+    def prompt_objects(self, *views: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Tokens [..., sum N_v, W] of a prompt image (its objects' crops and boxes, or its
+        frames for patches)."""
+        return self.prompt_obj_post_layer(self.visual_features(*views))
 
     def observation_tokens(
-        self,
-        crops: dict[str, torch.Tensor],
-        boxes: dict[str, torch.Tensor],
-        end_effector: torch.Tensor,
+        self, *views: dict[str, torch.Tensor], end_effector: torch.Tensor
     ) -> torch.Tensor:
-        """Observation tokens [..., sum N_v, E] from per-view crops and boxes and the end
+        """Observation tokens [..., N, E] from per-view crops and boxes (or frames) and the end
         effector [...] (`forward_obs_token`)."""
-        objects = self.obj_encoder(crops, boxes)
+        objects = self.visual_features(*views)
         effector = self.end_effector_encoder(end_effector).unsqueeze(-2)
         effector = effector.expand(*objects.shape[:-1], effector.shape[-1])
         return self.obs_fusion_layer(torch.cat([objects, effector], dim=-1))

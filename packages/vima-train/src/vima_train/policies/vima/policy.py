@@ -35,7 +35,8 @@ from vima_train.model.policy import (
 )
 from vima_train.model.prompt import t5_encoder
 from vima_train.model.visual import shuffle_order
-from vima_train.policies.vima.modeling import VIEWS, VIMA, Conventions, VimaNetwork
+from vima_train.policies.vima.modeling import VIMA, Conventions, VimaNetwork
+from vima_train.policies.vima.vision import VIEWS
 
 
 def take_slots(values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
@@ -103,6 +104,7 @@ class VimaPolicy(VimaNetwork):
             config.dropout,
             self.CONVENTIONS,
             dec.kind,
+            config.visual.kind,
         )
         if vocab_size - len(PLACEHOLDER_TOKENS) > int(t5.config.vocab_size):
             raise ConfigError(
@@ -141,12 +143,7 @@ class VimaPolicy(VimaNetwork):
         prompt = batch.prompt if isinstance(batch, Batch) else batch
         if self.prompt_mask not in PROMPT_MASKS:
             raise ValueError(f"prompt_mask must be one of {PROMPT_MASKS}, got {self.prompt_mask}")
-        assert prompt.crops is not None and prompt.bbox is not None, "batch has no crops"
-        visible = prompt.object_mask & prompt.image_mask[..., None, None]
-        counts = visible.sum(-1).flatten(0, 1)  # [B * I, V] visible objects per view
-        slots = counts.amax(0).tolist() if counts.numel() else [0] * len(VIEWS)
-        crops, boxes, token_mask = per_view(prompt.crops, prompt.bbox, prompt.object_mask, slots)
-        images = self.prompt_objects(crops, boxes)
+        images, token_mask = self.prompt_images(prompt)
         words = self.prompt_embedding(prompt.word_ids)
         sequence, present, valid = prompt_sequence(
             prompt, words, images, token_mask, self.prompt_mask
@@ -154,6 +151,22 @@ class VimaPolicy(VimaNetwork):
         tokens = self.encode_prompt_tokens(sequence, valid)
         memory = self.sequence_model.prompt_memory(tokens, present)
         return PromptCache(memory, present, valid)
+
+    def prompt_images(self, prompt: Prompt) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens [B, I, Q, W] and token mask [B, I, Q] of the prompt's images: their objects
+        (padded per view to the most visible objects of that view in the batch), or their
+        frames' patches (every token valid)."""
+        if self.config.visual.kind == "patches":
+            assert prompt.frames is not None, "batch has no frames"
+            frames = {view: prompt.frames[:, :, v] for v, view in enumerate(VIEWS)}
+            images = self.prompt_objects(frames)
+            return images, torch.ones(images.shape[:-1], dtype=torch.bool, device=images.device)
+        assert prompt.crops is not None and prompt.bbox is not None, "batch has no crops"
+        visible = prompt.object_mask & prompt.image_mask[..., None, None]
+        counts = visible.sum(-1).flatten(0, 1)  # [B * I, V] visible objects per view
+        slots = counts.amax(0).tolist() if counts.numel() else [0] * len(VIEWS)
+        crops, boxes, token_mask = per_view(prompt.crops, prompt.bbox, prompt.object_mask, slots)
+        return self.prompt_objects(crops, boxes), token_mask
 
     def encode_prompt_tokens(self, sequence: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """T5 and its post layer over an assembled prompt (a prompt with nothing to attend to,
@@ -167,6 +180,12 @@ class VimaPolicy(VimaNetwork):
         self, observations: Observations, steps: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Observation tokens [B, T, Q, E] and mask [B, T, Q] of the first `steps` steps."""
+        effector = observations.end_effector[:, :steps]
+        if self.config.visual.kind == "patches":
+            assert observations.frames is not None, "batch has no frames"
+            frames = {view: observations.frames[:, :steps, v] for v, view in enumerate(VIEWS)}
+            tokens = self.observation_tokens(frames, end_effector=effector)
+            return tokens, observations.step_mask[:, :steps, None].expand(tokens.shape[:-1])
         assert observations.crops is not None and observations.bbox is not None
         mask = observations.object_mask[:, :steps]
         crops, boxes = observations.crops[:, :steps], observations.bbox[:, :steps]
@@ -174,9 +193,7 @@ class VimaPolicy(VimaNetwork):
             order = shuffle_order(mask)
             crops, boxes, mask = (take_slots(x, order) for x in (crops, boxes, mask))
         crop_views, box_views, token_mask = per_view(crops, boxes, mask)
-        tokens = self.observation_tokens(
-            crop_views, box_views, observations.end_effector[:, :steps]
-        )
+        tokens = self.observation_tokens(crop_views, box_views, end_effector=effector)
         return tokens, token_mask & observations.step_mask[:, :steps, None]
 
     # ----------------------------------------------------------------- actions

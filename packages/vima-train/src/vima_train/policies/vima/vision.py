@@ -1,0 +1,142 @@
+"""VIMA's visual modules (vimalabs/VIMA `vima/nn/obj_encoder/`): the crop ViT (32 x 32 crops,
+16-pixel patches, a CLS token, `ln_pre`, CLIP blocks with QuickGELU, 768 wide at every size in
+VIMA's own policy) with the per-view box MLPs, and `reference_mlp`, VIMA's `build_mlp`."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+#: Views in VIMA's order (sorted names).
+VIEWS = ("front", "top")
+#: Pixel statistics of VIMA's crop ViT.
+CROP_MEAN = (0.3471, 0.3429, 0.3383)
+CROP_STD = (0.3011, 0.2961, 0.2956)
+#: Box normaliser of `[x_center, y_center, height, width]`: the 256 x 128 camera frame.
+BOX_SCALE = (256.0, 128.0, 128.0, 256.0)
+#: Fixed sizes of VIMA's crop ViT.
+CROP_WIDTH, CROP_LAYERS, CROP_HEADS, CROP_SIZE, CROP_PATCH = 768, 4, 24, 32, 16
+
+
+def reference_mlp(inputs: int, hidden: int, outputs: int, depth: int) -> nn.Sequential:
+    """VIMA's `build_mlp`: (Linear, Identity, ReLU) x depth, then Linear (keys 0, 3, 6, ...)."""
+    layers: list[nn.Module] = []
+    width = inputs
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.Identity(), nn.ReLU()]
+        width = hidden
+    layers.append(nn.Linear(width, outputs))
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            nn.init.orthogonal_(layer.weight, math.sqrt(2))
+            nn.init.zeros_(layer.bias)
+    return nn.Sequential(*layers)
+
+
+class QuickGELU(nn.Module):
+    """`x * sigmoid(1.702 x)` (CLIP's activation)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+class ResidualAttentionBlock(nn.Module):
+    """CLIP's pre-LayerNorm ViT block (sequence-first `nn.MultiheadAttention`)."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(width, heads)
+        self.ln_1 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(
+            OrderedDict(
+                [
+                    ("c_fc", nn.Linear(width, 4 * width)),
+                    ("gelu", QuickGELU()),
+                    ("c_proj", nn.Linear(4 * width, width)),
+                ]
+            )
+        )
+        self.ln_2 = nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        normed = self.ln_1(x)
+        x = x + self.attn(normed, normed, normed, need_weights=False)[0]
+        return x + self.mlp(self.ln_2(x))
+
+
+class VisionTransformer(nn.Module):
+    """The crop ViT: 16-pixel patches of a 32 x 32 crop, a CLS token, `ln_pre`, 4 blocks,
+    `ln_post` on the CLS output and a projection."""
+
+    def __init__(self, width: int = CROP_WIDTH) -> None:
+        super().__init__()
+        scale = width**-0.5
+        patches = (CROP_SIZE // CROP_PATCH) ** 2
+        self.conv1 = nn.Conv2d(3, width, CROP_PATCH, stride=CROP_PATCH, bias=False)
+        self.cls_token = nn.Parameter(scale * torch.randn(width))
+        self.pos_embed = nn.Parameter(scale * torch.randn(patches + 1, width))
+        self.ln_pre = nn.LayerNorm(width)
+        self.blocks = nn.Sequential(
+            *(ResidualAttentionBlock(width, CROP_HEADS) for _ in range(CROP_LAYERS))
+        )
+        self.ln_post = nn.LayerNorm(width)
+        self.projection = nn.Parameter(scale * torch.randn(width, width))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Normalised crops [N, 3, 32, 32] -> features [N, width]."""
+        x = self.conv1(pixels)
+        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+        x = torch.cat([self.cls_token.repeat((x.shape[0], 1, 1)), x], dim=1)
+        x = self.ln_pre(x + self.pos_embed)
+        x = self.blocks(x.permute(1, 0, 2)).permute(1, 0, 2)
+        return self.ln_post(x[:, 0, :]) @ self.projection
+
+
+class CropEncoder(nn.Module):
+    """Normalises uint8-valued crops with VIMA's statistics and runs the ViT (`.vit`)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, width: int = CROP_WIDTH) -> None:
+        super().__init__()
+        self.vit = VisionTransformer(width)
+        self.width = width
+        self.register_buffer("mean", torch.tensor(CROP_MEAN).view(3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CROP_STD).view(3, 1, 1), persistent=False)
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        """Crops [..., 3, 32, 32] (0-255) -> features [..., width]."""
+        lead = crops.shape[:-3]
+        pixels = (crops.float() / 255.0).sub(self.mean).div(self.std)
+        return self.vit(pixels.flatten(0, -4)).view(*lead, self.width)
+
+
+class ObjEncoder(nn.Module):
+    """Per view: crop feature and box MLP (4 -> W -> W -> W, W the crop width: 768 in VIMA),
+    fused to `embed_dim`; the views' tokens are concatenated (front objects, then top)."""
+
+    box_scale: torch.Tensor
+
+    def __init__(self, dim: int, width: int = CROP_WIDTH) -> None:
+        super().__init__()
+        self.cropped_img_encoder = CropEncoder(width)
+        self.bbox_mlp = nn.ModuleDict({view: reference_mlp(4, width, width, 2) for view in VIEWS})
+        self.pre_transformer_layer = nn.ModuleDict(
+            {view: nn.Linear(2 * width, dim) for view in VIEWS}
+        )
+        self.register_buffer("box_scale", torch.tensor(BOX_SCALE), persistent=False)
+
+    def forward(
+        self, crops: dict[str, torch.Tensor], boxes: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Per view crops [..., N_v, 3, 32, 32] and boxes [..., N_v, 4] -> [..., sum N_v, E]."""
+        fused = []
+        for view in VIEWS:
+            features = self.cropped_img_encoder(crops[view])
+            box = self.bbox_mlp[view](boxes[view].float() / self.box_scale)
+            fused.append(self.pre_transformer_layer[view](torch.cat([features, box], dim=-1)))
+        return torch.cat(fused, dim=-2)
