@@ -41,6 +41,16 @@ ROOT = Path(__file__).resolve().parents[2]
 #: CoGeLoT: its Hydra config (`experiment=01_their_vima`) at embed_dim 384 (CoGeLoT ties the crop
 #: ViT's width and the prompt to embed_dim, so T5 is 384 wide), 2 layers, 8 / 4 heads.
 _DECODER = "model.policy.transformer_decoder.vima_xattn_gpt"
+#: The small T5 of the CoGeLoT fixtures (as wide as their network).
+_T5_384 = {
+    "vocab_size": 1536,
+    "d_model": 384,
+    "d_kv": 32,
+    "d_ff": 256,
+    "num_layers": 2,
+    "num_heads": 4,
+    "feed_forward_proj": "relu",
+}
 SPECS = {
     "vima": {
         "runner": "run_vima.py",
@@ -64,15 +74,7 @@ SPECS = {
             "model.policy.transformer_decoder.vima_hf_gpt.n_layer=2",
             "model.policy.transformer_decoder.vima_hf_gpt.n_head=8",
         ],
-        "t5": {
-            "vocab_size": 1536,
-            "d_model": 384,
-            "d_kv": 32,
-            "d_ff": 256,
-            "num_layers": 2,
-            "num_heads": 4,
-            "feed_forward_proj": "relu",
-        },
+        "t5": _T5_384,
     },
     "cogelot-patches": {
         "runner": "run_cogelot.py",
@@ -84,15 +86,7 @@ SPECS = {
             f"{_DECODER}.n_head=8",
             f"{_DECODER}.xattn_n_head=4",
         ],
-        "t5": {
-            "vocab_size": 1536,
-            "d_model": 384,
-            "d_kv": 32,
-            "d_ff": 256,
-            "num_layers": 2,
-            "num_heads": 4,
-            "feed_forward_proj": "relu",
-        },
+        "t5": _T5_384,
     },
     "cogelot": {
         "runner": "run_cogelot.py",
@@ -104,15 +98,7 @@ SPECS = {
             f"{_DECODER}.n_head=8",
             f"{_DECODER}.xattn_n_head=4",
         ],
-        "t5": {
-            "vocab_size": 1536,
-            "d_model": 384,
-            "d_kv": 32,
-            "d_ff": 256,
-            "num_layers": 2,
-            "num_heads": 4,
-            "feed_forward_proj": "relu",
-        },
+        "t5": _T5_384,
     },
 }
 VIEWS = ("front", "top")

@@ -33,7 +33,7 @@ import transformers.models.t5.modeling_t5 as modeling_t5
 modeling_t5.checkpoint = torch.utils.checkpoint.checkpoint  # type: ignore[attr-defined]
 
 sys.path.insert(0, str(Path(__file__).parent))
-from seeded_weights import seeded_array  # noqa: E402
+from seeded_weights import seeded_array, state_keys  # noqa: E402
 
 VIEWS = ["front", "top"]
 KEYS = ("pose0_position", "pose0_rotation", "pose1_position", "pose1_rotation")
@@ -114,20 +114,6 @@ def save_lightning(model: torch.nn.Module, path: Path) -> dict:
     saved = torch.load(path, map_location="cpu", weights_only=False)
     hparams = {k: v for k, v in saved["hyper_parameters"].items()}
     return {"top_level": sorted(saved), "hyper_parameters": hparams}
-
-
-def state_keys(policy: torch.nn.Module) -> list[dict]:
-    """Every state-dict key with its shape and the parameter name its weights come from."""
-    owner = {id(p): name for name, p in policy.named_parameters()}
-    return [
-        {
-            "key": key,
-            "shape": list(value.shape),
-            "dtype": str(value.dtype).removeprefix("torch."),
-            "seeded_as": owner.get(id(value)),
-        }
-        for key, value in policy.state_dict(keep_vars=True).items()
-    ]
 
 
 def asset_object_ids(arrays: dict, name: str) -> set[int]:

@@ -2,10 +2,10 @@
 
 Run by make_fixture.py with the interpreter of `scripts/reference/setup.sh vima CHECKOUT`:
     python run_vima.py WORK CHECKOUT
-WORK holds `spec.json` (VIMA cfg, T5 config) and `episodes/NNN.npz` +
-`episodes/NNN.json`; this writes `WORK/reference.npz` (per episode `eNNN/...` arrays), `WORK/keys.json`
-(every state-dict key: shape, parameter or buffer, the name its seeded weights are drawn under)
-and `WORK/reference.ckpt` (the checkpoint in VIMA's file format).
+WORK holds `spec.json` (VIMA cfg, T5 config) and `episodes/NNN.npz` + `episodes/NNN.json`;
+this writes `WORK/reference.npz` (per episode `eNNN/...` arrays), `WORK/keys.json` (every
+state-dict key: shape, parameter or buffer, the name its seeded weights are drawn under) and
+`WORK/reference.ckpt` (the checkpoint in VIMA's file format).
 
 Nothing of VIMA's is copied: the policy is VIMA's `VIMAPolicy`, and prompt and observation
 preparation are the functions of the checkout's `scripts/example.py`, compiled from its source
@@ -34,7 +34,7 @@ if not hasattr(np, "bool"):  # example.py uses np.bool (numpy < 1.24 and >= 2 ha
     np.bool = np.bool_  # type: ignore[attr-defined]
 
 sys.path.insert(0, str(Path(__file__).parent))
-from seeded_weights import seeded_array  # noqa: E402
+from seeded_weights import seeded_array, state_keys  # noqa: E402
 
 VIEWS = ["front", "top"]
 
@@ -111,22 +111,6 @@ def build_policy(spec: dict) -> torch.nn.Module:
         for name, parameter in policy.named_parameters():
             parameter.copy_(torch.from_numpy(seeded_array(name, tuple(parameter.shape))))
     return policy.eval()
-
-
-def state_keys(policy: torch.nn.Module) -> list[dict]:
-    """Every state-dict key with its shape and the parameter name its weights come from."""
-    owner = {id(p): name for name, p in policy.named_parameters()}
-    keys = []
-    for key, value in policy.state_dict(keep_vars=True).items():
-        keys.append(
-            {
-                "key": key,
-                "shape": list(value.shape),
-                "dtype": str(value.dtype).removeprefix("torch."),
-                "seeded_as": owner.get(id(value)),
-            }
-        )
-    return keys
 
 
 def run_episode(policy: torch.nn.Module, fns: dict, arrays: dict, meta: dict) -> dict:

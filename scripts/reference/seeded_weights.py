@@ -10,6 +10,7 @@ from uniform and a wrong wiring shows.
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import numpy as np
 
@@ -38,3 +39,18 @@ def seeded_array(name: str, shape: tuple[int, ...]) -> np.ndarray:
     else:
         values = rng.standard_normal(shape) / np.sqrt(_fan_in(name, shape))
     return values.astype(np.float32)
+
+
+def state_keys(module: Any) -> list[dict[str, Any]]:
+    """Every state-dict key of a torch module with its shape, dtype and the parameter name its
+    seeded weights are drawn under (None for buffers); the fixtures' sidecar records this."""
+    owner = {id(p): name for name, p in module.named_parameters()}
+    return [
+        {
+            "key": key,
+            "shape": list(value.shape),
+            "dtype": str(value.dtype).removeprefix("torch."),
+            "seeded_as": owner.get(id(value)),
+        }
+        for key, value in module.state_dict(keep_vars=True).items()
+    ]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from repo_scripts import load_script
+from reference_fixtures import assembled_prompt, seeded_state
 from vima_convert.build import build
 from vima_convert.parse import parse
 from vima_schema.enums import Task
@@ -52,20 +52,7 @@ PARTIALS = ("optimizer_partial_fn", "lr_scheduler_partial_fn")
 def cogelot_file(path: Path, sidecar: dict[str, Any]) -> Path:
     """The fixture's checkpoint in CoGeLoT's Lightning layout: seeded parameters, the buffers
     its modules register, its flattened Hydra config with the optimiser partial as an object."""
-    seeded = load_script("scripts/reference/seeded_weights.py")
-    state, parameters = {}, {}
-    for entry in sidecar["keys"]:
-        key, shape, name = entry["key"], tuple(entry["shape"]), entry["seeded_as"]
-        if name is not None:  # tied keys (T5's shared embedding) share one tensor
-            if name not in parameters:
-                parameters[name] = torch.from_numpy(seeded.seeded_array(name, shape))
-            value = parameters[name]
-        elif key.endswith("attn.bias"):
-            value = torch.tril(torch.ones(shape[-2:])).view(shape)
-        else:
-            assert key.endswith("position_ids"), key
-            value = torch.arange(shape[0])
-        state[f"policy.{key}"] = value
+    state = seeded_state(sidecar["keys"])
     hparams = dict(sidecar["layout"]["hyper_parameters"])
     for key in PARTIALS:
         hparams[key] = functools.partial(torch.optim.AdamW, lr=1e-4)
@@ -184,17 +171,7 @@ def _native_prompt(
 ) -> tuple[torch.Tensor, ...]:
     """The prompt assembled the way CoGeLoT's assemble_multimodal_prompt lays it out."""
     words = policy.prompt_embedding(e["word_ids"])
-    sequence, mask, word, image = [], [], 0, 0
-    for kind in e["token_types"].tolist():
-        if kind == 0:
-            sequence.append(words[word])
-            mask.append(True)
-            word += 1
-        else:
-            sequence += list(images[image])
-            mask += objects[image].tolist()
-            image += 1
-    return torch.stack(sequence)[None], torch.tensor(mask)[None]
+    return assembled_prompt(e["token_types"], words, images, objects)
 
 
 def _compare(name: str, pairs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> float:

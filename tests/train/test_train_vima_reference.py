@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from repo_scripts import load_script
+from reference_fixtures import assembled_prompt, seeded_state
 from vima_convert.build import build
 from vima_convert.parse import parse
 from vima_schema.enums import Task
@@ -39,21 +39,7 @@ TOLERANCE = 1e-5
 
 def vima_file(path: Path, keys: list[dict[str, Any]], cfg: dict[str, int]) -> Path:
     """The fixture's checkpoint in VIMA's file format: seeded parameters, VIMA's buffers."""
-    seeded = load_script("scripts/reference/seeded_weights.py")
-    state, parameters = {}, {}
-    for entry in keys:
-        key, shape, name = entry["key"], tuple(entry["shape"]), entry["seeded_as"]
-        if name is not None:  # tied keys (T5's shared embedding) share one tensor, as in VIMA's
-            if name not in parameters:
-                parameters[name] = torch.from_numpy(seeded.seeded_array(name, shape))
-            value = parameters[name]
-        elif key.endswith("attn.bias"):
-            value = torch.tril(torch.ones(shape[-2:])).view(shape)
-        else:
-            assert key.endswith("position_ids"), key
-            value = torch.arange(shape[0])
-        state[f"policy.{key}"] = value
-    torch.save({"cfg": cfg, "state_dict": state}, path)
+    torch.save({"cfg": cfg, "state_dict": seeded_state(keys)}, path)
     return path
 
 
@@ -107,17 +93,7 @@ def _native_prompt(policy: VimaPolicy, e: dict[str, torch.Tensor]) -> tuple[torc
     boxes = {v: e[f"prompt_bbox/{v}"] for v in VIEWS}
     images = policy.prompt_objects(crops, boxes)
     objects = torch.cat([e[f"prompt_objmask/{v}"] for v in VIEWS], -1)
-    sequence, mask, word, image = [], [], 0, 0
-    for kind in e["token_types"].tolist():
-        if kind == 0:
-            sequence.append(words[word])
-            mask.append(True)
-            word += 1
-        else:
-            sequence += list(images[image])
-            mask += objects[image].tolist()
-            image += 1
-    return torch.stack(sequence)[None], torch.tensor(mask)[None]
+    return assembled_prompt(e["token_types"], words, images, objects)
 
 
 def test_every_intermediate_equals_vimas(

@@ -16,6 +16,15 @@ DECODER_POSITIONS, PROMPT_POSITIONS = 512, 256
 GPT_VOCAB = 40478
 
 
+def position_ids(mask: torch.Tensor, offset: int, rows: int) -> torch.Tensor:
+    """Positions `cumsum(mask) - offset` [B, L] of a mask [B, L] (clamped at 0, where VIMA would
+    index row -1 and fail), refused past a table of `rows` rows."""
+    ids = (torch.cumsum(mask.long(), dim=1) - offset).clamp(min=0)
+    if mask.shape[1] > rows or (mask.shape[1] and int(ids.max()) >= rows):
+        raise ValueError(f"{mask.shape[1]} tokens exceed the network's {rows} positions")
+    return ids
+
+
 def padding_mask(masks: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The additive key mask [B, 1, 1, L] of a validity mask [B, L]: 0 or the dtype's min."""
     return (1.0 - masks[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
@@ -167,12 +176,8 @@ class XAttnGPT(nn.Module):
                 nn.init.normal_(module.weight, std=0.02)
 
     def positions_of(self, mask: torch.Tensor, rows: int) -> torch.Tensor:
-        """Positions `cumsum(mask) - position_offset` [B, L] of a mask [B, L] (clamped at 0,
-        where VIMA would index row -1 and fail), refused past a table of `rows` rows."""
-        ids = (torch.cumsum(mask.long(), dim=1) - self.position_offset).clamp(min=0)
-        if mask.shape[1] > rows or (mask.shape[1] and int(ids.max()) >= rows):
-            raise ValueError(f"{mask.shape[1]} tokens exceed the network's {rows} positions")
-        return ids
+        """`position_ids` with this decoder's offset."""
+        return position_ids(mask, self.position_offset, rows)
 
     def forward(
         self,
@@ -242,9 +247,7 @@ class ConcatGPT(nn.Module):
         x = torch.cat([prompt, separator.to(prompt.dtype), tokens], dim=1)
         ones = torch.ones(batch, 1, dtype=torch.bool, device=masks.device)
         mask = torch.cat([prompt_mask.bool(), ones, masks.bool()], dim=1)
-        ids = (torch.cumsum(mask.long(), dim=1) - 1).clamp(min=0)
-        if mask.shape[1] > DECODER_POSITIONS:
-            raise ValueError(f"{mask.shape[1]} tokens exceed the network's {DECODER_POSITIONS}")
+        ids = position_ids(mask, self.position_offset, DECODER_POSITIONS)
         x = self.lm.drop(x + self.lm.positions_embed(ids))
         additive = padding_mask(mask, x.dtype)
         for block in self.lm.h:
