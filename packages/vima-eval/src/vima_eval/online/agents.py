@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,7 +12,6 @@ from vima_schema.perturbations import Perturbation
 from vima_sim import EpisodeRecorder
 from vima_train.checkpoint import load_policy, tokenizer_of
 from vima_train.data.batch import collate_observations, collate_prompts
-from vima_train.model.policy import PromptCache
 from vima_train.policies import AnyPolicy
 
 from vima_eval.model_input import PatchImageMask, gobbledygook_vocabulary, masked_prompt
@@ -24,6 +22,7 @@ from vima_eval.online.inputs import (
     split_action,
     start_inputs,
 )
+from vima_eval.online.model import LocalModel, Model
 from vima_eval.online.plan import Job
 
 
@@ -80,7 +79,9 @@ class PolicyAgent:
     Inputs are tokenized with the checkpoint's tokenizer by `vima_eval.online.inputs` and
     perturbed with `perturbation` (seeded by `seed` and the episode's `L<level>/<task>/<n>`);
     the training-time object shuffle is off; `patch_image_mask` says what the visual masks do
-    to a patch model. `timing` accumulates the seconds spent tokenizing and in the model.
+    to a patch model. The network runs in this process (`policy`, else loaded from
+    `checkpoint`) or wherever `model` runs it (the policy server). `timing` accumulates the
+    seconds spent tokenizing and in the model.
     """
 
     def __init__(
@@ -91,20 +92,25 @@ class PolicyAgent:
         device: str = "cpu",
         policy: AnyPolicy | None = None,
         patch_image_mask: PatchImageMask = PatchImageMask.mask,
+        model: Model | None = None,
     ) -> None:
-        self.policy = policy if policy is not None else load_policy(checkpoint, device)
-        self.policy.shuffle_objects = False  # evaluation: only the seeded `shuffle_objects`
-        meta = self.policy.checkpoint_meta or {}
+        if model is None:
+            policy = policy if policy is not None else load_policy(checkpoint, device)
+            policy.shuffle_objects = False  # evaluation: only the seeded `shuffle_objects`
+            model = LocalModel(policy, device)
+        self.model = model
+        #: The network when it runs in this process (None behind the policy server).
+        self.policy = model.policy if isinstance(model, LocalModel) else None
+        meta = model.meta
         self.tokenizer = tokenizer_of(meta)
         #: Crops resized as the checkpoint's training data (cv2 for imported VIMA checkpoints).
         self.crop_resampling = meta.get("tokenize_settings", {}).get("crop_resampling", "area")
         self.name = str(checkpoint)
         self.perturbation = perturbation
         self.seed = seed
-        self.device = device
-        kind = self.policy.config.visual.kind
+        kind = model.config.visual.kind
         self.crops, self.frames = kind == "objects", kind == "patches"
-        self.vocabulary = gobbledygook_vocabulary(self.policy.config)
+        self.vocabulary = gobbledygook_vocabulary(model.config)
         self.patch_image_mask = patch_image_mask
         self.applies = True
         self.timing = {"tokenize_s": 0.0, "model_s": 0.0}
@@ -115,7 +121,7 @@ class PolicyAgent:
         codec = meta.get("tokenize_settings", {}).get("observation_codec", "jpeg")
         self.recorder = EpisodeRecorder(lossless=codec == "none")
         self.inputs: EpisodeInputs | None = None
-        self._cache: PromptCache | None = None
+        self._started = False  # the model has this episode's prompt
         self._index = 0
 
     def begin(self, env: Env, obs: dict[str, Any], info: dict[str, Any], job: Job) -> None:
@@ -126,7 +132,7 @@ class PolicyAgent:
         self.inputs = start_inputs(
             self.recorder.episode(job.episode), self.tokenizer, job.key, self.crop_resampling
         )
-        self._cache = None
+        self._started = False
         self.timing["tokenize_s"] += time.perf_counter() - began
 
     def observe(
@@ -152,33 +158,14 @@ class PolicyAgent:
         self.applies = self.perturbation.changed(self.inputs.instruction, after)
         observations = collate_observations([arrays], crops=self.crops, frames=self.frames)
         actions = torch.from_numpy(np.array(arrays["actions"], np.float32))[None]
+        prompt, mask = None, "none"
+        if not self._started:
+            prompt = collate_prompts([arrays], crops=self.crops, frames=self.frames)
+            mask = masked_prompt(after.prompt_mask, self.model.config.visual.kind,
+                                 self.patch_image_mask)  # fmt: skip
         middle = time.perf_counter()
         self.timing["tokenize_s"] += middle - began
-        with torch.inference_mode():
-            if self._cache is None:
-                prompt = collate_prompts([arrays], crops=self.crops, frames=self.frames)
-                kind = self.policy.config.visual.kind
-                mask = masked_prompt(after.prompt_mask, kind, self.patch_image_mask)
-                trained, self.policy.prompt_mask = self.policy.prompt_mask, mask
-                try:
-                    self._cache = self.policy.encode_prompt(_to(prompt, self.device))
-                finally:
-                    self.policy.prompt_mask = trained
-            bins = self.policy.act(
-                self._cache, _to(observations, self.device), actions.to(self.device)
-            )[0]
+        values = self.model.step(prompt, mask, observations, actions)
+        self._started = True
         self.timing["model_s"] += time.perf_counter() - middle
-        # each family maps its bins the way it was trained (VIMA's network: bin / n)
-        return env_action(split_action(self.policy.bins_to_actions(bins).cpu().numpy()))
-
-
-def _to(batch: Any, device: str) -> Any:
-    """A `Prompt` / `Observations` with its tensors on `device`."""
-    if device == "cpu":
-        return batch
-    moved = {
-        f.name: getattr(batch, f.name).to(device)
-        for f in fields(batch)
-        if isinstance(getattr(batch, f.name), torch.Tensor)
-    }
-    return replace(batch, **moved)
+        return env_action(split_action(values))

@@ -101,6 +101,14 @@ Wandb = Annotated[
     Literal["offline", "online", "disabled"],
     typer.Option("--wandb", help="Weights & Biases mode."),
 ]
+PolicyServer = Annotated[
+    bool,
+    typer.Option(
+        "--policy-server",
+        help="Run the policy in one process that answers every worker's steps in batches "
+        "(one copy of the weights; same actions as per-worker policies).",
+    ),
+]
 FlushEvery = Annotated[
     int, typer.Option("--flush-every", metavar="N", help="Episodes per parquet part.")
 ]
@@ -134,6 +142,7 @@ def register_online_commands(tool: Tool, report: Callable[[Path], Any]) -> None:
         flush_every: FlushEvery = 8,
         device: Device = "cpu",
         patch_image_mask: PatchMask = "mask",
+        policy_server: PolicyServer = False,
     ) -> Result:
         """Closed-loop evaluation of a checkpoint in the simulator."""
         return _finish("online", _loop(locals()), report)
@@ -206,6 +215,7 @@ def _loop(options: dict[str, Any]) -> Any:
         wandb=options["wandb"],
         flush_every=options["flush_every"],
         patch_image_mask=options.get("patch_image_mask", "mask"),
+        policy_server=options.get("policy_server", False),
     )
     out = options["out"]
     return run_online(settings, out, resume=options["resume"], overwrite=options["overwrite"])

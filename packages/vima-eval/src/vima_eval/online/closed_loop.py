@@ -72,6 +72,7 @@ class OnlineSettings:
     wandb: str = "offline"
     flush_every: int = FLUSH_EVERY  # episodes per streamed parquet part
     patch_image_mask: str = PatchImageMask.mask.value  # what visual masks do to patch models
+    policy_server: bool = False  # one policy process answers every worker's requests
 
 
 @dataclass
@@ -277,6 +278,7 @@ def _worker_config(settings: OnlineSettings, out: Path) -> WorkerConfig:
         recordings=str(out) if settings.record else None,
         patch_image_mask=settings.patch_image_mask,
         out=str(out),
+        policy_server=settings.policy_server,
     )
 
 
@@ -304,6 +306,7 @@ def _metrics_document(
             "episodes": [settings.start, settings.start + settings.episodes],
             "perturbations": settings.perturbations,
             "workers": settings.workers,
+            "policy_server": settings.policy_server,
             "device": settings.device,
             "gobbledygook_vocabulary": vocabulary.value if vocabulary is not None else None,
         },

@@ -14,15 +14,18 @@ import contextlib
 import os
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vima_schema.processes import Died, ProcessPool, default_context, serve
 from vima_schema.runner import OutputError, environment_problem
 
 from vima_eval.online.plan import Job
+
+if TYPE_CHECKING:
+    from vima_eval.online.policy_server import ServerAddress
 
 #: Attempts per job (the first try and one retry).
 ATTEMPTS = 2
@@ -43,6 +46,8 @@ class WorkerConfig:
     recordings: str | None = None  # run folder whose `recordings/` keeps jobs marked `record`
     patch_image_mask: str = "mask"  # what the visual masks do to patch models (or "ignore")
     out: str | None = None  # the run folder: an environment error writing there stops the run
+    policy_server: bool = False  # one policy process answers every worker (`policy_server`)
+    server: ServerAddress | None = None  # where it listens (set by `WorkerPool.run`)
 
 
 @dataclass
@@ -70,7 +75,7 @@ class Worker:
         self.config = config
         self.envs: dict[tuple[str, str], Any] = {}
         self.agents: dict[str, Any] = {}
-        self.policy: Any = None
+        self.model: Any = None  # the policy (here or the server's), shared by every agent
 
     def env(self, job: Job) -> Any:
         """The environment of the job's task and level (created on first use)."""
@@ -90,7 +95,8 @@ class Worker:
         return self.envs[key]
 
     def agent(self, perturbation: str) -> Any:
-        """The agent acting under `perturbation` (one policy copy shared by all of them)."""
+        """The agent acting under `perturbation` (one policy, or one connection to the policy
+        server, shared by all of them)."""
         if perturbation not in self.agents:
             from vima_schema.perturbations import get_perturbation
 
@@ -100,15 +106,19 @@ class Worker:
             if self.config.checkpoint is None:
                 self.agents[perturbation] = OracleAgent()
             else:
+                if self.model is None and self.config.server is not None:
+                    from vima_eval.online.policy_server import RemoteModel
+
+                    self.model = RemoteModel(self.config.server)
                 agent = PolicyAgent(
                     Path(self.config.checkpoint),
                     get_perturbation(perturbation),
                     self.config.seed,
                     self.config.device,
-                    policy=self.policy,
                     patch_image_mask=PatchImageMask(self.config.patch_image_mask),
+                    model=self.model,
                 )
-                self.policy = agent.policy
+                self.model = agent.model
                 self.agents[perturbation] = agent
         return self.agents[perturbation]
 
@@ -144,10 +154,15 @@ class Worker:
                     out.prompt, out.timing, out.applies)  # fmt: skip
 
     def answer(self, job: Job) -> tuple[str, Any]:
-        """("done", Done), ("error", text) for a failed episode, or ("stop", text) for an
-        environment error (a full disk, a read-only run folder), which stops the run."""
+        """("done", Done), ("error", text) for a failed episode, ("stop", text) for an
+        environment error (a full disk, a read-only run folder) or ("server", text) for a
+        policy server that went away, both of which stop the run."""
+        from vima_eval.online.policy_server import PolicyServerError
+
         try:
             return "done", self.run(job)
+        except PolicyServerError as error:
+            return "server", str(error)
         except Exception as error:
             problem = environment_problem(error, Path(self.config.out) if self.config.out else None)
             if problem is not None:
@@ -189,7 +204,8 @@ class WorkerPool:
             import vima_sim.env  # noqa: F401
 
             if config.checkpoint is not None:
-                import vima_eval.online.agents  # noqa: F401
+                import vima_eval.online.agents
+                import vima_eval.online.policy_server  # noqa: F401
 
     def run(
         self,
@@ -199,15 +215,35 @@ class WorkerPool:
     ) -> None:
         """Run `jobs`; `on_done` / `on_error` are called in the parent as results arrive.
         A worker's environment error (a full disk) raises its `OutputError` here."""
-        with ProcessPool(self.size, worker_main, (self.config,), context=self.context) as pool:
+        with contextlib.ExitStack() as stack:
+            config = self.config
+            if config.policy_server and config.checkpoint is not None:
+                from vima_eval.online.policy_server import policy_server
+
+                _, address = stack.enter_context(
+                    policy_server(config.checkpoint, config.device, self.context)
+                )
+                config = replace(config, server=address)
+            pool = stack.enter_context(
+                ProcessPool(self.size, worker_main, (config,), context=self.context)
+            )
             for answer in pool.answers(jobs):
                 value: Any = answer.value
                 kind, value = ("error", str(value)) if isinstance(value, Died) else value
                 if kind == "done":
                     on_done(value)
-                elif kind == "stop":
-                    raise OutputError(value)
+                elif kind in ("stop", "server"):
+                    raise _stopped(kind, value)
                 elif answer.attempt < ATTEMPTS:
                     pool.retry(answer)
                 else:
                     on_error(answer.item, value)
+
+
+def _stopped(kind: str, text: str) -> Exception:
+    """The error that stops the run for a worker's "stop" or "server" answer."""
+    if kind == "stop":
+        return OutputError(text)
+    from vima_eval.online.policy_server import PolicyServerError
+
+    return PolicyServerError(f"{text}; rerun with --resume to continue")
