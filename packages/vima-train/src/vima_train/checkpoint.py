@@ -104,11 +104,20 @@ def parameters_on_meta() -> Iterator[None]:
             param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
         register(module, name, param)
 
+    # normal_ has no C++ meta kernel: on a meta tensor it imports torch's Python
+    # decompositions (some 900 modules, seconds and ~150 MB per process) to compute nothing
+    normal = torch.Tensor.normal_
+
+    def skip_on_meta(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return tensor if tensor.is_meta else normal(tensor, *args, **kwargs)
+
     nn.Module.register_parameter = on_meta  # type: ignore[method-assign]
+    torch.Tensor.normal_ = skip_on_meta  # type: ignore[method-assign]
     try:
         yield
     finally:
         nn.Module.register_parameter = register  # type: ignore[method-assign]
+        torch.Tensor.normal_ = normal  # type: ignore[method-assign]
 
 
 def policy_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
