@@ -2,12 +2,12 @@
 
 Run by `test_sim_history.py` in a fresh interpreter, so that nothing of the test session is in
 it: `python history_probe.py CASES SEED_A SEED_B ACTIONS`, CASES a JSON list of
-[task, partition, difficulty]. Each case runs in a process of its own, forked from this one
-before it has built anything: seed B (reset and at most ACTIONS oracle actions), seed A (reset),
-seed B again, all in the environment that `vima-sim generate` keeps per process: what the
-first B's actions left and what A's reset left are both in place for the second B.
-Prints one JSON object: "task/partition/difficulty" -> {"alone": digests, "after": digests}
-(or {"error": traceback}),
+[task, partition, difficulty] or [task, partition, difficulty, same_shape_bases]. Each case
+runs in a process of its own, forked from this one before it has built anything: seed B (reset
+and at most ACTIONS oracle actions), seed A (reset), seed B again, all in the environment that
+`vima-sim generate` keeps per process: what the first B's actions left and what A's reset left
+are both in place for the second B. Prints one JSON object: "task/partition/difficulty" (and
+"/bases" when given) -> {"alone": digests, "after": digests} (or {"error": traceback}),
 digests mapping each raw episode file (as `vima-sim generate` writes it) and each attribute of
 the task object after the episode ("task.<name>") to a SHA-256.
 """
@@ -52,16 +52,16 @@ def _digests(env: VimaEnv, seed: int, actions: int) -> dict[str, str]:
     return out
 
 
-def _case(case: tuple[str, str, str], seeds: tuple[int, int], actions: int) -> dict[str, Any]:
-    task, partition, difficulty = case
+def _case(case: tuple[str, ...], seeds: tuple[int, int], actions: int) -> dict[str, Any]:
+    task, partition, difficulty, *bases = case
     seed_a, seed_b = seeds
-    job = Job(task, partition, difficulty, 0, seed_b, "")
+    job = Job(task, partition, difficulty, 0, seed_b, "", *bases)
     alone = _digests(_env(job), seed_b, actions)
     oracle_rollout(_env(job), seed_a, max_actions=0)  # state from B's step, then A's reset
     return {"alone": alone, "after": _digests(_env(job), seed_b, actions)}
 
 
-def _run(args: tuple[tuple[str, str, str], tuple[int, int], int]) -> tuple[str, dict[str, Any]]:
+def _run(args: tuple[tuple[str, ...], tuple[int, int], int]) -> tuple[str, dict[str, Any]]:
     """One case's digests, or its traceback as {"error": ...}."""
     try:
         return "/".join(args[0]), _case(*args)

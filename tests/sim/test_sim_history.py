@@ -29,7 +29,14 @@ def _cases() -> list[tuple[str, str, str]]:
     return cases
 
 
-CASES = _cases()
+BASE_CASES = _cases()
+#: same_shape / same_texture with upstream's unscaled bases: seed A's base is a bowl (its own
+#: placement tolerance), seed B's a square.
+VARIANT_CASES = [
+    ("same_shape", "placement_generalization", "easy", "upstream"),
+    ("same_texture", "novel_task_generalization", "easy", "upstream"),
+]
+CASES: list[tuple[str, ...]] = [*BASE_CASES, *VARIANT_CASES]
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +52,14 @@ def probe() -> dict[str, Any]:
 
 
 def test_cases_cover_every_task_difficulty_and_level() -> None:
-    assert len({task for task, _, _ in CASES}) == 17
-    assert len(CASES) == 17 * 4
-    assert {level for _, level, _ in CASES} == {p.name for p in EVALUATION_PARTITIONS}
+    assert len({task for task, _, _ in BASE_CASES}) == 17
+    assert len(BASE_CASES) == 17 * 4
+    assert {level for _, level, _ in BASE_CASES} == {p.name for p in EVALUATION_PARTITIONS}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids="/".join)
-def test_seed_after_another_equals_seed_alone(
-    case: tuple[str, str, str], probe: dict[str, Any]
-) -> None:
+def test_seed_after_another_equals_seed_alone(case: tuple[str, ...], probe: dict[str, Any]) -> None:
     """Seed B after seed A in one environment of one process equals seed B made first in a
     fresh process, byte for byte: every raw episode file (observations, prompt images,
     actions, trajectory, frames) and every attribute of the task object."""

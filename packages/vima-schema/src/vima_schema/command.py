@@ -32,7 +32,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from vima_schema.enums import Difficulty, Task
+from vima_schema.enums import Difficulty, SameShapeBases, Task
 from vima_schema.runner import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -370,6 +370,25 @@ DifficultyOption = Annotated[
     ),
 ]
 """`--difficulty` of the commands that build scenes (vima-sim, vima-eval online and oracle)."""
+
+
+def same_shape_bases_names() -> list[str]:
+    """The same_shape base variants (completion of `--same-shape-bases`)."""
+    return [b.value for b in SameShapeBases]
+
+
+SameShapeBasesOption = Annotated[
+    str,
+    typer.Option(
+        "--same-shape-bases",
+        help="same_shape / same_texture bases: cogelot (bases but bowl, pan, pallet scaled by "
+        "2.5, as in CoGeLoT's VIMA-Bench) or upstream (unscaled, as in VIMA-Bench and "
+        "VIMA-Data).",
+        autocompletion=completer(same_shape_bases_names),
+    ),
+]
+"""`--same-shape-bases` of the commands that build scenes (vima-sim, vima-eval online and
+oracle with the builtin simulator)."""
 
 WorkersOption = Annotated[
     int, typer.Option("--workers", min=1, help="Worker processes (one native thread each).")

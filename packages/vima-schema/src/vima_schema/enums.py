@@ -122,6 +122,16 @@ class Difficulty(StrEnum):
     extremely_distracting = "extremely_distracting"
 
 
+class SameShapeBases(StrEnum):
+    """How same_shape and same_texture size their base, where the two VIMA-Bench copies differ:
+    `cogelot` scales every base but a bowl, pan or pallet by 2.5 (CoGeLoT's copy; scaled frames,
+    containers and squares never fit, so the L1/L2 base is a bowl), `upstream` leaves them
+    unscaled (vimalabs/VIMABench, where VIMA-200M was scored, and VIMA-Data)."""
+
+    cogelot = "cogelot"
+    upstream = "upstream"
+
+
 class EndEffector(StrEnum):
     """End effector of the robot; `token` is the reference tokenisation (0, 1)."""
 

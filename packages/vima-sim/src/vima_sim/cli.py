@@ -10,6 +10,7 @@ from vima_schema.atomic import remove_stale_temporaries
 from vima_schema.command import (
     DifficultyOption,
     Result,
+    SameShapeBasesOption,
     Tool,
     WorkersOption,
     completer,
@@ -50,9 +51,12 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _check_tasks(tasks: list[str], partition: str, difficulty: str) -> None:
-    from vima_sim.tasks import make_task
+def _check_tasks(
+    tasks: list[str], partition: str, difficulty: str, same_shape_bases: str = "cogelot"
+) -> None:
+    from vima_sim.tasks import make_task, parse_same_shape_bases
 
+    parse_same_shape_bases(same_shape_bases)  # raises ValueError with the valid names
     for task in tasks:
         make_task(task, partition, difficulty)  # raises ValueError with the reason
 
@@ -68,18 +72,19 @@ def generate(
     workers: WorkersOption = 1,
     partition: PartitionOption = "placement_generalization",
     difficulty: DifficultyOption = "easy",
+    same_shape_bases: SameShapeBasesOption = "cogelot",
 ) -> Result:
     """Roll out the oracle and write successful episodes as raw VIMA episode folders
     (resumable; failures in failures.jsonl)."""
     from vima_sim.generate import pending_jobs, run_job
     from vima_sim.generator_record import check_and_record, task_record
 
-    _check_tasks(tasks, partition, difficulty)
-    adopted = check_and_record(out, tasks, task_record(partition, difficulty, seed))
-    for task in adopted:
+    _check_tasks(tasks, partition, difficulty, same_shape_bases)
+    record = task_record(partition, difficulty, seed, same_shape_bases)
+    for task in check_and_record(out, tasks, record):
         _log(f"{out / task}: episodes without a generator record, kept as they are")
     remove_stale_temporaries(out, subfolders=True)  # episode folders a killed run began
-    jobs = pending_jobs(tasks, partition, difficulty, episodes, seed, out)
+    jobs = pending_jobs(tasks, partition, difficulty, episodes, seed, out, same_shape_bases)
     _log(f"vima-sim generate: {len(jobs)} episodes to write under {out}")
     failures = 0
     done: set[str] = set()
@@ -107,14 +112,15 @@ def show(
     ] = None,
     partition: PartitionOption = "placement_generalization",
     difficulty: DifficultyOption = "easy",
+    same_shape_bases: SameShapeBasesOption = "cogelot",
 ) -> Result:
     """Save a picture of the prompt and both views at reset."""
-    _check_tasks([task], partition, difficulty)
+    _check_tasks([task], partition, difficulty, same_shape_bases)
     mark_work_started()
     from vima_sim.env import VimaEnv
     from vima_sim.show import reset_picture
 
-    env = VimaEnv(task, partition, difficulty)
+    env = VimaEnv(task, partition, difficulty, same_shape_bases=same_shape_bases)
     try:
         obs, info = env.reset(seed=seed)
     finally:
@@ -157,12 +163,13 @@ def check(
     seed: Annotated[int, typer.Option("--seed", help="First seed.")] = 10000,
     partition: PartitionOption = "placement_generalization",
     difficulty: DifficultyOption = "easy",
+    same_shape_bases: SameShapeBasesOption = "cogelot",
 ) -> int:
     """Oracle success rate, mean steps and timings (in seconds) over seeds per (level, task);
     one JSON row per pair on stdout."""
     import numpy as np
 
-    _check_tasks(tasks or [], partition, difficulty)
+    _check_tasks(tasks or [], partition, difficulty, same_shape_bases)
     mark_work_started()
     from vima_sim.env import VimaEnv
     from vima_sim.rollout import oracle_rollout
@@ -170,7 +177,7 @@ def check(
     failed = False
     _log(f"{'level':28s} {'task':28s} success  steps  reset s  step s")
     for level, task in _check_pairs(every, tasks or [], partition):
-        env = VimaEnv(task, level, difficulty)
+        env = VimaEnv(task, level, difficulty, same_shape_bases=same_shape_bases)
         results = [oracle_rollout(env, seed + k) for k in range(seeds)]
         env.close()
         steps = [s for r in results for s in r.step_s]
@@ -178,6 +185,7 @@ def check(
             "task": task,
             "partition": level,
             "difficulty": difficulty,
+            "same_shape_bases": same_shape_bases,
             "seeds": seeds,
             "success": float(np.mean([r.success for r in results])),
             "mean_steps": float(np.mean([r.steps for r in results])),

@@ -6,7 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from vima_schema.enums import Difficulty, EndEffector, Partition, Task
+from vima_schema.enums import Difficulty, EndEffector, Partition, SameShapeBases, Task
 from vima_schema.layout import ACTION_KEYS
 from vima_schema.models import ActionBounds, ObjectInfo, PromptAsset
 
@@ -29,7 +29,8 @@ def _image_space() -> gym.spaces.Dict:
 
 
 class VimaEnv(gym.Env):  # type: ignore[type-arg]
-    """One VIMA-Bench task at a partition and difficulty.
+    """One VIMA-Bench task at a partition and difficulty; `same_shape_bases` picks the
+    VIMA-Bench copy whose same_shape / same_texture bases it builds (`SameShapeBases`).
 
     `reset(seed=...)` returns the first observation and an info dict with `prompt`,
     `prompt_assets` (vima_schema PromptAsset per placeholder), `meta` and `max_steps`;
@@ -44,8 +45,10 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
         partition: Partition | str = "placement_generalization",
         difficulty: Difficulty | str = "easy",
         seed: int | None = None,
+        *,
+        same_shape_bases: SameShapeBases | str = SameShapeBases.cogelot,
     ) -> None:
-        self.task: TaskBase = make_task(task, partition, difficulty)
+        self.task: TaskBase = make_task(task, partition, difficulty, same_shape_bases)
         self.task_name = self.task.task
         self.observation_space = gym.spaces.Dict(
             {
@@ -102,6 +105,7 @@ class VimaEnv(gym.Env):  # type: ignore[type-arg]
             "end_effector_type": self.end_effector.value,
             "n_objects": len(self.task.info),
             "difficulty": self.task.difficulty.value,
+            "same_shape_bases": self.task.same_shape_bases.value,
             "views": list(VIEWS),
             "modalities": ["rgb", "segm"],
             "seed": self._seed,

@@ -23,19 +23,22 @@ class Job:
     index: int
     seed: int
     out: str
+    same_shape_bases: str = "cogelot"
 
 
-_ENVS: dict[tuple[str, str, str], VimaEnv] = {}
+_ENVS: dict[tuple[str, str, str, str], VimaEnv] = {}
 
 
 def _env(job: Job) -> VimaEnv:
     """The worker's environment for this job's task (one at a time, to bound memory)."""
-    key = (job.task, job.partition, job.difficulty)
+    key = (job.task, job.partition, job.difficulty, job.same_shape_bases)
     if key not in _ENVS:
         for env in _ENVS.values():
             env.close()
         _ENVS.clear()
-        _ENVS[key] = VimaEnv(job.task, job.partition, job.difficulty)
+        _ENVS[key] = VimaEnv(
+            job.task, job.partition, job.difficulty, same_shape_bases=job.same_shape_bases
+        )
     return _ENVS[key]
 
 
@@ -45,7 +48,13 @@ def episode_seed(base_seed: int, index: int) -> int:
 
 
 def pending_jobs(
-    tasks: list[str], partition: str, difficulty: str, episodes: int, seed: int, out: Path
+    tasks: list[str],
+    partition: str,
+    difficulty: str,
+    episodes: int,
+    seed: int,
+    out: Path,
+    same_shape_bases: str = "cogelot",
 ) -> list[Job]:
     """Episodes not yet on disk (a finished folder is never redone)."""
     jobs = []
@@ -54,9 +63,8 @@ def pending_jobs(
             folder = out / task / episode_folder_name(index)
             if is_episode_folder(folder):
                 continue
-            jobs.append(
-                Job(task, partition, difficulty, index, episode_seed(seed, index), str(out))
-            )
+            jobs.append(Job(task, partition, difficulty, index, episode_seed(seed, index),
+                            str(out), same_shape_bases))  # fmt: skip
     return jobs
 
 

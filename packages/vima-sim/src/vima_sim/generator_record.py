@@ -1,7 +1,8 @@
 """What made the episodes of a `vima-sim generate` folder (`generator.json`, one entry per task).
 
 A rerun into the same folder resumes only when the task's settings and the simulator that
-wrote its episodes are the same: the partition, difficulty and seed, the vima-sim version,
+wrote its episodes are the same: the partition, difficulty, seed and same_shape bases (which
+VIMA-Bench copy same_shape / same_texture bases follow, `SameShapeBases`), the vima-sim version,
 SHA-256s of the simulator's Python sources, of its data files (encyclopedia, partitions, task
 rules) and of its assets (URDFs, meshes, textures), and the pybullet version (a simulator
 changed mid-run - an upgrade, or an edit of the working tree - renders and moves differently,
@@ -51,13 +52,16 @@ def simulator_fingerprint() -> dict[str, str]:
     }
 
 
-def task_record(partition: str, difficulty: str, seed: int) -> dict[str, Any]:
+def task_record(
+    partition: str, difficulty: str, seed: int, same_shape_bases: str = "cogelot"
+) -> dict[str, Any]:
     """The record of one task's episodes written now with these settings."""
     return {
         "format": FORMAT,
         "partition": partition,
         "difficulty": difficulty,
         "seed": seed,
+        "same_shape_bases": same_shape_bases,
         **simulator_fingerprint(),
     }
 

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from vima_schema.enums import Difficulty, EndEffector, PickleNamespace, Task, View
 from vima_schema.layout import ACTION_KEYS
-from vima_schema.models import Actions, Episode
+from vima_schema.models import Actions, Episode, GenerationConfig
 
 
 def encode_jpeg(chw: np.ndarray) -> bytes:
@@ -28,6 +28,17 @@ def _encode(chw: np.ndarray, image_format: str) -> bytes:
         buffer, format=image_format
     )
     return buffer.getvalue()
+
+
+def generation_config(meta: dict[str, Any]) -> GenerationConfig | None:
+    """What made an episode, where VIMA-Data keeps its generator's config (`trajectory.pkl`'s
+    `modalities` node): vima-sim and its scene options (`same_shape_bases`); None for the meta
+    of another simulator (VIMA-Bench through vima-eval), which records none."""
+    if "same_shape_bases" not in meta:
+        return None
+    values = {"simulator": "vima-sim", "modalities": list(meta["modalities"]),
+              "same_shape_bases": meta["same_shape_bases"]}  # fmt: skip
+    return GenerationConfig(values=values)
 
 
 class EpisodeRecorder:
@@ -97,6 +108,7 @@ class EpisodeRecorder:
             difficulty=Difficulty(meta["difficulty"]),
             views=[View.front, View.top],
             modalities=list(meta["modalities"]),
+            generation_config=generation_config(meta),
             seed=int(meta["seed"]) if meta["seed"] is not None else -1,
             action_bounds=meta["action_bounds"],
             robot_components=list(meta["robot_components"]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vima_schema.enums import Difficulty, Partition, Task
+from vima_schema.enums import Difficulty, Partition, SameShapeBases, Task
 
 from vima_sim.encyclopedia import partition_tasks
 
@@ -23,7 +23,7 @@ from vima_sim.tasks import (  # noqa: F401
 )
 from vima_sim.tasks.base import REGISTRY, SceneSamplingError, TaskBase
 
-__all__ = ["SceneSamplingError", "TaskBase", "available", "make_task"]
+__all__ = ["SceneSamplingError", "TaskBase", "available", "make_task", "parse_same_shape_bases"]
 
 EVALUATION_PARTITIONS = (
     Partition.placement_generalization,
@@ -43,9 +43,14 @@ def available() -> dict[str, dict[str, list[str]]]:
 
 
 def make_task(
-    task: Task | str, partition: Partition | str, difficulty: Difficulty | str
+    task: Task | str,
+    partition: Partition | str,
+    difficulty: Difficulty | str,
+    same_shape_bases: SameShapeBases | str = SameShapeBases.cogelot,
 ) -> TaskBase:
-    """A task object; ValueError for unknown names and for a task not defined in a partition."""
+    """A task object; ValueError for unknown names and for a task not defined in a partition.
+    `same_shape_bases` picks the VIMA-Bench copy whose same_shape / same_texture bases it builds
+    (`SameShapeBases`; the other tasks ignore it)."""
     task = task if isinstance(task, Task) else Task.from_name(task)
     if isinstance(partition, str):
         try:
@@ -58,4 +63,13 @@ def make_task(
     except ValueError:
         valid = ", ".join(d.value for d in Difficulty)
         raise ValueError(f"unknown difficulty {difficulty!r} (valid: {valid})") from None
-    return REGISTRY.classes[task](partition, difficulty)
+    return REGISTRY.classes[task](partition, difficulty, parse_same_shape_bases(same_shape_bases))
+
+
+def parse_same_shape_bases(value: SameShapeBases | str) -> SameShapeBases:
+    """`value` as a `SameShapeBases`; ValueError naming the valid ones."""
+    try:
+        return SameShapeBases(value)
+    except ValueError:
+        valid = ", ".join(b.value for b in SameShapeBases)
+        raise ValueError(f"unknown same_shape bases {value!r} (valid: {valid})") from None

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pybullet as pb
-from vima_schema.enums import Difficulty, EndEffector, Partition, Task
+from vima_schema.enums import Difficulty, EndEffector, Partition, SameShapeBases, Task
 from vima_schema.models import ObjectInfo
 
 from vima_sim.encyclopedia import (
@@ -94,9 +94,16 @@ class TaskBase:
     goals_in_order: ClassVar[bool] = True
     end_effector: ClassVar[EndEffector] = EndEffector.suction
 
-    def __init__(self, partition: Partition, difficulty: Difficulty) -> None:
+    def __init__(
+        self,
+        partition: Partition,
+        difficulty: Difficulty,
+        same_shape_bases: SameShapeBases = SameShapeBases.cogelot,
+    ) -> None:
         self.partition = partition
         self.difficulty = difficulty
+        #: Which VIMA-Bench copy same_shape / same_texture size their base after.
+        self.same_shape_bases = same_shape_bases
         self.settings: TaskSettings = task_settings(self.task, partition)
         rules = task_rules()[self.task.name]
         #: Rules of this difficulty; `common_rules`: the task's rules for every difficulty.
@@ -374,8 +381,8 @@ class OneGoalPerAction(TaskBase):
     """Goals in order where every action must achieve the next one: an action that achieves
     none fails the episode."""
 
-    def __init__(self, partition: Partition, difficulty: Difficulty) -> None:
-        super().__init__(partition, difficulty)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.stalled = False
 
     def build(self, world: World, rng: np.random.Generator) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vima_schema.enums import Task
+from vima_schema.enums import SameShapeBases, Task
 
-from vima_sim.encyclopedia import TextureEntry, get_object, get_texture
+from vima_sim.encyclopedia import ObjectEntry, TextureEntry, get_object, get_texture
 from vima_sim.tasks.base import (
     REGISTRY,
     REJECT_SAMPLING_MAX_TIMES,
@@ -16,7 +16,8 @@ from vima_sim.tasks.base import (
 )
 from vima_sim.tasks.hollow import in_hollow
 
-#: VIMA-Bench's scaling of same_texture / same_shape bases, and the bases it leaves unscaled.
+#: CoGeLoT's VIMA-Bench scaling of same_texture / same_shape bases (`SameShapeBases.cogelot`),
+#: and the bases it leaves unscaled; upstream VIMA-Bench and VIMA-Data scale none.
 BASE_SCALING = 2.5
 UNSCALED_BASES = frozenset({"bowl", "pan", "pallet"})
 
@@ -36,13 +37,20 @@ class SameAsBase(TaskBase):
         """Textures the dragged objects are drawn from."""
         raise NotImplementedError
 
+    def base_scaling(self, obj: ObjectEntry) -> float:
+        """The base's scaling: `BASE_SCALING` but for bowl, pan and pallet in CoGeLoT's copy
+        (`same_shape_bases` cogelot), 1 in upstream VIMA-Bench (upstream)."""
+        if self.same_shape_bases is SameShapeBases.upstream or obj.name in UNSCALED_BASES:
+            return 1.0
+        return BASE_SCALING
+
     def spawn_scaled_base(self, texture: TextureEntry) -> Spawned:
-        """VIMA-Bench's base: a random base shape scaled by `BASE_SCALING` (bowl, pan and
-        pallet unscaled) at a free pose, shapes redrawn while none fits. Scaled frames,
-        containers and squares never fit the workspace, so at L1/L2 the base is a bowl."""
+        """The base: a random base shape scaled by `base_scaling` at a free pose, shapes
+        redrawn while none fits. In CoGeLoT's copy scaled frames, containers and squares never
+        fit the workspace, so at L1/L2 the base is a bowl; upstream, all four occur."""
         for _ in range(REJECT_SAMPLING_MAX_TIMES):
             obj = get_object(self.choice(self.base_shapes()))
-            scaling = 1.0 if obj.name in UNSCALED_BASES else BASE_SCALING
+            scaling = self.base_scaling(obj)
             item = self.spawn(obj, texture, self.random_size(obj), fixed=True, scaling=scaling)
             if item is not None:
                 return item
