@@ -13,6 +13,7 @@ from vima_schema.command import (
     completer,
     list_completer,
     perturbation_names,
+    same_shape_bases_names,
     task_names,
 )
 from vima_schema.runner import EXIT_FAILURES, EXIT_OK
@@ -81,6 +82,17 @@ EnvPython = Annotated[
         help="Interpreter with vima_bench (for --env vima-bench). [default: none]",
     ),
 ]
+SameShapeBases = Annotated[
+    str | None,
+    typer.Option(
+        "--same-shape-bases",
+        help="same_shape / same_texture bases of --env builtin: cogelot (bases but bowl, pan, "
+        "pallet scaled by 2.5, as in CoGeLoT's VIMA-Bench) or upstream (unscaled, as in "
+        "VIMA-Bench and VIMA-Data); with --env vima-bench its checkout decides. "
+        "[default: cogelot]",
+        autocompletion=completer(same_shape_bases_names),
+    ),
+]
 TimeLimit = Annotated[
     str,
     typer.Option(
@@ -136,6 +148,7 @@ def register_online_commands(tool: Tool, report: Callable[[Path], Any]) -> None:
         overwrite: Overwrite = False,
         env: Env = "builtin",
         env_python: EnvPython = None,
+        same_shape_bases: SameShapeBases = None,
         time_limit: TimeLimit = "vima",
         record: Record = 0,
         wandb: Wandb = "offline",
@@ -162,6 +175,7 @@ def register_online_commands(tool: Tool, report: Callable[[Path], Any]) -> None:
         overwrite: Overwrite = False,
         env: Env = "builtin",
         env_python: EnvPython = None,
+        same_shape_bases: SameShapeBases = None,
         time_limit: TimeLimit = "vima",
         record: Record = 0,
         wandb: Wandb = "offline",
@@ -210,6 +224,7 @@ def _loop(options: dict[str, Any]) -> Any:
         device=options.get("device", "cpu"),
         env=options["env"],
         env_python=options["env_python"],
+        same_shape_bases=options["same_shape_bases"],
         time_limit=options["time_limit"],
         record=options["record"],
         wandb=options["wandb"],

@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 from vima_schema.atomic import atomic_write_text
-from vima_schema.enums import Difficulty
+from vima_schema.enums import Difficulty, SameShapeBases
 from vima_schema.perturbations import Vocabulary, get_perturbation
 from vima_schema.runner import OutputWatch, mark_work_started, output_guard
 
@@ -46,7 +46,8 @@ RUN_FILE = "run.json"
 ORACLE = "oracle"
 ENVS = ("builtin", "vima-bench")
 #: Settings that change results: a resumed run must use the same ones.
-PINNED = ("checkpoint", "difficulty", "seed", "time_limit", "env", "patch_image_mask")
+PINNED = ("checkpoint", "difficulty", "seed", "time_limit", "env", "patch_image_mask",
+          "same_shape_bases")  # fmt: skip
 FLUSH_EVERY = 8
 FLUSH_SECONDS = 20.0
 
@@ -67,6 +68,7 @@ class OnlineSettings:
     device: str = "cpu"
     env: str = "builtin"
     env_python: str | None = None
+    same_shape_bases: str | None = None  # builtin: SameShapeBases (None: cogelot)
     time_limit: str = "vima"
     record: int = 0
     wandb: str = "offline"
@@ -119,6 +121,7 @@ def validate(settings: OnlineSettings) -> list[tuple[int, str]]:
         raise ValueError("--start and --record must be >= 0")
     if settings.env not in ENVS:
         raise ValueError(f"--env must be one of {', '.join(ENVS)}")
+    _check_bases(settings)
     if settings.env == "vima-bench":
         if not settings.env_python:
             raise ValueError(
@@ -129,10 +132,41 @@ def validate(settings: OnlineSettings) -> list[tuple[int, str]]:
     return level_tasks(settings.levels, settings.tasks)
 
 
+def _check_bases(settings: OnlineSettings) -> None:
+    """--same-shape-bases names a variant, and only for the builtin simulator."""
+    if settings.same_shape_bases is None:
+        return
+    if settings.env != "builtin":
+        raise ValueError(
+            "--same-shape-bases is for --env builtin; with --env vima-bench the checkout "
+            "decides (upstream: unscaled, CoGeLoT's copy: scaled)"
+        )
+    if settings.same_shape_bases not in set(SameShapeBases):
+        valid = ", ".join(SameShapeBases)
+        raise ValueError(f"--same-shape-bases must be one of {valid}")
+
+
+def same_shape_bases(settings: OnlineSettings) -> str | None:
+    """The same_shape bases the run's scenes have: the builtin simulator's variant (cogelot
+    unless given), None for VIMA-Bench (its checkout decides)."""
+    if settings.env != "builtin":
+        return None
+    return settings.same_shape_bases or SameShapeBases.cogelot.value
+
+
 def _pinned(settings: OnlineSettings, ident: str) -> dict[str, Any]:
     return {"checkpoint": ident, "difficulty": settings.difficulty, "seed": settings.seed,
             "time_limit": settings.time_limit, "env": settings.env,
-            "patch_image_mask": settings.patch_image_mask}  # fmt: skip
+            "patch_image_mask": settings.patch_image_mask,
+            "same_shape_bases": same_shape_bases(settings)}  # fmt: skip
+
+
+def _stored(stored: dict[str, Any], key: str) -> Any:
+    """A pinned setting of a run.json; runs from before same_shape_bases was pinned had the
+    builtin simulator's cogelot bases."""
+    if key == "same_shape_bases" and key not in stored:
+        return SameShapeBases.cogelot.value if stored.get("env") == "builtin" else None
+    return stored.get(key)
 
 
 #: What a run writes into its folder (removed by `overwrite`).
@@ -164,9 +198,9 @@ def _prepare_folder(out: Path, pinned: dict[str, Any], resume: bool, overwrite: 
                 f"{out}: holds an online run; pass --resume to continue it or --overwrite"
             )
         stored = json.loads(run_file.read_text())
-        changed = [key for key in PINNED if stored.get(key) != pinned[key]]
+        changed = [key for key in PINNED if _stored(stored, key) != pinned[key]]
         if changed:
-            detail = ", ".join(f"{k}: {stored.get(k)!r} -> {pinned[k]!r}" for k in changed)
+            detail = ", ".join(f"{k}: {_stored(stored, k)!r} -> {pinned[k]!r}" for k in changed)
             raise ValueError(f"{out}: --resume with other settings ({detail})")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_file, json.dumps(pinned, indent=1) + "\n")
@@ -273,6 +307,7 @@ def _worker_config(settings: OnlineSettings, out: Path) -> WorkerConfig:
         device=settings.device,
         env=settings.env,
         env_python=settings.env_python,
+        same_shape_bases=same_shape_bases(settings) or SameShapeBases.cogelot.value,
         time_limit=settings.time_limit,
         videos=str(out / VIDEOS) if settings.record else None,
         recordings=str(out) if settings.record else None,

@@ -41,6 +41,7 @@ class WorkerConfig:
     device: str = "cpu"
     env: str = "builtin"  # or "vima-bench"
     env_python: str | None = None
+    same_shape_bases: str = "cogelot"  # the builtin simulator's variant (`SameShapeBases`)
     time_limit: str = "vima"
     videos: str | None = None  # folder for GIFs of jobs marked `record`
     recordings: str | None = None  # run folder whose `recordings/` keeps jobs marked `record`
@@ -91,7 +92,8 @@ class Worker:
             else:
                 from vima_sim.env import VimaEnv
 
-                self.envs[key] = VimaEnv(job.task, job.partition, self.config.difficulty)
+                self.envs[key] = VimaEnv(job.task, job.partition, self.config.difficulty,
+                                         same_shape_bases=self.config.same_shape_bases)  # fmt: skip
         return self.envs[key]
 
     def agent(self, perturbation: str) -> Any:
