@@ -94,11 +94,80 @@ def closed_loop_table(records: tuple[Path, ...] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The full online protocol: 42 implemented (level, task) pairs (13 + 13 + 12 + 4) x 100
+#: episodes x the 15 perturbations of docs/PERTURBATIONS.md.
+FULL_PROTOCOL_EPISODES = 42 * 100 * 15
+
+
+def online_scale_table(record: Path = MEASUREMENTS / "online-scale.jsonl") -> str:
+    """PERFORMANCE.md's per-worker policies vs policy server table, from the lines
+    `packages/vima-eval/bench/bench_online_scale.py CKPT --label L [--policy-server |
+    --legacy-loading] --record docs/measurements/online-scale.jsonl` appended."""
+    lines = [
+        "| checkpoint | policy | workers, episodes | episodes/s (with start-up) | without "
+        "start-up | CPU s per episode | worker: private dirty / PSS (MiB) | server: private "
+        "dirty / PSS | PSS of all | server batches (size x count) | full protocol at this "
+        "cost | load average |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for line in record.read_text().splitlines():
+        run = json.loads(line)
+        workers = [p for p in run["processes_mib"] if p["role"] == "worker"]
+        servers = [p for p in run["processes_mib"] if p["role"] == "server"]
+        worker = f"{max(p['dirty'] for p in workers):,} / {max(p['pss'] for p in workers):,}"
+        server = f"{servers[0]['dirty']:,} / {servers[0]['pss']:,}" if servers else ""
+        cpu = run["cpu_s_per_episode_steady"]
+        hours = FULL_PROTOCOL_EPISODES * cpu / 3600
+        batches = ", ".join(f"{n} x {count}" for n, count in run["server_batches"].items())
+        lines.append(
+            f"| {run['label']} ({run['checkpoint_bytes'] / 2**20:,.0f} MiB) | {run['mode']} | "
+            f"{run['workers']}, {run['episodes']} | {run['episodes_per_s']:.3f} | "
+            f"{run['episodes_per_s_steady']:.3f} | {cpu:.2f} | {worker} | {server} | "
+            f"{run['total_pss_mib']:,} | {batches} | {hours:,.0f} CPU-hours | "
+            f"{' '.join(run['load_before'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def policy_steps_table(
+    record: Path = MEASUREMENTS / "online-policy-steps.json",
+    scale: Path = MEASUREMENTS / "online-scale.jsonl",
+) -> str:
+    """PERFORMANCE.md's policy CPU per step and the full protocol's projection, from
+    `packages/vima-eval/bench/bench_policy_steps.py TINY TINY MODEL --labels tiny,LABEL --record
+    docs/measurements/online-policy-steps.json` and the tiny runs of online-scale.jsonl: an
+    episode of MODEL costs the tiny policy's measured episode (simulation, tokenization, its
+    model) plus MODEL's policy CPU on the same steps less the tiny policy's."""
+    data = json.loads(record.read_text())
+    runs = [json.loads(line) for line in scale.read_text().splitlines()]
+    tiny = [r["cpu_s_per_episode_steady"] for r in runs
+            if r["label"] == "tiny" and "before" not in r["mode"]]  # fmt: skip
+    episode = sum(tiny) / len(tiny)
+    steps, episodes = data["driver_steps"], data["driver_episodes"]
+    base = data["models"]["tiny"]["cpu_s_total"] / episodes
+    lines = [
+        "| checkpoint | parameters | policy CPU s per step (observations 1 / 2 / 3 / 4 / 5) | "
+        f"CPU s per episode ({steps / episodes:.1f} steps) | full protocol |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for label, model in data["models"].items():
+        per_step = " / ".join(f"{v:.3f}" for v in model["cpu_s_per_step_by_observations"].values())
+        cost = episode + model["cpu_s_total"] / episodes - base
+        hours = FULL_PROTOCOL_EPISODES * cost / 3600
+        lines.append(
+            f"| {label} | {model['parameters'] / 1e6:,.1f} M | {model['cpu_s_per_step']:.3f} "
+            f"({per_step}) | {cost:.2f} | {hours:,.0f} CPU-hours |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "oracle-table": ("README.md", readme_oracle_table),
     "simulator-oracle-table": ("docs/SIMULATOR.md", simulator_oracle_table),
     "import-table": ("docs/PERFORMANCE.md", import_table),
     "closed-loop-table": ("docs/CHECKPOINTS.md", closed_loop_table),
+    "online-scale-table": ("docs/PERFORMANCE.md", online_scale_table),
+    "policy-steps-table": ("docs/PERFORMANCE.md", policy_steps_table),
 }
 
 

@@ -1,0 +1,111 @@
+"""CPU seconds of the policy per online step, for checkpoints whose own episodes end early.
+
+An untrained policy's episodes end after their first action or run to the step limit, so the
+online benchmark's per-episode cost depends on what the weights happen to do. This replays the
+same inputs through every checkpoint: DRIVER's episodes (`vima-eval online`'s task, seeds and
+tokenization; L1, EPISODES per task, the default step limit) are run once and every step's
+model input is kept; each MODEL then answers all of them in this process on one torch thread
+(as a worker or the policy server does), timed with `time.process_time`. Prints one JSON line
+and writes it to RECORD:
+
+    uv run --all-packages python packages/vima-eval/bench/bench_policy_steps.py DRIVER \\
+        MODEL [MODEL ...] --labels tiny,scratch-vima-200m \\
+        --record docs/measurements/online-policy-steps.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from vima_eval.online.agents import PolicyAgent
+from vima_eval.online.episode import run_episode
+from vima_eval.online.model import LocalModel
+from vima_eval.online.plan import level_tasks, plan_jobs
+from vima_schema.perturbations import get_perturbation
+from vima_sim.env import VimaEnv
+from vima_train.checkpoint import load_policy
+
+
+class Recording(LocalModel):
+    """The local model, keeping every step's inputs."""
+
+    def __init__(self, policy: Any) -> None:
+        super().__init__(policy)
+        self.steps: list[tuple[Any, ...]] = []
+
+    def step(self, prompt: Any, mask: str, observations: Any, actions: Any) -> np.ndarray:
+        self.steps.append((prompt, mask, observations, actions))
+        return super().step(prompt, mask, observations, actions)
+
+
+def record_steps(driver: Path, tasks: list[str], episodes: int) -> list[tuple[Any, ...]]:
+    """Every step's model input in DRIVER's episodes."""
+    policy = load_policy(driver)
+    policy.shuffle_objects = False
+    model = Recording(policy)
+    agent = PolicyAgent(driver, get_perturbation("noop"), 0, model=model)
+    envs: dict[str, VimaEnv] = {}
+    for job in plan_jobs(level_tasks([1], tasks), range(episodes), ["noop"], 0, 0):
+        env = envs.setdefault(job.task, VimaEnv(job.task, job.partition, "easy"))
+        run_episode(env, agent, job)
+    for env in envs.values():
+        env.close()
+    return model.steps
+
+
+def cost(model_path: Path, steps: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """CPU seconds of MODEL on the recorded steps: per step, per history length, per episode."""
+    model = LocalModel(load_policy(model_path))
+    model.policy.shuffle_objects = False
+    by_length: dict[int, list[float]] = {}
+    for prompt, mask, observations, actions in steps:
+        began = time.process_time()
+        model.step(prompt, mask, observations, actions)
+        length = int(observations.step_mask.shape[1])
+        by_length.setdefault(length, []).append(time.process_time() - began)
+    total = sum(sum(v) for v in by_length.values())
+    return {
+        "parameters": sum(p.numel() for p in model.policy.parameters()),
+        "cpu_s_per_step": round(total / len(steps), 4),
+        "cpu_s_per_step_by_observations": {
+            str(n): round(sum(v) / len(v), 4) for n, v in sorted(by_length.items())
+        },
+        "cpu_s_total": round(total, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("driver", type=Path)
+    parser.add_argument("models", type=Path, nargs="+")
+    parser.add_argument("--labels", required=True, help="comma-separated, one per MODEL")
+    parser.add_argument("--tasks", default="visual_manipulation,follow_order")
+    parser.add_argument("--episodes", type=int, default=3)
+    parser.add_argument("--record", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    labels = args.labels.split(",")
+    steps = record_steps(args.driver, args.tasks.split(","), args.episodes)
+    episodes = len(args.tasks.split(",")) * args.episodes
+    models = zip(labels, args.models, strict=True)
+    figures = {
+        "driver_steps": len(steps),
+        "driver_episodes": episodes,
+        "models": {label: cost(path, steps) for label, path in models},
+        "load_before": Path("/proc/loadavg").read_text().split()[:3],
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    line = json.dumps(figures)
+    print(line)
+    if args.record:
+        args.record.write_text(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
