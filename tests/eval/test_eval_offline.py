@@ -168,7 +168,7 @@ def test_offline_bad_input(
     cases = [
         ((tiny_checkpoint, eval_dataset, "--perturb", "paraphrase"), "unknown perturbation"),
         ((foreign, eval_dataset), "not a vima-train checkpoint"),
-        ((text, eval_dataset), "not a readable checkpoint"),
+        ((text, eval_dataset), "not a checkpoint torch can read safely"),
         ((tiny_checkpoint, other), "keep_final_observation=True"),
         ((tiny_checkpoint, eval_dataset, "--config", "reworded"), "no preprocessed configs"),
         ((tiny_checkpoint, tmp_path / "missing"), "not a folder"),

@@ -232,7 +232,7 @@ def test_online_bad_input(tmp_path: Path, run_eval: RunEval, tiny_checkpoint: Pa
     text = tmp_path / "text.ckpt"
     text.write_text("not a checkpoint")
     cases = [
-        (("online", text), "not a readable checkpoint"),
+        (("online", text), "not a checkpoint torch can read safely"),
         (("oracle", "--tasks", "jump"), "unknown task"),
         (("oracle", "--levels", "L9"), "unknown level"),
         (("oracle", "--levels", "L4", "--tasks", "rotate"), "exists in levels"),
