@@ -30,6 +30,7 @@ from vima_train.checkpoint import load_policy, read_meta
 from vima_train.config import load_preset
 from vima_train.data import collate, row_arrays
 from vima_train.importing import load_torch_file
+from vima_train.model.policy import prompt_sequence
 from vima_train.model.prompt import KNOWN_T5
 from vima_train.policies import build_policy
 from vima_train.policies.cogelot.layout import our_key
@@ -251,6 +252,29 @@ def test_cogelot_differs_from_vima_where_documented(policy: CogeLoTPolicy) -> No
 #: means; `--crop-resampling cogelot` stores their nearest integers, at most half a level off;
 #: measured 1.04e-2 on these random weights).
 ROUNDING_GAP = 2e-2
+
+
+def test_masked_prompt_positions_count_what_is_attended(
+    policy: CogeLoTPolicy, rows: dict[str, dict[str, Any]]
+) -> None:
+    """With the text masked (CoGeLoT's `disable_prompt_text`), the cross-attention prompt's
+    positions are `cumsum` of the attention mask, as CoGeLoT computes them from one mask."""
+    if policy.config.decoder.kind != "xattn":
+        return
+    batch = collate([row_arrays(next(iter(rows.values())))])
+    policy.prompt_mask = "text"
+    try:
+        with torch.no_grad():
+            cache = policy.encode_prompt(batch)
+            images, token_mask = policy.prompt_images(batch.prompt)
+            words = policy.prompt_embedding(batch.prompt.word_ids)
+            sequence, _, valid = prompt_sequence(batch.prompt, words, images, token_mask, "text")
+            tokens = policy.encode_prompt_tokens(sequence, valid)
+    finally:
+        policy.prompt_mask = "none"
+    positions = policy.xattn_gpt.xattn_positions_embed(torch.cumsum(valid.long(), 1))
+    assert torch.allclose(cache.memory, tokens + positions, atol=1e-6)
+    assert not torch.equal(valid, cache.present)  # the text was masked
 
 
 def test_whole_path_from_vima_tokenize_rows(

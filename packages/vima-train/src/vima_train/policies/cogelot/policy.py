@@ -9,6 +9,8 @@ What differs from VIMA's own network (vima_train.policies.vima), each reproduced
 - the crop ViT, the box MLPs and the prompt's object tokens are `embed_dim` wide (VIMA: 768 at
   every size), so the prompt's T5 is `embed_dim` wide too (768: t5-base);
 - teacher forcing embeds the dataset's continuous actions scaled into [0, 1], not their bins;
+- the prompt's positions count the tokens it may attend to (one mask for both: with the text
+  or the pictures masked, `cumsum` runs over what is left);
   online, CoGeLoT feeds back `bin / n` of the bounds, which `bins_to_actions` gives.
 
 State-dict keys are this project's names for VIMA's modules; `vima_train.policies.cogelot.layout`
@@ -29,7 +31,13 @@ COGELOT_HEADS: dict[str, tuple[int, ...]] = {
     "pose1_position": (50, 100, 50),
     "pose1_rotation": (50, 50, 50, 50),
 }
-COGELOT = Conventions(COGELOT_HEADS, position_offset=0, crop_width=None, prompt_width=None)
+COGELOT = Conventions(
+    COGELOT_HEADS,
+    position_offset=0,
+    crop_width=None,
+    prompt_width=None,
+    positions_count_attended=True,
+)
 
 
 class CogeLoTPolicy(VimaPolicy):

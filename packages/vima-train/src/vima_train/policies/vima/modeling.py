@@ -41,12 +41,15 @@ END_EFFECTORS = 2
 class Conventions:
     """What a network built from VIMA's modules fixes: its action heads (bins per component of
     each pose key), the offset of its positions (`cumsum(mask) - offset`, stream and prompt),
-    and the widths of the crop ViT and of the prompt's object tokens (None: `embed_dim`)."""
+    the widths of the crop ViT and of the prompt's object tokens (None: `embed_dim`), and
+    whether the prompt's positions count the tokens it may attend to (`attended`, CoGeLoT:
+    one mask for both) or every token present (VIMA, whose prompts mask nothing)."""
 
     heads: dict[str, tuple[int, ...]]
     position_offset: int
     crop_width: int | None
     prompt_width: int | None
+    positions_count_attended: bool = False
 
 
 #: VIMA's own: 2-D positions, positions from 0, a 768-wide crop ViT and prompt at every size.

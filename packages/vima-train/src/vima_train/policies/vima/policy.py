@@ -149,7 +149,8 @@ class VimaPolicy(VimaNetwork):
             prompt, words, images, token_mask, self.prompt_mask
         )
         tokens = self.encode_prompt_tokens(sequence, valid)
-        memory = self.sequence_model.prompt_memory(tokens, present)
+        counted = valid if self.CONVENTIONS.positions_count_attended else present
+        memory = self.sequence_model.prompt_memory(tokens, counted)
         return PromptCache(memory, present, valid)
 
     def prompt_images(self, prompt: Prompt) -> tuple[torch.Tensor, torch.Tensor]:
