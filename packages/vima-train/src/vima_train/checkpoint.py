@@ -111,13 +111,13 @@ def parameters_on_meta() -> Iterator[None]:
     def skip_on_meta(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         return tensor if tensor.is_meta else normal(tensor, *args, **kwargs)
 
-    nn.Module.register_parameter = on_meta  # type: ignore[method-assign]
-    torch.Tensor.normal_ = skip_on_meta  # type: ignore[method-assign]
+    nn.Module.register_parameter = on_meta  # type: ignore[method-assign, assignment]
+    torch.Tensor.normal_ = skip_on_meta  # type: ignore[method-assign, assignment]
     try:
         yield
     finally:
-        nn.Module.register_parameter = register  # type: ignore[method-assign]
-        torch.Tensor.normal_ = normal  # type: ignore[method-assign]
+        nn.Module.register_parameter = register  # type: ignore[method-assign, assignment]
+        torch.Tensor.normal_ = normal  # type: ignore[method-assign, assignment]
 
 
 def policy_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:

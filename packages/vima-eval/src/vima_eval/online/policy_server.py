@@ -133,12 +133,12 @@ class PolicyServer:
                     if self._send(conn, self.hello):
                         self.caches[conn] = None
             requests = []
-            for conn in ready:
-                if isinstance(conn, Connection):
+            for item in ready:
+                if isinstance(item, Connection):
                     try:
-                        requests.append((conn, conn.recv()))
+                        requests.append((item, item.recv()))
                     except (OSError, EOFError):
-                        self._drop(conn)
+                        self._drop(item)
             for conn, reply in zip([c for c, _ in requests], self.answer(requests), strict=True):
                 self._send(conn, reply)
 
