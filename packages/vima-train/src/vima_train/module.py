@@ -31,6 +31,24 @@ from vima_train.model.actions import axis_bins, axis_names
 from vima_train.policies import build_policy
 from vima_train.schedule import lr_multiplier
 
+#: Lightning's precisions that clip gradients with torch's own clipping (its mixed-precision
+#: plugin refuses to clip for an optimiser that unscales inside its step, as fused AdamW does).
+FULL_PRECISION = ("32-true", "32", "64-true", "64")
+
+
+def adamw(
+    parameters: list[torch.nn.Parameter], lr: float, weight_decay: float, precision: str
+) -> torch.optim.AdamW:
+    """The training's AdamW: fused (one kernel over every parameter; on CPU about 3x faster
+    than the per-tensor loop, the same arithmetic up to rounding) in full precision when every
+    parameter is a floating tensor on the CPU or a CUDA device, else torch's default."""
+    fused = precision in FULL_PRECISION and all(
+        p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in parameters
+    )
+    return torch.optim.AdamW(
+        parameters, lr=lr, weight_decay=weight_decay, fused=True if fused else None
+    )
+
 
 class PolicyModule(L.LightningModule):
     """Trains a policy of any family (`vima_train.policies`). `meta` (tokenizer, tokenize
@@ -182,7 +200,8 @@ class PolicyModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         train = self.config.train
         parameters = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(parameters, lr=train.lr, weight_decay=train.weight_decay)
+        precision = str(self._trainer.precision) if self._trainer is not None else "32-true"
+        optimizer = adamw(parameters, train.lr, train.weight_decay, precision)
         total = self.total_steps
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_multiplier(step, train, total)

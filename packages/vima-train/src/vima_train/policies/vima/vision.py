@@ -109,10 +109,20 @@ class CropEncoder(nn.Module):
         self.register_buffer("std", torch.tensor(CROP_STD).view(3, 1, 1), persistent=False)
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        """Crops [..., 3, 32, 32] (0-255) -> features [..., width]."""
+        """Crops [..., 3, 32, 32] (0-255) -> features [..., width].
+
+        Every crop's feature depends on that crop alone, so the blank ones (all zero: padded
+        and absent object slots, most of a batch's slots) share one ViT pass of a zero crop;
+        the features and gradients are those of a pass per crop."""
         lead = crops.shape[:-3]
-        pixels = (crops.float() / 255.0).sub(self.mean).div(self.std)
-        return self.vit(pixels.flatten(0, -4)).view(*lead, self.width)
+        flat = crops.flatten(0, -4)
+        drawn = flat.flatten(1).ne(0).any(1)
+        kept = drawn.nonzero().squeeze(1)
+        unique = torch.cat([flat[kept], flat.new_zeros(1, *flat.shape[1:])])
+        pixels = (unique.float() / 255.0).sub(self.mean).div(self.std)
+        slot = torch.full_like(drawn, kept.shape[0], dtype=torch.long)
+        slot[kept] = torch.arange(kept.shape[0], device=kept.device)
+        return self.vit(pixels).index_select(0, slot).view(*lead, self.width)
 
 
 class ObjEncoder(nn.Module):
@@ -134,9 +144,11 @@ class ObjEncoder(nn.Module):
         self, crops: dict[str, torch.Tensor], boxes: dict[str, torch.Tensor]
     ) -> torch.Tensor:
         """Per view crops [..., N_v, 3, 32, 32] and boxes [..., N_v, 4] -> [..., sum N_v, E]."""
+        flat = [crops[view].flatten(0, -4) for view in VIEWS]  # one ViT pass for both views
+        per_view = self.cropped_img_encoder(torch.cat(flat)).split([len(f) for f in flat])
         fused = []
-        for view in VIEWS:
-            features = self.cropped_img_encoder(crops[view])
+        for view, flat_features in zip(VIEWS, per_view, strict=True):
+            features = flat_features.view(*crops[view].shape[:-3], flat_features.shape[-1])
             box = self.bbox_mlp[view](boxes[view].float() / self.box_scale)
             fused.append(self.pre_transformer_layer[view](torch.cat([features, box], dim=-1)))
         return torch.cat(fused, dim=-2)
