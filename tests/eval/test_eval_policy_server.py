@@ -186,7 +186,8 @@ def test_a_killed_worker_or_server(
     stopped = run_eval("online", tiny_checkpoint, *some, "--out", out)
     assert stopped.code == EXIT_ERROR, stopped.err
     (line,) = [line for line in stopped.err.splitlines() if "PolicyServerError" in line]
-    assert "policy server went away" in line and "--resume" in line
+    # a worker sees it die mid-step ("went away") or, starting late, finds no server
+    assert ("went away" in line or "cannot reach" in line) and "--resume" in line
     assert "failed twice" not in stopped.err
     monkeypatch.undo()
     resumed = run_eval("online", tiny_checkpoint, *some, "--out", out, "--resume")
