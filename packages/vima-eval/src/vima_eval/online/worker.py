@@ -1,11 +1,15 @@
-"""Worker processes: each owns its simulators and a policy copy and runs episodes it is sent.
+"""Worker processes: each owns its simulators and its policy (the checkpoint's memory-mapped
+weights, shared with the other workers' through the page cache) or, with `policy_server`, a
+connection to the one policy process (`vima_eval.online.policy_server`), and runs the episodes
+it is sent.
 
 `WorkerPool.run` hands out one job at a time per worker (`vima_schema.processes`). A job whose
 episode raises, or whose worker process dies (a simulator crash, SIGKILL), is retried once on a
 fresh simulator (a dead worker is replaced); a second failure is reported to `on_error` and the
 run goes on. An environment error (a full disk, a read-only run folder) is no episode's fault:
-it stops the run (`OutputError`). Every worker uses one torch thread, and every episode depends
-only on its job, so results do not depend on the number of workers.
+it stops the run (`OutputError`), as does a policy server that went away
+(`PolicyServerError`). Every worker uses one torch thread, and every episode depends only on
+its job, so results do not depend on the number of workers.
 """
 
 from __future__ import annotations
