@@ -1,6 +1,7 @@
 """The reference families' faster training step computes what the plain one computes (issue 30
 item 1): blank crops share one ViT pass and both views go through the ViT together
-(policies/vima/vision.py), and the training's AdamW is fused in full precision
+(policies/vima/vision.py), T5 and the decoder run the batch in parts of similar length without
+the dead tokens (policies/vima/ragged.py), and the training's AdamW is fused in full precision
 (module.adamw). Each is compared with the computation it replaced, on the sample episodes."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from vima_train.data import Batch
 from vima_train.metrics import loss_of
 from vima_train.module import adamw
 from vima_train.policies import build_policy
+from vima_train.policies.vima.modeling import VimaNetwork
+from vima_train.policies.vima.policy import VimaPolicy
+from vima_train.policies.vima.ragged import drop_dead_tokens, ends_of, row_parts
 from vima_train.policies.vima.vision import VIEWS, CropEncoder, ObjEncoder
 
 TOLERANCE = 1e-5
@@ -36,6 +40,44 @@ def objects_per_view(
         box = self.bbox_mlp[view](boxes[view].float() / self.box_scale)
         fused.append(self.pre_transformer_layer[view](torch.cat([features, box], dim=-1)))
     return torch.cat(fused, dim=-2)
+
+
+def prompt_tokens_whole(self: VimaPolicy, sequence: torch.Tensor, valid: torch.Tensor) -> Any:
+    """`VimaPolicy.encode_prompt_tokens` before the parts: T5 over the whole padded batch."""
+    usable = valid.any(-1, keepdim=True)
+    out = self.prompt_tokens(sequence, valid | ~usable)
+    return out * usable.unsqueeze(-1).to(out.dtype)
+
+
+def decode_whole(
+    self: VimaNetwork,
+    obs_tokens: torch.Tensor,
+    obs_mask: torch.Tensor,
+    action_tokens: torch.Tensor,
+    memory: torch.Tensor,
+    memory_mask: torch.Tensor,
+) -> torch.Tensor:
+    """`VimaNetwork.decode` before the parts: the whole padded stream and prompt."""
+    batch, steps, per_step, dim = obs_tokens.shape
+    stream = obs_tokens.new_zeros(batch, steps, per_step + 1, dim)
+    masks = torch.ones(batch, steps, per_step + 1, dtype=torch.bool, device=obs_mask.device)
+    stream[:, :, :per_step] = obs_tokens
+    masks[:, :, :per_step] = obs_mask
+    taken = action_tokens.shape[1]
+    stream[:, :taken, per_step] = action_tokens
+    length = steps * (per_step + 1) - (steps - taken)
+    stream = stream.view(batch, -1, dim)[:, :length]
+    masks = masks.view(batch, -1)[:, :length]
+    out = self.sequence_model(stream, masks, memory, memory_mask)
+    return out[:, per_step - 1 :: per_step + 1]
+
+
+PLAIN = {
+    (CropEncoder, "forward"): crop_pass_per_crop,
+    (ObjEncoder, "forward"): objects_per_view,
+    (VimaPolicy, "encode_prompt_tokens"): prompt_tokens_whole,
+    (VimaNetwork, "decode"): decode_whole,
+}
 
 
 def small_cogelot() -> torch.nn.Module:
@@ -95,16 +137,18 @@ def test_blank_crops_share_a_pass_with_the_same_features_and_gradients() -> None
 def test_training_step_gives_the_plain_steps_losses(
     batch: Batch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CoGeLoT's network on the sample episodes (most object slots blank): the loss and every
-    gradient of one pass, and the losses of 3 clipped AdamW steps, equal (1e-5) those of the
-    plain computation (a ViT pass per crop and per view, torch's per-tensor AdamW)."""
+    """CoGeLoT's network on the sample episodes (most object slots blank, prompts and episodes
+    of different lengths): the loss and every gradient of one pass, and the losses of 3 clipped
+    AdamW steps, equal (1e-5) those of the plain computation (a ViT pass per crop and per view,
+    T5 and the decoder over the whole padded batch, torch's per-tensor AdamW)."""
     assert bool((batch.observations.crops.flatten(-3).amax(-1) == 0).any())
+    assert len(row_parts(ends_of(batch.prompt.word_mask))) > 1
     runs = {}
     for fast in (True, False):
         with monkeypatch.context() as patch:
             if not fast:
-                patch.setattr(CropEncoder, "forward", crop_pass_per_crop)
-                patch.setattr(ObjEncoder, "forward", objects_per_view)
+                for (owner, name), plain in PLAIN.items():
+                    patch.setattr(owner, name, plain)
             policy = small_cogelot()
             first, grads = loss_and_gradients(policy, batch)
             trained = [p for p in policy.parameters() if p.requires_grad]
@@ -139,3 +183,28 @@ def test_adamw_is_fused_only_where_lightning_can_clip() -> None:
     assert adamw(weights, 1e-3, 0.0, "32-true").defaults["fused"] is True
     assert adamw(weights, 1e-3, 0.0, "bf16-mixed").defaults["fused"] is None
     assert adamw(weights, 1e-3, 0.0, "16-mixed").defaults["fused"] is None
+
+
+def test_row_parts_cover_every_row_once_and_split_where_it_pays() -> None:
+    lengths = torch.tensor([28, 32, 34, 12, 13, 19, 28, 77])
+    parts = row_parts(lengths)
+    assert sorted(torch.cat(parts).tolist()) == list(range(8))
+    assert [p.tolist() for p in parts] == [[7], [2, 1, 0, 6, 5, 4, 3]]  # 77 alone: 315 of 616
+    assert [p.tolist() for p in row_parts(torch.tensor([5, 5, 4]))] == [[0, 1, 2]]
+    assert [p.tolist() for p in row_parts(torch.tensor([3]))] == [[0]]
+
+
+def test_dead_tokens_are_left_out_and_read_slots_found() -> None:
+    """Masked tokens go unless read; the read slots' places index what is kept; a row without
+    any unmasked token keeps the stream whole."""
+    stream = torch.arange(2 * 6, dtype=torch.float32).view(2, 6, 1)
+    masks = torch.tensor([[1, 0, 0, 1, 0, 0], [1, 1, 0, 1, 0, 1]], dtype=torch.bool)
+    read = torch.tensor([0, 0, 1, 0, 0, 1], dtype=torch.bool)
+    kept, kept_masks, places = drop_dead_tokens(stream, masks, read)
+    assert kept.shape == (2, 5, 1)
+    assert kept[..., 0].tolist() == [[0, 2, 3, 5, 1], [6, 7, 8, 9, 11]]
+    assert kept_masks.tolist() == [[1, 0, 1, 0, 0], [1, 1, 0, 1, 1]]
+    assert places.tolist() == [[1, 3], [2, 4]]
+    assert kept.gather(1, places.unsqueeze(-1))[..., 0].tolist() == [[2, 5], [8, 11]]
+    whole, _, places = drop_dead_tokens(stream, masks & torch.tensor([[0], [1]]).bool(), read)
+    assert whole.shape == stream.shape and places.tolist() == [[2, 5], [2, 5]]

@@ -22,6 +22,7 @@ from torch import nn
 
 from vima_train.policies.vima.decoder import ConcatGPT, XAttnGPT
 from vima_train.policies.vima.patches import PatchEncoder
+from vima_train.policies.vima.ragged import drop_dead_tokens, ends_of, row_parts
 from vima_train.policies.vima.vision import CROP_WIDTH, ObjEncoder, reference_mlp
 
 #: Action heads in VIMA's order: bins of each component (2-D positions, quaternions).
@@ -228,7 +229,11 @@ class VimaNetwork(nn.Module):
     ) -> torch.Tensor:
         """VIMA's `forward`, batch-first: obs tokens [B, T, Q, E] and mask [B, T, Q], action
         tokens [B, Ta, E] (Ta = T or T - 1), the prompt memory [B, Lp, E] (`prompt_memory`) ->
-        the output at the last object slot of every step [B, T, E]."""
+        the output at the last object slot of every step [B, T, E].
+
+        The padding is left out (vima_train.policies.vima.ragged; the same outputs): the rows
+        run in parts of similar length, each without its dead tokens, its prompt cut to its
+        longest."""
         batch, steps, per_step, dim = obs_tokens.shape
         stream = obs_tokens.new_zeros(batch, steps, per_step + 1, dim)
         masks = torch.ones(batch, steps, per_step + 1, dtype=torch.bool, device=obs_mask.device)
@@ -239,8 +244,19 @@ class VimaNetwork(nn.Module):
         length = steps * (per_step + 1) - (steps - taken)
         stream = stream.view(batch, -1, dim)[:, :length]
         masks = masks.view(batch, -1)[:, :length]
-        out = self.sequence_model(stream, masks, memory, memory_mask)
-        return out[:, per_step - 1 :: per_step + 1]
+        read = torch.zeros(length, dtype=torch.bool, device=masks.device)
+        read[per_step - 1 :: per_step + 1] = True
+        prompt_ends = ends_of(memory_mask.bool())
+        parts = row_parts((masks | read).sum(1))
+        outs = []
+        for rows in parts:
+            part, part_masks, places = drop_dead_tokens(stream[rows], masks[rows], read)
+            end = int(prompt_ends[rows].max())
+            out = self.sequence_model(part, part_masks, memory[rows, :end], memory_mask[rows, :end])
+            outs.append(out.gather(1, places.unsqueeze(-1).expand(-1, -1, dim)))
+        if len(parts) == 1:
+            return outs[0]
+        return torch.cat(outs).index_select(0, torch.cat(parts).argsort())
 
     def action_logits(self, features: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         """Raw logits of every head component from decoder outputs [..., E]."""

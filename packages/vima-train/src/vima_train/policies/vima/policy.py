@@ -36,6 +36,7 @@ from vima_train.model.policy import (
 from vima_train.model.prompt import t5_encoder
 from vima_train.model.visual import shuffle_order
 from vima_train.policies.vima.modeling import VIMA, Conventions, VimaNetwork
+from vima_train.policies.vima.ragged import ends_of, row_parts
 from vima_train.policies.vima.vision import VIEWS
 
 
@@ -171,9 +172,17 @@ class VimaPolicy(VimaNetwork):
 
     def encode_prompt_tokens(self, sequence: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """T5 and its post layer over an assembled prompt (a prompt with nothing to attend to,
-        e.g. every token masked, gets zeros)."""
+        e.g. every token masked, gets zeros). The rows run in parts of similar length, each cut
+        to its longest (`ragged.row_parts`): T5's positions are relative and a masked key weighs
+        nothing, so every attended token's output is the whole batch's; past a row's last one
+        the outputs are zeros."""
         usable = valid.any(-1, keepdim=True)
-        out = self.prompt_tokens(sequence, valid | ~usable)
+        mask, ends = valid | ~usable, ends_of(valid)
+        parts = [(rows, int(ends[rows].max())) for rows in row_parts(ends)]
+        outs = [self.prompt_tokens(sequence[rows, :end], mask[rows, :end]) for rows, end in parts]
+        out = outs[0].new_zeros(*sequence.shape[:2], outs[0].shape[-1])
+        for (rows, end), part in zip(parts, outs, strict=True):
+            out[rows, :end] = part
         return out * usable.unsqueeze(-1).to(out.dtype)
 
     # ------------------------------------------------------------ observations
