@@ -210,6 +210,31 @@ def bench_collate(rows: list[dict[str, Any]], batch: int, repeats: int = 200) ->
     return (time.perf_counter() - start) * 1000 / (repeats * batch)
 
 
+def train_step(
+    policy: torch.nn.Module, optimizer: torch.optim.Optimizer, data: Any
+) -> torch.Tensor:
+    """One fp32 training step of vima-train's policy: forward, loss (`loss_of`), backward,
+    clipping by norm 1, the optimiser step; the loss, detached."""
+    loss = loss_of(policy(data), policy.targets(data))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+    optimizer.step()
+    return loss.detach()
+
+
+def timed_steps(step: Any, steps: int) -> dict[str, list[float]]:
+    """`steps` calls of `step()` (returns the loss): losses, wall and CPU seconds per step."""
+    losses, wall, cpu = [], [], []
+    for _ in range(steps):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        loss = step()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+        losses.append(float(loss))
+    return {"losses": losses, "wall_s": wall, "cpu_s": cpu}
+
+
 def bench_step(
     preset: str, rows: list[dict[str, Any]], batch: int, steps: int, vocab: int
 ) -> dict[str, Any]:
@@ -225,17 +250,9 @@ def bench_step(
         frames=visual == "patches",
     )
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-4)
-    times, cpu = [], []
-    for step in range(steps + 1):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        loss = loss_of(policy(data), policy.targets(data))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-        optimizer.step()
-        if step:  # the first step (allocations, lazy init) is not timed
-            times.append(time.perf_counter() - start)
-            cpu.append(time.process_time() - cpu_start)
+    # the first step (allocations, lazy init) is not timed
+    timed = timed_steps(lambda: train_step(policy, optimizer, data), steps + 1)
+    times, cpu = timed["wall_s"][1:], timed["cpu_s"][1:]
     ms = statistics.median(times) * 1000
     return {
         "preset": preset,
