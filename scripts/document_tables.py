@@ -161,6 +161,56 @@ def policy_steps_table(
     return "\n".join(lines) + "\n"
 
 
+#: (level, task) pairs that scripts/experiments/thirteen_tasks.sh evaluates per level.
+LEVEL_PAIRS = {"L1": 13, "L2": 13, "L3": 12, "L4": 4}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
+
+
+def thirteen_budget_table(record: Path = MEASUREMENTS / "thirteen-tasks-budget.jsonl") -> str:
+    """EXPERIMENTS.md's CPU budget of the 13-task run, from `scripts/experiments/thirteen_tasks.sh
+    OUT budget` (OUT/budget/budget.jsonl, copied): each stage measured small, projected to the
+    script's defaults (the `plan` line) at the same per-unit cost."""
+    rows = [json.loads(line) for line in record.read_text().splitlines()]
+    plan = next(row for row in rows if row["what"] == "plan")
+    lines = ["| stage | measured | per unit | full run | projected |", "|---|---|---:|---:|---:|"]
+    generated = 0.0
+    for row in (r for r in rows if r["what"] == "generate"):  # start-up: a run with none to do
+        each = (row["seconds"] - row["startup_s"]) / row["count"]
+        generated += each * plan["episodes_per_task"]
+        lines.append(f"| generate {row['subject']} | {row['count']} episodes in "
+                     f"{row['seconds']:.1f} s ({row['startup_s']:.1f} s of it start-up) | "
+                     f"{each:.2f} s/episode | {plan['episodes_per_task']:,} episodes | "
+                     f"{_duration(each * plan['episodes_per_task'])} |")  # fmt: skip
+    episodes = plan["episodes_per_task"] * plan["tasks"]
+    lines.append(f"| **generate, {plan['tasks']} tasks** | | | {episodes:,} episodes | "
+                 f"**{_duration(generated)}** |")  # fmt: skip
+    prepared = next(row for row in rows if row["what"] == "prepare_dataset")
+    each = prepared["seconds"] / prepared["count"]
+    lines.append(f"| parse, build, tokenize | {prepared['count']} episodes in "
+                 f"{prepared['seconds']:.1f} s | {each:.2f} s/episode | {episodes:,} episodes | "
+                 f"{_duration(each * episodes)} |")  # fmt: skip
+    small, large = (row for row in rows if row["what"] == "train")
+    step = (large["seconds"] - small["seconds"]) / (large["count"] - small["count"])
+    lines.append(f"| train {plan['preset']} | {large['count']} steps in {large['seconds']:.1f} s, "
+                 f"{small['count']} in {small['seconds']:.1f} s | {step:.3f} s/step | "
+                 f"{plan['steps']:,} steps | {_duration(step * plan['steps'])} |")  # fmt: skip
+    online = next(row for row in rows if row["what"] == "online-vima-sim")
+    each_online = online["seconds"] / online["count"]
+    pairs = sum(LEVEL_PAIRS[level] for level in plan["eval_levels"].split(","))
+    evaluated = pairs * plan["eval_episodes"]
+    lines.append(f"| evaluate in vima-sim ({plan['eval_levels']}) | {online['count']} L1 episodes "
+                 f"in {online['seconds']:.1f} s | {each_online:.2f} s/episode | {evaluated:,} "
+                 f"episodes | {_duration(each_online * evaluated)} |")  # fmt: skip
+    total = generated + each * episodes + step * plan["steps"] + each_online * evaluated
+    loads = sorted({row["load"] for row in rows if "load" in row})
+    lines.append(f"| **all, {plan['workers']} worker, nice {plan['nice']}** | load averages "
+                 f"{loads[0]} to {loads[-1]} | | | **{_duration(total)}** |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "oracle-table": ("README.md", readme_oracle_table),
     "simulator-oracle-table": ("docs/SIMULATOR.md", simulator_oracle_table),
@@ -168,6 +218,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "closed-loop-table": ("docs/CHECKPOINTS.md", closed_loop_table),
     "online-scale-table": ("docs/PERFORMANCE.md", online_scale_table),
     "policy-steps-table": ("docs/PERFORMANCE.md", policy_steps_table),
+    "thirteen-budget-table": ("docs/EXPERIMENTS.md", thirteen_budget_table),
 }
 
 

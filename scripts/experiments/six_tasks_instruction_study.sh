@@ -33,7 +33,6 @@ EVAL_LEVELS="${EVAL_LEVELS:-L1,L2,L3}"
 PERTURBATIONS="${PERTURBATIONS:-noop reworded gobbledygook_word gobbledygook_tokens textual mask_text shuffle_objects}"
 # shellcheck source=scripts/experiments/lib.sh
 source scripts/experiments/lib.sh
-has() { [[ " $STAGES " == *" $1 "* ]]; }
 mkdir -p "$OUT"
 
 if has data; then
@@ -42,11 +41,7 @@ if has data; then
   run vima-sim generate $TASKS --episodes "$EPISODES" --out "$OUT/raw" --workers "$WORKERS" \
     --seed 0 >/dev/null
   stamp "parse, build, reword, tokenize (original and reworded)"
-  run vima-convert parse "$OUT/raw" --out "$OUT/parsed" --workers "$WORKERS" >/dev/null
-  run vima-convert build "$OUT/parsed" --out "$OUT/dataset" --valid-size 50 >/dev/null
-  run vima-convert reword "$OUT/dataset" --seed 0 >/dev/null
-  run vima-tokenize "$OUT/dataset" --workers "$WORKERS" >/dev/null
-  run vima-tokenize "$OUT/dataset" --variant reworded --workers "$WORKERS" >/dev/null
+  prepare_dataset "$OUT" 50 reworded
 fi
 
 train() {  # NAME VARIANTS

@@ -34,9 +34,7 @@ run vima-sim generate visual_manipulation --episodes "$EPISODES" --out "$OUT/raw
   --workers "$WORKERS" --seed 0 >/dev/null
 
 stamp "parse, build, tokenize (stale shards only)"
-run vima-convert parse "$OUT/raw" --out "$OUT/parsed" --workers "$WORKERS" >/dev/null
-run vima-convert build "$OUT/parsed" --out "$OUT/dataset" --valid-size 50 >/dev/null
-run vima-tokenize "$OUT/dataset" --workers "$WORKERS" >/dev/null
+prepare_dataset "$OUT" 50
 
 RUN="$OUT/run-$NAME"
 stamp "train $NAME ($PRESET) for $STEPS steps (at most $TRAIN_SECONDS s this invocation)"
@@ -45,7 +43,7 @@ train_capped "$RUN" "$OUT/train-$NAME.log" "$OUT/dataset" --preset "$PRESET" --m
   --wandb offline --set data.cache_dir="$OUT/cache" --set train.checkpoint_every_n_steps=250 \
   ${TRAIN_SET:-} || stamp "evaluating the last checkpoint of the capped run"
 CKPT="$RUN/checkpoints/last.ckpt"
-STEP="$(run vima-train inspect "$CKPT" 2>/dev/null | sed -n 's/^global_step: //p')"
+STEP="$(checkpoint_step "$CKPT")"
 
 for level in ${LEVELS//,/ }; do
   stamp "evaluate $CKPT (step $STEP) online on $EVAL_EPISODES unseen $level scenes"
