@@ -211,6 +211,65 @@ def thirteen_budget_table(record: Path = MEASUREMENTS / "thirteen-tasks-budget.j
     return "\n".join(lines) + "\n"
 
 
+def _bench_lines(record: Path) -> list[dict]:
+    """The JSON lines of a benchmark's recorded stdout."""
+    return [json.loads(line) for line in record.read_text().splitlines() if line.startswith("{")]
+
+
+def train_vs_cogelot_table(record: Path = MEASUREMENTS / "bench-train-vs-cogelot.txt") -> str:
+    """PERFORMANCE.md's training step of vima-train's `family: cogelot` against CoGeLoT's own
+    code, from `packages/vima-train/bench/bench_train_vs_cogelot.py`'s stdout (its summaries)."""
+    lines = [
+        "| torch threads | batch | vima-train ms/step: median (per round) | CoGeLoT ms/step: "
+        "median (per round) | speed-up | CPU s/step: vima-train / CoGeLoT | speed-up (CPU) | "
+        "load average |",
+        "|---:|---:|---|---|---:|---|---:|---:|",
+    ]
+    for s in (row for row in _bench_lines(record) if row.get("summary")):
+        ours = ", ".join(f"{ms:,.0f}" for ms in s["ours_ms_round_medians"])
+        theirs = ", ".join(f"{ms:,.0f}" for ms in s["cogelot_ms_round_medians"])
+        lines.append(
+            f"| {s['threads']} | {s['batch']} | **{s['ours_ms_median']:,.0f}** ({ours}) | "
+            f"**{s['cogelot_ms_median']:,.0f}** ({theirs}) | **{s['speedup']:.2f}x** | "
+            f"{s['ours_cpu_s_median']:.2f} / {s['cogelot_cpu_s_median']:.2f} | "
+            f"{s['speedup_cpu']:.2f}x | {s['load_avg_1min']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+#: The optimisers of bench_train_vs_cogelot.py's trajectories.
+OPTIMISERS = {"sgd": "SGD (lr 0.1)", "adamw": "AdamW (lr 1e-4)"}
+
+
+def train_vs_cogelot_check_table(record: Path = MEASUREMENTS / "bench-train-vs-cogelot.txt") -> str:
+    """PERFORMANCE.md's check that both code bases train the same: the recorded benchmark's
+    `check` line (first pass per batch size, then the SGD and AdamW trajectories)."""
+    check = next(row for row in _bench_lines(record) if "check" in row)
+    lines = ["| same weights, dropout off, 1 thread | vima-train | CoGeLoT | largest gap |",
+             "|---|---|---|---:|"]  # fmt: skip
+    for key, first in ((k, v) for k, v in check.items() if k.startswith("first_pass_batch_")):
+        size = key.removeprefix("first_pass_batch_")
+        ours, theirs = first["loss"]
+        lines.append(
+            f"| loss, batch {size} | {ours:.7f} | {theirs:.7f} | {first['loss_gap']:.1e} |"
+        )
+        worst = first["worst_gradient_gap"]
+        lines.append(f"| gradients of {first['parameters_learning']} parameters, batch {size} "
+                     f"(norm and a random projection, relative to the norm) | | | "
+                     f"{worst['relative']:.1e} (`{worst['parameter']}`) |")  # fmt: skip
+    for key, steps in ((k, v) for k, v in check.items() if k.startswith("steps_batch_")):
+        size = key.removeprefix("steps_batch_")
+        for name, run in steps.items():
+            ours = ", ".join(f"{v:.6f}" for v in run["ours"])
+            theirs = ", ".join(f"{v:.6f}" for v in run["cogelot"])
+            lines.append(f"| losses of {len(run['ours'])} {OPTIMISERS[name]} steps, batch {size} | "
+                         f"{ours} | {theirs} | {run['max_gap']:.1e} |")  # fmt: skip
+            two = ", ".join(f"{v:.6f}" for v in run["ours_2_threads"])
+            lines.append(f"| the same, vima-train at 2 threads (gap: to its 1 thread) | {two} | | "
+                         f"{run['max_gap_ours_1_vs_2_threads']:.1e} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "oracle-table": ("README.md", readme_oracle_table),
     "simulator-oracle-table": ("docs/SIMULATOR.md", simulator_oracle_table),
@@ -219,6 +278,8 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "online-scale-table": ("docs/PERFORMANCE.md", online_scale_table),
     "policy-steps-table": ("docs/PERFORMANCE.md", policy_steps_table),
     "thirteen-budget-table": ("docs/EXPERIMENTS.md", thirteen_budget_table),
+    "train-vs-cogelot-table": ("docs/PERFORMANCE.md", train_vs_cogelot_table),
+    "train-vs-cogelot-check-table": ("docs/PERFORMANCE.md", train_vs_cogelot_check_table),
 }
 
 
