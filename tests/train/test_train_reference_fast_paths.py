@@ -15,7 +15,7 @@ from vima_train.data import Batch
 from vima_train.metrics import loss_of
 from vima_train.module import adamw
 from vima_train.policies import build_policy
-from vima_train.policies.vima.modeling import VimaNetwork
+from vima_train.policies.vima.modeling import VimaNetwork, interleave
 from vima_train.policies.vima.policy import VimaPolicy
 from vima_train.policies.vima.ragged import drop_dead_tokens, ends_of, row_parts
 from vima_train.policies.vima.vision import VIEWS, CropEncoder, ObjEncoder
@@ -58,16 +58,8 @@ def decode_whole(
     memory_mask: torch.Tensor,
 ) -> torch.Tensor:
     """`VimaNetwork.decode` before the parts: the whole padded stream and prompt."""
-    batch, steps, per_step, dim = obs_tokens.shape
-    stream = obs_tokens.new_zeros(batch, steps, per_step + 1, dim)
-    masks = torch.ones(batch, steps, per_step + 1, dtype=torch.bool, device=obs_mask.device)
-    stream[:, :, :per_step] = obs_tokens
-    masks[:, :, :per_step] = obs_mask
-    taken = action_tokens.shape[1]
-    stream[:, :taken, per_step] = action_tokens
-    length = steps * (per_step + 1) - (steps - taken)
-    stream = stream.view(batch, -1, dim)[:, :length]
-    masks = masks.view(batch, -1)[:, :length]
+    per_step = obs_tokens.shape[2]
+    stream, masks = interleave(obs_tokens, obs_mask, action_tokens)
     out = self.sequence_model(stream, masks, memory, memory_mask)
     return out[:, per_step - 1 :: per_step + 1]
 

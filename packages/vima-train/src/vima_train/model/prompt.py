@@ -53,6 +53,15 @@ def assemble(
     return sequence, present, is_word
 
 
+def early_t5_blocks(t5: Any, train_last_n: int | None) -> list[nn.Module]:
+    """T5's encoder blocks before its last `train_last_n` (`prompt_encoder.train_last_n`: the
+    ones that do not learn); none when it is None (every block learns)."""
+    if train_last_n is None:
+        return []
+    blocks = list(t5.encoder.block)
+    return blocks[: max(len(blocks) - train_last_n, 0)]
+
+
 class PromptEncoder(nn.Module):
     """Word embedding + visual-token MLP + encoder (transformer from scratch, or T5)."""
 
@@ -83,8 +92,7 @@ class PromptEncoder(nn.Module):
         self.out = nn.Linear(width, dim) if width != dim else nn.Identity()
         self._frozen: list[nn.Module] = []
         if self.t5 is not None and config.train_last_n is not None:
-            blocks = list(self.t5.encoder.block)
-            self._frozen = [self.words, *blocks[: max(len(blocks) - config.train_last_n, 0)]]
+            self._frozen = [self.words, *early_t5_blocks(self.t5, config.train_last_n)]
             for module in self._frozen:
                 module.requires_grad_(False)
 

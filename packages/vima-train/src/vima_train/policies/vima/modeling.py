@@ -137,6 +137,23 @@ class T5PromptEncoder(nn.Module):
         ).last_hidden_state
 
 
+def interleave(
+    obs_tokens: torch.Tensor, obs_mask: torch.Tensor, action_tokens: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """VIMA's stream: each step's observation tokens [B, T, Q, E] (mask [B, T, Q]) then its
+    action token [B, Ta, E] (Ta = T or T - 1; actions always valid) -> tokens [B, L, E] and
+    mask [B, L], L = T (Q + 1) - (T - Ta)."""
+    batch, steps, per_step, dim = obs_tokens.shape
+    stream = obs_tokens.new_zeros(batch, steps, per_step + 1, dim)
+    masks = torch.ones(batch, steps, per_step + 1, dtype=torch.bool, device=obs_mask.device)
+    stream[:, :, :per_step] = obs_tokens
+    masks[:, :, :per_step] = obs_mask
+    taken = action_tokens.shape[1]
+    stream[:, :taken, per_step] = action_tokens
+    length = steps * (per_step + 1) - (steps - taken)
+    return stream.view(batch, -1, dim)[:, :length], masks.view(batch, -1)[:, :length]
+
+
 class VimaNetwork(nn.Module):
     """VIMA's `VIMAPolicy` modules with its cfg (`embed_dim`, `xf_n_layers`, `sattn_n_heads`,
     `xattn_n_heads`) and a T5 encoder; methods take VIMA's native inputs, batch-first.
@@ -234,16 +251,9 @@ class VimaNetwork(nn.Module):
         The padding is left out (vima_train.policies.vima.ragged; the same outputs): the rows
         run in parts of similar length, each without its dead tokens, its prompt cut to its
         longest."""
-        batch, steps, per_step, dim = obs_tokens.shape
-        stream = obs_tokens.new_zeros(batch, steps, per_step + 1, dim)
-        masks = torch.ones(batch, steps, per_step + 1, dtype=torch.bool, device=obs_mask.device)
-        stream[:, :, :per_step] = obs_tokens
-        masks[:, :, :per_step] = obs_mask
-        taken = action_tokens.shape[1]
-        stream[:, :taken, per_step] = action_tokens
-        length = steps * (per_step + 1) - (steps - taken)
-        stream = stream.view(batch, -1, dim)[:, :length]
-        masks = masks.view(batch, -1)[:, :length]
+        per_step, dim = obs_tokens.shape[2:]
+        stream, masks = interleave(obs_tokens, obs_mask, action_tokens)
+        length = stream.shape[1]
         read = torch.zeros(length, dtype=torch.bool, device=masks.device)
         read[per_step - 1 :: per_step + 1] = True
         prompt_ends = ends_of(memory_mask.bool())

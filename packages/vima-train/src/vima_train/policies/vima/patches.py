@@ -17,6 +17,7 @@ from vima_train.policies.vima.vision import (
     CROP_STD,
     VIEWS,
     ResidualAttentionBlock,
+    vit_tokens,
 )
 
 #: Frame size and patch side of CoGeLoT's patches experiments.
@@ -42,11 +43,7 @@ class PatchViT(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Normalised frames [N, 3, 64, 128] -> patch tokens [N, 8, out_dim]."""
-        x = self.conv1(pixels)
-        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
-        x = self.ln_pre(x + self.pos_embed)
-        x = self.blocks(x.permute(1, 0, 2)).permute(1, 0, 2)
-        return self.ln_post(x) @ self.projection
+        return self.ln_post(vit_tokens(self, pixels, None)) @ self.projection
 
 
 class FrameEncoder(nn.Module):

@@ -33,7 +33,7 @@ from vima_train.model.policy import (
     actions_so_far,
     prompt_sequence,
 )
-from vima_train.model.prompt import t5_encoder
+from vima_train.model.prompt import early_t5_blocks, t5_encoder
 from vima_train.model.visual import shuffle_order
 from vima_train.policies.vima.modeling import VIMA, Conventions, VimaNetwork
 from vima_train.policies.vima.ragged import ends_of, row_parts
@@ -71,17 +71,6 @@ def per_view(
     return crop_views, box_views, torch.cat(masks, dim=-1)
 
 
-def freeze_t5_blocks(t5: Any, train_last_n: int | None) -> None:
-    """`prompt_encoder.train_last_n`: T5's blocks before the last N stop learning
-    (`requires_grad` off, as CoGeLoT's `T5PromptEncoder` freezes all but t5-base's last 2; they
-    stay in train mode, dropout included, as there). None: every block learns (VIMA)."""
-    if train_last_n is None:
-        return
-    blocks = list(t5.encoder.block)
-    for block in blocks[: max(len(blocks) - train_last_n, 0)]:
-        block.requires_grad_(False)
-
-
 class VimaPolicy(VimaNetwork):
     """VIMA's network (state-dict keys exactly VIMA's) with vima-train's policy interface."""
 
@@ -117,7 +106,9 @@ class VimaPolicy(VimaNetwork):
         self.checkpoint_meta: dict[str, Any] | None = None
         self.shuffle_objects = config.shuffle_objects
         self.prompt_mask = config.prompt_mask
-        freeze_t5_blocks(t5, config.prompt_encoder.train_last_n)
+        # CoGeLoT's T5PromptEncoder freezes all but the last N blocks; they stay in train mode
+        for block in early_t5_blocks(t5, config.prompt_encoder.train_last_n):
+            block.requires_grad_(False)
         counts = [n for bins in self.CONVENTIONS.heads.values() for n in bins]
         axes = axis_indices(len(counts))  # stored axes (of vima-train's 14), in head order
         #: Head axes by bin count, for one `bucketize` per count.

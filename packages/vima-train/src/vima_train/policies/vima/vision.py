@@ -67,6 +67,18 @@ class ResidualAttentionBlock(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
+def vit_tokens(vit: nn.Module, pixels: torch.Tensor, cls: torch.Tensor | None) -> torch.Tensor:
+    """A CLIP-style ViT's tokens [N, P (+1), W] before `ln_post`: `conv1` patches of normalised
+    pixels [N, 3, H, W], the `cls` token first when given, `ln_pre` of them plus `pos_embed`,
+    then the (sequence-first) `blocks`."""
+    x = vit.conv1(pixels)
+    x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+    if cls is not None:
+        x = torch.cat([cls.repeat((x.shape[0], 1, 1)), x], dim=1)
+    x = vit.ln_pre(x + vit.pos_embed)
+    return vit.blocks(x.permute(1, 0, 2)).permute(1, 0, 2)
+
+
 class VisionTransformer(nn.Module):
     """The crop ViT: 16-pixel patches of a 32 x 32 crop, a CLS token, `ln_pre`, 4 blocks,
     `ln_post` on the CLS output and a projection."""
@@ -87,11 +99,7 @@ class VisionTransformer(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Normalised crops [N, 3, 32, 32] -> features [N, width]."""
-        x = self.conv1(pixels)
-        x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
-        x = torch.cat([self.cls_token.repeat((x.shape[0], 1, 1)), x], dim=1)
-        x = self.ln_pre(x + self.pos_embed)
-        x = self.blocks(x.permute(1, 0, 2)).permute(1, 0, 2)
+        x = vit_tokens(self, pixels, self.cls_token)
         return self.ln_post(x[:, 0, :]) @ self.projection
 
 
