@@ -25,14 +25,26 @@ ROOT = Path(__file__).resolve().parents[1]
 MEASUREMENTS = ROOT / "docs" / "measurements"
 
 
-def _oracle_module() -> ModuleType:
-    """scripts/oracle_table.py, loaded beside this script."""
-    spec = importlib.util.spec_from_file_location("oracle_table", Path(__file__).with_name(
-        "oracle_table.py"))  # fmt: skip
+def _script(name: str) -> ModuleType:
+    """scripts/NAME.py, loaded beside this script (once)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
+
+
+def _oracle_module() -> ModuleType:
+    """scripts/oracle_table.py."""
+    return _script("oracle_table")
+
+
+def _bench(table: str) -> Callable[[], str]:
+    """The generator `table` of scripts/bench_tables.py (records of scripts/measure.py)."""
+    return lambda: getattr(_script("bench_tables"), table)()
 
 
 def readme_oracle_table() -> str:
@@ -280,6 +292,10 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "thirteen-budget-table": ("docs/EXPERIMENTS.md", thirteen_budget_table),
     "train-vs-cogelot-table": ("docs/PERFORMANCE.md", train_vs_cogelot_table),
     "train-vs-cogelot-check-table": ("docs/PERFORMANCE.md", train_vs_cogelot_check_table),
+    "read-table": ("docs/PERFORMANCE.md", _bench("read_table")),
+    "convert-table": ("docs/PERFORMANCE.md", _bench("convert_table")),
+    "tokenize-table": ("docs/PERFORMANCE.md", _bench("tokenize_table")),
+    "cli-help-table": ("docs/PERFORMANCE.md", _bench("cli_help_table")),
 }
 
 

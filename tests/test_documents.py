@@ -137,6 +137,7 @@ DESCRIPTIVE = {  # headers of tables that state no measured figure
     "| task | end effector | levels | objects | oracle steps | success rule |",
     "| presets | prompt encoder | what they are |",
     "| reference behaviour | here | why |",
+    "| what | asserted bound |",
 }
 
 

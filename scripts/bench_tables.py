@@ -1,0 +1,268 @@
+"""PERFORMANCE.md's (and CLUSTER.md's, FORMAT.md's) benchmark tables, made from the outputs that
+scripts/measure.py records under docs/measurements/ (loaded by scripts/document_tables.py).
+
+A record holds, per command, `$ COMMAND`, then `# DATE, commit C, load average A B C`, then the
+command's stdout; each table ends with a line naming its record, date and load.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "docs" / "measurements"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One command of a record: what ran, when, under which load, and what it printed."""
+
+    command: str
+    stamp: str
+    load: str
+    output: str
+
+    def field(self, key: str) -> str:
+        """The value of the output's line `key: value` (the first such line)."""
+        found = re.search(rf"^{re.escape(key)}:\s*(.*)$", self.output, re.M)
+        if found is None:
+            raise ValueError(f"{self.command}: no line `{key}:` in its recorded output")
+        return found.group(1).strip()
+
+    def number(self, key: str) -> float:
+        """The first number of the line `key: ...`."""
+        return _first_number(self.field(key), key)
+
+
+def _first_number(text: str, what: str) -> float:
+    found = re.search(r"-?[\d,]*\.?\d+(?:e-?\d+)?", text)
+    if found is None:
+        raise ValueError(f"no number in {what}: {text!r}")
+    return float(found.group(0).replace(",", ""))
+
+
+def runs(name: str) -> list[Run]:
+    """The commands of docs/measurements/NAME.txt, in order."""
+    path = MEASUREMENTS / f"{name}.txt"
+    parts = re.split(r"^\$ ", path.read_text(), flags=re.M)[1:]
+    out = []
+    for part in parts:
+        command, header, output = [*part.split("\n", 2), ""][:3]
+        found = re.match(r"# (.*?), commit (.*?), load average (.*)$", header)
+        if found is None:
+            raise ValueError(f"{path}: no date/commit/load line after `$ {command}`")
+        out.append(
+            Run(command, f"{found.group(1)}, commit {found.group(2)}", found.group(3), output)
+        )
+    return out
+
+
+def source_line(name: str) -> str:
+    """The line under a table: its record, the dates and the load averages."""
+    recorded = runs(name)
+    stamps = sorted({r.stamp for r in recorded})
+    loads = ", ".join(r.load.split()[0] for r in recorded)
+    return (
+        f"\n*Recorded by `scripts/measure.py {name}` in `docs/measurements/{name}.txt` "
+        f"({stamps[0]}{'' if len(stamps) == 1 else ' ...'}; 1-minute load average "
+        f"{loads} at the start of each command).*\n"
+    )
+
+
+def table(header: list[str], rows: list[list[str]], align: str) -> str:
+    """A markdown table; `align` has one letter per column (l or r)."""
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    lines = ["| " + " | ".join(line) + " |" for line in [header, *rows]]
+    return "\n".join([lines[0], rule, *lines[1:]]) + "\n"
+
+
+def read_table() -> str:
+    """vima-schema's read + validate (bench_read.py, fast and --deep)."""
+    rows = []
+    for run in runs("bench-read"):
+        rows.append(
+            [
+                run.field("mode"),
+                f"{run.number('episodes'):,.0f}",
+                f"{run.number('input') / run.number('episodes') * 1000:,.0f} KB",
+                f"**{run.number('episodes/s'):,.0f}**",
+                f"{run.number('MB/s'):,.0f}",
+                run.field("peak RSS"),
+                f"{run.number('PIL opens'):,.0f}",
+            ]
+        )
+    return table(
+        [
+            "mode",
+            "episodes",
+            "input per episode",
+            "episodes/s",
+            "MB/s",
+            "peak RSS",
+            "JPEG decodes (PIL opens)",
+        ],
+        rows,
+        "lrrrrrr",
+    ) + source_line("bench-read")
+
+
+def _convert_rows() -> list[dict[str, float]]:
+    """Per worker count, the figures of bench_convert.py's `workers=N:` lines."""
+    run = runs("bench-convert")[0]
+    pattern = (
+        r"^workers=(\d+): parse (\d+) ep/s \(([\d.]+) MB/s in\), build (\d+) ep/s, end to "
+        r"end (\d+) ep/s \((\d+) per worker\); without start-up \(([\d.]+) s\): parse "
+        r"\d+ ep/s, build \d+ ep/s, end to end (\d+) ep/s \((\d+) per worker\); parsed "
+        r"files ([\d.]+) KB/ep, dataset ([\d.]+) KB/ep; peak RSS (\d+) MB$"
+    )
+    keys = (
+        "workers",
+        "parse",
+        "mb_s",
+        "build",
+        "e2e",
+        "e2e_worker",
+        "startup",
+        "e2e_steady",
+        "e2e_steady_worker",
+        "parsed_kb",
+        "dataset_kb",
+        "rss",
+    )
+    rows = [
+        dict(zip(keys, map(float, m), strict=True)) for m in re.findall(pattern, run.output, re.M)
+    ]
+    if not rows:
+        raise ValueError("bench-convert.txt: no `workers=N:` line")
+    return rows
+
+
+def convert_table() -> str:
+    """vima-convert parse, build and end to end per worker count (bench_convert.py)."""
+    run = runs("bench-convert")[0]
+    corpus = run.field("corpus")
+    samples = _first_number(run.field("distinct samples").split(",")[1], "distinct samples")
+    rows = [
+        [
+            f"{r['workers']:.0f}",
+            f"{r['parse']:.0f} ep/s",
+            f"{r['build']:.0f} ep/s",
+            f"{r['e2e']:.0f} ep/s",
+            f"**{r['e2e_steady']:.0f} ep/s**",
+            f"{r['e2e_steady_worker']:.0f}",
+            f"{r['mb_s']:.0f}",
+            f"{r['rss']:.0f} MB",
+        ]
+        for r in _convert_rows()
+    ]
+    first = _convert_rows()[0]
+    return (
+        f"Corpus: {corpus}.\n\n"
+        + table(
+            [
+                "workers",
+                "parse",
+                "build",
+                "end to end (wall)",
+                "end to end without start-up",
+                "per worker",
+                "input MB/s (parse)",
+                "peak RSS",
+            ],
+            rows,
+            "rrrrrrrr",
+        )
+        + f"\nOutput: per-episode files {first['parsed_kb']} KB per episode (Arrow IPC, lz4), "
+        f"dataset {first['dataset_kb']} KB per episode on the corpus and **{samples} KB** for "
+        "the 11 distinct samples in one shard (footer included).\n" + source_line("bench-convert")
+    )
+
+
+def tokenize_table() -> str:
+    """vima-tokenize's speed per worker count and the distinct samples' size (bench_tokenize.py)."""
+    run = runs("bench-tokenize")[0]
+    pattern = (
+        r"^workers=(\d+): (\d+) episodes in ([\d.]+) s, ([\d.]+) ep/s \(([\d.]+) ep/s per "
+        r"worker\); preprocessed ([\d.]+) KB/episode .*?; peak RSS per process (\d+) MB$"
+    )
+    rows = [
+        [w, f"{float(s):.1f} s", f"**{float(rate):.0f}**", f"{float(per):.0f}", f"{rss} MB"]
+        for w, _, s, rate, per, _, rss in re.findall(pattern, run.output, re.M)
+    ]
+    if not rows:
+        raise ValueError("bench-tokenize.txt: no `workers=N:` line")
+    corpus_kb = re.search(pattern, run.output, re.M).group(6)  # type: ignore[union-attr]
+    samples = run.field("distinct samples")
+    text = runs("bench-text")[0].output.strip()
+    return (
+        f"Corpus: {run.field('corpus')}.\n\n"
+        + table(
+            [
+                "workers",
+                "wall (start-up included)",
+                "episodes/s",
+                "per worker",
+                "peak RSS (largest process)",
+            ],
+            rows,
+            "rrrrr",
+        )
+        + f"\nPreprocessed size: {corpus_kb} KB per episode on the corpus; distinct samples: "
+        f"{samples}. Prompt tokenization (`bench_text.py`): {text}.\n"
+        + source_line("bench-tokenize")
+        + source_line("bench-text")
+    )
+
+
+#: Wall-time targets of `--help` per tool (issue 19), seconds.
+HELP_TARGETS = {
+    "vima-schema": 0.3,
+    "vima-convert": 0.3,
+    "vima-tokenize": 0.3,
+    "vima-sim": 0.3,
+    "vima-train": 0.5,
+    "vima-eval": 0.5,
+}
+
+
+def cli_help_table() -> str:
+    """`--help` wall and CPU time per tool, ranges over its commands (bench_cli_help.py)."""
+    run = runs("bench-cli-help")[0]
+    figures: dict[str, list[tuple[float, float, float]]] = {}
+    for line in run.output.splitlines():
+        found = re.match(r"^(vima-\w+) .*--help\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", line)
+        if found:
+            tool, *values = found.groups()
+            figures.setdefault(tool, []).append(tuple(map(float, values)))  # type: ignore[arg-type]
+
+    def span(values: list[float]) -> str:
+        low, high = min(values), max(values)
+        return f"{low:.3f}" if low == high else f"{low:.3f}-{high:.3f}"
+
+    rows = []
+    for tool, target in HELP_TARGETS.items():
+        walls, mins, cpus = zip(*figures[tool], strict=True)
+        met = "met" if max(walls) <= target else "**missed**"
+        rows.append(
+            [
+                tool,
+                str(len(walls)),
+                span(list(walls)),
+                span(list(mins)),
+                span(list(cpus)),
+                f"{target} ({met})",
+            ]
+        )
+    return table(
+        [
+            "tool",
+            "command lines",
+            "wall s, median",
+            "wall s, minimum",
+            "CPU s, median",
+            "target (by the median)",
+        ],
+        rows,
+        "lrllll",
+    ) + source_line("bench-cli-help")
