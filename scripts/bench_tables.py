@@ -7,6 +7,7 @@ command's stdout; each table ends with a line naming its record, date and load.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,3 +267,149 @@ def cli_help_table() -> str:
         rows,
         "lrllll",
     ) + source_line("bench-cli-help")
+
+
+def _breakdown(output: str) -> dict[str, dict[str, str]]:
+    """Per task, phase -> CPU s per episode (bench_sim.py breakdown's blocks)."""
+    tasks: dict[str, dict[str, str]] = {}
+    phases: dict[str, str] = {}
+    for line in output.splitlines():
+        head = re.match(r"^(\w+): (\d+) episodes, CPU s per episode$", line)
+        if head:
+            phases = tasks.setdefault(head.group(1), {})
+            continue
+        found = re.match(r"^\s+(\S.*?)\s{2,}([\d.]+)\b", line)
+        if found and phases is not None:
+            phases[found.group(1)] = found.group(2)
+    return tasks
+
+
+def sim_breakdown_table() -> str:
+    """Where an episode's CPU time goes in `generate` (bench_sim.py breakdown), per task."""
+    tasks = _breakdown(runs("bench-sim-breakdown")[0].output)
+    names = list(tasks)
+    phases = list(tasks[names[0]])
+    rows = []
+    for phase in phases:
+        cells = [tasks[t].get(phase, "") for t in names]
+        label = f"**{phase}**" if phase.startswith("total") else phase
+        if phase == "minor page faults":
+            cells = [f"{int(c):,}" for c in cells]
+        rows.append([label, *cells])
+    return table(["phase (CPU s per episode)", *names], rows, "l" + "r" * len(names)) + (
+        source_line("bench-sim-breakdown")
+    )
+
+
+def episode_format_table() -> str:
+    """FORMAT.md's per-episode file candidates (bench_episode_format.py)."""
+    run = runs("bench-episode-format")[0]
+    pattern = r"^format: (.*?) \| bytes (\d+) \| write ([\d.]+) ms \| read ([\d.]+) ms$"
+    rows = []
+    for name, size, write, read in re.findall(pattern, run.output, re.M):
+        cells = [name, f"{int(size):,}", f"{write} ms", f"{read} ms"]
+        rows.append([f"**{c}**" for c in cells] if name == "Arrow IPC, lz4" else cells)
+    if not rows:
+        raise ValueError("bench-episode-format.txt: no `format:` line")
+    return (
+        f"{run.field('records')}; per episode, in memory:\n\n"
+        + table(["format", "bytes", "write (median)", "read (median)"], rows, "lrrr")
+        + source_line("bench-episode-format")
+    )
+
+
+def json_objects(text: str) -> list[dict]:
+    """Every JSON object printed in `text` (one per line or indented over several)."""
+    decoder, objects, at = json.JSONDecoder(), [], 0
+    while (start := text.find("{", at)) != -1:
+        try:
+            value, at = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            at = start + 1
+            continue
+        objects.append(value)
+    return objects
+
+
+def loader_table() -> str:
+    """vima-train's loader: samples/s and memory per worker count (bench_train.py, loader run)."""
+    run = runs("bench-train")[0]
+    report = next(o for o in json_objects(run.output) if "loader" in o)
+    loader = report["loader"]
+    rows = []
+    for workers in sorted({int(k.split("_")[1]) for k in loader if k.startswith("loader_")}):
+        key = f"loader_{workers}_workers_"
+        main, worker = (
+            loader[key + "rss_MB_main_peak_anon_file"],
+            loader[key + "rss_MB_worker_peak_anon_file"],
+        )
+        rows.append(
+            [
+                str(workers),
+                f"**{loader[key + 'steady_samples_per_s']:,}**",
+                f"{loader[key + 'steady_samples_per_cpu_s']:,}",
+                f"{loader[key + 'first_epoch_samples_per_s']:,}",
+                f"{main[0]:,} ({main[1]:,} / {main[2]:,})",
+                f"{worker[0]:,} ({worker[1]:,} / {worker[2]:,})" if workers else "",
+            ]
+        )
+    episodes = loader["episodes"]
+    cache = loader["arrow_cache_MB"]
+    return (
+        table(
+            [
+                "loader workers",
+                "samples/s, steady epoch",
+                "samples per CPU-second (all processes)",
+                "samples/s, first epoch",
+                "main process: peak RSS MB (anonymous / file-backed at the end)",
+                "largest worker: same",
+            ],
+            rows,
+            "rrrrrr",
+        )
+        + f"\nCorpus: {episodes:,} episodes, {loader['parquet_MB']:,} MB of parquet; cache "
+        f"built in {loader['cache_build_s']} s, {cache:,} MB ({cache * 1000 / episodes:,.0f} KB "
+        f"per episode). Reading the parquet directly (no cache): "
+        f"{report['parquet_direct_samples_per_s']:,.0f} samples/s; collation alone: "
+        f"{report['collate_ms_per_sample']} ms per sample (batch 8).\n" + source_line("bench-train")
+    )
+
+
+def train_step_table() -> str:
+    """vima-train's CPU training step per preset at 1 and 2 torch threads (bench_train.py)."""
+    steps: dict[str, dict[int, dict]] = {}
+    for run in runs("bench-train"):
+        for result in json_objects(run.output):
+            if "ms_per_step" in result:
+                steps.setdefault(result["preset"], {})[result["threads"]] = result
+    rows = []
+    for preset, by_threads in steps.items():
+        one, two = by_threads.get(1, {}), by_threads.get(2, {})
+        rows.append(
+            [
+                preset,
+                f"{next(iter(by_threads.values()))['parameters_M']:,} M",
+                *(
+                    f"{r['ms_per_step']:,.0f} / {r['cpu_s_per_step']}" if r else ""
+                    for r in (one, two)
+                ),
+                *(f"{r['samples_per_s']}" if r else "" for r in (one, two)),
+                str(max(r["timed_steps"] for r in by_threads.values())),
+                ", ".join(f"{r['load_avg_1min']:.1f}" for r in by_threads.values()),
+            ]
+        )
+    return table(
+        [
+            "preset",
+            "parameters",
+            "1 thread: ms / CPU s per step",
+            "2 threads: ms / CPU s per step",
+            "samples/s, 1 thread",
+            "samples/s, 2 threads",
+            "timed steps",
+            "load average (1 / 2 threads)",
+        ],
+        rows,
+        "lrrrrrrr",
+    ) + source_line("bench-train")

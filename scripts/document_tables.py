@@ -296,6 +296,10 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "convert-table": ("docs/PERFORMANCE.md", _bench("convert_table")),
     "tokenize-table": ("docs/PERFORMANCE.md", _bench("tokenize_table")),
     "cli-help-table": ("docs/PERFORMANCE.md", _bench("cli_help_table")),
+    "sim-breakdown-table": ("docs/PERFORMANCE.md", _bench("sim_breakdown_table")),
+    "episode-format-table": ("docs/FORMAT.md", _bench("episode_format_table")),
+    "loader-table": ("docs/PERFORMANCE.md", _bench("loader_table")),
+    "train-step-table": ("docs/PERFORMANCE.md", _bench("train_step_table")),
 }
 
 

@@ -8,7 +8,9 @@ docs/measurements/NAME.txt (atomically): per command a header line `$ COMMAND` w
 the commit and `/proc/loadavg` before it, then what it printed on stdout. scripts/document_tables.py
 makes the documents' tables from these files; tests/test_documents.py checks that they agree.
 Inputs the benchmarks need (the quick start's tokenized sample dataset and `tiny` checkpoint, a
-recorded online run) are made once in WORK (default out/measure) and reused. Commands run with
+recorded online run) are made once in WORK (default out/measure) and reused; the comparisons
+with VIMA-Bench read VIMA_BENCH_PYTHON (an interpreter made by scripts/vima-bench/setup.sh) and
+VIMA_BENCH_CHECKOUT (its checkout). Commands run with
 PYTHONDONTWRITEBYTECODE unset, as an installed environment runs (bytecode cached).
 """
 
@@ -97,8 +99,35 @@ MEASUREMENTS: dict[str, list[list[str]]] = {
     "bench-online": [
         [*PY, "packages/vima-eval/bench/bench_online.py", "{ckpt}", "--episodes", "1"]
     ],
-    "bench-view": [[*PY, "packages/vima-eval/bench/bench_view.py", "{online}"]],
+    "bench-view": [
+        [*PY, "packages/vima-eval/bench/bench_view.py", "{online}", "--episodes", "1000"],
+        [*PY, "packages/vima-eval/bench/bench_view.py", "{online}", "--episodes", "8400"],
+    ],
     "bench-sim-breakdown": [[*PY, "packages/vima-sim/bench/bench_sim.py", "breakdown"]],
+    "bench-sim-generate": [
+        [
+            *PY,
+            "packages/vima-sim/bench/bench_sim.py",
+            "generate",
+            "--rounds",
+            "3",
+            "--vima-bench-python",
+            "{vb_python}",
+            "--vima-bench-checkout",
+            "{vb_checkout}",
+        ]
+    ],
+    "bench-sim-per-task": [
+        [
+            *PY,
+            "packages/vima-sim/bench/bench_sim.py",
+            "per-task",
+            "--seeds",
+            "2",
+            "--vima-bench-python",
+            "{vb_python}",
+        ]
+    ],
     "bench-cli-help": [[*PY, "packages/vima-schema/bench/bench_cli_help.py", "--repeat", "7"]],
 }
 
@@ -116,7 +145,7 @@ def prepare(work: Path) -> dict[str, str]:
     if not ckpt.exists():
         _run(["./scripts/quickstart.sh", str(work)], stdout=subprocess.DEVNULL)
     online = work / "online-recorded"
-    if not (online / "results.parquet").exists():
+    if not (online / "episodes.parquet").exists():
         _run(
             [
                 *TOOL,
@@ -140,7 +169,15 @@ def prepare(work: Path) -> dict[str, str]:
             ],
             stdout=subprocess.DEVNULL,
         )
-    return {"work": str(work), "ckpt": str(ckpt), "online": str(online)}
+    return {
+        "work": str(work),
+        "ckpt": str(ckpt),
+        "online": str(online),
+        # VIMA-Bench for the comparisons: an interpreter from scripts/vima-bench/setup.sh and
+        # the checkout it was made for
+        "vb_python": os.environ.get("VIMA_BENCH_PYTHON", "VIMA_BENCH_PYTHON-is-not-set"),
+        "vb_checkout": os.environ.get("VIMA_BENCH_CHECKOUT", "VIMA_BENCH_CHECKOUT-is-not-set"),
+    }
 
 
 def record(name: str, inputs: dict[str, str]) -> Path:
