@@ -413,3 +413,252 @@ def train_step_table() -> str:
         rows,
         "lrrrrrrr",
     ) + source_line("bench-train")
+
+
+def perturbation_cost_table() -> str:
+    """Microseconds per episode of each perturbation (bench_offline.py's first part)."""
+    run = runs("bench-offline")[0]
+    head = re.search(r"^perturbation cost per episode \((.*)\):$", run.output, re.M)
+    if head is None:
+        raise ValueError("bench-offline.txt: no perturbation cost block")
+    rows = [
+        [name, micros, "model input switch" if switch else "prompt"]
+        for name, micros, switch in re.findall(
+            r"^  (\w+)\s+([\d.]+) us( \(model input switch\))?$", run.output, re.M
+        )
+    ]
+    return (
+        f"{head.group(1)}:\n\n"
+        + table(["perturbation", "µs per episode", "kind"], rows, "lrl")
+        + source_line("bench-offline")
+    )
+
+
+def offline_table() -> str:
+    """Offline evaluation episodes/s per preset and perturbation (bench_offline.py)."""
+    run = runs("bench-offline")[0]
+    blocks = re.split(r"^offline evaluation, preset ", run.output, flags=re.M)[1:]
+    rows, classes, worst = [], [], []
+    for block in blocks:
+        preset = block.split(",", 1)[0]
+        shares = [float(x) for x in re.findall(r"perturb\+tokenize\s+([\d.]+)%", block)]
+        worst.append(f"{preset} {max(shares)} % ({'met' if max(shares) <= 20 else 'missed'})")
+        cells = []
+        for name, rate, loaded, share in re.findall(
+            r"^  (\w+)\s+([\d.]+) episodes/s \(load excluded; ([\d.]+) with load\); "
+            r"perturb\+tokenize\s+([\d.]+%)",
+            block,
+            re.M,
+        ):
+            if name not in classes:
+                classes.append(name)
+            cells.append(f"{rate} ({loaded}), {share}")
+        rows.append([preset, *cells])
+    head = blocks[0].split("\n", 1)[0].split(", ", 1)[1].rstrip(":")
+    return (
+        f"{head}; episodes/s with data loading excluded (included), and the share of the "
+        "compute time spent perturbing + re-tokenizing:\n\n"
+        + table(["preset", *classes], rows, "l" + "r" * len(classes))
+        + "\nLargest perturb + tokenize share against the 20 % target: "
+        + ", ".join(worst)
+        + ".\n"
+        + f"\nPeak RSS of the whole benchmark: {run.output.rsplit('peak RSS ', 1)[-1].strip()}.\n"
+        + source_line("bench-offline")
+    )
+
+
+def online_table() -> str:
+    """Closed-loop episodes/s of the tiny policy and the oracle with 1 and 2 workers
+    (bench_online.py), and its full-benchmark estimate."""
+    run = runs("bench-online")[0]
+    pattern = (
+        r"^(tiny policy|oracle), (\d) worker\(s\): (\d+) episodes in ([\d.]+) s \(command "
+        r"[\d.]+ s\) = ([\d.]+) episodes/s, [\d.]+ episodes/s per busy worker; split: "
+        r"sim ([\d.]+%), tokenize ([\d.]+%), model ([\d.]+%) \(policy side ([\d.]+%)\); "
+        r"([\d.]+) s per episode$"
+    )
+    rows = [
+        [agent, workers, episodes, f"**{rate}**", seconds, f"{sim} / {tok} / {model}", side]
+        for agent, workers, episodes, _, rate, sim, tok, model, side, seconds in re.findall(
+            pattern, run.output, re.M
+        )
+    ]
+    if not rows:
+        raise ValueError("bench-online.txt: no result line")
+    estimates = re.findall(
+        r"^(tiny policy|oracle): 42 pairs x 100 episodes ~ ([\d.]+) CPU-hours", run.output, re.M
+    )
+    scaling = re.findall(
+        r"^(tiny policy|oracle): scaling 1 -> 2 workers (x[\d.]+)$", run.output, re.M
+    )
+    return (
+        table(
+            [
+                "agent",
+                "workers",
+                "episodes",
+                "episodes/s",
+                "s per episode (busy worker)",
+                "sim / tokenize / model",
+                "policy side",
+            ],
+            rows,
+            "lrrrrrr",
+        )
+        + "\nScaling from 1 to 2 workers: "
+        + ", ".join(f"{a} {x}" for a, x in scaling)
+        + ". The full benchmark (42 pairs x 100 episodes) at the one-worker rate: "
+        + ", ".join(f"{a} {h} CPU-hours" for a, h in estimates)
+        + ".\n"
+        + source_line("bench-online")
+    )
+
+
+def view_table() -> str:
+    """`vima-eval view` of large runs: time, extra disk, index open (bench_view.py)."""
+    rows = []
+    for run in runs("bench-view"):
+        head = re.search(
+            r"^episodes (\d+), recorded frames (\d+), recordings ([\d.]+) MiB$", run.output, re.M
+        )
+        site = re.search(
+            r"^site: (\d+) files, extra disk ([\d.]+) MiB \(site alone ([\d.]+) "
+            r"MiB; media hard-linked\), index \+ row data (\d+) KiB$",
+            run.output,
+            re.M,
+        )
+        opened = re.search(
+            r"^index open in Chromium: median (\d+) ms \(loads: (.*)\)$", run.output, re.M
+        )
+        if head is None or site is None or opened is None:
+            raise ValueError(f"bench-view.txt: incomplete output of `{run.command}`")
+        rows.append(
+            [
+                f"{int(head.group(1)):,}",
+                f"{int(head.group(2)):,}",
+                f"{head.group(3)} MiB",
+                f"**{run.number('vima-eval view'):.1f} s**",
+                f"**{site.group(2)} MiB**",
+                f"{site.group(3)} MiB",
+                f"{site.group(4)} KiB",
+                f"**{opened.group(1)} ms** (loads: {opened.group(2)})",
+            ]
+        )
+    return table(
+        [
+            "episodes",
+            "recorded frames",
+            "recordings",
+            "`vima-eval view`",
+            "extra disk",
+            "site alone (copied media)",
+            "index + row data",
+            "index opens (median of 5)",
+        ],
+        rows,
+        "rrrrrrrl",
+    ) + source_line("bench-view")
+
+
+#: The full VIMA dataset: episodes and raw gigabytes.
+FULL_EPISODES, RAW_GB = 650_000, 712
+
+
+def cluster_table() -> str:
+    """CLUSTER.md's stages, resources and disk for the full dataset, derived from the per-worker
+    rates and sizes of the convert, tokenize and train records (one worker = one core)."""
+    convert = _convert_rows()[0]
+    tokenize = runs("bench-tokenize")[0]
+    rate = float(re.search(r"^workers=1: .*?, ([\d.]+) ep/s", tokenize.output, re.M).group(1))  # type: ignore[union-attr]
+    distinct = float(
+        re.search(r"([\d.]+) KB/episode \(", tokenize.field("distinct samples")).group(1)
+    )  # type: ignore[union-attr]
+    dataset_kb = float(
+        re.search(r"([\d.]+) KB/ep", runs("bench-convert")[0].field("distinct samples")).group(1)
+    )  # type: ignore[union-attr]
+    loader = next(o for o in json_objects(runs("bench-train")[0].output) if "loader" in o)["loader"]
+    cache_kb = loader["arrow_cache_MB"] * 1000 / loader["episodes"]
+    n = FULL_EPISODES
+    parse_min = n / (convert["parse"] * 4 * 32) / 60
+    build_min = n / (convert["build"] * 16) / 60
+    token_min = n / (rate * 32) / 60
+    gb = {
+        "parsed": n * convert["parsed_kb"] / 1e6,
+        "dataset": n * dataset_kb / 1e6,
+        "tokenized": n * distinct / 1e6,
+        "cache": n * cache_kb / 1e6,
+    }
+    rows = [
+        [
+            "parse",
+            "`parse.sbatch`",
+            "array of N tasks, `--shard I/N`",
+            "4 cores, 4 GB",
+            f"650k / ({convert['parse']:.0f} ep/s x 4 x N): {parse_min:.1f} min of CPU at N = 32; "
+            f"reading the {RAW_GB} GB dominates",
+            f"{n / convert['parse'] / 3600:.1f} core-h",
+            f"{gb['parsed']:.0f} GB per-episode files ({convert['parsed_kb']} KB/episode)",
+        ],
+        [
+            "build + reword",
+            "`build.sbatch`",
+            "one node",
+            "16 cores, 32 GB",
+            f"build 650k / ({convert['build']:.0f} ep/s x 16) = {build_min:.1f} min; reword about "
+            "as long",
+            f"{n / convert['build'] / 3600:.1f} core-h",
+            f"{gb['dataset']:.0f} GB per variant ({dataset_kb} KB/episode)",
+        ],
+        [
+            "tokenize",
+            "`tokenize.sbatch`",
+            "array over variants",
+            "32 cores, 64 GB",
+            f"650k / ({rate:.0f} ep/s x 32) = {token_min:.1f} min per variant",
+            f"{n / rate / 3600:.1f} core-h per variant",
+            f"{gb['tokenized']:.0f} GB per variant ({distinct} KB/episode)",
+        ],
+        [
+            "train",
+            "`train.sbatch`",
+            "DDP over nodes x GPUs",
+            "4 GPUs, 40 cores per node",
+            "see below",
+            "",
+            "run folder, checkpoints",
+        ],
+        [
+            "online evaluation",
+            "`eval-online.sbatch submit`",
+            "array over (level, task, episode range) + merge",
+            "4 cores, 16 GB",
+            "see below",
+            "",
+            "one parquet row per episode, report",
+        ],
+    ]
+    written = gb["parsed"] + gb["dataset"] + gb["tokenized"] + gb["cache"]
+    return (
+        table(
+            [
+                "stage",
+                "script",
+                "how it is split",
+                "per task",
+                "wall time",
+                "CPU time in all",
+                "output",
+            ],
+            rows,
+            "lllllll",
+        )
+        + f"\nDisk for one variant: {RAW_GB} GB raw (read-only) + {gb['parsed']:.0f} GB parsed + "
+        f"{gb['dataset']:.0f} GB dataset + {gb['tokenized']:.0f} GB tokenized + about "
+        f"{gb['cache']:.0f} GB of training cache ({cache_kb:.0f} KB per episode of decoded "
+        f"arrays, memory-mapped; put `VIMA_TRAIN_CACHE` on a large node-local or shared disk) = "
+        f"{written:.0f} GB written. Rates: one worker of each benchmark (one core; wall time, "
+        "start-up included); sizes of the distinct sample episodes.\n"
+        + source_line("bench-convert")
+        + source_line("bench-tokenize")
+        + source_line("bench-train")
+    )

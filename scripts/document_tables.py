@@ -300,6 +300,11 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "episode-format-table": ("docs/FORMAT.md", _bench("episode_format_table")),
     "loader-table": ("docs/PERFORMANCE.md", _bench("loader_table")),
     "train-step-table": ("docs/PERFORMANCE.md", _bench("train_step_table")),
+    "perturbation-cost-table": ("docs/PERFORMANCE.md", _bench("perturbation_cost_table")),
+    "offline-table": ("docs/PERFORMANCE.md", _bench("offline_table")),
+    "online-table": ("docs/PERFORMANCE.md", _bench("online_table")),
+    "view-table": ("docs/PERFORMANCE.md", _bench("view_table")),
+    "cluster-table": ("docs/CLUSTER.md", _bench("cluster_table")),
 }
 
 
