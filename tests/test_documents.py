@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from repo_scripts import load_script
-from vima_eval.statistics import Difference, newcombe_difference, paired_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,53 +65,6 @@ def test_oracle_table_refuses_mixed_seed_counts(tmp_path: Path) -> None:
         load_script("scripts/oracle_table.py").oracle_table(record)
 
 
-def _p(value: float) -> float:
-    """A p-value as the documents print it (two significant digits)."""
-    return float(f"{value:.2g}")
-
-
-def _checked_row(diff: Difference, cells: tuple[str, ...]) -> None:
-    """Difference, its 95 % interval, test p, TOST verdict and p as a row states them."""
-    estimate, low, high, p_value, verdict, tost = cells
-    stated = (int(estimate), float(low), float(high))
-    assert stated == (
-        round(100 * diff.estimate),
-        round(100 * diff.low, 1),
-        round(100 * diff.high, 1),
-    )
-    assert float(p_value) == _p(diff.p_value) and float(tost) == _p(diff.equivalence_p)
-    assert verdict == ("shown" if diff.equivalent else "not shown")
-
-
-def test_simulator_comparison_verdicts_follow_from_their_counts() -> None:
-    """SIMULATOR.md's "Same policy, both simulators" tables (runs not recorded in the repository):
-    the difference intervals, p-values and TOST verdicts are those of the counts the rows give
-    (20 episodes: independent samples; 100 per level: the paired 2 x 2 table that the rates and
-    the same-outcome count determine)."""
-    text = (ROOT / "docs" / "SIMULATOR.md").read_text()
-    small = re.findall(
-        r"^\| visual_manipulation, L1 \| (\d+)/(\d+) = [^|]*\| (\d+)/(\d+) = [^|]*\| "
-        r"([+-]?\d+) \[([-\d.]+), ([-\d.]+)\] \| ([\d.]+) \| (not shown|shown), p = ([\d.]+) \|$",
-        text, re.M,
-    )  # fmt: skip
-    assert len(small) == 1
-    a, a_n, b, b_n, *cells = small[0]
-    _checked_row(newcombe_difference(int(a), int(a_n), int(b), int(b_n)), tuple(cells))
-    rows = re.findall(
-        r"^\| visual_manipulation, L\d \| (\d+) % [^|]*\| (\d+) % [^|]*\| ([+-]\d+) "
-        r"\[([-\d.]+), ([-\d.]+)\], p = ([\d.]+) \| (\d+) / 100 \| "
-        r"(not shown|shown), p = ([\d.]+) \|$",
-        text, re.M,
-    )  # fmt: skip
-    assert len(rows) == 3
-    for a, b, *cells, same, verdict, tost in rows:
-        gap, discordant = int(a) - int(b), 100 - int(same)
-        only_a, only_b = (discordant + gap) // 2, (discordant - gap) // 2
-        both = int(a) - only_a
-        diff = paired_counts(both, only_a, only_b, 100 - both - discordant)
-        _checked_row(diff, (*cells, verdict, tost))
-
-
 LABEL = "not regenerated"  # of a table measured before docs/measurements kept its record
 DESCRIPTIVE = {  # headers of tables that state no measured figure
     "| output | where |",
@@ -142,14 +94,16 @@ DESCRIPTIVE = {  # headers of tables that state no measured figure
 
 
 def unlabelled_tables(document: Path) -> list[str]:
-    """Tables of `document` that are neither generated (a block's begin marker right above),
+    """Tables of `document` that are neither generated (inside a generated block),
     descriptive, nor labelled as not regenerated in the 8 lines above their header."""
     lines = document.read_text().splitlines()
-    found = []
+    found, inside = [], False
     for i, line in enumerate(lines[:-1]):
+        if re.match(r"<!-- [\w-]+:(begin \(generated|end)", line):
+            inside = ":begin" in line
         if not line.startswith("|") or not re.fullmatch(r"\|[-:| ]+\|", lines[i + 1]):
             continue
-        generated = i > 0 and re.match(r"<!-- [\w-]+:begin \(generated", lines[i - 1])
+        generated = inside
         labelled = any(LABEL in above for above in lines[max(0, i - 8) : i])
         if not (generated or labelled or line in DESCRIPTIVE):
             found.append(f"{document.name}:{i + 1}: {line[:60]}")
