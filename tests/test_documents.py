@@ -101,7 +101,8 @@ def unlabelled_tables(document: Path) -> list[str]:
     for i, line in enumerate(lines[:-1]):
         if re.match(r"<!-- [\w-]+:(begin \(generated|end)", line):
             inside = ":begin" in line
-        if not line.startswith("|") or not re.fullmatch(r"\|[-:| ]+\|", lines[i + 1]):
+        line = line.strip()  # a table indented in a list item is still a table
+        if not line.startswith("|") or not re.fullmatch(r"\|[-:| ]+\|", lines[i + 1].strip()):
             continue
         generated = inside
         labelled = any(LABEL in above for above in lines[max(0, i - 8) : i])
