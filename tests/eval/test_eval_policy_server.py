@@ -80,8 +80,10 @@ def _episode(checkpoint: Path, policy: Any, perturbation: str) -> Recording:
 
 
 def _logits(policy: Any, requests: list[Request]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and greedy bins of `requests` (each a first step) computed as one batch."""
+    """Logits and greedy bins of `requests` (each a first step) computed as one batch (by the
+    whole-history path, which batches steps)."""
     server = PolicyServer(policy, "cpu", None)
+    server.incremental = False
     seen: list[torch.Tensor] = []
     logits = policy.action_logits
 
@@ -112,14 +114,17 @@ def test_a_batch_of_equal_shapes_acts_as_each_request_alone(tiny_checkpoint: Pat
         alone, alone_bins = _logits(policy, [request])
         assert (together[n] - alone[0]).abs().max() <= 1e-6
         assert torch.equal(bins[n], alone_bins[0])
-    # whole episodes, both at once, step by step: the actions of each alone
-    server = PolicyServer(policy, "cpu", None)
-    first, second = object(), object()
-    for step in range(3):
-        replies = server.answer([(first, plain.requests[step]), (second, shuffled.requests[step])])
-        assert [kind for kind, _ in replies] == ["ok", "ok"]
-        assert np.array_equal(replies[0][1], plain.actions[step])
-        assert np.array_equal(replies[1][1], shuffled.actions[step])
+    # whole episodes, both at once, step by step: the actions of each alone (both paths)
+    for incremental in (True, False):
+        server = PolicyServer(policy, "cpu", None)
+        server.incremental = incremental
+        first, second = object(), object()
+        for step in range(3):
+            both = [(first, plain.requests[step]), (second, shuffled.requests[step])]
+            replies = server.answer(both)
+            assert [kind for kind, _ in replies] == ["ok", "ok"]
+            assert np.array_equal(replies[0][1], plain.actions[step])
+            assert np.array_equal(replies[1][1], shuffled.actions[step])
     # other shapes (a first and a third step) are answered one by one, as alone
     replies = server.answer([(object(), plain.requests[0]), (second, shuffled.requests[2])])
     assert np.array_equal(replies[0][1], plain.actions[0])

@@ -2,7 +2,7 @@
 batched policy server (issue 30 item 2). Appends one JSON line per run to RECORD:
 
     uv run --all-packages python packages/vima-eval/bench/bench_online_scale.py CKPT \\
-        --label tiny [--policy-server | --legacy-loading] \\
+        --label tiny [--policy-server | --legacy-loading] [--whole-history] \\
         --record docs/measurements/online-scale.jsonl
 
 Runs `vima-eval online CKPT --tasks visual_manipulation,follow_order --levels L1
@@ -13,7 +13,9 @@ the process alone, file pages only it maps included) and private dirty memory (p
 its own copies, such as a policy's weights copied in), and the peak of the PSS summed over
 the children. `--legacy-loading` loads
 each worker's policy as before issue 30 (a randomly initialised network, the weights copied
-in). Episodes/s is given with start-up (the wall time of the run, which includes loading the
+in); `--whole-history` decodes each step from the whole history as before incremental
+decoding (`LocalModel.incremental` and `PolicyServer.incremental` off). Episodes/s is given with
+start-up (the wall time of the run, which includes loading the
 policy) and without it: (episodes - workers) / (time from the workers-th finished episode to
 the last), the first episode of each worker carrying its start-up; the CPU seconds of all
 children (/proc/PID/stat) in that window per episode are what the CPU-hour projection uses (less
@@ -35,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vima_eval.online import agents, closed_loop, policy_server
+from vima_eval.online import agents, closed_loop, model, policy_server
 from vima_eval.online.closed_loop import OnlineSettings, run_online
 
 FIELDS = {"Rss": "rss", "Pss": "pss", "Private_Clean": "uss", "Private_Dirty": "uss"}
@@ -177,6 +179,8 @@ def measure(checkpoint: Path, server: bool, args: argparse.Namespace) -> dict[st
     )  # fmt: skip
     if args.legacy_loading:
         agents.load_policy = legacy_load_policy
+    # the workers and the server fork: they inherit the switch
+    model.LocalModel.incremental = policy_server.PolicyServer.incremental = not args.whole_history
     sampler = Sampler()
     load = Path("/proc/loadavg").read_text().split()[:3]
     sampler.start()
@@ -199,6 +203,7 @@ def measure(checkpoint: Path, server: bool, args: argparse.Namespace) -> dict[st
            | {k: round(v / 1024) for k, v in peak.items()}
            for pid, peak in sampler.peaks.items()]  # fmt: skip
     mode = "policy server" if server else "per-worker policies"
+    mode += ", whole history each step" if args.whole_history else ", incremental decoding"
     return {
         "label": args.label,
         "mode": mode + (", loading before issue 30" if args.legacy_loading else ""),
@@ -225,6 +230,9 @@ def main() -> None:
     parser.add_argument("--policy-server", action="store_true")
     parser.add_argument(
         "--legacy-loading", action="store_true", help="load_policy as before issue 30"
+    )
+    parser.add_argument(
+        "--whole-history", action="store_true", help="each step decoded from the whole history"
     )
     parser.add_argument("--tasks", default="visual_manipulation,follow_order")
     parser.add_argument("--episodes", type=int, default=3)

@@ -5,12 +5,14 @@ online benchmark's per-episode cost depends on what the weights happen to do. Th
 same inputs through every checkpoint: DRIVER's episodes (`vima-eval online`'s task, seeds and
 tokenization; L1, EPISODES per task, the default step limit) are run once and every step's
 model input is kept; each MODEL then answers all of them in this process on one torch thread
-(as a worker or the policy server does), timed with `time.process_time`. Prints one JSON line
-and writes it to RECORD:
+(as a worker or the policy server does), timed with `time.process_time`: the prompt's encoding
+(once per episode) apart from the steps. `--paths full,incremental` times both decoding paths,
+ROUNDS times each, alternating (the shared machine's load drifts), and checks that they answer
+the same bins. Prints one JSON line and writes it to RECORD:
 
     uv run --all-packages python packages/vima-eval/bench/bench_policy_steps.py DRIVER \\
-        MODEL [MODEL ...] --labels tiny,scratch-vima-200m \\
-        --record docs/measurements/online-policy-steps.json
+        MODEL [MODEL ...] --labels tiny,scratch-vima-200m [--paths full,incremental] \\
+        [--rounds 2] --record docs/measurements/online-policy-steps.json
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import numpy as np
 import torch
 from vima_eval.online.agents import PolicyAgent
 from vima_eval.online.episode import run_episode
-from vima_eval.online.model import LocalModel
+from vima_eval.online.model import LocalModel, encode
 from vima_eval.online.plan import level_tasks, plan_jobs
 from vima_schema.perturbations import get_perturbation
 from vima_sim.env import VimaEnv
 from vima_train.checkpoint import load_policy
+from vima_train.model.incremental import begin_episode
 
 
 class Recording(LocalModel):
@@ -59,25 +62,58 @@ def record_steps(driver: Path, tasks: list[str], episodes: int) -> list[tuple[An
     return model.steps
 
 
-def cost(model_path: Path, steps: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """CPU seconds of MODEL on the recorded steps: per step, per history length, per episode."""
-    model = LocalModel(load_policy(model_path))
-    model.policy.shuffle_objects = False
-    by_length: dict[int, list[float]] = {}
+def cost(policy: Any, steps: list[tuple[Any, ...]], incremental: bool) -> dict[str, Any]:
+    """CPU seconds of `policy` on the recorded steps with one decoding path: the prompts, the
+    steps (per step, per history length) and the greedy bins answered."""
+    prompt_s, episode, by_length, answers = 0.0, None, {}, []
     for prompt, mask, observations, actions in steps:
+        if prompt is not None:
+            began = time.process_time()
+            cache = encode(policy, prompt, mask, "cpu")
+            episode = begin_episode(policy, cache, incremental)
+            prompt_s += time.process_time() - began
         began = time.process_time()
-        model.step(prompt, mask, observations, actions)
+        with torch.inference_mode():
+            answers.append(episode.act(observations, actions))
         length = int(observations.step_mask.shape[1])
         by_length.setdefault(length, []).append(time.process_time() - began)
     total = sum(sum(v) for v in by_length.values())
     return {
-        "parameters": sum(p.numel() for p in model.policy.parameters()),
         "cpu_s_per_step": round(total / len(steps), 4),
         "cpu_s_per_step_by_observations": {
             str(n): round(sum(v) / len(v), 4) for n, v in sorted(by_length.items())
         },
-        "cpu_s_total": round(total, 3),
+        "cpu_s_prompts": round(prompt_s, 3),
+        "cpu_s_total": round(total + prompt_s, 3),
+        "bins": torch.cat(answers),
     }
+
+
+def costs(model_path: Path, steps: list[tuple[Any, ...]], args: argparse.Namespace) -> Any:
+    """MODEL's figures per path, means over the rounds, and whether every pass answered the
+    same bins."""
+    policy = load_policy(model_path)
+    policy.shuffle_objects = False
+    paths = args.paths.split(",")
+    runs: dict[str, list[dict[str, Any]]] = {path: [] for path in paths}
+    for _ in range(args.rounds):
+        for path in paths:
+            runs[path].append(cost(policy, steps, path == "incremental"))
+    first = runs[paths[0]][0]["bins"]
+    same = all(torch.equal(run["bins"], first) for group in runs.values() for run in group)
+    figures = {}
+    for path, group in runs.items():
+        mean = {key: round(sum(run[key] for run in group) / len(group), 4)
+                for key in ("cpu_s_per_step", "cpu_s_prompts", "cpu_s_total")}  # fmt: skip
+        lengths = group[0]["cpu_s_per_step_by_observations"]
+        mean["cpu_s_per_step_by_observations"] = {
+            n: round(sum(run["cpu_s_per_step_by_observations"][n] for run in group) / len(group), 4)
+            for n in lengths
+        }
+        mean["cpu_s_total_per_round"] = [run["cpu_s_total"] for run in group]
+        figures[path] = mean
+    parameters = sum(p.numel() for p in policy.parameters())
+    return {"parameters": parameters, "same_bins": same, "paths": figures}
 
 
 def main() -> None:
@@ -87,18 +123,22 @@ def main() -> None:
     parser.add_argument("--labels", required=True, help="comma-separated, one per MODEL")
     parser.add_argument("--tasks", default="visual_manipulation,follow_order")
     parser.add_argument("--episodes", type=int, default=3)
+    parser.add_argument("--paths", default="full", help="decoding paths: full, incremental")
+    parser.add_argument("--rounds", type=int, default=1, help="passes per path, alternating")
     parser.add_argument("--record", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
     labels = args.labels.split(",")
     steps = record_steps(args.driver, args.tasks.split(","), args.episodes)
+    load = Path("/proc/loadavg").read_text().split()[:3]
     episodes = len(args.tasks.split(",")) * args.episodes
     models = zip(labels, args.models, strict=True)
     figures = {
         "driver_steps": len(steps),
         "driver_episodes": episodes,
-        "models": {label: cost(path, steps) for label, path in models},
-        "load_before": Path("/proc/loadavg").read_text().split()[:3],
+        "models": {label: costs(path, steps, args) for label, path in models},
+        "load_before": load,
+        "load_after": Path("/proc/loadavg").read_text().split()[:3],
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     line = json.dumps(figures)

@@ -1,5 +1,7 @@
 """The policy's side of an online step: encode an episode's prompt once, then the greedy next
 action, for one episode (`LocalModel`, in the worker) or a batch of them (the policy server).
+Steps are decoded incrementally (`vima_train.model.incremental`: each step encodes and decodes
+its new tokens only, the same logits); the whole-history path stays for reference.
 
 A batch is made only of requests whose tensors have the same shapes (`shape_key`), concatenated
 along the batch axis: nothing is padded. Padding would not be exact: the readout of VIMA-style
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from vima_train.config import ModelConfig
 from vima_train.data.batch import Observations, Prompt
+from vima_train.model.incremental import EpisodeDecoder, begin_episode
 from vima_train.model.policy import PromptCache
 
 T = TypeVar("T")
@@ -63,36 +66,45 @@ def encode(policy: Any, prompt: Prompt, mask: str, device: str) -> PromptCache:
 
 def act(
     policy: Any,
-    cache: PromptCache,
+    episode: EpisodeDecoder,
     observations: Observations,
     actions: torch.Tensor,
     device: str,
 ) -> np.ndarray:
-    """Continuous actions [B, 14] of a batch (the greedy bins, decoded by the policy's own
-    `bins_to_actions`: each family maps its bins the way it was trained)."""
+    """Continuous actions [B, 14] of a batch from its episodes' decoder (`begin_episode`: one
+    episode's incremental decoder, or `FullHistory` of a batch), the greedy bins decoded by the
+    policy's own `bins_to_actions` (each family maps its bins the way it was trained)."""
     with torch.inference_mode():
-        bins = policy.act(cache, to_device(observations, device), actions.to(device))
+        bins = episode.act(to_device(observations, device), actions.to(device))
     return np.asarray(policy.bins_to_actions(bins).cpu().numpy())
 
 
 class LocalModel:
-    """The policy in this process, one episode at a time (the prompt encoded once)."""
+    """The policy in this process, one episode at a time: the prompt encoded once, each step
+    decoded incrementally (`vima_train.model.incremental`)."""
+
+    #: Decode each step's new tokens only; False: the whole history every step (the reference
+    #: path, which the benchmarks compare against).
+    incremental = True
 
     def __init__(self, policy: Any, device: str = "cpu") -> None:
         self.policy = policy
         self.config: ModelConfig = policy.config
         self.meta: dict[str, Any] = policy.checkpoint_meta or {}
         self.device = device
-        self._cache: Any = None
+        self._episode: EpisodeDecoder | None = None
 
     def step(
         self, prompt: Prompt | None, mask: str, observations: Observations, actions: torch.Tensor
     ) -> np.ndarray:
         """See `Model.step`."""
         if prompt is not None:
-            self._cache = encode(self.policy, prompt, mask, self.device)
-        assert self._cache is not None, "the first step of an episode brings its prompt"
-        return act(self.policy, self._cache, observations, actions, self.device)[0]
+            self._episode = None
+            cache = encode(self.policy, prompt, mask, self.device)
+            self._episode = begin_episode(self.policy, cache, self.incremental)
+        if self._episode is None:
+            raise ValueError("no episode: the first step of an episode brings its prompt")
+        return act(self.policy, self._episode, observations, actions, self.device)[0]
 
 
 def shape_key(*items: Any) -> Hashable:

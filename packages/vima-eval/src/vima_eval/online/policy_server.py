@@ -4,8 +4,11 @@ The server loads the checkpoint once and listens on a Unix socket in a private f
 authentication key). Each worker connects (`RemoteModel`), receives the policy's config and
 checkpoint metadata, and then sends one request per step: the collated inputs of its episode
 (with the prompt at the episode's first step) as numpy arrays. The server answers whatever
-requests have arrived, batched where their shapes agree (`vima_eval.online.model`), and keeps
-each connection's encoded prompt for the rest of its episode.
+requests have arrived and keeps each connection's episode decoder (its encoded prompt and its
+incremental decoding state, `vima_train.model.incremental`) for the rest of its episode. New
+prompts are encoded in batches where their shapes agree (`vima_eval.online.model`); each step
+is decoded on its own episode's state. With `incremental` off (the whole history every step,
+the reference path) steps of equal shapes are answered in batches too.
 
 Faults: a request that fails in a batch is answered again on its own, so an error belongs to
 its episode only (the worker retries the episode once, then lists it, as without the server);
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 from vima_train.data.batch import Observations, Prompt
+from vima_train.model.incremental import FullHistory, begin_episode
 
 from vima_eval.online.model import (
     act,
@@ -102,9 +106,13 @@ class RemoteModel:
 class PolicyServer:
     """The server's loop: accept connections, answer the requests that arrived, batched."""
 
+    #: Decode each step's new tokens only (`LocalModel.incremental`); False: the whole history
+    #: every step, steps of equal shapes batched.
+    incremental = True
+
     def __init__(self, policy: Any, device: str, listener: Listener | None) -> None:
         self.policy, self.device, self.listener = policy, device, listener
-        self.caches: dict[Connection, Any] = {}  # a connection's current episode's prompt
+        self.caches: dict[Connection, Any] = {}  # a connection's current episode's decoder
         self.accepted: queue.SimpleQueue[Connection] = queue.SimpleQueue()
         self.wake_reader, self.wake_writer = os.pipe()
         self.hello = ("hello", policy.config, dict(policy.checkpoint_meta or {}))
@@ -156,8 +164,9 @@ class PolicyServer:
             conn.close()
 
     def answer(self, requests: list[tuple[Connection, Request]]) -> list[tuple[str, Any]]:
-        """("ok", action) or ("error", text) for each request: new prompts encoded, then the
-        actions, each in batches of equal shapes; a failed batch is redone one by one."""
+        """("ok", action) or ("error", text) for each request: new prompts encoded in batches of
+        equal shapes, then the actions (incremental: each on its episode's state; else in
+        batches of equal shapes); a failed batch is redone one by one."""
         replies: list[tuple[str, Any] | None] = [None] * len(requests)
         starts = [i for i, (_, r) in enumerate(requests) if r.prompt is not None]
         for i in starts:  # a new episode: the previous one's prompt is gone, even on an error
@@ -169,13 +178,19 @@ class PolicyServer:
                     if isinstance(value, str):
                         replies[i] = ("error", value)
                     else:
-                        self.caches[requests[i][0]] = value
+                        self.caches[requests[i][0]] = begin_episode(
+                            self.policy, value, self.incremental
+                        )
         for i, (conn, _) in enumerate(requests):
             if replies[i] is None and self.caches.get(conn) is None:
                 replies[i] = ("error", "no prompt for this episode")
         inputs = {i: self._inputs(conn, r) for i, (conn, r) in enumerate(requests)
                   if replies[i] is None}  # fmt: skip
-        for batch in group(list(inputs), lambda i: shape_key(*inputs[i])):
+
+        def batchable(i: int) -> Any:
+            return i if self.incremental else shape_key(inputs[i][0].cache, *inputs[i][1:])
+
+        for batch in group(list(inputs), batchable):
             for indices, outcome in self._run(batch, lambda b: self._act(b, inputs)):
                 for i, value in zip(indices, outcome, strict=True):
                     replies[i] = ("error", value) if isinstance(value, str) else ("ok", value)
@@ -203,11 +218,12 @@ class PolicyServer:
         return [row(cache, n) for n in range(len(batch))] if len(batch) > 1 else [cache]
 
     def _act(self, batch: list[int], inputs: dict[int, Any]) -> list[np.ndarray]:
-        caches, observations, actions = zip(*(inputs[i] for i in batch), strict=True)
+        episodes, observations, actions = zip(*(inputs[i] for i in batch), strict=True)
         if len(batch) == 1:
-            return list(act(self.policy, caches[0], observations[0], actions[0], self.device))
-        joined = (concatenate(caches), concatenate(observations), concatenate(actions))
-        return list(act(self.policy, *joined, self.device))
+            return list(act(self.policy, episodes[0], observations[0], actions[0], self.device))
+        joined = FullHistory(self.policy, concatenate([e.cache for e in episodes]))
+        together = (concatenate(observations), concatenate(actions))
+        return list(act(self.policy, joined, *together, self.device))
 
 
 def serve_policy(path: str, key: bytes, checkpoint: str, device: str, ready: Connection) -> None:

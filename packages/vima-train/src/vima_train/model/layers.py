@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@dataclass
+class KeysValues:
+    """Attention keys and values [B, H, L, D / H] of L tokens."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+
+    def extended(self, new: KeysValues) -> KeysValues:
+        """These tokens' keys and values followed by `new`'s."""
+        return KeysValues(
+            torch.cat([self.keys, new.keys], 2), torch.cat([self.values, new.values], 2)
+        )
+
+    def taken(self, index: torch.Tensor) -> KeysValues:
+        """The tokens at `index` [K] (of the length axis)."""
+        return KeysValues(self.keys[:, :, index], self.values[:, :, index])
 
 
 def attention_bias(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -41,15 +60,25 @@ class Attention(nn.Module):
         self.out = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-        batch, length, dim = x.shape
-        head = dim // self.heads
-        q = self.query(x).view(batch, length, self.heads, head).transpose(1, 2)
-        kv = self.key_value(memory).view(batch, memory.shape[1], 2, self.heads, head)
+        return self.attend(x, self.keys_values(memory), allowed)
+
+    def keys_values(self, memory: torch.Tensor) -> KeysValues:
+        """Keys and values [B, H, L, D / H] of `memory` [B, L, D] (kept by incremental
+        decoding for the tokens already seen)."""
+        batch, length = memory.shape[:2]
+        head = self.key_value.out_features // (2 * self.heads)
+        kv = self.key_value(memory).view(batch, length, 2, self.heads, head)
         k, v = kv.unbind(2)
+        return KeysValues(k.transpose(1, 2), v.transpose(1, 2))
+
+    def attend(self, x: torch.Tensor, memory: KeysValues, allowed: torch.Tensor) -> torch.Tensor:
+        """Queries `x` [B, Lq, D] over `memory`'s keys and values; `allowed` [B, Lq, Lk]."""
+        batch, length, dim = x.shape
+        q = self.query(x).view(batch, length, self.heads, dim // self.heads).transpose(1, 2)
         out = F.scaled_dot_product_attention(
             q,
-            k.transpose(1, 2),
-            v.transpose(1, 2),
+            memory.keys,
+            memory.values,
             attn_mask=attention_bias(allowed, q.dtype),
             dropout_p=self.dropout if self.training else 0.0,
         )
@@ -82,12 +111,31 @@ class Block(nn.Module):
         memory: torch.Tensor | None = None,
         memory_allowed: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if self.cross is not None and self.norm_cross is not None:
+        crossed = None
+        if self.cross is not None:
             assert memory is not None and memory_allowed is not None
-            x = x + self.drop(self.cross(self.norm_cross(x), memory, memory_allowed))
+            crossed = (self.cross.keys_values(memory), memory_allowed)
+        return self.step(x, allowed, None, crossed)[0]
+
+    def step(
+        self,
+        x: torch.Tensor,
+        allowed: torch.Tensor,
+        past: KeysValues | None,
+        crossed: tuple[KeysValues, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, KeysValues]:
+        """The block on new tokens `x` [B, L, D] after `past` tokens (their self-attention
+        keys and values, or None): `allowed` [B, L, past + L] over both; `crossed` the
+        cross-attention memory's keys and values and its `allowed` [B, L, Lm]. Returns the
+        outputs and the new tokens' keys and values."""
+        if self.cross is not None and self.norm_cross is not None:
+            assert crossed is not None, "a cross-attention block needs its memory"
+            x = x + self.drop(self.cross.attend(self.norm_cross(x), *crossed))
         h = self.norm_self(x)
-        x = x + self.drop(self.attend(h, h, allowed))
-        return x + self.drop(self.ff(self.norm_ff(x)))
+        new = self.attend.keys_values(h)
+        seen = new if past is None else past.extended(new)
+        x = x + self.drop(self.attend.attend(h, seen, allowed))
+        return x + self.drop(self.ff(self.norm_ff(x))), new
 
 
 class Encoder(nn.Module):

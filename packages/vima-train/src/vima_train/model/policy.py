@@ -30,6 +30,7 @@ from vima_train.model.actions import (
 )
 from vima_train.model.layers import Block, causal_allowed, init_weights, positions
 from vima_train.model.pointer import Pictures, PointerPositions
+from vima_train.model.policy_episode import PolicyEpisode
 from vima_train.model.prompt import PromptEncoder, assemble
 from vima_train.model.visual import ObjectEncoder, PatchEncoder, gather_slots, shuffle_order
 
@@ -350,11 +351,10 @@ class Policy(nn.Module):
         return bins.masked_fill(~batch.step_mask.unsqueeze(-1), IGNORE_INDEX)
 
     # --------------------------------------------------------------- inference
-    @torch.no_grad()
-    def act(
+    def act_logits(
         self, cache: PromptCache, observations: Observations, actions: torch.Tensor
     ) -> torch.Tensor:
-        """Greedy bins [B, A] of the next action of each episode.
+        """Logits [B, A, C] of the next action of each episode.
 
         `observations` holds the t_b observations seen so far (padded, `step_mask`), `actions`
         [B, >= t_b - 1, 14] the actions taken so far (continuous, as in the record); episode b's
@@ -367,14 +367,26 @@ class Policy(nn.Module):
         obs_tokens, obs_valid, scene = self.encode_observations(observations, steps)
         features, objects = self.decode(cache, obs_tokens, obs_valid, padded, action_valid)
         rows, last = torch.arange(features.shape[0], device=seen.device), seen - 1
-        logits = self.action_logits(
+        return self.action_logits(
             features[rows, last],
             objects[rows, last],
             obs_valid[rows, last],
             None if scene is None else scene.at(rows, last),
             cache,
         )
-        return logits.argmax(-1)
+
+    @torch.no_grad()
+    def act(
+        self, cache: PromptCache, observations: Observations, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """Greedy bins [B, A] of the next action of each episode (`act_logits`' argmax): the
+        whole history re-read, the reference for `begin_episode`."""
+        return self.act_logits(cache, observations, actions).argmax(-1)
+
+    def begin_episode(self, cache: PromptCache) -> PolicyEpisode:
+        """One episode's incremental decoder from its encoded prompt (batch of one): the same
+        logits as `act_logits`, each step encoding and decoding its new tokens only."""
+        return PolicyEpisode(self, cache)
 
     def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
         """Bins [..., A] from `act` -> continuous 14-axis actions [..., 14]."""

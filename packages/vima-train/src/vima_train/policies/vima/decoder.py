@@ -10,6 +10,8 @@ import math
 import torch
 from torch import nn
 
+from vima_train.model.layers import KeysValues
+
 #: Rows of the stream's and the prompt's position tables.
 DECODER_POSITIONS, PROMPT_POSITIONS = 512, 256
 #: Rows of the word table OpenAI GPT's model carries (unused: inputs are embeddings).
@@ -61,18 +63,31 @@ class SelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
+        length = x.shape[1]
+        return self.step(x, None, self.bias[:, :, :length, :length], additive_mask)[0]
+
+    def step(
+        self,
+        x: torch.Tensor,
+        past: KeysValues | None,
+        causal: torch.Tensor,
+        additive_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, KeysValues]:
+        """New tokens `x` [B, L, E] after `past` tokens (their keys and values, or None):
+        `causal` [1, 1, L, past + L] is 1 where a token may look and `additive_mask` [B, 1, 1,
+        past + L] the keys' padding; the outputs and the new tokens' keys and values."""
         batch, length, dim = x.shape
         query, key, value = self.c_attn(x).split(dim, dim=2)
         shape = (batch, length, self.heads, dim // self.heads)
         query = query.view(shape).permute(0, 2, 1, 3)
-        key = key.view(shape).permute(0, 2, 3, 1)
-        value = value.view(shape).permute(0, 2, 1, 3)
-        weights = torch.matmul(query, key) / math.sqrt(value.size(-1))
-        causal = self.bias[:, :, :length, :length].to(weights.dtype)
+        new = KeysValues(key.view(shape).permute(0, 2, 1, 3), value.view(shape).permute(0, 2, 1, 3))
+        seen = new if past is None else past.extended(new)
+        weights = torch.matmul(query, seen.keys.transpose(-1, -2)) / math.sqrt(shape[-1])
+        causal = causal.to(weights.dtype)
         weights = weights * causal + -1e4 * (1 - causal) + additive_mask
         weights = self.attn_dropout(torch.softmax(weights, dim=-1))
-        out = torch.matmul(weights, value).permute(0, 2, 1, 3).contiguous()
-        return self.resid_dropout(self.c_proj(out.view(batch, length, dim)))
+        out = torch.matmul(weights, seen.values).permute(0, 2, 1, 3).contiguous()
+        return self.resid_dropout(self.c_proj(out.view(batch, length, dim))), new
 
 
 class GatedMLP(nn.Module):
@@ -101,8 +116,20 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
-        n = self.ln_1(x + self.attn(x, additive_mask))
-        return self.ln_2(n + self.mlp(n))
+        length = x.shape[1]
+        return self.step(x, None, self.attn.bias[:, :, :length, :length], additive_mask)[0]
+
+    def step(
+        self,
+        x: torch.Tensor,
+        past: KeysValues | None,
+        causal: torch.Tensor,
+        additive_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, KeysValues]:
+        """The block on new tokens after `past` ones (`SelfAttention.step`)."""
+        attended, new = self.attn.step(x, past, causal, additive_mask)
+        n = self.ln_1(x + attended)
+        return self.ln_2(n + self.mlp(n)), new
 
 
 class CrossAttention(nn.Module):
@@ -133,14 +160,25 @@ class CrossAttention(nn.Module):
     def forward(
         self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor
     ) -> torch.Tensor:
-        queries = self._heads(self.query(self.layernorm(x)))
+        return self.attend(x, self.keys_values(memory), memory_mask)
+
+    def keys_values(self, memory: torch.Tensor) -> KeysValues:
+        """Keys and values [B, H, Lp, E / H] of the prompt `memory` [B, Lp, E] (kept for an
+        episode by incremental decoding)."""
         keys, values = (self._heads(part) for part in self.key_value(memory).chunk(2, dim=-1))
-        scores = torch.matmul(queries, keys.transpose(-1, -2)) / math.sqrt(queries.shape[-1])
+        return KeysValues(keys, values)
+
+    def attend(
+        self, x: torch.Tensor, memory: KeysValues, memory_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Queries `x` [B, L, E] over the memory's keys and values (mask [B, Lp])."""
+        queries = self._heads(self.query(self.layernorm(x)))
+        scores = torch.matmul(queries, memory.keys.transpose(-1, -2)) / math.sqrt(queries.shape[-1])
         inverted = (1.0 - memory_mask[:, None, None, :].to(scores.dtype)) * torch.finfo(
             scores.dtype
         ).min
         probs = torch.softmax(scores + inverted, dim=-1)
-        context = torch.matmul(probs, values).permute(0, 2, 1, 3).contiguous()
+        context = torch.matmul(probs, memory.values).permute(0, 2, 1, 3).contiguous()
         attended = self.attention_out(context.view(*x.shape)) + x
         hidden = self.act(self.linear1(self.ln(attended))) * self.gated_layer(attended)
         return self.linear2(hidden) + attended

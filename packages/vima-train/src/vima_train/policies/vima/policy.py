@@ -35,6 +35,7 @@ from vima_train.model.policy import (
 )
 from vima_train.model.prompt import early_t5_blocks, t5_encoder
 from vima_train.model.visual import shuffle_order
+from vima_train.policies.vima.episode import VimaEpisode
 from vima_train.policies.vima.modeling import VIMA, Conventions, VimaNetwork
 from vima_train.policies.vima.ragged import ends_of, row_parts
 from vima_train.policies.vima.vision import VIEWS
@@ -254,18 +255,30 @@ class VimaPolicy(VimaNetwork):
         bins = self.action_bins(batch.actions)
         return bins.masked_fill(~batch.step_mask.unsqueeze(-1), IGNORE_INDEX)
 
-    @torch.no_grad()
-    def act(
+    def act_logits(
         self, cache: PromptCache, observations: Observations, actions: torch.Tensor
     ) -> torch.Tensor:
-        """Greedy bins [B, A] of the next action of each episode (`act` of vima-train's
-        policy: t_b observations seen so far, the continuous actions taken before)."""
+        """Logits [B, A, 100] of the next action of each episode (t_b observations seen so
+        far, the continuous actions taken before: `act` of vima-train's policy)."""
         seen, padded = actions_so_far(observations, actions)
         obs_tokens, obs_mask = self.observation_stream(observations, padded.shape[1])
         action_tokens = self.action_tokens(padded)
         features = self.decode(obs_tokens, obs_mask, action_tokens, cache.memory, cache.valid)
         rows = torch.arange(features.shape[0], device=seen.device)
-        return self.logits_of(features[rows, seen - 1]).argmax(-1)
+        return self.logits_of(features[rows, seen - 1])
+
+    @torch.no_grad()
+    def act(
+        self, cache: PromptCache, observations: Observations, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """Greedy bins [B, A] of the next action of each episode (`act_logits`' argmax): the
+        whole history re-read, the reference for `begin_episode`."""
+        return self.act_logits(cache, observations, actions).argmax(-1)
+
+    def begin_episode(self, cache: PromptCache) -> VimaEpisode:
+        """One episode's incremental decoder from its encoded prompt (batch of one): the same
+        logits as `act_logits`, each step encoding and decoding its new tokens only."""
+        return VimaEpisode(self, cache)
 
     def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
         """Bins [..., A] -> continuous 14-axis actions [..., 14] the way VIMA's evaluation
