@@ -47,6 +47,12 @@ def _bench(table: str) -> Callable[[], str]:
     return lambda: getattr(_script("bench_tables"), table)()
 
 
+def _experiment(table: str, *args: object) -> Callable[[], str]:
+    """The generator `table` of scripts/experiment_tables.py (the T1 runs recorded by
+    scripts/experiments/record_results.py in docs/measurements/t1.jsonl), called with `args`."""
+    return lambda: getattr(_script("experiment_tables"), table)(*args)
+
+
 def readme_oracle_table() -> str:
     """README's oracle success per level: scripts/oracle_table.py of oracle-check.jsonl."""
     return _oracle_module().oracle_table()
@@ -305,6 +311,26 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "online-table": ("docs/PERFORMANCE.md", _bench("online_table")),
     "view-table": ("docs/PERFORMANCE.md", _bench("view_table")),
     "cluster-table": ("docs/CLUSTER.md", _bench("cluster_table")),
+    "t1-pointer-table": ("docs/EXPERIMENTS.md", _experiment("levels_table", "t1-pointer")),
+    "t1-pointer-perturbations-table": (
+        "docs/EXPERIMENTS.md",
+        _experiment("perturbations_table", "t1-pointer"),
+    ),
+    "t1-shuffle-table": ("docs/EXPERIMENTS.md", _experiment("shuffle_table")),
+    "t1-match-table": ("docs/EXPERIMENTS.md", _experiment("levels_table", "t1-match")),
+    "t1-match-perturbations-table": (
+        "docs/EXPERIMENTS.md",
+        _experiment("perturbations_table", "t1-match"),
+    ),
+    "t1-validation-table": (
+        "docs/TRAINING.md",
+        _experiment(
+            "validation_table",
+            ("t1-pointer", "t1-shuffle", "t1-shuffle-4500", "t1-match"),
+            (58, 294, 1179, 3000),
+        ),
+    ),
+    "t1-simulators-table": ("docs/SIMULATOR.md", _experiment("simulators_table")),
 }
 
 

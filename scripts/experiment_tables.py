@@ -1,0 +1,231 @@
+"""EXPERIMENTS.md's, TRAINING.md's and SIMULATOR.md's T1 tables, made from the JSON lines that
+scripts/experiments/record_results.py writes (docs/measurements/t1.jsonl; loaded by
+scripts/document_tables.py). Intervals, paired differences and equivalence tests are vima-eval's
+own (vima_eval.statistics).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vima_eval.statistics import Difference, paired_difference, wilson_interval
+
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "docs" / "measurements"
+T1 = MEASUREMENTS / "t1.jsonl"
+#: The instruction perturbations of the T1 study, in the order of its table.
+PERTURBATIONS = ("noop", "reworded", "gobbledygook_word", "gobbledygook_tokens", "textual",
+                 "mask_text", "shuffle_objects")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One recorded experiment: its `experiment` line, cells and validations."""
+
+    label: str
+    head: dict[str, Any]
+    cells: list[dict[str, Any]]
+    validation: list[dict[str, Any]]
+
+    def cell(self, level: int, perturbation: str = "noop", env: str = "builtin") -> dict | None:
+        """The visual_manipulation cell of `level` and `perturbation` in `env`, if recorded."""
+        wanted = (level, perturbation, env)
+        found = [c for c in self.cells if (c["level"], c["perturbation"], c["env"]) == wanted]
+        if len(found) > 1:
+            raise ValueError(f"{self.label}: {len(found)} cells of L{level} {perturbation} {env}")
+        return found[0] if found else None
+
+    def levels(self, env: str = "builtin") -> list[int]:
+        """The levels with a recorded cell in `env`."""
+        return sorted({c["level"] for c in self.cells if c["env"] == env})
+
+
+class NotRecorded(LookupError):
+    """An experiment the record does not hold (yet)."""
+
+
+def experiments(record: Path = T1) -> dict[str, Experiment]:
+    """The experiments of a record, by label (none when the record does not exist)."""
+    lines = (
+        [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+    )
+    out = {}
+    for head in (line for line in lines if line["kind"] == "experiment"):
+        label = head["experiment"]
+        mine = [line for line in lines if line["experiment"] == label]
+        out[label] = Experiment(
+            label,
+            head,
+            [line for line in mine if line["kind"] == "cell"],
+            [line for line in mine if line["kind"] == "validation"],
+        )
+    return out
+
+
+def recorded(labels: Sequence[str], record: Path = T1) -> dict[str, Experiment]:
+    """The experiments `labels` of a record; NotRecorded naming those it lacks."""
+    found = experiments(record)
+    missing = [label for label in labels if label not in found]
+    if missing:
+        raise NotRecorded(", ".join(f"`{label}`" for label in missing))
+    return {label: found[label] for label in labels}
+
+
+def pending(table: Callable[..., str]) -> Callable[..., str]:
+    """`table`, or a line saying which of its experiments are not recorded yet."""
+
+    @functools.wraps(table)
+    def made(*args: Any, **kwargs: Any) -> str:
+        try:
+            return table(*args, **kwargs)
+        except NotRecorded as missing:
+            return (f"*Not recorded yet: `docs/measurements/{T1.name}` has no {missing.args[0]}; "
+                    "the runs of docs/EXPERIMENTS.md (T1, \"How the tables were made\") "
+                    "record it, then scripts/document_tables.py writes this table.*\n")  # fmt: skip
+
+    return made
+
+
+def percent(value: float) -> str:
+    """A percentage as the documents print it: whole numbers bare, else one decimal."""
+    text = f"{100 * value:.1f}"
+    return text.removesuffix(".0")
+
+
+def success(cell: dict[str, Any] | None, interval: bool = True) -> str:
+    """`s/n = r % [low, high]` (Wilson 95 %) of a cell, or a dash when not measured."""
+    if cell is None:
+        return "—"
+    wins, n = cell["successes"], cell["episodes"]
+    low, high = wilson_interval(wins, n)
+    bounds = f" [{100 * low:.1f}, {100 * high:.1f}]" if interval else ""
+    return f"{wins}/{n} = {percent(wins / n)} %{bounds}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
+    """A markdown table; `align` has one letter per column (l or r)."""
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    lines = ["| " + " | ".join(line) + " |" for line in [header, *rows]]
+    return "\n".join([lines[0], rule, *lines[1:]]) + "\n"
+
+
+def source(*labels: str, record: Path = T1) -> str:
+    """The line under a table: the record, the experiments, when and from which commit."""
+    found = recorded(labels, record)
+    parts = [f"`{label}` ({found[label].head['recorded']}, code at "
+             f"{found[label].head['commit']})" for label in labels]  # fmt: skip
+    return (f"\n*Generated by scripts/document_tables.py from `docs/measurements/{record.name}`: "
+            f"{', '.join(parts)}; commands above.*\n")  # fmt: skip
+
+
+@pending
+def levels_table(label: str, record: Path = T1) -> str:
+    """Success per level of one policy, with the object order shuffled at evaluation beside."""
+    run = recorded([label], record)[label]
+    rows = [[f"L{level}", success(run.cell(level)), success(run.cell(level, "shuffle_objects"))]
+            for level in run.levels()]  # fmt: skip
+    header = ["level (100 unseen scenes, seed 2026)", "success [Wilson 95 %]",
+              "same scenes, object order shuffled"]  # fmt: skip
+    return table(header, rows, "lrr") + training(run) + source(label, record=record)
+
+
+def training(run: Experiment) -> str:
+    """A line with the run's training steps and wall time (and the load it ran under)."""
+    seconds = run.head.get("train_seconds")
+    if seconds is None or "checkpoint_step" not in run.head:
+        return ""
+    loads = "; ".join(run.head.get("load_averages", []))
+    return (f"\nTraining: {run.head['checkpoint_step']:,} optimiser steps in {seconds:,.0f} s "
+            f"of wall time on the shared 2-core machine (1/5/15-minute load averages at the "
+            f"stamps of its log: {loads}).\n")  # fmt: skip
+
+
+@pending
+def perturbations_table(label: str, record: Path = T1) -> str:
+    """Success on L1 under each instruction perturbation of the study (those recorded)."""
+    run = recorded([label], record)[label]
+    rows = [[f"`{name}`", success(run.cell(1, name))] for name in PERTURBATIONS
+            if run.cell(1, name) is not None]  # fmt: skip
+    return table(["perturbation (same 100 L1 scenes)", "success [Wilson 95 %]"], rows, "lr") + (
+        source(label, record=record)
+    )
+
+
+@pending
+def shuffle_table(labels: Sequence[str] = ("t1-shuffle", "t1-shuffle-4500"),
+                  record: Path = T1) -> str:  # fmt: skip
+    """Policies trained with shuffled objects: L1 with and without the shuffle at evaluation,
+    L2 and L3."""
+    found = recorded(labels, record)
+    rows = []
+    for label in labels:
+        run = found[label]
+        rows.append([f"`{label}`, {run.head['checkpoint_step']:,} steps",
+                     success(run.cell(1)), success(run.cell(1, "shuffle_objects")),
+                     success(run.cell(2)), success(run.cell(3))])  # fmt: skip
+    header = ["run", "L1 success [Wilson 95 %]", "L1, object order shuffled", "L2", "L3"]
+    return table(header, rows, "lrrrr") + source(*labels, record=record)
+
+
+@pending
+def validation_table(labels: Sequence[str], steps: Sequence[int], record: Path = T1) -> str:
+    """Validation pick / place error (cm) and pick / place object choice at the given steps
+    (the nearest validation at or after each) of recorded training runs."""
+    found = recorded(labels, record)
+    rows = []
+    for label in labels:
+        curve = found[label].validation
+        picked = [next((row for row in curve if row["step"] >= step), None) for step in steps]
+        rows.append([f"`{label}`"] + [
+            "—" if row is None else
+            f"{row['step']:,}: {row['val/pick/error_cm']:.1f} / {row['val/place/error_cm']:.1f}"
+            f" cm, {row['val/pick/object_acc']:.2f} / {row['val/place/object_acc']:.2f}"
+            for row in picked
+        ])  # fmt: skip
+    header = ["run"] + [f"step ≥ {step:,}" for step in steps]
+    return table(header, rows, "l" + "r" * len(steps)) + source(*labels, record=record)
+
+
+def paired(a: dict[str, Any], b: dict[str, Any]) -> Difference:
+    """a - b over the same episodes (same checkpoint, seed, level and episode numbers)."""
+    same = ("checkpoint", "seed", "task", "level", "perturbation", "first_episode", "episodes")
+    if [a[k] for k in same] != [b[k] for k in same]:
+        raise ValueError(f"cells of different episodes: {[a[k] for k in same]} vs "
+                         f"{[b[k] for k in same]}")  # fmt: skip
+    return paired_difference([c == "1" for c in a["outcomes"]], [c == "1" for c in b["outcomes"]])
+
+
+@pending
+def simulators_table(builtin: str = "t1-match", bench: str = "t1-match-vima-bench",
+                     record: Path = T1) -> str:  # fmt: skip
+    """The same policy on the same episodes in vima-sim and in VIMA-Bench: success per level,
+    the paired difference (vima-sim minus VIMA-Bench, Newcombe's paired 95 % interval, exact
+    McNemar p), episodes with the same outcome, and the TOST of equivalence within +/-10
+    points with its verdict."""
+    found = recorded([builtin, bench], record)
+    ours, theirs = found[builtin], found[bench]
+    rows = []
+    for level in theirs.levels("vima-bench"):
+        a, b = ours.cell(level), theirs.cell(level, env="vima-bench")
+        if a is None or b is None:
+            raise ValueError(f"L{level}: no vima-sim cell to pair with VIMA-Bench's")
+        diff = paired(a, b)
+        same = sum(x == y for x, y in zip(a["outcomes"], b["outcomes"], strict=True))
+        sign = "+" if diff.estimate >= 0 else ""
+        rows.append([
+            f"visual_manipulation, L{level}",
+            f"{success(a)} ({a['steps'] / a['episodes']:.2f} actions)",
+            f"{success(b)} ({b['steps'] / b['episodes']:.2f})",
+            f"{sign}{percent(diff.estimate)} [{100 * diff.low:.1f}, {100 * diff.high:.1f}], "
+            f"p = {diff.p_value:.2g}",
+            f"{same} / {a['episodes']}",
+            f"{'shown' if diff.equivalent else 'not shown'}, p = {diff.equivalence_p:.2g}",
+        ])  # fmt: skip
+    header = ["task, level", "vima-sim", "VIMA-Bench upstream",
+              "difference [95 %], paired McNemar p", "same outcome per seed",
+              "equivalence within ±10 points (paired TOST, 5 %)"]  # fmt: skip
+    return table(header, rows, "lrrrrr") + source(builtin, bench, record=record)

@@ -1,0 +1,92 @@
+"""The T1 tables of the documents come from recorded results (issue 27, item 1):
+scripts/experiments/record_results.py keeps what `vima-eval online` measured, episode by
+episode, and scripts/experiment_tables.py makes the tables from it with vima-eval's statistics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from repo_scripts import load_script
+from vima_eval.results import write_results
+from vima_eval.statistics import paired_difference
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDER = load_script("scripts/experiments/record_results.py")
+TABLES = load_script("scripts/document_tables.py")._script("experiment_tables")
+
+
+def _folder(root: Path, env: str, outcomes: str, start: int = 0, level: int = 1) -> Path:
+    """An online result folder: visual_manipulation episodes `start`... with these outcomes."""
+    rows: list[dict[str, Any]] = [{
+        "mode": "online", "checkpoint": "ckpt", "task": "visual_manipulation", "level": level,
+        "difficulty": "easy", "perturbation": "noop", "seed": 2026,
+        "episode": f"L{level}/visual_manipulation/{start + i}", "episode_seed": 7 + i,
+        "applies": True, "success": won == "1", "failure": False, "steps": 1 + i % 2,
+        "minimum_steps": 1, "time_s": 1.0,
+    } for i, won in enumerate(outcomes)]  # fmt: skip
+    folder = root / f"{env}-{start}"
+    write_results(folder / "episodes.parquet", rows[::-1])  # stored out of order
+    (folder / "metrics.json").write_text(json.dumps({"settings": {"env": env}}))
+    return folder
+
+
+def _record(tmp_path: Path, ours: str, theirs: str, start: int = 0) -> Path:
+    record = tmp_path / "t1.jsonl"
+    for label, env, outcomes, first in (
+        ("a", "builtin", ours, 0),
+        ("b", "vima-bench", theirs, start),
+    ):
+        folder = _folder(tmp_path, env, outcomes, first)
+        RECORDER.record(record, label, f"run {label}", ROOT, [folder], None, None)
+    return record
+
+
+def test_recorded_cells_keep_every_outcome_in_episode_order(tmp_path: Path) -> None:
+    record = _record(tmp_path, "1101", "0111")
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    cell = next(line for line in lines if line["kind"] == "cell" and line["experiment"] == "a")
+    assert (cell["outcomes"], cell["successes"], cell["episodes"], cell["steps"]) == (
+        "1101", 3, 4, 6)  # fmt: skip
+    assert cell["env"] == "builtin" and cell["first_episode"] == 0 and cell["unchanged"] == []
+    # recording a label again replaces its lines, the other label's stay
+    RECORDER.record(record, "a", "again", ROOT, [_folder(tmp_path, "builtin", "1")], None, None)
+    found = TABLES.experiments(record)
+    assert found["a"].head["command"] == "again" and found["a"].cell(1)["outcomes"] == "1"
+    assert found["b"].cell(1, env="vima-bench")["outcomes"] == "0111"
+
+
+def test_recorder_refuses_a_gap_in_the_episodes(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, "builtin", "11")
+    rows = RECORDER.read_results(folder / "episodes.parquet").to_pylist()
+    rows = [{**row, "episode": "L1/visual_manipulation/5"} if row["episode"].endswith("/0")
+            else row for row in rows]  # fmt: skip
+    write_results(folder / "episodes.parquet", rows)
+    with pytest.raises(ValueError, match="not contiguous"):
+        RECORDER.cells(folder)
+
+
+def test_simulator_table_pairs_episodes_with_vima_eval_statistics(tmp_path: Path) -> None:
+    ours, theirs = "1101101111" * 10, "1111001110" * 10
+    table = TABLES.simulators_table("a", "b", _record(tmp_path, ours, theirs))
+    diff = paired_difference([c == "1" for c in ours], [c == "1" for c in theirs])
+    row = table.splitlines()[2]
+    assert f"{100 * diff.low:.1f}, {100 * diff.high:.1f}" in row
+    assert f"p = {diff.equivalence_p:.2g}" in row
+    assert ("not shown" in row) == (not diff.equivalent)
+    assert f"{sum(x == y for x, y in zip(ours, theirs, strict=True))} / 100" in row
+
+
+def test_simulator_table_refuses_different_episodes(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="different episodes"):
+        TABLES.simulators_table("a", "b", _record(tmp_path, "1101", "0111", start=100))
+
+
+def test_a_table_of_an_unrecorded_experiment_says_so(tmp_path: Path) -> None:
+    record = _record(tmp_path, "1101", "0111")
+    assert TABLES.levels_table("a", record).startswith("| level")
+    for text in (TABLES.levels_table("gone", record), TABLES.simulators_table("a", "gone", record),
+                 TABLES.shuffle_table(("a", "gone"), tmp_path / "absent.jsonl")):  # fmt: skip
+        assert text.startswith("*Not recorded yet") and "`gone`" in text
