@@ -44,8 +44,9 @@ from synthetic_corpus import write_corpus
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples"
 
 
-def run(command: list[str]) -> tuple[float, float]:
-    """Run a command; return (seconds, peak RSS in MB of its largest process, workers included)."""
+def run(command: list[str]) -> tuple[float, float, float]:
+    """Run a command; return (seconds, peak RSS in MB of its largest process, CPU seconds),
+    workers included (their usage counts once the command has waited for them)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert process.stderr is not None
@@ -56,7 +57,7 @@ def run(command: list[str]) -> tuple[float, float]:
     if process.returncode != 0:
         sys.stderr.buffer.write(errors)
         raise SystemExit(f"{' '.join(command)} exited with {process.returncode}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def distinct_sample_bytes(work: Path) -> tuple[int, int, int]:
@@ -108,7 +109,7 @@ def main() -> None:
         print(f"note: reused {work} holds {episodes} episodes, not {args.episodes}")
     tokenize = [sys.executable, "-m", "vima_tokenize", str(dataset), "--overwrite"]
     for workers in args.workers:
-        seconds, rss = run([*tokenize, "--workers", str(workers)])
+        seconds, rss, cpu = run([*tokenize, "--workers", str(workers)])
         outputs = (dataset / "original" / "preprocessed").rglob("*.parquet")
         out_bytes = sum(path.stat().st_size for path in outputs)
         rate = episodes / seconds
@@ -118,6 +119,7 @@ def main() -> None:
             f"{out_bytes / episodes / 1e3:.1f} KB/episode ({out_bytes / 1e6:.1f} MB); "
             f"peak RSS per process {rss:.0f} MB"
         )
+        print(f"workers={workers} CPU: {cpu:.1f} s, {cpu / episodes * 1e3:.2f} ms per episode")
     count, size, uncompressed = distinct_sample_bytes(work)
     print(
         f"distinct samples: {count} episodes preprocessed once into one zstd parquet: "

@@ -37,6 +37,7 @@ __all__ = [
     "RESIZED_HEIGHT",
     "RESIZED_WIDTH",
     "ObjectCrops",
+    "area_crop",
     "object_crops",
     "resize_frame",
 ]
@@ -214,6 +215,14 @@ def _area_crops(rgb: np.ndarray, extents: list[tuple[int, int, int, int]], size:
         denominators[j] = side * side
     rounded = np.floor((totals + 0.5 * denominators) / denominators)
     return rounded.reshape(len(extents), size, channels, size).transpose(0, 2, 1, 3)
+
+
+def area_crop(patch: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """uint8 (C, size, size) crop of a whole uint8 (C, h, w) patch: zero-padded to a centred
+    square and area-resized, exactly as `object_crops` (`area`) crops that patch of a frame."""
+    _check_uint8_chw(patch, "patch")
+    _, height, width = patch.shape
+    return _area_crops(patch, [(0, height - 1, 0, width - 1)], size)[0].astype(np.uint8)
 
 
 def object_crops(

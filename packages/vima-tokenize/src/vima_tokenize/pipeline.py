@@ -53,8 +53,10 @@ FAILURES_FILE = "failures.jsonl"
 #: Schema-metadata key of a shard's settings (JSON: tokenizer_sha256, keep_final_observation,
 #: tokenize_version), read by the trainer to check that shards agree.
 SETTINGS_KEY = b"vima_tokenize"
-#: Version of the preprocessing itself; part of every shard's provenance.
-TOKENIZE_VERSION = 2
+#: Version of the preprocessing itself; part of every shard's provenance, so shards of another
+#: version are redone (3: every array but `actions` in the `arrays` blob, crops coded from their
+#: source patches; `vima_tokenize.preprocessed`).
+TOKENIZE_VERSION = 3
 #: Parsed columns the preprocessing reads.
 INPUT_COLUMNS = [
     "task",

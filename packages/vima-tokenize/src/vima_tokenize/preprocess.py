@@ -19,7 +19,7 @@ from vima_tokenize.crops import (
     object_crops,
     resize_frame,
 )
-from vima_tokenize.preprocessed import VIEW_NAMES, image_encode
+from vima_tokenize.preprocessed import VIEW_NAMES, encode_arrays
 from vima_tokenize.text import encode_prompt
 
 
@@ -49,21 +49,23 @@ def _prompt_view(
     image_ids: list[list[int]],
     slots: int,
     resampling: str,
-) -> dict[str, bytes]:
-    """The `prompt_*_{view}` columns: crops, boxes, mask and resized frame of each prompt image."""
+) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """The `prompt_*_{view}` arrays (crops, boxes, mask and resized frame of each prompt image)
+    and the images the crops were cut from."""
     images = [
         (asset_rgb(assets[n][f"rgb_{view}"]), asset_segm(assets[n][f"segm_{view}"])) for n in order
     ]
     crops, boxes, mask = _stack_crops(images, image_ids, slots, resampling)
-    return {
-        f"prompt_crops_{view}": image_encode(crops).tobytes(),
-        f"prompt_bbox_{view}": boxes.tobytes(),
-        f"prompt_mask_{view}": mask.tobytes(),
-        f"prompt_frames_{view}": np.stack(
-            [resize_frame(rgb) for rgb, _ in images]
-            or [np.zeros((3, RESIZED_HEIGHT, RESIZED_WIDTH), np.uint8)]
-        )[: len(images)].tobytes(),
+    frames = [resize_frame(rgb) for rgb, _ in images]
+    arrays = {
+        f"prompt_crops_{view}": crops,
+        f"prompt_bbox_{view}": boxes,
+        f"prompt_mask_{view}": mask,
+        f"prompt_frames_{view}": np.stack(frames)
+        if frames
+        else np.zeros((0, 3, RESIZED_HEIGHT, RESIZED_WIDTH), np.uint8),
     }
+    return arrays, [rgb for rgb, _ in images]
 
 
 def _observation_view(
@@ -73,8 +75,9 @@ def _observation_view(
     frames: int,
     stored: int,
     resampling: str,
-) -> dict[str, bytes]:
-    """The `obs_*_{view}` columns of the first `frames` of the `stored` observations."""
+) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """The `obs_*_{view}` arrays of the first `frames` of the `stored` observations and the
+    frames the crops were cut from."""
     rgbs = [decode_jpeg(data) for data in row[f"frames_{view}"][:frames]]
     segms = segm_frames(row[f"segm_{view}"], stored)[:frames]
     crops, boxes, mask = _stack_crops(
@@ -83,27 +86,26 @@ def _observation_view(
         len(object_ids),
         resampling,
     )
-    return {
-        f"obs_crops_{view}": image_encode(crops).tobytes(),
-        f"obs_bbox_{view}": boxes.tobytes(),
-        f"obs_mask_{view}": mask.tobytes(),
-        f"obs_frames_{view}": np.stack([resize_frame(rgb) for rgb in rgbs]).tobytes(),
+    arrays = {
+        f"obs_crops_{view}": crops,
+        f"obs_bbox_{view}": boxes,
+        f"obs_mask_{view}": mask,
+        f"obs_frames_{view}": np.stack([resize_frame(rgb) for rgb in rgbs]),
     }
+    return arrays, rgbs
 
 
-def _action_columns(row: dict[str, Any]) -> dict[str, Any]:
-    """`position_is_2d`, the continuous `actions` and their `action_bins` (2-D positions padded)."""
+def _action_arrays(row: dict[str, Any]) -> tuple[bool, dict[str, np.ndarray]]:
+    """`position_is_2d`, the continuous `actions` and their `action_bins` (2-D positions
+    padded)."""
     poses = {key: pose_array(row[key], key) for key in ACTION_KEYS}
     is_2d = False
     for key in ("pose0_position", "pose1_position"):
         poses[key], is_2d = pad_positions(poses[key])
     bins = discretize(poses)
-    return {
-        "position_is_2d": is_2d,
-        "actions": np.concatenate([poses[k] for k in ACTION_KEYS], axis=1).tobytes(),
-        "action_bins": np.concatenate([bins[k] for k in ACTION_KEYS], axis=1)
-        .astype(np.uint8)
-        .tobytes(),
+    return is_2d, {
+        "actions": np.concatenate([poses[k] for k in ACTION_KEYS], axis=1),
+        "action_bins": np.concatenate([bins[k] for k in ACTION_KEYS], axis=1).astype(np.uint8),
     }
 
 
@@ -128,6 +130,31 @@ def object_selection(
     ]
     union = list(set.union(*per_asset)) if per_asset else []
     return [list(union) for _ in order], list({int(i) for i in objects})
+
+
+def _image_arrays(
+    row: dict[str, Any],
+    assets: dict[str, dict[str, Any]],
+    order: list[str],
+    prompt_ids: tuple[list[list[int]], int],
+    object_ids: list[int],
+    frames: int,
+    resampling: str,
+) -> tuple[dict[str, np.ndarray], dict[str, list[np.ndarray]]]:
+    """The prompt and observation arrays of both views, and the images each crops array was
+    cut from (`encode_arrays`' sources)."""
+    arrays: dict[str, np.ndarray] = {}
+    sources: dict[str, list[np.ndarray]] = {}
+    for view in VIEW_NAMES:
+        prompt, prompt_images = _prompt_view(view, assets, order, *prompt_ids, resampling)
+        stored = len(row["frames_front"])
+        observed, observed_frames = _observation_view(
+            row, view, object_ids, frames, stored, resampling
+        )
+        arrays.update(prompt, **observed)
+        sources[f"prompt_crops_{view}"] = prompt_images
+        sources[f"obs_crops_{view}"] = observed_frames
+    return arrays, sources
 
 
 def preprocess_row(
@@ -172,15 +199,19 @@ def preprocess_row(
     stored = len(row["frames_front"])
     steps = int(row["steps"])
     frames = stored if keep_final_observation else steps
-    for view in VIEW_NAMES:
-        out.update(_prompt_view(view, assets, order, image_ids, slots, crop_resampling))
-        out.update(_observation_view(row, view, object_ids, frames, stored, crop_resampling))
+    arrays, sources = _image_arrays(
+        row, assets, order, (image_ids, slots), object_ids, frames, crop_resampling
+    )
+    is_2d, actions = _action_arrays(row)
+    arrays.update(actions)
     out.update(
         num_observations=frames,
         num_objects=len(object_ids),
         object_ids=object_ids,
         end_effector=EndEffector(row["end_effector_type"]).token,
         steps=steps,
-        **_action_columns(row),
+        position_is_2d=is_2d,
+        actions=actions["actions"].tobytes(),
+        arrays=encode_arrays(arrays, sources),
     )
     return out

@@ -1,12 +1,12 @@
 """Tokenized episodes read through a memory-mapped Arrow cache of decoded arrays.
 
-Decompressing a zstd parquet row and decoding its image residuals (`load_arrays`) cost more
-than everything else the loader does, so each preprocessed shard is converted once: every row
-goes through `vima_tokenize.preprocessed.load_arrays` and its arrays are stored as raw bytes in an
-uncompressed Arrow IPC file (one record batch per parquet row group, so conversion memory stays
-at one row group). Training memory-maps these files: a row's arrays are zero-copy
-`np.frombuffer` views of the mapped buffers, the operating system pages data in and out, and
-resident memory stays bounded whatever the dataset size.
+Decompressing a zstd parquet row and decoding its images (`load_arrays`) cost more than
+everything else the loader does, so each preprocessed shard is converted once: every row goes
+through `vima_tokenize.preprocessed.load_arrays` (`decoded_row_groups`) and its arrays are
+stored as raw bytes in an uncompressed Arrow IPC file (one record batch per parquet row group,
+so conversion memory stays at one row group). Training memory-maps these files: a row's arrays
+are zero-copy `np.frombuffer` views of the mapped buffers, the operating system pages data in
+and out, and resident memory stays bounded whatever the dataset size.
 
 A cache file is named by the fingerprint of its shard (absolute path, size, modification time)
 and `CACHE_VERSION`; a changed shard gets a new file. Files are written atomically.
@@ -28,10 +28,17 @@ from vima_schema.atomic import temporary_sibling
 from vima_schema.dataset_layout import PREPROCESSED, Shard, list_shards
 from vima_schema.enums import Task
 from vima_tokenize.pipeline import SETTINGS_KEY
-from vima_tokenize.preprocessed import ARRAYS, leading_shape, load_arrays
+from vima_tokenize.preprocessed import (
+    ARRAYS,
+    SCHEMA,
+    ArraysError,
+    decoded_row_groups,
+    leading_shape,
+)
 
 CACHE_VERSION = 2
-#: Columns kept in the cache (everything `load_arrays` and collation read).
+#: Columns kept in the cache (everything `load_arrays` and collation read): the shard's scalar
+#: and list columns, and every array decoded.
 LIST_COLUMNS = ("token_types", "word_ids", "object_ids", "prompt_object_ids")
 SCALAR_COLUMNS = (
     "task",
@@ -44,7 +51,6 @@ SCALAR_COLUMNS = (
     "steps",
 )
 BINARY_COLUMNS = tuple(ARRAYS)
-COLUMNS = (*SCALAR_COLUMNS, *LIST_COLUMNS, *BINARY_COLUMNS)
 
 
 class DataError(ValueError):
@@ -127,23 +133,26 @@ def cache_path(shard: Path, cache_dir: Path) -> Path:
 
 
 def build_cache(shard: Path, cache_dir: Path) -> Path:
-    """Write (if absent) the uncompressed Arrow IPC copy of a shard; return its path."""
+    """Write (if absent) the uncompressed Arrow IPC copy of a shard; return its path. DataError
+    naming the shard when its arrays do not decode (corrupt, or another tokenize format)."""
     target = cache_path(shard, cache_dir)
     if target.is_file():
         return target
     folder = temporary_sibling(target)
     try:
         tmp = folder / target.name
-        source = pq.ParquetFile(shard)
-        schema = pa.schema([source.schema_arrow.field(name) for name in COLUMNS])
+        read = (*SCALAR_COLUMNS, *LIST_COLUMNS)
+        schema = pa.schema(
+            [SCHEMA.field(name) for name in read] + [(name, pa.binary()) for name in BINARY_COLUMNS]
+        )
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-            for group in range(source.num_row_groups):
-                rows = source.read_row_group(group, columns=list(COLUMNS)).to_pylist()
+            for rows in decoded_row_groups(shard, read):
                 for row in rows:
-                    decoded = load_arrays(row)
-                    row.update({name: decoded[name].tobytes() for name in BINARY_COLUMNS})
+                    row.update({name: row[name].tobytes() for name in BINARY_COLUMNS})
                 writer.write_table(pa.Table.from_pylist(rows, schema=schema))
         os.replace(tmp, target)
+    except ArraysError as error:
+        raise DataError(str(error)) from None
     finally:
         for leftover in folder.iterdir():
             leftover.unlink()
