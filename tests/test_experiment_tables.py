@@ -90,3 +90,24 @@ def test_a_table_of_an_unrecorded_experiment_says_so(tmp_path: Path) -> None:
     for text in (TABLES.levels_table("gone", record), TABLES.simulators_table("a", "gone", record),
                  TABLES.shuffle_table(("a", "gone"), tmp_path / "absent.jsonl")):  # fmt: skip
         assert text.startswith("*Not recorded yet") and "`gone`" in text
+
+
+def test_training_validations_and_stage_time_are_kept(tmp_path: Path) -> None:
+    """From a vima-train run's CSV log (train rows without val columns) and a script's stderr."""
+    log = tmp_path / "run" / "logs" / "version_0" / "metrics.csv"
+    log.parent.mkdir(parents=True)
+    log.write_text("epoch,step,train/loss,val/loss,val/pick/error_cm,val/pick/object_acc\n"
+                   "0,57,3.1,,,\n0,58,,2.605,6.82879,0.86\n1,99,2.4,,,\n")  # fmt: skip
+    curve = RECORDER.validation(tmp_path / "run")
+    assert curve["last_logged_step"] == 99
+    assert curve["validation"] == [
+        {"step": 58, "val/loss": 2.605, "val/pick/error_cm": 6.8288, "val/pick/object_acc": 0.86}
+    ]
+    stderr = tmp_path / "stage.log"
+    lines = ["# 2026-12-08 23:59:00 UTC, commit c, load 1.5 1.3 1.2 2/148 3570",
+             "[23:59:30] train t1-match", "Epoch 0: ...", "[00:01:00] evaluate L1"]  # fmt: skip
+    stderr.write_text("\n".join(lines) + "\n")
+    assert RECORDER.stage_seconds(stderr) == {
+        "train_seconds": 90.0,
+        "load_averages": ["1.5 1.3 1.2"],
+    }
