@@ -179,6 +179,80 @@ def policy_steps_table(
     return "\n".join(lines) + "\n"
 
 
+def incremental_scale_table(record: Path = MEASUREMENTS / "online-scale-incremental.jsonl") -> str:
+    """PERFORMANCE.md's online runs with and without incremental decoding, from the lines
+    `packages/vima-eval/bench/bench_online_scale.py CKPT --label L [--policy-server]
+    [--whole-history] --record docs/measurements/online-scale-incremental.jsonl` appended."""
+    lines = [
+        "| checkpoint | policy, decoding | actions per episode | episodes/s (with start-up) | "
+        "without start-up | CPU s per episode | simulation / tokenization / model s (all "
+        "workers) | load average |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for line in record.read_text().splitlines():
+        run = json.loads(line)
+        actions = run.get("actions_per_episode")
+        lines.append(
+            f"| {run['label']} | {run['mode']} | {'' if actions is None else f'{actions:.2f}'} | "
+            f"{run['episodes_per_s']:.3f} | {run['episodes_per_s_steady']:.3f} | "
+            f"{run['cpu_s_per_episode_steady']:.2f} | {run['sim_s']} / {run['tokenize_s']} / "
+            f"{run['model_s']} | {' '.join(run['load_before'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def incremental_steps_table(
+    record: Path = MEASUREMENTS / "online-policy-steps-incremental.json",
+    scale: Path = MEASUREMENTS / "online-scale-incremental.jsonl",
+) -> str:
+    """PERFORMANCE.md's policy CPU per step, whole history against incremental decoding, from
+    `packages/vima-eval/bench/bench_policy_steps.py TINY TINY MODEL --labels tiny,LABEL --paths
+    full,incremental --rounds 2 --record docs/measurements/online-policy-steps-incremental.json`:
+    the prompt per episode apart from the steps, means of the rounds; the full protocol as in
+    `policy_steps_table`, from the tiny runs of online-scale-incremental.jsonl."""
+    data = json.loads(record.read_text())
+    steps, episodes = data["driver_steps"], data["driver_episodes"]
+    runs = [json.loads(line) for line in scale.read_text().splitlines()]
+    tiny = [r["cpu_s_per_episode_steady"] for r in runs if r["label"] == "tiny"]
+    base = sum(tiny) / len(tiny) - data["models"]["tiny"]["paths"]["full"]["cpu_s_total"] / episodes
+    names = {"full": "whole history", "incremental": "incremental"}
+    lines = [
+        "| checkpoint | decoding | prompt CPU s per episode | policy CPU s per step "
+        "(observations 1 / 2 / 3 / 4 / 5) | policy CPU s per episode "
+        f"({steps / episodes:.1f} steps) | same bins | full protocol |",
+        "|---|---|---:|---|---:|---|---:|",
+    ]
+    for label, model in data["models"].items():
+        for path, run in model["paths"].items():
+            per_step = " / ".join(
+                f"{v:.3f}" for v in run["cpu_s_per_step_by_observations"].values()
+            )
+            hours = FULL_PROTOCOL_EPISODES * (base + run["cpu_s_total"] / episodes) / 3600
+            lines.append(
+                f"| {label} ({model['parameters'] / 1e6:,.1f} M) | {names[path]} | "
+                f"{run['cpu_s_prompts'] / episodes:.3f} | {run['cpu_s_per_step']:.3f} "
+                f"({per_step}) | {run['cpu_s_total'] / episodes:.2f} | "
+                f"{'yes' if model['same_bins'] else 'no'} | {hours:,.0f} CPU-hours |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def step_profile_table(record: Path = MEASUREMENTS / "online-step-profile.json") -> str:
+    """PERFORMANCE.md's parts of an incremental step, from
+    `packages/vima-eval/bench/bench_step_profile.py TINY MODEL --label LABEL --record
+    docs/measurements/online-step-profile.json`."""
+    run = json.loads(record.read_text())
+    parts = run["cpu_s_per_step_parts"]
+    return "\n".join([
+        "| checkpoint | CPU s per step | newest observation's visual tokens | decoder blocks | "
+        "action heads | prompt, once per episode | visible objects per step |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| {run['label']} | {run['cpu_s_per_step']:.3f} | {parts['visual']:.3f} | "
+        f"{parts['decoder_blocks']:.3f} | {parts['heads']:.3f} | "
+        f"{run['cpu_s_prompt_per_episode']:.3f} | {run['visible_objects_per_step']} |",
+    ]) + "\n"  # fmt: skip
+
+
 #: (level, task) pairs that scripts/experiments/thirteen_tasks.sh evaluates per level.
 LEVEL_PAIRS = {"L1": 13, "L2": 13, "L3": 12, "L4": 4}
 
@@ -295,6 +369,9 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "closed-loop-table": ("docs/CHECKPOINTS.md", closed_loop_table),
     "online-scale-table": ("docs/PERFORMANCE.md", online_scale_table),
     "policy-steps-table": ("docs/PERFORMANCE.md", policy_steps_table),
+    "incremental-scale-table": ("docs/PERFORMANCE.md", incremental_scale_table),
+    "incremental-steps-table": ("docs/PERFORMANCE.md", incremental_steps_table),
+    "step-profile-table": ("docs/PERFORMANCE.md", step_profile_table),
     "thirteen-budget-table": ("docs/EXPERIMENTS.md", thirteen_budget_table),
     "train-vs-cogelot-table": ("docs/PERFORMANCE.md", train_vs_cogelot_table),
     "train-vs-cogelot-check-table": ("docs/PERFORMANCE.md", train_vs_cogelot_check_table),

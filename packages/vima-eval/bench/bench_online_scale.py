@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from vima_eval.online import agents, closed_loop, model, policy_server
 from vima_eval.online.closed_loop import OnlineSettings, run_online
 
@@ -188,6 +189,7 @@ def measure(checkpoint: Path, server: bool, args: argparse.Namespace) -> dict[st
     with tempfile.TemporaryDirectory() as tmp:
         run_online(settings, Path(tmp) / "run")
         metrics = json.loads((Path(tmp) / "run" / "metrics.json").read_text())
+        steps = pq.read_table(Path(tmp) / "run" / "episodes.parquet")["steps"].to_pylist()
     wall = time.perf_counter() - began
     sampler.stop.set()
     sampler.join()
@@ -212,6 +214,7 @@ def measure(checkpoint: Path, server: bool, args: argparse.Namespace) -> dict[st
         "episodes_per_s": round(timing["episodes_run"] / wall, 4),
         "episodes_per_s_steady": round(steady, 4) if steady else None,
         "cpu_s_per_episode_steady": round(window / (len(settled) - 1), 2) if window else None,
+        "actions_per_episode": round(sum(steps) / len(steps), 2),
         "sim_s": round(timing["sim_s"], 1), "tokenize_s": round(timing["tokenize_s"], 1),
         "model_s": round(timing["model_s"], 1),
         "processes_mib": sorted(mib, key=lambda p: (p["role"], -p["dirty"])),
