@@ -97,12 +97,13 @@ def plan_jobs(
     run_seed: int,
     record: int = 0,
 ) -> list[Job]:
-    """Every job, perturbation-major then level, task and episode; the first `record` episodes
-    of each (level, task, perturbation) are marked for video."""
+    """Every job, (level, task)-major then perturbation and episode, so that a worker's next
+    job mostly needs the environment it has open; the first `record` episodes of each (level,
+    task, perturbation) are marked for video."""
     return [
         Job(level, task, episode, episode_seed(run_seed, level, task, episode), name,
             record=episode - episodes.start < record)
-        for name in perturbations
         for level, task in pairs
+        for name in perturbations
         for episode in episodes
     ]  # fmt: skip

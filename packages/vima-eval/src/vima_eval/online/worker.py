@@ -70,6 +70,12 @@ class Done:
     applies: bool = True  # the perturbation changed the model's input
 
 
+#: Environments a worker keeps open (the most recently used): jobs come pair by pair, so one is
+#: in use at a time; each holds simulator clients and textures (a VIMA-Bench one, a server
+#: process of its own), so a run over every pair must not keep one per pair.
+ENVIRONMENTS_KEPT = 2
+
+
 class Worker:
     """The in-process side: environments per (task, partition) and agents per perturbation."""
 
@@ -78,14 +84,20 @@ class Worker:
 
         torch.set_num_threads(1)
         self.config = config
-        self.envs: dict[tuple[str, str], Any] = {}
+        self.envs: dict[tuple[str, str], Any] = {}  # least recently used first
         self.agents: dict[str, Any] = {}
         self.model: Any = None  # the policy (here or the server's), shared by every agent
 
     def env(self, job: Job) -> Any:
-        """The environment of the job's task and level (created on first use)."""
+        """The environment of the job's task and level (created on first use; beyond
+        `ENVIRONMENTS_KEPT`, the least recently used one is closed: episodes carry no state
+        from one to the next, so a new environment gives the same episodes)."""
         key = (job.task, job.partition)
-        if key not in self.envs:
+        if key in self.envs:
+            self.envs[key] = self.envs.pop(key)  # most recently used last
+        else:
+            while len(self.envs) >= ENVIRONMENTS_KEPT:
+                self.envs.pop(next(iter(self.envs))).close()
             if self.config.env == "vima-bench":
                 from vima_eval.online.vima_bench_env import VimaBenchEnv
 
