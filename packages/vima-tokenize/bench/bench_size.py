@@ -2,8 +2,10 @@
 
 Parses and builds the given raw roots with vima-convert (every episode in `train`, one shard per
 task, as `build` writes them), tokenizes the result, and prints the bytes of the parsed dataset
-and of the preprocessed configs, per episode and against the reference's figures, plus the
-compressed bytes per column of the preprocessed shards. Usage:
+and of the preprocessed configs, per episode and against the reference's figures, the
+compressed bytes per column of the preprocessed shards, and the CPU time per episode of
+coding (`preprocess_row` on the parsed rows) and decoding (`load_arrays` on the preprocessed
+rows: what building the training cache costs per episode), best of 5. Usage:
 
     uv run --all-packages python packages/vima-tokenize/bench/bench_size.py RAW [RAW ...]
 
@@ -17,11 +19,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 from vima_schema.dataset_layout import PARSED, PREPROCESSED, list_shards, shard_rows
+from vima_tokenize.preprocess import preprocess_row
+from vima_tokenize.preprocessed import load_arrays
+from vima_tokenize.text import load_tokenizer
 
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "samples" / "vima-raw"
 #: The reference's parsed dataset (decoded pixels) per episode: 1.2 MB (docs/PERFORMANCE.md).
@@ -35,6 +43,34 @@ def _run(*command: str) -> None:
     if done.returncode:
         sys.stderr.buffer.write(done.stderr)
         raise SystemExit(f"{' '.join(command)} exited with {done.returncode}")
+
+
+def _cpu_per_item(work: Callable[[Any], object], items: list[Any], rounds: int = 5) -> float:
+    """Least CPU seconds per item of `work` over all `items`, of `rounds` rounds."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        for item in items:
+            work(item)
+        best = min(best, (time.process_time() - start) / len(items))
+    return best
+
+
+def codec_costs(dataset: Path) -> tuple[float, float]:
+    """CPU ms per episode of `preprocess_row` (parsed rows) and `load_arrays` (its rows)."""
+    tokenizer = load_tokenizer()
+    parsed = [
+        row
+        for shard in list_shards(dataset, "original", PARSED)
+        for row in pq.read_table(shard.path).to_pylist()
+    ]
+    rows = [
+        row
+        for shard in list_shards(dataset, "original", PREPROCESSED)
+        for row in pq.read_table(shard.path).to_pylist()
+    ]
+    encode = _cpu_per_item(lambda row: preprocess_row(row, tokenizer), parsed)
+    return encode * 1e3, _cpu_per_item(load_arrays, rows) * 1e3
 
 
 def main() -> None:
@@ -88,6 +124,11 @@ def main() -> None:
                 f"{name} {size / 1e3:.0f} KB ({size / total:.0%})"
                 for name, size in columns.most_common(8)
             )
+        )
+        encode, decode = codec_costs(dataset)
+        print(
+            f"codec: preprocess_row {encode:.2f} ms/episode, load_arrays {decode:.2f} ms/episode "
+            "(CPU, best of 5)"
         )
     finally:
         shutil.rmtree(work)

@@ -16,12 +16,12 @@ so every crop comes back bit for bit.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
-from vima_tokenize.crops import area_crop
+from vima_tokenize.crops import area_crop, area_crops
 
 #: What a crop slot stores (one byte per slot).
 EMPTY, CROP, PATCH = 0, 1, 2
@@ -44,26 +44,13 @@ def image_encode(images: np.ndarray) -> np.ndarray:
 
 
 def image_decode(coded: np.ndarray) -> np.ndarray:
-    """Inverse of `image_encode`: add green back, then running sums down and across.
-
-    The two running sums are one product with triangular matrices of ones in float32, exact
-    because every partial sum is an integer below 2**24 (255 * 64 * 128 for a frame), and
-    faster than numpy's uint8 `cumsum` along short rows.
-    """
-    rows = coded.astype(np.float32)
+    """Inverse of `image_encode`: add green back, then running sums (uint8, so modulo 256)
+    down and across. Plain `cumsum`s: a product with triangular matrices of ones costs the
+    square of a frame's width and wakes every BLAS thread."""
+    rows = coded.copy()
     rows[..., 0, :, :] += rows[..., 1, :, :]
     rows[..., 2, :, :] += rows[..., 1, :, :]
-    height, width = coded.shape[-2:]
-    summed = _ones_below(height) @ rows @ _ones_below(width).T
-    return (summed.astype(np.int64) & 255).astype(np.uint8)
-
-
-@functools.cache
-def _ones_below(size: int) -> np.ndarray:
-    """Lower-triangular matrix of ones (its product with a column gives running sums)."""
-    if 255 * 2 * size * size >= 2**24:
-        raise ValueError(f"images of {size} rows are too large for exact float32 sums")
-    return np.tril(np.ones((size, size), np.float32))
+    return np.cumsum(np.cumsum(rows, axis=-2, dtype=np.uint8), axis=-1, dtype=np.uint8)
 
 
 def patch_shape(box: np.ndarray, size: int) -> tuple[int, int] | None:
@@ -122,14 +109,22 @@ def decode_crops(
     whole = kinds == CROP
     used = int(whole.sum()) * int(np.prod(shape[2:]))
     crops[whole] = image_decode(_take(data, 0, used).reshape(-1, *shape[2:]))
-    for n, k in zip(*np.nonzero(kinds == PATCH), strict=True):
-        patch = patch_shape(boxes[n, k], size)
-        if patch is None:
-            raise ImageCodingError(f"crop slot ({n}, {k}): box {boxes[n, k].tolist()} has no patch")
-        count = shape[2] * patch[0] * patch[1]
-        coded = _take(data, used, count).reshape(shape[2], *patch)
-        crops[n, k] = area_crop(image_decode(coded), size)
+    # patches decoded together, each at the top left of a canvas as large as the largest:
+    # running sums only look up and left, so the zeros around a patch do not change it
+    slots = np.argwhere(kinds == PATCH)
+    shapes = [patch_shape(boxes[n, k], size) for n, k in slots]
+    bad = [(n, k) for (n, k), patch in zip(slots.tolist(), shapes, strict=True) if patch is None]
+    if bad:
+        raise ImageCodingError(f"crop slot(s) {bad}: boxes without a patch")
+    sides = np.array(shapes, int).reshape(-1, 2).max(axis=0, initial=1)
+    canvas = np.zeros((len(slots), shape[2], *sides), np.uint8)
+    for i, (height, width) in enumerate(cast(list[tuple[int, int]], shapes)):
+        count = shape[2] * height * width
+        canvas[i, :, :height, :width] = _take(data, used, count).reshape(shape[2], height, width)
         used += count
+    crops[kinds == PATCH] = area_crops(
+        image_decode(canvas), cast(list[tuple[int, int]], shapes), size
+    )
     return crops, used
 
 
