@@ -221,22 +221,20 @@ def _area_crops(rgb: np.ndarray, extents: list[tuple[int, int, int, int]], size:
 def area_crop(patch: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
     """uint8 (C, size, size) crop of a whole uint8 (C, h, w) patch: zero-padded to a centred
     square and area-resized, exactly as `object_crops` (`area`) crops that patch of a frame."""
-    return area_crops(patch[None], [patch.shape[1:]], size)[0]
+    _check_uint8_chw(patch, "patch")
+    _, height, width = patch.shape
+    return _area_crops(patch, [(0, height - 1, 0, width - 1)], size)[0].astype(np.uint8)
 
 
 def area_crops(
     patches: np.ndarray, shapes: Sequence[tuple[int, int]], size: int = CROP_SIZE
 ) -> np.ndarray:
     """`area_crop` of each patch `patches[i, :, :h, :w]`, `(h, w) = shapes[i]`: uint8
-    (N, C, size, size) from uint8 (N, C, H, W) patches in one call."""
-    if patches.ndim != 4 or patches.dtype != np.uint8:
-        raise ValueError(f"patches must be uint8 (N, C, H, W), got {patches.dtype} {patches.shape}")
-    count, channels, height, width = patches.shape
-    side_by_side = patches.transpose(1, 2, 0, 3).reshape(channels, height, count * width)
-    extents = [(0, h - 1, i * width, i * width + w - 1) for i, (h, w) in enumerate(shapes)]
-    if not extents:
-        return np.zeros((0, channels, size, size), np.uint8)
-    return _area_crops(side_by_side, extents, size).astype(np.uint8)
+    (N, C, size, size) from uint8 (N, C, H, W)."""
+    crops = np.zeros((len(shapes), patches.shape[1], size, size), np.uint8)
+    for i, (height, width) in enumerate(shapes):
+        crops[i] = area_crop(patches[i, :, :height, :width], size)
+    return crops
 
 
 def object_crops(
