@@ -31,6 +31,7 @@ from vima_tokenize.text import encode_prompt
 from vima_train.checkpoint import load_policy
 from vima_train.data.batch import row_arrays
 from vima_train.model.actions import axis_indices
+from vima_train.model.incremental import FullHistory
 
 from .conftest import RunEval
 
@@ -134,6 +135,10 @@ class OracleDouble(torch.nn.Module):
 
     def bins_to_actions(self, bins: torch.Tensor) -> torch.Tensor:
         return self.real.bins_to_actions(bins)
+
+    def begin_episode(self, cache: Any) -> FullHistory:
+        """The online path's episode decoder: this double's own `act` at every step."""
+        return FullHistory(self, cache)
 
 
 def test_a_policy_acting_like_the_oracle_reaches_the_oracle_success_on_training_inputs(

@@ -1,7 +1,8 @@
-"""`vima-eval online --policy-server`: one policy process answers the workers' steps in batches
-of equal shapes; the result rows equal those of per-worker policies, a batch acts as each of its
-requests alone, and faults are handled as without the server (a failed step costs its episode,
-a killed worker its retry; a killed server stops the run, which `--resume` finishes)."""
+"""`vima-eval online --policy-server`: one policy process answers the workers' steps (each on
+its episode's incremental decoder; on the whole-history path in batches of equal shapes); the
+result rows equal those of per-worker policies, a batch acts as each of its requests alone, and
+faults are handled as without the server (a failed step costs its episode, a killed worker its
+retry; a killed server stops the run, which `--resume` finishes)."""
 
 from __future__ import annotations
 

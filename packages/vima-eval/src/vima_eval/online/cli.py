@@ -117,7 +117,7 @@ PolicyServer = Annotated[
     bool,
     typer.Option(
         "--policy-server",
-        help="Run the policy in one process that answers every worker's steps in batches "
+        help="Run the policy in one process that answers every worker's steps "
         "(one copy of the weights; same actions as per-worker policies).",
     ),
 ]
