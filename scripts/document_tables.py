@@ -408,6 +408,19 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
         ),
     ),
     "t1-simulators-table": ("docs/SIMULATOR.md", _experiment("simulators_table")),
+    "six-original-table": ("docs/EXPERIMENTS.md", _experiment("six_levels_table", "six-original")),
+    "six-original-study-table": (
+        "docs/EXPERIMENTS.md",
+        _experiment("six_study_table", "six-original-study"),
+    ),
+    "six-paraphrased-table": (
+        "docs/EXPERIMENTS.md",
+        _experiment("six_levels_table", "six-paraphrased"),
+    ),
+    "six-paraphrased-study-table": (
+        "docs/EXPERIMENTS.md",
+        _experiment("six_study_table", "six-paraphrased-study"),
+    ),
 }
 
 

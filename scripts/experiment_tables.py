@@ -1,7 +1,7 @@
-"""EXPERIMENTS.md's, TRAINING.md's and SIMULATOR.md's T1 tables, made from the JSON lines that
-scripts/experiments/record_results.py writes (docs/measurements/t1.jsonl; loaded by
-scripts/document_tables.py). Intervals, paired differences and equivalence tests are vima-eval's
-own (vima_eval.statistics).
+"""EXPERIMENTS.md's, TRAINING.md's and SIMULATOR.md's experiment tables (T1, six tasks), made
+from the JSON lines that scripts/experiments/record_results.py writes (docs/measurements/t1.jsonl
+and six-tasks.jsonl; loaded by scripts/document_tables.py). Intervals, paired differences and
+equivalence tests are vima-eval's own (vima_eval.statistics).
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from vima_eval.statistics import Difference, paired_difference, wilson_interval
 
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "docs" / "measurements"
 T1 = MEASUREMENTS / "t1.jsonl"
+SIX = MEASUREMENTS / "six-tasks.jsonl"
+#: The six tasks of issue 17's experiment, in the order of its tables.
+SIX_TASKS = ("visual_manipulation", "rotate", "novel_noun", "follow_order", "same_shape",
+             "manipulate_old_neighbor")  # fmt: skip
 #: The instruction perturbations of the T1 study, in the order of its table.
 PERTURBATIONS = ("noop", "reworded", "gobbledygook_word", "gobbledygook_tokens", "textual",
                  "mask_text", "shuffle_objects")  # fmt: skip
@@ -31,10 +35,12 @@ class Experiment:
     cells: list[dict[str, Any]]
     validation: list[dict[str, Any]]
 
-    def cell(self, level: int, perturbation: str = "noop", env: str = "builtin") -> dict | None:
-        """The visual_manipulation cell of `level` and `perturbation` in `env`, if recorded."""
-        wanted = (level, perturbation, env)
-        found = [c for c in self.cells if (c["level"], c["perturbation"], c["env"]) == wanted]
+    def cell(self, level: int, perturbation: str = "noop", env: str = "builtin",
+             task: str = "visual_manipulation") -> dict | None:  # fmt: skip
+        """The cell of `task`, `level` and `perturbation` in `env`, if recorded."""
+        wanted = (task, level, perturbation, env)
+        found = [c for c in self.cells
+                 if (c["task"], c["level"], c["perturbation"], c["env"]) == wanted]  # fmt: skip
         if len(found) > 1:
             raise ValueError(f"{self.label}: {len(found)} cells of L{level} {perturbation} {env}")
         return found[0] if found else None
@@ -45,7 +51,7 @@ class Experiment:
 
 
 class NotRecorded(LookupError):
-    """An experiment the record does not hold (yet)."""
+    """Experiments a record does not hold (yet): `args` = (their labels, the record)."""
 
 
 def experiments(record: Path = T1) -> dict[str, Experiment]:
@@ -71,7 +77,7 @@ def recorded(labels: Sequence[str], record: Path = T1) -> dict[str, Experiment]:
     found = experiments(record)
     missing = [label for label in labels if label not in found]
     if missing:
-        raise NotRecorded(", ".join(f"`{label}`" for label in missing))
+        raise NotRecorded(", ".join(f"`{label}`" for label in missing), record)
     return {label: found[label] for label in labels}
 
 
@@ -83,9 +89,10 @@ def pending(table: Callable[..., str]) -> Callable[..., str]:
         try:
             return table(*args, **kwargs)
         except NotRecorded as missing:
-            return (f"*Not recorded yet: `docs/measurements/{T1.name}` has no {missing.args[0]}; "
-                    "the runs of docs/EXPERIMENTS.md (T1, \"How the tables were made\") "
-                    "record it, then scripts/document_tables.py writes this table.*\n")  # fmt: skip
+            labels, record = missing.args
+            return (f"*Not recorded yet: `docs/measurements/{record.name}` has no {labels}; "
+                    "the commands of its section in docs/EXPERIMENTS.md record it, then "
+                    "scripts/document_tables.py writes this table.*\n")  # fmt: skip
 
     return made
 
@@ -229,3 +236,55 @@ def simulators_table(builtin: str = "t1-match", bench: str = "t1-match-vima-benc
               "difference [95 %], paired McNemar p", "same outcome per seed",
               "equivalence within ±10 points (paired TOST, 5 %)"]  # fmt: skip
     return table(header, rows, "lrrrrr") + source(builtin, bench, record=record)
+
+
+def applicable_successes(cell: dict[str, Any]) -> tuple[int, int]:
+    """(successes, episodes) over the episodes the perturbation changed (`applies`)."""
+    unchanged = set(cell["unchanged"])
+    kept = [outcome for number, outcome in enumerate(cell["outcomes"], cell["first_episode"])
+            if number not in unchanged]  # fmt: skip
+    return kept.count("1"), len(kept)
+
+
+@pending
+def six_levels_table(label: str, record: Path = SIX) -> str:
+    """Success per task and level of a six-task policy (noop), and the mean per level."""
+    run = recorded([label], record)[label]
+    levels = run.levels()
+    rows, means = [], {level: [] for level in levels}
+    for task in SIX_TASKS:
+        cells = [run.cell(level, task=task) for level in levels]
+        for level, cell in zip(levels, cells, strict=True):
+            if cell is not None:
+                means[level].append(cell["successes"] / cell["episodes"])
+        rows.append([task, *(success(cell) for cell in cells)])
+    rows.append(["**mean**", *(f"**{percent(sum(v) / len(v))} %**" if len(v) == len(SIX_TASKS)
+                               else "—" for v in means.values())])  # fmt: skip
+    first = run.cells[0]
+    header = [f"task ({first['episodes']} unseen scenes per level, seed {first['seed']})",
+              *(f"L{level}" for level in levels)]  # fmt: skip
+    return (table(header, rows, "l" + "r" * len(levels)) + training(run)
+            + source(label, record=record))  # fmt: skip
+
+
+@pending
+def six_study_table(label: str, record: Path = SIX) -> str:
+    """A six-task policy on identical L1 scenes under each instruction perturbation (the study,
+    recorded under its own label): successes over the episodes the perturbation changed (a
+    dash where it changes none)."""
+    run = recorded([label], record)[label]
+    names = [name for name in PERTURBATIONS if run.cell(1, name, task=SIX_TASKS[0]) is not None]
+    totals = {name: [0, 0] for name in names}
+    rows = []
+    for task in SIX_TASKS:
+        row = [task]
+        for name in names:
+            cell = run.cell(1, name, task=task)
+            wins, n = applicable_successes(cell) if cell else (0, 0)
+            totals[name][0] += wins
+            totals[name][1] += n
+            row.append(f"{wins}/{n}" if n else "—")
+        rows.append(row)
+    rows.append(["**all six**", *(f"**{w}/{n}**" for w, n in totals.values())])
+    header = [f"task ({run.cells[0]['episodes']} identical L1 scenes)", *names]
+    return table(header, rows, "l" + "r" * len(names)) + source(label, record=record)

@@ -131,3 +131,40 @@ def test_simulator_table_agrees_with_vima_eval_report() -> None:
                   "p_value": diff.p_value, "equivalence_p": diff.equivalence_p}  # fmt: skip
         for key, value in stated.items():
             assert float(row[key]) == pytest.approx(value, abs=1e-9), key
+
+
+def _six_task_folder(root: Path, name: str, outcomes: dict[tuple[str, str], str],
+                     unchanged: frozenset[tuple[str, str]] = frozenset()) -> Path:  # fmt: skip
+    """A result folder of six-task L1 episodes: (task, perturbation) -> outcomes; pairs in
+    `unchanged` were not changed by their perturbation (`applies` false)."""
+    rows = [{
+        "mode": "online", "checkpoint": "ckpt", "task": task, "level": 1, "difficulty": "easy",
+        "perturbation": perturbation, "seed": 2026, "episode": f"L1/{task}/{i}",
+        "episode_seed": i, "applies": (task, perturbation) not in unchanged,
+        "success": won == "1", "failure": False, "steps": 1, "minimum_steps": 1, "time_s": 1.0,
+    } for (task, perturbation), wins in outcomes.items() for i, won in enumerate(wins)]  # fmt: skip
+    folder = root / name
+    write_results(folder / "episodes.parquet", rows)
+    (folder / "metrics.json").write_text(json.dumps({"settings": {"env": "builtin"}}))
+    return folder
+
+
+def test_six_task_tables_count_tasks_levels_and_applicable_episodes(tmp_path: Path) -> None:
+    record = tmp_path / "six-tasks.jsonl"
+    tasks = TABLES.SIX_TASKS
+    evaluated = _six_task_folder(tmp_path, "eval", {(t, "noop"): "1100" for t in tasks})
+    study = _six_task_folder(
+        tmp_path, "study",
+        {**{(t, "noop"): "11" for t in tasks}, **{(t, "textual"): "10" for t in tasks}},
+        unchanged=frozenset({("follow_order", "textual")}),
+    )  # fmt: skip
+    RECORDER.record(record, "six", "eval", ROOT, [evaluated], None, None)
+    RECORDER.record(record, "six-study", "study", ROOT, [study], None, None)
+    levels = TABLES.six_levels_table("six", record)
+    assert levels.count("2/4 = 50 %") == 6 and "| **mean** | **50 %** |" in levels
+    rows = {line.split(" | ")[0].strip("| *"): line for line in
+            TABLES.six_study_table("six-study", record).splitlines()}  # fmt: skip
+    # follow_order's textual episodes are not changed by it: a dash, and not in the total
+    assert rows["follow_order"].endswith("| 2/2 | — |")
+    assert rows["all six"].endswith("| **12/12** | **5/10** |")
+    assert "Not recorded yet" in TABLES.six_levels_table("absent", record)
