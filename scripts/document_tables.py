@@ -408,6 +408,8 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
         ),
     ),
     "t1-simulators-table": ("docs/SIMULATOR.md", _experiment("simulators_table")),
+    "oracle-harness-table": ("docs/SIMULATOR.md", _experiment("oracle_harness_table")),
+    "scenes-table": ("docs/SIMULATOR.md", _experiment("scenes_table")),
     "six-original-table": ("docs/EXPERIMENTS.md", _experiment("six_levels_table", "six-original")),
     "six-original-study-table": (
         "docs/EXPERIMENTS.md",

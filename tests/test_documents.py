@@ -65,7 +65,6 @@ def test_oracle_table_refuses_mixed_seed_counts(tmp_path: Path) -> None:
         load_script("scripts/oracle_table.py").oracle_table(record)
 
 
-LABEL = "not regenerated"  # of a table measured before docs/measurements kept its record
 DESCRIPTIVE = {  # headers of tables that state no measured figure
     "| output | where |",
     "| package | command | what it does |",
@@ -93,9 +92,9 @@ DESCRIPTIVE = {  # headers of tables that state no measured figure
 }
 
 
-def unlabelled_tables(document: Path) -> list[str]:
-    """Tables of `document` that are neither generated (inside a generated block),
-    descriptive, nor labelled as not regenerated in the 8 lines above their header."""
+def handwritten_tables(document: Path) -> list[str]:
+    """Tables of `document` that are neither generated (inside a generated block) nor
+    descriptive."""
     lines = document.read_text().splitlines()
     found, inside = [], False
     for i, line in enumerate(lines[:-1]):
@@ -105,14 +104,13 @@ def unlabelled_tables(document: Path) -> list[str]:
         if not line.startswith("|") or not re.fullmatch(r"\|[-:| ]+\|", lines[i + 1].strip()):
             continue
         generated = inside
-        labelled = any(LABEL in above for above in lines[max(0, i - 8) : i])
-        if not (generated or labelled or line in DESCRIPTIVE):
+        if not (generated or line in DESCRIPTIVE):
             found.append(f"{document.name}:{i + 1}: {line[:60]}")
     return found
 
 
-def test_every_measured_table_is_generated_or_labelled() -> None:
+def test_every_measured_table_is_generated() -> None:
     """A table of measured figures in README.md or docs/*.md is generated from a record under
-    docs/measurements/ (scripts/document_tables.py) or says that it is not regenerated."""
+    docs/measurements/ (scripts/document_tables.py): none is written by hand."""
     documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    assert [name for document in documents for name in unlabelled_tables(document)] == []
+    assert [name for document in documents for name in handwritten_tables(document)] == []
