@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def source_line(name: str) -> str:
     )
 
 
-def table(header: list[str], rows: list[list[str]], align: str) -> str:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
     """A markdown table; `align` has one letter per column (l or r)."""
     rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
     lines = ["| " + " | ".join(line) + " |" for line in [header, *rows]]
@@ -214,6 +215,89 @@ def tokenize_table() -> str:
         + source_line("bench-tokenize")
         + source_line("bench-text")
     )
+
+
+def _hand_recorded(name: str) -> str:
+    """The line under a table of a record written by hand in scripts/measure.py's format."""
+    recorded = runs(name)
+    dates = sorted(r.stamp.split(", commit")[0] for r in recorded)
+    loads = ", ".join(r.load.split()[0] for r in recorded)
+    return (
+        f"\n*Recorded in `docs/measurements/{name}.txt` (each command as run, with its commit; "
+        f"{dates[0]} to {dates[-1]}; 1-minute load average {loads} at the start of each "
+        "command).*\n"
+    )
+
+
+#: What the two runs of bench-size.txt and bench-tokenize-v3.txt measured.
+TOKENIZE_VERSIONS = (
+    "tokenize_version 2: a zstd column per array",
+    "tokenize_version 3: the `arrays` blob",
+)
+
+
+def tokenize_size_table() -> str:
+    """Issue 30 item 4: tokenized bytes per episode of the 13 distinct real VIMA-Bench episodes
+    (one shard each) against the reference's 148 KB, before and after the `arrays` blob, with
+    the CPU cost of coding and decoding (`bench_size.py`, the first run with the former
+    vima-tokenize on PYTHONPATH); then tokenize speed and the training loader before and after
+    (`bench_tokenize.py`, `bench_train.py`'s loader, the first of each with the former code)."""
+    size = (
+        r"^preprocessed: \d+ episodes in \d+ shards, [\d.]+ KB \(([\d.]+) KB/episode, footers "
+        r"([\d.]+) KB/shard\); reference (\d+) KB/episode: ([\d.]+)x smaller$"
+    )
+    rows, per_episode, reference = [], 0.0, 0.0
+    for label, run in zip(TOKENIZE_VERSIONS, runs("bench-size"), strict=True):
+        found = re.search(size, run.output, re.M)
+        if found is None:
+            raise ValueError(f"bench-size.txt: no `preprocessed:` line after `$ {run.command}`")
+        per_episode, reference = float(found.group(1)), float(found.group(3))
+        encode, decode = re.findall(r"([\d.]+) ms/episode", run.field("codec"))
+        kb, footer, smaller = found.group(1), found.group(2), found.group(4)
+        rows.append([label, f"**{kb} KB**", f"{footer} KB", f"**{smaller}x**", encode, decode])
+    verdict = "**met**" if per_episode * 4 <= reference else "**not met**"
+    speed = runs("bench-tokenize-v3")
+    cpu = r"^workers=1 CPU: .*?, ([\d.]+) ms per episode$"
+    key = "loader_1_workers_steady_samples_per"
+    speed_rows = []
+    for label, tokenize, train in zip(TOKENIZE_VERSIONS, speed[:2], speed[2:], strict=True):
+        loader = next(o for o in json_objects(train.output) if "loader" in o)["loader"]
+        build = loader["cache_build_s"] * 1000 / loader["episodes"]
+        per = re.findall(cpu, tokenize.output, re.M)[0]
+        corpus = re.findall(r"^workers=1: .*? ([\d.]+) KB/episode", tokenize.output, re.M)
+        distinct = re.findall(r"([\d.]+) KB/episode", tokenize.field("distinct samples"))[0]
+        speed_rows.append(
+            [label, per, corpus[0], distinct, f"{build:.1f}", f"{loader[key + '_s']:,}",
+             f"{loader[key + '_cpu_s']:,}"]
+        )  # fmt: skip
+    return (
+        table(SIZE_HEADER, rows, "lrrrrr")
+        + f"\nTarget: at most 1/4 of the reference's {reference:.0f} KB per episode "
+        f"({reference / 4:.2f} KB): {verdict}.\n"
+        + _hand_recorded("bench-size")
+        + "\n"
+        + table(SPEED_HEADER, speed_rows, "lrrrrrr")
+        + _hand_recorded("bench-tokenize-v3")
+    )
+
+
+SIZE_HEADER = [
+    "format",
+    "bytes per episode",
+    "footer per shard",
+    "smaller than the reference",
+    "coding CPU ms per episode (`preprocess_row`)",
+    "decoding CPU ms per episode (`load_arrays`)",
+]
+SPEED_HEADER = [
+    "format",
+    "tokenize CPU ms per episode (1 worker, 1,000-episode corpus, start-up included)",
+    "corpus KB per episode",
+    "11 distinct samples in one shard, KB per episode",
+    "training cache build, wall ms per episode (2,000 episodes)",
+    "loader samples/s, 1 worker",
+    "loader samples per CPU-second",
+]
 
 
 #: Wall-time targets of `--help` per tool (issue 19), seconds.

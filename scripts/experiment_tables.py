@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ from typing import Any
 
 from vima_eval.statistics import Difference, paired_difference, wilson_interval
 from vima_schema.enums import Task
+
+sys.path.insert(0, str(Path(__file__).parent))  # the scripts beside this one
+from bench_tables import table  # one markdown-table writer for both modules
 
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "docs" / "measurements"
 T1 = MEASUREMENTS / "t1.jsonl"
@@ -113,13 +117,6 @@ def success(cell: dict[str, Any] | None, interval: bool = True) -> str:
     low, high = wilson_interval(wins, n)
     bounds = f" [{100 * low:.1f}, {100 * high:.1f}]" if interval else ""
     return f"{wins}/{n} = {percent(wins / n)} %{bounds}"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
-    """A markdown table; `align` has one letter per column (l or r)."""
-    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
-    lines = ["| " + " | ".join(line) + " |" for line in [header, *rows]]
-    return "\n".join([lines[0], rule, *lines[1:]]) + "\n"
 
 
 def source(*labels: str, record: Path = T1) -> str:
