@@ -99,8 +99,10 @@ def test_checkpoint_reloads_to_the_same_outputs(
 def test_resume_replays_the_uninterrupted_run(
     run_cli: RunCli, train_dataset: Path, tmp_path: Path
 ) -> None:
-    """Six steps straight vs four steps, then a resume from the step-4 checkpoint (in the middle
-    of epoch 1): the same episodes in the same order, the same losses, the same weights."""
+    """Six steps straight vs resumes from the step-4 checkpoint (in the middle of epoch 1) and
+    from the end-of-epoch checkpoint of step 3 (what last.ckpt names, and so what a resubmitted
+    job resumes from): the same episodes in the same order, the same losses, the same
+    weights."""
     common = [
         "--preset",
         "tiny",
@@ -121,18 +123,21 @@ def test_resume_replays_the_uninterrupted_run(
     assert run_cli("fit", train_dataset, "--out", straight, *common).code == 0
     step4 = straight / "checkpoints" / "step0000004.ckpt"
     assert read_meta(step4)["batches_this_epoch"] == 1  # 3 batches per epoch: mid-epoch
-    resumed = tmp_path / "resumed"
-    result = run_cli("fit", train_dataset, "--out", resumed, "--resume", step4, *common)
-    assert result.code == 0, result.err
-    full, tail = train_losses(straight), train_losses(resumed)
-    assert sorted(tail) == [4, 5]
-    assert all(tail[s] == full[s] for s in tail), (full, tail)
+    full = train_losses(straight)
     episodes = (straight / "episodes" / "rank0.txt").read_text().splitlines()
-    assert (resumed / "episodes" / "rank0.txt").read_text().splitlines() == episodes[8:]
     a = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    b = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert read_meta(resumed / "checkpoints" / "last.ckpt")["examples_seen"] == 12
+    epoch_end = straight / "checkpoints" / "epoch00-step0000003.ckpt"
+    for checkpoint, step in ((step4, 4), (epoch_end, 3)):
+        resumed = tmp_path / f"resumed-{step}"
+        result = run_cli("fit", train_dataset, "--out", resumed, "--resume", checkpoint, *common)
+        assert result.code == 0, result.err
+        tail = train_losses(resumed)  # logged steps: + 1 from an end-of-epoch checkpoint
+        assert [tail[s] for s in sorted(tail)] == [full[s] for s in range(step, 6)], checkpoint
+        recorded = (resumed / "episodes" / "rank0.txt").read_text().splitlines()
+        assert recorded == episodes[2 * step :], checkpoint
+        b = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+        assert all(torch.equal(a[k], b[k]) for k in a), checkpoint
+        assert read_meta(resumed / "checkpoints" / "last.ckpt")["examples_seen"] == 12
 
 
 @pytest.mark.slow

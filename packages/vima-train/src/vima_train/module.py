@@ -36,6 +36,31 @@ from vima_train.schedule import lr_multiplier
 FULL_PRECISION = ("32-true", "32", "64-true", "64")
 
 
+def close_finished_epoch(loops: dict[str, Any]) -> None:
+    """Make the loop state of a checkpoint written at the end of an epoch whose batches all ran
+    (every epoch checkpoint, and so `last.ckpt`, but the one of a run stopped by max_steps in
+    the middle of an epoch) the state at the start of the next epoch.
+
+    Lightning saves it between counting the epoch processed and counting it completed. Resuming
+    under max_epochs it counts the epoch completed itself; under max_steps (which restarts the
+    loops as if in the middle of an epoch) it went on in the finished epoch with one batch of
+    the next epoch's order and then numbered every later epoch one higher, so the data order
+    and the weights left those of the uninterrupted run (found by a DDP run on SLURM, cancelled
+    and resubmitted). Other checkpoints are left as they are. Left over: with validation on,
+    Lightning still restarts the epoch's loop "on its last batch" and spends one empty pass
+    that moves the loggers' step axis on by one (losses, data and weights are unchanged)."""
+    fit = loops.get("fit_loop", {})
+    epochs, batches = fit.get("epoch_progress"), fit.get("epoch_loop.batch_progress")
+    if epochs is None or batches is None or not batches.get("is_last_batch"):
+        return
+    if epochs["total"]["processed"] != epochs["total"]["completed"] + 1:
+        return
+    for counts in (epochs["total"], epochs["current"]):
+        counts["completed"] = counts["processed"]
+    batches["current"] = dict.fromkeys(batches["current"], 0)
+    batches["is_last_batch"] = False
+
+
 def adamw(
     parameters: list[torch.nn.Parameter], lr: float, weight_decay: float, precision: str
 ) -> torch.optim.AdamW:
@@ -231,6 +256,8 @@ class PolicyModule(L.LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "loops" in checkpoint:  # Lightning restores the loops after this hook
+            close_finished_epoch(checkpoint["loops"])
         meta = checkpoint[META_KEY]
         self.examples_seen = int(meta["examples_seen"])
         self.resumed_at = (int(meta["epoch"]), int(meta["batches_this_epoch"]))
