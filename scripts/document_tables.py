@@ -378,6 +378,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "read-table": ("docs/PERFORMANCE.md", _bench("read_table")),
     "convert-table": ("docs/PERFORMANCE.md", _bench("convert_table")),
     "tokenize-table": ("docs/PERFORMANCE.md", _bench("tokenize_table")),
+    "tokenize-size-table": ("docs/PERFORMANCE.md", _bench("tokenize_size_table")),
     "cli-help-table": ("docs/PERFORMANCE.md", _bench("cli_help_table")),
     "sim-breakdown-table": ("docs/PERFORMANCE.md", _bench("sim_breakdown_table")),
     "episode-format-table": ("docs/FORMAT.md", _bench("episode_format_table")),

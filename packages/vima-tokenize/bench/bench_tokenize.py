@@ -34,7 +34,7 @@ from vima_schema.parquet_shard import writer_options
 from vima_schema.reader import read_episode
 from vima_schema.record import episode_to_record
 from vima_tokenize.preprocess import preprocess_row
-from vima_tokenize.preprocessed import hf_schema
+from vima_tokenize.preprocessed import ARRAYS, hf_schema, load_arrays
 from vima_tokenize.text import load_tokenizer
 
 # test and benchmark support (tests/support), not part of any package
@@ -63,7 +63,7 @@ def run(command: list[str]) -> tuple[float, float, float]:
 def distinct_sample_bytes(work: Path) -> tuple[int, int, int]:
     """Preprocess each sample episode once into one zstd parquet file.
 
-    Returns (episodes, file bytes, uncompressed bytes of the array columns).
+    Returns (episodes, file bytes, bytes of the decoded arrays).
     """
     tokenizer = load_tokenizer()
     rows = [
@@ -73,7 +73,7 @@ def distinct_sample_bytes(work: Path) -> tuple[int, int, int]:
     path = work / "distinct-samples.parquet"
     table = pa.Table.from_pylist(rows, schema=hf_schema())
     pq.write_table(table, path, **writer_options(table.schema))
-    raw = sum(len(value) for row in rows for value in row.values() if isinstance(value, bytes))
+    raw = sum(load_arrays(row)[name].nbytes for row in rows for name in ARRAYS)
     return len(rows), path.stat().st_size, raw
 
 

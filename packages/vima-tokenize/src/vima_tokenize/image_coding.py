@@ -4,10 +4,10 @@ Every image (resized frame, object crop, crop source) is stored as the residuals
 gradient predictor (`left + up - up_left`, modulo 256) with the green residual subtracted from
 red and blue, which zstd compresses 10-18 % better than the pixels (`image_encode`).
 
-An object crop is the area resize of a patch of its frame (`crops.area_crop`): most VIMA
-objects are 20-32 pixels across, so their 32x32 crops are enlarged patches whose blended
-pixels cost about a third more than the patch itself. `encode_crops` therefore stores, per
-crop slot, one of: nothing (an all-zero crop: the object is absent), the crop, or the patch
+An object crop is the area resize of a patch of its frame (`crops.area_crop`): many VIMA
+objects are less than 32 pixels across, so their 32x32 crops are enlarged patches whose
+blended pixels cost more than the patch itself. `encode_crops` therefore stores, per crop
+slot, one of: nothing (an all-zero crop: the object is absent), the crop, or the patch
 of the frame at the crop's bounding box when that is smaller than the crop and its area resize
 gives back the crop exactly (checked while encoding; a crop made another way, e.g. by cv2,
 is stored as it is). Decoding resizes the patch again with the same exact integer arithmetic,

@@ -4,7 +4,7 @@ A row holds the prompt's tokens, counts and ids as columns, the continuous `acti
 float32 bytes (`meta/info.json`'s statistics read them without touching the images), and every
 other array in one binary column, `arrays` (`encode_arrays`): a 4-byte tag naming the encoding,
 the CRC-32 and length of the payload, then the payload compressed by zstd level 1 (on these
-residuals 3 % smaller than level 3, parquet's, which finds nothing left in it). The payload is
+residuals smaller than parquet's level 3, which then finds nothing left to compress). The payload is
 the raw little-endian bytes of the small arrays (bounding boxes int16, masks, action bins
 uint8) and the kind of each crop slot, followed by the images as predictor residuals (frames
 whole, crops as crops or as their smaller source patches: `vima_tokenize.image_coding`).
