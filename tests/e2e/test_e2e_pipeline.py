@@ -111,12 +111,11 @@ def test_eval_online_submit_resolves_a_linked_checkpoint(tmp_path: Path) -> None
     fake.mkdir()
     (fake / "sbatch").write_text(f'#!/bin/sh\necho "$CKPT" >> {tmp_path}/seen\necho 7\n')
     (fake / "sbatch").chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "REPO": str(tmp_path),
-           "UV_PROJECT": str(REPO),
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "REPO": str(REPO),
            "CKPT": str(checkpoints / "last.ckpt"), "OUT": str(tmp_path / "out"),
            "LEVELS": "L1", "TASKS": "visual_manipulation", "EPISODES": "2"}  # fmt: skip
     done = subprocess.run(["bash", str(SLURM / "eval-online.sbatch"), "submit"], env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     target = str((checkpoints / "epoch00-step0000002.ckpt").resolve())
     assert (tmp_path / "seen").read_text().splitlines() == [target, target]
