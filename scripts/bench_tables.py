@@ -188,10 +188,13 @@ def tokenize_table() -> str:
         r"^workers=(\d+): (\d+) episodes in ([\d.]+) s, ([\d.]+) ep/s \(([\d.]+) ep/s per "
         r"worker\); preprocessed ([\d.]+) KB/episode .*?; peak RSS per process (\d+) MB$"
     )
+    cpu = dict(re.findall(r"^workers=(\d+) CPU: [\d.]+ s, ([\d.]+) ms per episode$", run.output,
+                          re.M))  # fmt: skip
     rows = [
-        [w, f"{float(s):.1f} s", f"**{float(rate):.0f}**", f"{float(per):.0f}", f"{rss} MB"]
+        [w, f"{float(s):.1f} s", f"**{float(rate):.0f}**", f"{float(per):.0f}",
+         f"{cpu[w]} ms" if w in cpu else "", f"{rss} MB"]
         for w, _, s, rate, per, _, rss in re.findall(pattern, run.output, re.M)
-    ]
+    ]  # fmt: skip
     if not rows:
         raise ValueError("bench-tokenize.txt: no `workers=N:` line")
     corpus_kb = re.search(pattern, run.output, re.M).group(6)  # type: ignore[union-attr]
@@ -205,10 +208,11 @@ def tokenize_table() -> str:
                 "wall (start-up included)",
                 "episodes/s",
                 "per worker",
+                "CPU per episode (all processes and threads)",
                 "peak RSS (largest process)",
             ],
             rows,
-            "rrrrr",
+            "rrrrrr",
         )
         + f"\nPreprocessed size: {corpus_kb} KB per episode on the corpus; distinct samples: "
         f"{samples}. Prompt tokenization (`bench_text.py`): {text}.\n"
@@ -417,7 +421,7 @@ def json_objects(text: str) -> list[dict]:
 
 def loader_table() -> str:
     """vima-train's loader: samples/s and memory per worker count (bench_train.py, loader run)."""
-    run = runs("bench-train")[0]
+    run = runs("bench-loader")[0]
     report = next(o for o in json_objects(run.output) if "loader" in o)
     loader = report["loader"]
     rows = []
@@ -456,7 +460,8 @@ def loader_table() -> str:
         f"built in {loader['cache_build_s']} s, {cache:,} MB ({cache * 1000 / episodes:,.0f} KB "
         f"per episode). Reading the parquet directly (no cache): "
         f"{report['parquet_direct_samples_per_s']:,.0f} samples/s; collation alone: "
-        f"{report['collate_ms_per_sample']} ms per sample (batch 8).\n" + source_line("bench-train")
+        f"{report['collate_ms_per_sample']} ms per sample (batch 8).\n"
+        + source_line("bench-loader")
     )
 
 
@@ -660,7 +665,9 @@ def cluster_table() -> str:
     dataset_kb = float(
         re.search(r"([\d.]+) KB/ep", runs("bench-convert")[0].field("distinct samples")).group(1)
     )  # type: ignore[union-attr]
-    loader = next(o for o in json_objects(runs("bench-train")[0].output) if "loader" in o)["loader"]
+    loader = next(o for o in json_objects(runs("bench-loader")[0].output) if "loader" in o)[
+        "loader"
+    ]
     cache_kb = loader["arrow_cache_MB"] * 1000 / loader["episodes"]
     n = FULL_EPISODES
     parse_min = n / (convert["parse"] * 4 * 32) / 60
@@ -744,5 +751,5 @@ def cluster_table() -> str:
         "start-up included); sizes of the distinct sample episodes.\n"
         + source_line("bench-convert")
         + source_line("bench-tokenize")
-        + source_line("bench-train")
+        + source_line("bench-loader")
     )

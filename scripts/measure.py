@@ -58,11 +58,22 @@ MEASUREMENTS: dict[str, list[list[str]]] = {
         [*PY, "packages/vima-tokenize/bench/bench_tokenize.py", "--episodes", "1000"]
     ],
     "bench-text": [[*PY, "packages/vima-tokenize/bench/bench_text.py"]],
+    "bench-loader": [
+        [
+            *PY,
+            "packages/vima-train/bench/bench_train.py",
+            "{work}/dataset",
+            "--presets",
+            "--threads",
+            "1",
+        ],
+    ],
     "bench-train": [
         [
             *PY,
             "packages/vima-train/bench/bench_train.py",
             "{work}/dataset",
+            "--skip-loader",
             "--presets",
             "tiny:20",
             "scratch-vima-20m:5",
