@@ -271,9 +271,16 @@ def tokenize_size_table() -> str:
         corpus = re.findall(r"^workers=1: .*? ([\d.]+) KB/episode", tokenize.output, re.M)
         distinct = re.findall(r"([\d.]+) KB/episode", tokenize.field("distinct samples"))[0]
         speed_rows.append(
-            [label, per, corpus[0], distinct, f"{build:.1f}", f"{loader[key + '_s']:,}",
-             f"{loader[key + '_cpu_s']:,}"]
-        )  # fmt: skip
+            [
+                label,
+                per,
+                corpus[0],
+                distinct,
+                f"{build:.1f}",
+                f"{loader[key + '_s']:,}",
+                f"{loader[key + '_cpu_s']:,}",
+            ]
+        )
     return (
         table(SIZE_HEADER, rows, "lrrrrr")
         + f"\nTarget: at most 1/4 of the reference's {reference:.0f} KB per episode "
@@ -753,3 +760,39 @@ def cluster_table() -> str:
         + source_line("bench-tokenize")
         + source_line("bench-loader")
     )
+
+
+def sim_generate_table() -> str:
+    """Whole `generate` processes against VIMA-Bench's own generation (bench_sim.py generate)."""
+    run = runs("bench-sim-generate")[0]
+    rows = [
+        [task, f"{mine} ({mine_wall})", f"{theirs} ({theirs_wall})", f"**{ratio}x**"]
+        for task, mine, mine_wall, theirs, theirs_wall, ratio in re.findall(
+            r"^(\w+)\s+([\d.]+) \(\s*([\d.]+)\)\s+([\d.]+) \(\s*([\d.]+)\)\s+([\d.]+)x$",
+            run.output,
+            re.M,
+        )
+    ]
+    if not rows:
+        raise ValueError("bench-sim-generate.txt: no task line")
+    head = run.output.strip().splitlines()[0]
+    return (
+        f"{head[0].upper()}{head[1:]}:\n\n"
+        + table(
+            ["task", "vima-sim CPU s (wall)", "VIMA-Bench CPU s (wall)", "CPU ratio"], rows, "lrrr"
+        )
+        + f"\n{run.field('all').capitalize()} (target: 5x).\n"
+        + source_line("bench-sim-generate")
+    )
+
+
+def sim_per_task_table() -> str:
+    """CPU seconds per oracle episode per task in both simulators (bench_sim.py per-task)."""
+    run = runs("bench-sim-per-task")[0]
+    found = re.findall(r"^(\w+)\s+(\w+)\s+([\d.]+)\s+([\d.]+|-)\s+([\d.]+x|-)\s*$", run.output,
+                       re.M)  # fmt: skip
+    if not found:
+        raise ValueError("bench-sim-per-task.txt: no task line")
+    rows = [[task, level, mine, theirs, ratio] for task, level, mine, theirs, ratio in found]
+    return table(["task", "level", "vima-sim CPU s per episode", "VIMA-Bench", "ratio"], rows,
+                 "llrrr") + source_line("bench-sim-per-task")  # fmt: skip
