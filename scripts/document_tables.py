@@ -381,6 +381,8 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "tokenize-size-table": ("docs/PERFORMANCE.md", _bench("tokenize_size_table")),
     "cli-help-table": ("docs/PERFORMANCE.md", _bench("cli_help_table")),
     "sim-breakdown-table": ("docs/PERFORMANCE.md", _bench("sim_breakdown_table")),
+    "sim-generate-table": ("docs/PERFORMANCE.md", _bench("sim_generate_table")),
+    "sim-per-task-table": ("docs/PERFORMANCE.md", _bench("sim_per_task_table")),
     "episode-format-table": ("docs/FORMAT.md", _bench("episode_format_table")),
     "loader-table": ("docs/PERFORMANCE.md", _bench("loader_table")),
     "train-step-table": ("docs/PERFORMANCE.md", _bench("train_step_table")),
