@@ -143,6 +143,7 @@ def _convert_rows() -> list[dict[str, float]]:
 def convert_table() -> str:
     """vima-convert parse, build and end to end per worker count (bench_convert.py)."""
     run = runs("bench-convert")[0]
+    converted = _convert_rows()
     corpus = run.field("corpus")
     samples = _first_number(run.field("distinct samples").split(",")[1], "distinct samples")
     rows = [
@@ -156,9 +157,9 @@ def convert_table() -> str:
             f"{r['mb_s']:.0f}",
             f"{r['rss']:.0f} MB",
         ]
-        for r in _convert_rows()
+        for r in converted
     ]
-    first = _convert_rows()[0]
+    first = converted[0]
     return (
         f"Corpus: {corpus}.\n\n"
         + table(

@@ -25,6 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 MEASUREMENTS = ROOT / "docs" / "measurements"
 
 
+def _json_lines(record: Path) -> list[dict]:
+    """The JSON lines of a record (a JSON-lines file, or a benchmark's stdout: other lines are
+    skipped)."""
+    return [json.loads(line) for line in record.read_text().splitlines() if line.startswith("{")]
+
+
+def _tiny_episode_cpu(scale: Path) -> float:
+    """Mean CPU seconds per episode of the tiny policy's online runs in `scale` (the current
+    loading; runs labelled "before" are the old path's), simulation and tokenization included:
+    the base that the projections add a model's own policy CPU to."""
+    tiny = [run["cpu_s_per_episode_steady"] for run in _json_lines(scale)
+            if run["label"] == "tiny" and "before" not in run["mode"]]  # fmt: skip
+    return sum(tiny) / len(tiny)
+
+
 def _script(name: str) -> ModuleType:
     """scripts/NAME.py, loaded beside this script (once)."""
     if name in sys.modules:
@@ -128,8 +143,7 @@ def online_scale_table(record: Path = MEASUREMENTS / "online-scale.jsonl") -> st
         "cost | load average |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
-    for line in record.read_text().splitlines():
-        run = json.loads(line)
+    for run in _json_lines(record):
         workers = [p for p in run["processes_mib"] if p["role"] == "worker"]
         servers = [p for p in run["processes_mib"] if p["role"] == "server"]
         worker = f"{max(p['dirty'] for p in workers):,} / {max(p['pss'] for p in workers):,}"
@@ -157,10 +171,7 @@ def policy_steps_table(
     episode of MODEL costs the tiny policy's measured episode (simulation, tokenization, its
     model) plus MODEL's policy CPU on the same steps less the tiny policy's."""
     data = json.loads(record.read_text())
-    runs = [json.loads(line) for line in scale.read_text().splitlines()]
-    tiny = [r["cpu_s_per_episode_steady"] for r in runs
-            if r["label"] == "tiny" and "before" not in r["mode"]]  # fmt: skip
-    episode = sum(tiny) / len(tiny)
+    episode = _tiny_episode_cpu(scale)
     steps, episodes = data["driver_steps"], data["driver_episodes"]
     base = data["models"]["tiny"]["cpu_s_total"] / episodes
     lines = [
@@ -189,8 +200,7 @@ def incremental_scale_table(record: Path = MEASUREMENTS / "online-scale-incremen
         "workers) | load average |",
         "|---|---|---:|---:|---:|---:|---|---|",
     ]
-    for line in record.read_text().splitlines():
-        run = json.loads(line)
+    for run in _json_lines(record):
         actions = run.get("actions_per_episode")
         lines.append(
             f"| {run['label']} | {run['mode']} | {'' if actions is None else f'{actions:.2f}'} | "
@@ -212,9 +222,9 @@ def incremental_steps_table(
     `policy_steps_table`, from the tiny runs of online-scale-incremental.jsonl."""
     data = json.loads(record.read_text())
     steps, episodes = data["driver_steps"], data["driver_episodes"]
-    runs = [json.loads(line) for line in scale.read_text().splitlines()]
-    tiny = [r["cpu_s_per_episode_steady"] for r in runs if r["label"] == "tiny"]
-    base = sum(tiny) / len(tiny) - data["models"]["tiny"]["paths"]["full"]["cpu_s_total"] / episodes
+    base = (
+        _tiny_episode_cpu(scale) - data["models"]["tiny"]["paths"]["full"]["cpu_s_total"] / episodes
+    )
     names = {"full": "whole history", "incremental": "incremental"}
     lines = [
         "| checkpoint | decoding | prompt CPU s per episode | policy CPU s per step "
@@ -265,7 +275,7 @@ def thirteen_budget_table(record: Path = MEASUREMENTS / "thirteen-tasks-budget.j
     """EXPERIMENTS.md's CPU budget of the 13-task run, from `scripts/experiments/thirteen_tasks.sh
     OUT budget` (OUT/budget/budget.jsonl, copied): each stage measured small, projected to the
     script's defaults (the `plan` line) at the same per-unit cost."""
-    rows = [json.loads(line) for line in record.read_text().splitlines()]
+    rows = _json_lines(record)
     plan = next(row for row in rows if row["what"] == "plan")
     lines = ["| stage | measured | per unit | full run | projected |", "|---|---|---:|---:|---:|"]
     generated = 0.0
@@ -303,11 +313,6 @@ def thirteen_budget_table(record: Path = MEASUREMENTS / "thirteen-tasks-budget.j
     return "\n".join(lines) + "\n"
 
 
-def _bench_lines(record: Path) -> list[dict]:
-    """The JSON lines of a benchmark's recorded stdout."""
-    return [json.loads(line) for line in record.read_text().splitlines() if line.startswith("{")]
-
-
 def train_vs_cogelot_table(record: Path = MEASUREMENTS / "bench-train-vs-cogelot.txt") -> str:
     """PERFORMANCE.md's training step of vima-train's `family: cogelot` against CoGeLoT's own
     code, from `packages/vima-train/bench/bench_train_vs_cogelot.py`'s stdout (its summaries)."""
@@ -317,7 +322,7 @@ def train_vs_cogelot_table(record: Path = MEASUREMENTS / "bench-train-vs-cogelot
         "load average |",
         "|---:|---:|---|---|---:|---|---:|---:|",
     ]
-    for s in (row for row in _bench_lines(record) if row.get("summary")):
+    for s in (row for row in _json_lines(record) if row.get("summary")):
         ours = ", ".join(f"{ms:,.0f}" for ms in s["ours_ms_round_medians"])
         theirs = ", ".join(f"{ms:,.0f}" for ms in s["cogelot_ms_round_medians"])
         lines.append(
@@ -336,7 +341,7 @@ OPTIMISERS = {"sgd": "SGD (lr 0.1)", "adamw": "AdamW (lr 1e-4)"}
 def train_vs_cogelot_check_table(record: Path = MEASUREMENTS / "bench-train-vs-cogelot.txt") -> str:
     """PERFORMANCE.md's check that both code bases train the same: the recorded benchmark's
     `check` line (first pass per batch size, then the SGD and AdamW trajectories)."""
-    check = next(row for row in _bench_lines(record) if "check" in row)
+    check = next(row for row in _json_lines(record) if "check" in row)
     lines = ["| same weights, dropout off, 1 thread | vima-train | CoGeLoT | largest gap |",
              "|---|---|---|---:|"]  # fmt: skip
     for key, first in ((k, v) for k, v in check.items() if k.startswith("first_pass_batch_")):

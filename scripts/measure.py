@@ -30,6 +30,8 @@ RECORDS = ROOT / "docs" / "measurements"
 PY = ["uv", "run", "--all-packages", "--all-extras", "python"]
 TOOL = ["uv", "run", "--all-packages", "--all-extras"]
 
+#: The presets (and timed steps) of the training-step benchmark.
+TRAIN_PRESETS = ("tiny:20", "scratch-vima-20m:5", "reference-37m:5", "scratch-vima-200m:2")
 #: NAME -> commands ({work}: the inputs folder; {ckpt}: its tiny checkpoint; {online}: its
 #: recorded online run).
 MEASUREMENTS: dict[str, list[list[str]]] = {
@@ -75,26 +77,11 @@ MEASUREMENTS: dict[str, list[list[str]]] = {
             "{work}/dataset",
             "--skip-loader",
             "--presets",
-            "tiny:20",
-            "scratch-vima-20m:5",
-            "reference-37m:5",
-            "scratch-vima-200m:2",
+            *TRAIN_PRESETS,
             "--threads",
-            "1",
-        ],
-        [
-            *PY,
-            "packages/vima-train/bench/bench_train.py",
-            "{work}/dataset",
-            "--skip-loader",
-            "--presets",
-            "tiny:20",
-            "scratch-vima-20m:5",
-            "reference-37m:5",
-            "scratch-vima-200m:2",
-            "--threads",
-            "2",
-        ],
+            threads,
+        ]
+        for threads in ("1", "2")
     ],
     "bench-offline": [
         [

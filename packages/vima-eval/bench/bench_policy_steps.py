@@ -116,6 +116,17 @@ def costs(model_path: Path, steps: list[tuple[Any, ...]], args: argparse.Namespa
     return {"parameters": parameters, "same_bins": same, "paths": figures}
 
 
+def write_figures(figures: dict[str, Any], load: list[str], record: Path | None) -> None:
+    """Print `figures` as one JSON line with the load average before (`load`) and after and the
+    date, and write it to `record` when given."""
+    line = json.dumps({**figures, "load_before": load,
+                       "load_after": Path("/proc/loadavg").read_text().split()[:3],
+                       "date": time.strftime("%Y-%m-%d %H:%M")})  # fmt: skip
+    print(line)
+    if record:
+        record.write_text(line + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("driver", type=Path)
@@ -137,14 +148,8 @@ def main() -> None:
         "driver_steps": len(steps),
         "driver_episodes": episodes,
         "models": {label: costs(path, steps, args) for label, path in models},
-        "load_before": load,
-        "load_after": Path("/proc/loadavg").read_text().split()[:3],
-        "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    line = json.dumps(figures)
-    print(line)
-    if args.record:
-        args.record.write_text(line + "\n")
+    write_figures(figures, load, args.record)
 
 
 if __name__ == "__main__":

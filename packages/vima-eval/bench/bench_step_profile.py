@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from vima_train.model import Policy
 from vima_train.model.incremental import begin_episode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_policy_steps import record_steps
+from bench_policy_steps import record_steps, write_figures
 
 
 def timed(spent: dict[str, float], part: str, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -91,14 +90,8 @@ def main() -> None:
         "cpu_s_per_step_parts": {k: round(v / count, 4) for k, v in spent.items()},
         "cpu_s_prompt_per_episode": round(prompts / episodes, 4),
         "visible_objects_per_step": round(sum(visible) / count, 1),
-        "load_before": load,
-        "load_after": Path("/proc/loadavg").read_text().split()[:3],
-        "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    line = json.dumps(figures)
-    print(line)
-    if args.record:
-        args.record.write_text(line + "\n")
+    write_figures(figures, load, args.record)
 
 
 if __name__ == "__main__":
